@@ -1,0 +1,1 @@
+"""Traction tables: one Device protocol, a simulated table and real drivers."""
