@@ -1,0 +1,162 @@
+"""Recorder: what is on disk after a clean close, an exception, and a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinecare.devices.base import TICK_S
+from spinecare.runtime.recorder import (
+    TELEMETRY,
+    Recorder,
+    load_events,
+    load_summary,
+    load_telemetry,
+)
+
+COLS = ("force_n", "target_n", "phase", "seq")
+
+
+def _rows_on_disk(out: Path) -> int:
+    lines = (out / TELEMETRY).read_text().splitlines()
+    return len(lines) - 1
+
+
+def test_round_trip_with_types(tmp_path: Path) -> None:
+    out = tmp_path / "s1"
+    with Recorder(out, COLS, fsync=False) as rec:
+        for k in range(120):
+            rec.append(k * TICK_S, (100.0 + k / 3, 150.0, "ramp_up" if k < 60 else "hold", k))
+        rec.event("counter_tension", 1.3, size_n=42.5, channel="force")
+        rec.close({"peak_n": 150.0})
+    tel = load_telemetry(out)
+    assert list(tel) == ["t_s", *COLS]
+    assert tel["t_s"][-1] == pytest.approx(119 * TICK_S)
+    np.testing.assert_array_equal(tel["force_n"], [100.0 + k / 3 for k in range(120)])
+    assert tel["seq"].dtype == np.int64
+    assert tel["phase"][0] == "ramp_up" and tel["phase"][-1] == "hold"
+    assert load_events(out) == [
+        {"kind": "counter_tension", "t_s": 1.3, "size_n": 42.5, "channel": "force"}
+    ]
+    summary = load_summary(out)
+    assert summary == {"peak_n": 150.0, "aborted": False, "rows": 120}
+
+
+def test_rows_reach_disk_within_one_second_of_session_time(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    rec = Recorder(out, ["x"], flush_every_s=1.0, fsync=False)
+    for k in range(400):  # 8 s of session time
+        t = k * TICK_S
+        rec.append(t, [float(k)])
+        on_disk = _rows_on_disk(out)
+        if on_disk:
+            last_t = load_telemetry(out)["t_s"][-1]
+            assert t - last_t < 1.0 + 1e-9
+        else:
+            assert t < 1.0 + 1e-9
+    rec.close()
+
+
+def test_events_are_on_disk_immediately(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "s", ["x"], fsync=False)
+    rec.event("patient_stop", 12.34, by="patient")
+    assert load_events(tmp_path / "s")[0]["kind"] == "patient_stop"
+    rec.close()
+
+
+def test_exception_mid_session_keeps_telemetry_and_writes_aborted_summary(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "s"
+    with pytest.raises(RuntimeError, match="sensor stale"), Recorder(out, ["x"]) as rec:
+        for k in range(30):  # 0.6 s: below one flush interval, all still buffered
+            rec.append(k * TICK_S, [k])
+        raise RuntimeError("sensor stale")
+    assert len(load_telemetry(out)["x"]) == 30
+    summary = load_summary(out)
+    assert summary is not None
+    assert summary["aborted"] is True
+    assert "sensor stale" in summary["reason"]
+    assert not (out / "summary.json.tmp").exists()
+
+
+def test_refuses_to_overwrite_and_validates(tmp_path: Path) -> None:
+    Recorder(tmp_path / "s", ["x"], fsync=False).close()
+    with pytest.raises(FileExistsError):
+        Recorder(tmp_path / "s", ["x"])
+    with pytest.raises(ValueError):
+        Recorder(tmp_path / "t", ["t_s"])
+    rec = Recorder(tmp_path / "u", ["a", "b"], fsync=False)
+    with pytest.raises(ValueError):
+        rec.append(0.0, [1.0])
+    rec.close()
+
+
+def test_loaders_drop_a_torn_last_line(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    rec = Recorder(out, ["x", "y"], fsync=False)
+    for k in range(60):
+        rec.append(k * TICK_S, [k, 0.5])
+    rec.event("a", 0.0)
+    rec.flush()
+    with open(out / TELEMETRY, "a") as f:
+        f.write("1.22,61,0.")  # a write cut short by a kill
+    with open(out / "events.jsonl", "a") as f:
+        f.write('{"kind": "b", "t_')
+    tel = load_telemetry(out)
+    assert len(tel["x"]) == 60 and tel["x"].dtype == np.int64
+    assert [e["kind"] for e in load_events(out)] == ["a"]
+    assert load_summary(out) is None
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from spinecare.runtime.recorder import Recorder
+    rec = Recorder(Path(sys.argv[1]), ["force_n", "phase"], flush_every_s=1.0, fsync=True)
+    k = 0
+    while True:
+        t = k * 0.02
+        rec.append(t, [100.0 + k, "hold"])
+        if k % 5 == 0:
+            print(repr(t), flush=True)  # the session time reached so far (a lower bound)
+        k += 1
+        time.sleep(0.0005)
+    """
+)
+
+
+def test_sigkill_mid_run_loses_at_most_the_last_second(tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(out)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    reached = 0.0
+    try:
+        for line in proc.stdout:
+            reached = float(line)
+            if reached >= 3.5:
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert reached >= 3.5
+    tel = load_telemetry(out)
+    t = tel["t_s"]
+    assert t[-1] >= reached - 1.0
+    np.testing.assert_allclose(np.diff(t), 0.02, atol=1e-9)  # contiguous, nothing torn inside
+    np.testing.assert_array_equal(tel["force_n"], 100.0 + np.arange(len(t)))
+    assert load_summary(out) is None  # never closed: a reader can tell it crashed
+    assert json.loads(json.dumps(load_events(out))) == []
