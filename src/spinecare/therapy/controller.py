@@ -1,0 +1,299 @@
+"""The biofeedback controller: one ``update(reading, now) -> Command`` per 20 ms tick.
+
+The same object runs against a real table in real time and against the simulated table in
+batch, faster than real time; time is always passed in. It only *proposes* commands: the safety
+supervisor (therapy/safety.py) owns the device and clamps every proposal.
+
+Seed (spinemed-decompression.txt): "The tension is automatically adjusted every 20 milliseconds.
+As soon as the computer registers a counter-tension, the distraction is stopped and then slowly
+rebuilt" and "a basic tension is always maintained".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol as TypingProtocol
+
+import numpy as np
+import numpy.typing as npt
+
+from spinecare.devices.base import TICK_S, Command, Reading
+from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingSettings
+from spinecare.therapy.profile import DISTRACTING, Phase, ramp_toward
+from spinecare.therapy.protocol import Protocol
+
+
+class EmgUpdateLike(TypingProtocol):
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def onset(self) -> bool: ...
+
+    @property
+    def envelope_uv(self) -> float: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+
+class EmgDetectorLike(TypingProtocol):
+    def update(self, block_uv: npt.NDArray[np.float64]) -> EmgUpdateLike: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    # On counter-tension the pull goes back to base at this multiple of the protocol's ramp-down
+    # rate: fast enough to stop the distraction within a few ticks, slow enough not to jerk.
+    guard_release_factor: float = 5.0
+    # The rebuild after counter-tension uses this fraction of the normal ramp ("slowly rebuilt",
+    # seed).
+    rebuild_ramp_factor: float = 0.5
+    # Relaxation: muscles relax with time constants of 150-400 ms (sim/patient_model.py), so a
+    # wait of at least 2 s (five time constants) before rebuilding, longer while the body moves.
+    relax_min_s: float = 2.0
+    relax_max_s: float = 20.0
+    relax_still_mm_s: float = 0.25
+    relax_window_s: float = 0.5
+    # Counter-tension near the peak means the peak exceeded what the patient tolerates today:
+    # lower the peak to this fraction of the force at onset (biofeedback adaptation).
+    near_peak_fraction: float = 0.85
+    peak_backoff: float = 0.9
+    # A hold interrupted by guarding resumes for what is left of it, at least this long.
+    min_resumed_hold_s: float = 10.0
+    # Base tension held this long after pretension to learn the load-cell noise.
+    settle_s: float = 3.0
+    force: ForceGuardingSettings = field(default_factory=ForceGuardingSettings)
+
+
+@dataclass(slots=True)
+class GuardingEvent:
+    """One registered counter-tension, as logged for the clinician and the metrics."""
+
+    onset_s: float
+    phase: str
+    source: str
+    force_at_onset_n: float
+    target_at_onset_n: float
+    peak_force_n: float
+    relaxed_s: float | None = None
+    ramp_after_n_s: float | None = None
+    peak_after_n: float | None = None
+
+    @property
+    def time_to_relax_s(self) -> float | None:
+        return None if self.relaxed_s is None else self.relaxed_s - self.onset_s
+
+    def as_dict(self) -> dict[str, float | str | None]:
+        return {
+            "onset_s": round(self.onset_s, 3),
+            "phase": self.phase,
+            "source": self.source,
+            "force_at_onset_n": round(self.force_at_onset_n, 1),
+            "target_at_onset_n": round(self.target_at_onset_n, 1),
+            "peak_force_n": round(self.peak_force_n, 1),
+            "relaxed_s": None if self.relaxed_s is None else round(self.relaxed_s, 3),
+            "time_to_relax_s": (
+                None if self.time_to_relax_s is None else round(self.time_to_relax_s, 3)
+            ),
+            "ramp_after_n_s": self.ramp_after_n_s,
+            "peak_after_n": None if self.peak_after_n is None else round(self.peak_after_n, 1),
+        }
+
+
+class DecompressionController:
+    """Intermittent distraction with biofeedback; a small state machine over ``Phase``."""
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        *,
+        emg_detector: EmgDetectorLike | None = None,
+        settings: ControllerSettings | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.s = settings or ControllerSettings()
+        self.force_detector = ForceGuardingDetector(self.s.force)
+        self.emg_detector = emg_detector
+        self.phase = Phase.PRETENSION
+        self.target_n = 0.0
+        self.peak_n = protocol.peak_force_n
+        self.base_n = protocol.base_force_n
+        self.events: list[GuardingEvent] = []
+        self.muscle_tension_n = 0.0  # force-path CUSUM: unexplained force rise
+        self.emg_envelope_uv = 0.0
+        self._traction_s = protocol.traction_minutes * 60.0
+        self._start_s: float | None = None
+        self._phase_end_s = 0.0
+        self._resume_hold_s = protocol.hold_s
+        self._ramp_n_s = protocol.ramp_up_n_s
+        self._interrupted = Phase.PRETENSION
+        self._rest_left_s = 0.0
+        self._wait_start_s = 0.0
+        self._settle_start_s: float | None = None
+        self._x_hist: list[tuple[float, float]] = []
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    def elapsed_s(self, now: float) -> float:
+        return 0.0 if self._start_s is None else now - self._start_s
+
+    def time_left_s(self, now: float) -> float:
+        return max(0.0, self._traction_s - self.elapsed_s(now))
+
+    def update(self, reading: Reading, now: float) -> Command:
+        if self._start_s is None:
+            self._start_s = now
+        force, winch = reading.force_n, reading.winch_mm
+        det = self.force_detector.update(force, winch)
+        self.muscle_tension_n = det.score
+        emg_alarm = False
+        if self.emg_detector is not None and reading.emg_uv is not None:
+            emg = self.emg_detector.update(reading.emg_uv)
+            self.emg_envelope_uv = emg.envelope_uv
+            emg_alarm = emg.ready and (emg.onset or emg.active)
+        alarm = det.alarm or emg_alarm
+        self._remember_winch(now, winch)
+
+        if self.phase is not Phase.FINAL_RELEASE and self.phase is not Phase.DONE:
+            if self.elapsed_s(now) >= self._traction_s:
+                self.phase = Phase.FINAL_RELEASE
+            elif alarm and self.phase not in (Phase.GUARD_RELEASE, Phase.GUARD_WAIT):
+                source = "+".join(
+                    name for name, hit in (("force", det.alarm), ("emg", emg_alarm)) if hit
+                )
+                self._start_guarding(now, force, source)
+            elif alarm:
+                self.events[-1].peak_force_n = max(self.events[-1].peak_force_n, force)
+                self._wait_start_s = now  # still tense: the wait starts again
+
+        self._step_phase(now, force, winch, alarm)
+        return Command(
+            t_s=now,
+            force_n=self.target_n,
+            base_n=self.base_n if self.phase is not Phase.FINAL_RELEASE else 0.0,
+            release=self.phase in (Phase.FINAL_RELEASE, Phase.DONE),
+            flags=("guarding",) if self.phase in (Phase.GUARD_RELEASE, Phase.GUARD_WAIT) else (),
+        )
+
+    # -- phases ------------------------------------------------------------------------------
+    def _step_phase(self, now: float, force: float, winch: float, alarm: bool) -> None:
+        p = self.protocol
+        dt = TICK_S
+        if self.phase is Phase.PRETENSION:
+            self.target_n = ramp_toward(self.target_n, self.base_n, p.ramp_up_n_s, dt)
+            if not alarm:
+                self.force_detector.learn_stiffness(force, winch)
+            if self.target_n >= self.base_n:
+                if self._settle_start_s is None:
+                    self._settle_start_s = now
+                self.force_detector.observe_rest(force)
+                if now - self._settle_start_s >= self.s.settle_s:
+                    self._begin_ramp(p.ramp_up_n_s, p.hold_s)
+        elif self.phase in (Phase.RAMP_UP, Phase.REBUILD):
+            self.target_n = ramp_toward(self.target_n, self.peak_n, self._ramp_n_s, dt)
+            if not alarm:
+                self.force_detector.learn_stiffness(force, winch)
+            if self.target_n >= self.peak_n:
+                self.phase = Phase.HOLD
+                self._phase_end_s = now + self._resume_hold_s
+        elif self.phase is Phase.HOLD:
+            self.target_n = self.peak_n
+            if now >= self._phase_end_s:
+                self.phase = Phase.RAMP_DOWN
+        elif self.phase is Phase.RAMP_DOWN:
+            self.target_n = ramp_toward(self.target_n, self.base_n, p.ramp_down_n_s, dt)
+            if self.target_n <= self.base_n:
+                self.phase = Phase.REST
+                self._phase_end_s = now + p.rest_s
+        elif self.phase is Phase.REST:
+            self.target_n = self.base_n
+            if now >= self._phase_end_s:
+                self._begin_ramp(p.ramp_up_n_s, p.hold_s)
+        elif self.phase is Phase.GUARD_RELEASE:
+            rate = p.ramp_down_n_s * self.s.guard_release_factor
+            self.target_n = ramp_toward(self.target_n, min(self.target_n, self.base_n), rate, dt)
+            if self.target_n <= self.base_n:
+                self.phase = Phase.GUARD_WAIT
+                self._wait_start_s = now
+        elif self.phase is Phase.GUARD_WAIT:
+            if self._relaxed(now, alarm):
+                self._end_guarding(now)
+        elif self.phase is Phase.FINAL_RELEASE:
+            self.target_n = ramp_toward(self.target_n, 0.0, p.ramp_down_n_s, dt)
+            if self.target_n <= 0.0:
+                self.phase = Phase.DONE
+        # DONE: target stays at zero.
+
+    def _begin_ramp(self, rate: float, hold_s: float) -> None:
+        self.phase = Phase.RAMP_UP
+        self._ramp_n_s = rate
+        self._resume_hold_s = hold_s
+        self.force_detector.reset_learning_window()
+
+    def _start_guarding(self, now: float, force: float, source: str) -> None:
+        self._interrupted = self.phase
+        if self.phase is Phase.HOLD:
+            self._resume_hold_s = max(self.s.min_resumed_hold_s, self._phase_end_s - now)
+        elif self.phase is Phase.REST:
+            self._rest_left_s = max(0.0, self._phase_end_s - now)
+        elif self.phase is Phase.RAMP_DOWN:
+            self._rest_left_s = self.protocol.rest_s
+        self.events.append(
+            GuardingEvent(
+                onset_s=now,
+                phase=self.phase.value,
+                source=source,
+                force_at_onset_n=force,
+                target_at_onset_n=self.target_n,
+                peak_force_n=force,
+            )
+        )
+        # Stop the distraction in this very tick: the target may only fall from here.
+        self.phase = Phase.GUARD_RELEASE if self.target_n > self.base_n else Phase.GUARD_WAIT
+        self._wait_start_s = now
+
+    def _remember_winch(self, now: float, winch: float) -> None:
+        hist = self._x_hist
+        hist.append((now, winch))
+        horizon = now - self.s.relax_window_s
+        while len(hist) > 2 and hist[1][0] <= horizon:
+            hist.pop(0)
+
+    def _relaxed(self, now: float, alarm: bool) -> bool:
+        waited = now - self._wait_start_s
+        if waited >= self.s.relax_max_s:
+            return True
+        if waited < self.s.relax_min_s or alarm:
+            return False
+        (t0, x0), (t1, x1) = self._x_hist[0], self._x_hist[-1]
+        speed = abs(x1 - x0) / max(t1 - t0, TICK_S)
+        return speed <= self.s.relax_still_mm_s
+
+    def _end_guarding(self, now: float) -> None:
+        event = self.events[-1]
+        event.relaxed_s = now
+        self.force_detector.clear()
+        self.force_detector.reset_learning_window()
+        if event.target_at_onset_n >= self.s.near_peak_fraction * self.peak_n or (
+            event.force_at_onset_n >= self.s.near_peak_fraction * self.peak_n
+        ):
+            lowered = self.s.peak_backoff * min(event.force_at_onset_n, self.peak_n)
+            self.peak_n = max(self.base_n * 1.1, lowered)
+        event.peak_after_n = self.peak_n
+        interrupted = self._interrupted
+        if interrupted in DISTRACTING:
+            self.phase = Phase.REBUILD
+            self._ramp_n_s = self.protocol.ramp_up_n_s * self.s.rebuild_ramp_factor
+            event.ramp_after_n_s = self._ramp_n_s
+        elif interrupted is Phase.PRETENSION:
+            self.phase = Phase.PRETENSION
+            event.ramp_after_n_s = self.protocol.ramp_up_n_s
+        else:
+            # Counter-tension while releasing or resting: finish the rest, then ramp as usual.
+            self.phase = Phase.REST
+            self._phase_end_s = now + self._rest_left_s
+            event.ramp_after_n_s = self.protocol.ramp_up_n_s
