@@ -1,0 +1,294 @@
+"""Invoices as immutable domain objects with a small state machine.
+
+draft -> issued -> paid, or -> cancelled. A draft may be edited; an issued invoice never is: it
+is cancelled by a credit note (negative amounts) that refers to it, and a corrected invoice is
+drafted anew. Numbers are assigned at issue time from a gapless per-year sequence the caller
+supplies (the persistence layer guarantees gaplessness under concurrency).
+
+The printed contents follow §12(2) GOÄ: date of each service, item number and description
+(including a minimum duration where the item names one), factor and amount; §12(3): a written
+justification above the threshold; §12(4): "analog" and the equivalent item for analog
+services. The diagnosis (ICD-10) is printed only when the patient agreed to it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from spinecare.billing.catalogue import Catalogue, default_catalogue
+from spinecare.billing.quote import QuoteLine, price_session
+from spinecare.billing.scales import STANDARD_SCALE, FeeScale
+from spinecare.errors import InputError
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class InvoiceKind(enum.StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStateError(InputError):
+    """A transition the state machine does not allow (e.g. editing an issued invoice)."""
+
+    def __init__(self, reason: str, value: object = None) -> None:
+        super().__init__("invoice", reason, value)
+
+
+# ICD-10-GM code: letter, two digits, optional dot and up to two more characters (e.g. M51.2,
+# M54.5, M48.06); trailing certainty marks (G, V, Z, A) as used in Germany are allowed.
+_ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,2})?[+*!]?( ?[GVZA])?$")
+# Invoice numbers: year and a gapless per-year sequence, e.g. 2025-00042.
+_NUMBER = re.compile(r"^(\d{4})-(\d{5,})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    icd10: str
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        code = self.icd10.strip().upper()
+        if not _ICD10.match(code):
+            raise InputError("diagnosis", "not an ICD-10 code such as M51.2", self.icd10)
+        object.__setattr__(self, "icd10", code)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The person liable to pay (usually the patient)."""
+
+    name: str
+    address: tuple[str, ...] = ()
+    patient_ref: str | None = None
+    birth_date: date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InputError("recipient.name", "must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    """One fee as §12(2) GOÄ wants it on paper."""
+
+    service_date: date
+    number: str
+    analog_of: str | None
+    description: str
+    points: int
+    factor: Decimal
+    amount: Decimal
+    justification: str | None = None
+    min_duration: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} analog" if self.analog_of else self.number
+
+    def negated(self) -> InvoiceLine:
+        return replace(self, amount=-self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    recipient: Recipient
+    lines: tuple[InvoiceLine, ...]
+    scale: str
+    kind: InvoiceKind = InvoiceKind.INVOICE
+    status: InvoiceStatus = InvoiceStatus.DRAFT
+    diagnosis: Diagnosis | None = None
+    number: str | None = None
+    issued_on: date | None = None
+    paid_on: date | None = None
+    cancelled_on: date | None = None
+    refers_to: str | None = None
+    cancelled_by: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines), Decimal("0.00"))
+
+    @property
+    def service_period(self) -> tuple[date, date] | None:
+        if not self.lines:
+            return None
+        days = [ln.service_date for ln in self.lines]
+        return min(days), max(days)
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind is InvoiceKind.CREDIT_NOTE
+
+
+def format_invoice_number(year: int, sequence: int) -> str:
+    if not (1900 <= year <= 9999) or sequence < 1:
+        raise InputError("invoice number", "year 1900-9999 and a sequence from 1", (year, sequence))
+    return f"{year}-{sequence:05d}"
+
+
+def parse_invoice_number(number: str) -> tuple[int, int]:
+    m = _NUMBER.match(number.strip())
+    if not m:
+        raise InputError("invoice number", "expected YYYY-NNNNN", number)
+    return int(m.group(1)), int(m.group(2))
+
+
+def line_from_quote(q: QuoteLine, service_date: date, lang: str = "de") -> InvoiceLine:
+    item = q.service.item
+    return InvoiceLine(
+        service_date=service_date,
+        number=q.number,
+        analog_of=q.analog_of,
+        description=q.service.description(lang),
+        points=q.points,
+        factor=q.factor,
+        amount=q.amount,
+        justification=q.justification,
+        min_duration=item.min_duration_en if lang == "en" else item.min_duration,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionService:
+    """One treatment session to bill: its date and region."""
+
+    on: date
+    region: str
+
+
+def session_lines(
+    sessions: Iterable[SessionService],
+    scale: FeeScale = STANDARD_SCALE,
+    *,
+    catalogue: Catalogue | None = None,
+    factors: Mapping[str, object] | None = None,
+    justifications: Mapping[str, str] | None = None,
+    lang: str = "de",
+) -> tuple[InvoiceLine, ...]:
+    """Invoice lines for each session, in date order."""
+    cat = catalogue or default_catalogue()
+    out: list[InvoiceLine] = []
+    for s in sorted(sessions, key=lambda x: x.on):
+        priced = price_session(
+            s.region, scale, catalogue=cat, factors=factors, justifications=justifications
+        )
+        out.extend(line_from_quote(q, s.on, lang) for q in priced)
+    return tuple(out)
+
+
+def draft_invoice(
+    recipient: Recipient,
+    sessions: Sequence[SessionService],
+    scale: FeeScale = STANDARD_SCALE,
+    *,
+    catalogue: Catalogue | None = None,
+    diagnosis: Diagnosis | None = None,
+    diagnosis_consent: bool = False,
+    factors: Mapping[str, object] | None = None,
+    justifications: Mapping[str, str] | None = None,
+    lang: str = "de",
+) -> Invoice:
+    """A draft for one session or a course; the diagnosis is kept only with consent."""
+    if not sessions:
+        raise InputError("sessions", "an invoice needs at least one session")
+    lines = session_lines(
+        sessions,
+        scale,
+        catalogue=catalogue,
+        factors=factors,
+        justifications=justifications,
+        lang=lang,
+    )
+    return Invoice(
+        recipient=recipient,
+        lines=lines,
+        scale=scale.name,
+        diagnosis=diagnosis if diagnosis_consent else None,
+    )
+
+
+def edit(invoice: Invoice, **changes: object) -> Invoice:
+    """Change a draft (lines, recipient, diagnosis, notes). Issued invoices are never edited."""
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise InvoiceStateError(
+            f"invoice {invoice.number} is {invoice.status.value}: an issued invoice is never "
+            "edited; cancel it with a credit note and draft a new one"
+        )
+    allowed = {"lines", "recipient", "diagnosis", "notes", "scale"}
+    bad = set(changes) - allowed
+    if bad:
+        raise InputError("invoice", f"cannot change {', '.join(sorted(bad))}")
+    return replace(invoice, **changes)  # type: ignore[arg-type]
+
+
+def issue(invoice: Invoice, number: str, on: date) -> Invoice:
+    """Freeze a draft under ``number`` (the next in the gapless sequence for ``on.year``)."""
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise InvoiceStateError(f"only a draft can be issued (this one is {invoice.status.value})")
+    if not invoice.lines:
+        raise InvoiceStateError("an invoice without lines cannot be issued")
+    year, _ = parse_invoice_number(number)
+    if year != on.year:
+        raise InputError(
+            "invoice number", f"year must match the issue date {on.isoformat()}", number
+        )
+    return replace(invoice, status=InvoiceStatus.ISSUED, number=number, issued_on=on)
+
+
+def mark_paid(invoice: Invoice, on: date) -> Invoice:
+    if invoice.status is not InvoiceStatus.ISSUED or invoice.is_credit_note:
+        raise InvoiceStateError(
+            f"only an issued invoice can be marked paid (this one is {invoice.status.value})"
+        )
+    assert invoice.issued_on is not None
+    if on < invoice.issued_on:
+        raise InputError("paid_on", "before the issue date", on.isoformat())
+    return replace(invoice, status=InvoiceStatus.PAID, paid_on=on)
+
+
+def credit_note(original: Invoice) -> Invoice:
+    """A draft credit note that reverses every line of ``original`` (negative amounts)."""
+    if original.is_credit_note:
+        raise InvoiceStateError("a credit note cannot itself be cancelled")
+    if original.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
+        raise InvoiceStateError(
+            f"only an issued or paid invoice is cancelled by a credit note "
+            f"(this one is {original.status.value}; a draft is simply discarded)"
+        )
+    return Invoice(
+        recipient=original.recipient,
+        lines=tuple(ln.negated() for ln in original.lines),
+        scale=original.scale,
+        kind=InvoiceKind.CREDIT_NOTE,
+        diagnosis=original.diagnosis,
+        refers_to=original.number,
+    )
+
+
+def cancel(original: Invoice, credit_number: str, on: date) -> tuple[Invoice, Invoice]:
+    """Cancel an issued (or paid) invoice: returns (the cancelled original, the issued credit
+    note). The original's lines stay as they were; only its status and reference change."""
+    note = issue(credit_note(original), credit_number, on)
+    cancelled = replace(
+        original, status=InvoiceStatus.CANCELLED, cancelled_on=on, cancelled_by=credit_number
+    )
+    return cancelled, note
+
+
+def discard(draft: Invoice) -> Invoice:
+    """Drop a draft (it never had a number, so no credit note is needed)."""
+    if draft.status is not InvoiceStatus.DRAFT:
+        raise InvoiceStateError("only a draft can be discarded; cancel an issued invoice instead")
+    return replace(draft, status=InvoiceStatus.CANCELLED)
