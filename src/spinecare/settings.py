@@ -1,0 +1,122 @@
+"""One validated Settings object for the whole application (env prefix ``SPINECARE_``).
+
+Everything that differs between a developer laptop, CI and a clinic install lives here, read
+once from the environment (or a ``.env`` file) and validated, so a typo fails at start-up with
+the field's name instead of deep inside a session. Hard safety limits are *not* settings: they
+are constants in ``therapy/safety.py``.
+
+Nested values use a double underscore: ``SPINECARE_CLINIC__FEDERAL_STATE=BY``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+APP_NAME = "spinecare"
+
+# German federal states (ISO 3166-2:DE subdivision codes), as the `holidays` package names them.
+FEDERAL_STATES: tuple[str, ...] = (
+    "BB", "BE", "BW", "BY", "HB", "HE", "HH", "MV",
+    "NI", "NW", "RP", "SH", "SL", "SN", "ST", "TH",
+)  # fmt: skip
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory, e.g. ``~/.local/share/spinecare`` on Linux."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+class ClinicSettings(BaseModel):
+    """Settings of the clinic itself. Other modules add their fields here (opening hours,
+    self-payer discount, ...); unknown keys are refused so a typo is caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "spinecare clinic"
+    # None = only nationwide public holidays; a state code adds that state's holidays.
+    federal_state: str | None = Field(default=None, description="ISO 3166-2:DE code, e.g. 'BY'")
+
+    @field_validator("federal_state")
+    @classmethod
+    def _known_state(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        code = v.strip().upper().removeprefix("DE-")
+        if code not in FEDERAL_STATES:
+            raise ValueError(
+                f"unknown German federal state {v!r} (one of {', '.join(FEDERAL_STATES)})"
+            )
+        return code
+
+
+class Settings(BaseSettings):
+    """Application settings; build with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPINECARE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Empty means "<data_dir>/spinecare.db" (SQLite); PostgreSQL via postgresql+psycopg://...
+    database_url: str = ""
+    # Empty means "<data_dir>/sessions": one directory per recorded session.
+    sessions_dir: Path | None = None
+    device: Literal["simulated", "modbus"] = "simulated"
+    # Acting user for CLI writes (`--as` overrides it).
+    user: str | None = None
+    clinic: ClinicSettings = Field(default_factory=ClinicSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_url(cls, v: str) -> str:
+        if v:
+            try:
+                make_url(v)
+            except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message short
+                raise ValueError(f"not a database URL: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'spinecare.db'}"
+        if self.sessions_dir is None:
+            self.sessions_dir = self.data_dir / "sessions"
+        return self
+
+    @property
+    def session_root(self) -> Path:
+        """The sessions directory (always set after validation)."""
+        assert self.sessions_dir is not None
+        return self.sessions_dir
+
+    @property
+    def device_simulated(self) -> bool:
+        return self.device == "simulated"
+
+    @property
+    def database_url_masked(self) -> str:
+        """The database URL with any password replaced by ``***``: safe to print or log."""
+        return mask_url(self.database_url)
+
+
+def mask_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.password is None:
+        return parsed.render_as_string(hide_password=False)
+    return parsed.set(password="***").render_as_string(hide_password=False)
+
+
+def get_settings() -> Settings:
+    """Read and validate the settings from the environment now (cheap; not cached so tests and
+    long-running processes see environment changes)."""
+    return Settings()

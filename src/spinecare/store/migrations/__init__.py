@@ -1,0 +1,1 @@
+"""Alembic environment and revision scripts (run through ``spinecare.store.migrate``)."""

@@ -1,0 +1,190 @@
+"""Shared fixtures: isolated settings, databases on SQLite and on a throwaway PostgreSQL cluster.
+
+PostgreSQL: each pytest(-xdist) worker starts its own cluster from Debian's binaries
+(/usr/lib/postgresql/*/bin) in a temporary directory, listening on 127.0.0.1 on a free port with
+its unix socket in that directory, and stops it by pid at the end of the session. Every test that
+asks for ``db_url`` runs twice, on SQLite and on a fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_GLOB = "/usr/lib/postgresql/*/bin"
+PG_SUPERUSER = "postgres"
+
+
+def _pg_bindir() -> Path | None:
+    def version(path: str) -> int:
+        part = Path(path).parent.name
+        return int(part) if part.isdigit() else 0
+
+    candidates = [p for p in glob.glob(PG_GLOB) if Path(p, "initdb").exists()]
+    return Path(max(candidates, key=version)) if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: drop to the postgres account when root."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", PG_SUPERUSER, "--", *cmd]
+    return cmd
+
+
+def _stop_by_pid(datadir: Path, pid: int | None) -> None:
+    if pid is None:
+        pidfile = datadir / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pidfile.read_text().splitlines()[0])
+    if pid is None:
+        return
+    # SIGINT = PostgreSQL "fast" shutdown; escalate to SIGQUIT/SIGKILL if it lingers.
+    for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Base URL (no database) of this worker's private PostgreSQL cluster."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        reason = (
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
+            "(run scripts/ensure-system-deps.sh or apt-get install postgresql)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    root = Path(tempfile.mkdtemp(prefix=f"spinecare-pg-{worker}-"))
+    root.chmod(0o755)  # the postgres account must reach its data directory
+    datadir = root / "data"
+    datadir.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, PG_SUPERUSER)
+        shutil.chown(datadir, PG_SUPERUSER)
+    port = _free_port()
+    pid: int | None = None
+    try:
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(bindir / "initdb"),
+                    "-D", str(datadir),
+                    "-U", PG_SUPERUSER,
+                    "-A", "trust",
+                    "-E", "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                ]
+            ),
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        options = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D", str(datadir),
+                    "-o", options,
+                    "-l", str(root / "server.log"),
+                    "-w", "-t", "60",
+                    "start",
+                ]
+            ),
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        pid = int((datadir / "postmaster.pid").read_text().splitlines()[0])
+        yield f"postgresql+psycopg://{PG_SUPERUSER}@127.0.0.1:{port}"
+    except subprocess.CalledProcessError as exc:
+        log = root / "server.log"
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr or exc}\n{tail}")
+    finally:
+        _stop_by_pid(datadir, pid)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_db_counter = itertools.count(1)
+
+
+def create_postgres_database(server_url: str) -> str:
+    """A new empty database on the test cluster; returns its SQLAlchemy URL."""
+    import psycopg
+
+    name = f"t{os.getpid()}_{next(_db_counter)}"
+    conninfo = server_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
+    return f"{server_url}/{name}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's environment or writes into their data directory."""
+    for var in list(os.environ):
+        if var.startswith("SPINECARE_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("SPINECARE_DATA_DIR", str(tmp_path / "spinecare-data"))
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a fresh, empty database (not migrated) on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return create_postgres_database(server)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[object]:
+    """A migrated store on each backend."""
+    from spinecare.store import open_store
+
+    st = open_store(url=db_url)
+    try:
+        yield st
+    finally:
+        st.dispose()
+
+
+@pytest.fixture
+def sqlite_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Point the settings (and so the CLI) at a fresh SQLite file; returns its URL."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SPINECARE_DATABASE_URL", url)
+    return url
