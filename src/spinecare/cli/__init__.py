@@ -17,6 +17,7 @@ from spinecare.errors import InputError, describe_validation_error
 
 # Command modules: importing one registers its commands on ``app``.
 from spinecare.cli import demo as _demo  # noqa: F401  isort: skip
+from spinecare.cli import session as _session  # noqa: F401  isort: skip
 from spinecare.cli import segments as _segments  # noqa: F401  isort: skip
 
 EXIT_BAD_INPUT = 2

@@ -1,0 +1,91 @@
+"""Scoring a simulated session against the virtual patient's ground truth.
+
+Only tests, benchmarks and the simulated CLI use this: the controller never sees the truth.
+A detection counts for a true guarding event when it falls between the event's onset (minus one
+tick) and its end (plus the muscles' relaxation, 1 s); any other detection is a false stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from spinecare.devices.base import TICK_S
+from spinecare.therapy.controller import GuardingEvent
+
+# After a contraction ends, the muscles need up to ~1 s to relax (relax tau 150-400 ms,
+# sim/patient_model.py): a detection in that tail still belongs to the event.
+MATCH_TAIL_S = 1.0
+
+
+class TrueEvent(Protocol):
+    @property
+    def onset_s(self) -> float: ...
+
+    @property
+    def measurable_s(self) -> float | None: ...
+
+    @property
+    def end_s(self) -> float | None: ...
+
+
+class Truth(Protocol):
+    @property
+    def guarding_events(self) -> Sequence[TrueEvent]: ...
+
+
+def _quantile(xs: Sequence[float], q: float) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def score_against_truth(
+    detections: Sequence[GuardingEvent], truth: Truth, *, session_end_s: float | None = None
+) -> dict[str, Any]:
+    """Detection rate, false stops and response latency of one session."""
+    true_events = [
+        e
+        for e in truth.guarding_events
+        if e.measurable_s is not None and (session_end_s is None or e.onset_s < session_end_s)
+    ]
+    matched_true: set[int] = set()
+    false_stops = 0
+    latencies_from_onset: list[float] = []
+    latencies_from_measurable: list[float] = []
+    for d in detections:
+        hit = None
+        for i, e in enumerate(true_events):
+            end = (e.end_s if e.end_s is not None else float("inf")) + MATCH_TAIL_S
+            if e.onset_s - TICK_S <= d.onset_s <= end:
+                hit = i
+                break
+        if hit is None:
+            false_stops += 1
+            continue
+        if hit not in matched_true:
+            matched_true.add(hit)
+            e = true_events[hit]
+            latencies_from_onset.append(d.onset_s - e.onset_s)
+            if e.measurable_s is not None:
+                latencies_from_measurable.append(d.onset_s - e.measurable_s)
+    n_true = len(true_events)
+    ms = 1000.0
+    return {
+        "guarding_true": n_true,
+        "guarding_true_detected": len(matched_true),
+        "guarding_detection_rate": (len(matched_true) / n_true) if n_true else None,
+        "false_stops": false_stops,
+        "response_ms_from_onset_median": _scaled(_quantile(latencies_from_onset, 0.5), ms),
+        "response_ms_from_measurable_median": _scaled(
+            _quantile(latencies_from_measurable, 0.5), ms
+        ),
+        "response_ms_from_measurable_p95": _scaled(_quantile(latencies_from_measurable, 0.95), ms),
+        "response_from_onset_s": [round(x, 4) for x in latencies_from_onset],
+        "response_from_measurable_s": [round(x, 4) for x in latencies_from_measurable],
+    }
+
+
+def _scaled(x: float | None, k: float) -> float | None:
+    return None if x is None else round(x * k, 2)
