@@ -337,7 +337,8 @@ def recommend_angle(
     The optimum depends a little on force (friction falls as the cable lifts the moving part);
     by default it is computed at the region's target dose (50% body weight lumbar, 10% cervical,
     protocol.py), capped at the device limit. Grid search at 0.1 deg: the curve is smooth and
-    cheap, and a grid cannot miss the maximum at a friction kink. Ties go to the geometry.
+    cheap, and a grid is not thrown off by the kink where friction vanishes. Ties go to the
+    geometry.
     """
     reg = _region(region) if region is not None else None
     if reg is None:
