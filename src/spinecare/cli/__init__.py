@@ -17,6 +17,8 @@ from spinecare.errors import InputError, describe_validation_error
 
 # Command modules: importing one registers its commands on ``app``.
 from spinecare.cli import demo as _demo  # noqa: F401  isort: skip
+from spinecare.cli import bone as _bone  # noqa: F401  isort: skip
+from spinecare.cli import screen as _screen  # noqa: F401  isort: skip
 from spinecare.cli import session as _session  # noqa: F401  isort: skip
 from spinecare.cli import segments as _segments  # noqa: F401  isort: skip
 

@@ -1,0 +1,96 @@
+"""`spinecare bone classify`: T/Z-score, WHO class, %YAM and bone loss for one DXA site."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from spinecare.cli.app import app
+from spinecare.clinical.bone import check_bmd, classify, site_of
+from spinecare.clinical.findings import Sex
+from spinecare.errors import InputError
+
+bone_app = typer.Typer(help="Bone density assessment (DXA).", no_args_is_help=True)
+app.add_typer(bone_app, name="bone")
+
+
+def _sex(value: str) -> Sex:
+    try:
+        return Sex(value.strip().upper())
+    except ValueError:
+        raise InputError("sex", "must be F or M", value) from None
+
+
+@bone_app.command("classify")
+def classify_cmd(
+    site: str = typer.Option(..., "--site", help="femoral_neck | total_hip | lumbar_spine"),
+    sex: str = typer.Option(..., "--sex", help="F or M"),
+    age: int = typer.Option(..., "--age", help="age in years (20-110)"),
+    bmd: float | None = typer.Option(None, "--bmd", help="BMD in g/cm2"),
+    t_score: float | None = typer.Option(None, "--t-score", help="T-score from the report"),
+    z_score: float | None = typer.Option(None, "--z-score", help="Z-score from the report"),
+    premenopausal: bool = typer.Option(False, "--premenopausal", help="premenopausal woman"),
+    fragility_fracture: bool = typer.Option(
+        False, "--fragility-fracture", help="a fragility fracture is known"
+    ),
+    weight: float | None = typer.Option(None, "--weight", help="body weight in kg (for OST)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Classify one DXA measurement (WHO / ISCD) and relate it to the seed's 45% threshold."""
+    s = site_of(site)
+    sx = _sex(sex)
+    if bmd is not None:
+        check_bmd(bmd)
+    if bmd is None and t_score is None:
+        raise InputError("bmd", "give --bmd or --t-score")
+    if bmd is not None and t_score is not None:
+        raise InputError("t_score", "give either --bmd or --t-score, not both")
+    result = classify(
+        s,
+        sex=sx,
+        age=age,
+        bmd=bmd,
+        t_score=t_score,
+        z_score=z_score,
+        premenopausal=premenopausal if sx is Sex.F else None,
+        fragility_fracture=fragility_fracture,
+        weight_kg=weight,
+    )
+    out: dict[str, Any] = {
+        "site": s.value,
+        "sex": sx.value,
+        "age": age,
+        "bmd_g_cm2": bmd,
+        "t_score": result.t_score,
+        "z_score": result.z_score,
+        "score_used": result.score_used,
+        "who_class": None if result.who_class is None else result.who_class.value,
+        "percent_young_adult_mean": result.percent_young_adult_mean,
+        "bone_loss_percent": result.bone_loss_percent,
+        "exceeds_seed_bone_loss_threshold": result.exceeds_seed_bone_loss_threshold,
+        "seed_threshold_t": result.seed_threshold_t,
+        "dvo2017_treatment_threshold_t": result.dvo2017_treatment_threshold_t,
+        "dvo2017_drug_treatment_suggested": result.dvo2017_drug_treatment_suggested,
+        "ost": result.ost,
+        "ost_risk": result.ost_risk,
+        "calcium_mg_per_day": list(result.nutrition.calcium_mg_per_day),
+        "vitamin_d_iu_per_day": (
+            None
+            if result.nutrition.vitamin_d_iu_per_day is None
+            else list(result.nutrition.vitamin_d_iu_per_day)
+        ),
+        "reference": result.sites[0].reference_source,
+        "notes": result.notes,
+    }
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for key, value in out.items():
+        if key == "notes":
+            for note in result.notes:
+                typer.echo(f"note: {note}")
+            continue
+        shown = "-" if value is None else value
+        typer.echo(f"{key}: {shown}")

@@ -1,0 +1,84 @@
+"""`spinecare screen`: contraindication screening of a patient file for one region."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import typer
+
+from spinecare.cli.app import app
+from spinecare.clinical.contraindications import screen
+from spinecare.clinical.findings import PatientFindings
+from spinecare.errors import InputError
+from spinecare.therapy.regions import Region
+
+
+def read_patient_file(path: Path) -> PatientFindings:
+    """Read and validate a patient JSON file; errors name the file or the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file", "not found", str(path)) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise InputError("file", f"cannot be read ({type(exc).__name__})", str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            "file", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("file", "must contain a JSON object")
+    return PatientFindings.model_validate(data)
+
+
+def _region(value: str) -> Region:
+    try:
+        return Region(value.strip().lower())
+    except ValueError:
+        raise InputError("region", "must be lumbar or cervical", value) from None
+
+
+def _date(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()  # the edge may read the clock; the rules never do
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError("on", "expected a date YYYY-MM-DD", value) from None
+
+
+@app.command("screen")
+def screen_cmd(
+    file: Path = typer.Option(..., "--file", help="patient JSON (see examples/patient.json)"),
+    region: str = typer.Option(..., "--region", help="lumbar | cervical"),
+    on: str | None = typer.Option(None, "--on", help="planned first session, YYYY-MM-DD"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Screen a patient for decompression contraindications (seed list CI-01..CI-13)."""
+    reg = _region(region)
+    day = _date(on)
+    patient = read_patient_file(file)
+    result = screen(patient, reg, day)
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+        return
+    typer.echo(f"decision: {result.decision.value}")
+    typer.echo(f"region: {result.region.value}  on: {result.on.isoformat()}  age: {result.age}")
+    for c in result.contraindications:
+        typer.echo(f"contraindication {c.code}: {c.wording} -- {c.finding}")
+    for m in result.missing:
+        typer.echo(f"missing {m.code}: {m.field} ({m.reason})")
+    if result.bone is not None:
+        b = result.bone
+        typer.echo(
+            f"bone: {b.who_class.value if b.who_class else 'unclassified'} "
+            f"({b.score_used} at {b.decisive_site.value}; max bone loss "
+            f"{b.max_bone_loss_percent}%)"
+        )
+    for r in result.recommendations:
+        typer.echo(f"recommendation: {r}")
+    for n in result.notes:
+        typer.echo(f"note: {n}")
