@@ -79,6 +79,8 @@ class CausalSos:
         x = np.asarray(block, dtype=np.float64)
         if x.ndim != 1:
             raise InputError("block", "need a 1-D block", x.shape)
+        if x.size == 0:
+            return np.zeros(0)
         y, self._zi = signal.sosfilt(self.sos, x, zi=self._zi)
         return np.asarray(y, dtype=np.float64)
 
