@@ -7,6 +7,7 @@ value is refused with the field, the value and the allowed range and never reach
 
 from __future__ import annotations
 
+import math
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -131,6 +132,11 @@ class Protocol(BaseModel):
         return self.peak_force_n / self.body_weight_n
 
 
+def _round_down(force_n: float) -> float:
+    """Forces are shown to 0.1 N; rounding down keeps a capped force under its cap."""
+    return math.floor(force_n * 10.0 + 1e-9) / 10.0
+
+
 def _ramps(region: Region) -> tuple[float, float]:
     if region is Region.LUMBAR:
         return LUMBAR_RAMP_UP_N_S, LUMBAR_RAMP_DOWN_N_S
@@ -179,8 +185,8 @@ def default_protocol(
         segment=segment,
         pull_angle_deg=pull_angle_deg,
         table=TableType(table),
-        peak_force_n=round(peak, 1),
-        base_force_n=round(peak * BASE_FRACTION, 1),
+        peak_force_n=_round_down(peak),
+        base_force_n=_round_down(peak * BASE_FRACTION),
         ramp_up_n_s=up,
         ramp_down_n_s=down,
         traction_minutes=traction_minutes,
@@ -202,8 +208,8 @@ def next_session_protocol(previous: Protocol, tolerated: bool) -> Protocol:
     return Protocol.model_validate(
         {
             **previous.model_dump(),
-            "peak_force_n": round(peak, 1),
-            "base_force_n": round(peak * BASE_FRACTION, 1),
+            "peak_force_n": _round_down(peak),
+            "base_force_n": _round_down(peak * BASE_FRACTION),
             "session_number": previous.session_number + 1,
         }
     )
