@@ -12,6 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spinecare.quantities import DEVICE_MAX_FORCE_N
 from spinecare.therapy.regions import SEGMENTS, Region, TableType, normalise_segment
 
 # Standard gravity, N per kg-force.
@@ -76,6 +77,13 @@ def weight_force_n(weight_kg: float, fraction: float) -> float:
     return weight_kg * G * fraction
 
 
+def progression_ceiling_n(region: Region, weight_kg: float) -> float:
+    """Where automatic progression stops, never above the device's hard limit."""
+    return min(
+        weight_force_n(weight_kg, progression_ceiling_fraction(region)), DEVICE_MAX_FORCE_N
+    )
+
+
 class Protocol(BaseModel):
     """One session's settings. Immutable; derive a new one with ``model_copy(update=...)``."""
 
@@ -88,8 +96,8 @@ class Protocol(BaseModel):
         default=None, ge=-10.0, le=45.0, description="cable angle above the table plane"
     )
     table: TableType = TableType.SPLIT
-    peak_force_n: float = Field(gt=0.0, le=890.0)
-    base_force_n: float = Field(ge=0.0, le=890.0)
+    peak_force_n: float = Field(gt=0.0, le=DEVICE_MAX_FORCE_N)
+    base_force_n: float = Field(ge=0.0, le=DEVICE_MAX_FORCE_N)
     hold_s: float = Field(default=DEFAULT_HOLD_S, ge=5.0, le=300.0)
     rest_s: float = Field(default=DEFAULT_REST_S, ge=5.0, le=300.0)
     ramp_up_n_s: float = Field(gt=0.5, le=100.0)
@@ -155,7 +163,7 @@ def progressed_force_n(region: Region, weight_kg: float, tolerated_sessions: int
         if region is Region.LUMBAR
         else weight_force_n(weight_kg, CERVICAL_STEP_FRACTION)
     )
-    ceiling = weight_force_n(weight_kg, progression_ceiling_fraction(region))
+    ceiling = progression_ceiling_n(region, weight_kg)
     return min(start_force_n(region, weight_kg) + step * max(0, tolerated_sessions), ceiling)
 
 
@@ -203,7 +211,7 @@ def next_session_protocol(previous: Protocol, tolerated: bool) -> Protocol:
         if previous.region is Region.LUMBAR
         else weight_force_n(previous.body_weight_kg, CERVICAL_STEP_FRACTION)
     )
-    ceiling = weight_force_n(previous.body_weight_kg, progression_ceiling_fraction(previous.region))
+    ceiling = progression_ceiling_n(previous.region, previous.body_weight_kg)
     peak = max(previous.peak_force_n, min(previous.peak_force_n + step, ceiling))
     return Protocol.model_validate(
         {
