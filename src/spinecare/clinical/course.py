@@ -142,9 +142,16 @@ def _free_slot(
     return None
 
 
-def _min_gap_days(per_week: int) -> int:
-    """Spread sessions: 2/week -> every 3rd day, 3/week -> every 2nd, 4-5/week -> daily."""
-    return max(1, 7 // per_week) if per_week <= 3 else 1
+def _spread(free: list[dt.datetime], k: int) -> list[dt.datetime]:
+    """Pick ``k`` of a week's free days, spread evenly (3 of Mon-Fri -> Mon, Wed, Fri)."""
+    if k <= 0 or not free:
+        return []
+    if k >= len(free):
+        return list(free)
+    if k == 1:
+        return [free[0]]
+    step = (len(free) - 1) / (k - 1)
+    return [free[round(i * step)] for i in range(k)]
 
 
 def plan_course(
@@ -182,28 +189,26 @@ def plan_course(
         if b_start.tzinfo is not None or b_end.tzinfo is not None:
             raise InputError("busy", "use naive clinic-local datetimes", str(b_start))
     forces, force_note = _force_plan(region, body_weight_kg, segment, sessions)
-    gap = _min_gap_days(per_week)
     booked: list[dt.datetime] = []
     week_count: dict[tuple[int, int], int] = {}
-    day = start
-    last: dt.date | None = None
+    monday = start - dt.timedelta(days=start.weekday())
     while len(booked) < sessions:
-        if (day - start).days > max_days:
+        if (monday - start).days > max_days:
             raise InputError(
                 "sessions", f"cannot fit {sessions} sessions within {max_days} days", sessions
             )
-        week = day.isocalendar()[:2]
-        if (
-            is_clinic_day(day, s)
-            and week_count.get(week, 0) < per_week
-            and (last is None or (day - last).days >= gap)
-        ):
-            found = _free_slot(day, s, busy, preferred_time)
-            if found is not None:
-                booked.append(found)
-                week_count[week] = week_count.get(week, 0) + 1
-                last = day
-        day += dt.timedelta(days=1)
+        free: list[dt.datetime] = []
+        for offset in range(7):
+            day = monday + dt.timedelta(days=offset)
+            if day >= start and is_clinic_day(day, s):
+                slot = _free_slot(day, s, busy, preferred_time)
+                if slot is not None:
+                    free.append(slot)
+        for slot in _spread(free, min(per_week, sessions - len(booked))):
+            booked.append(slot)
+            week = slot.date().isocalendar()[:2]
+            week_count[week] = week_count.get(week, 0) + 1
+        monday += dt.timedelta(days=7)
     warnings: list[str] = [force_note] if force_note else []
     weeks = sorted(week_count)
     for w in weeks[1:-1]:  # the first and last weeks may be partial
