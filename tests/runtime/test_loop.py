@@ -205,3 +205,21 @@ def test_real_clock_smoke() -> None:
     stats = LoopRunner(0.002, MonotonicClock(), lambda k, t: k < 4).run()
     assert stats.ticks == 5
     assert stats.period_error_ms_min >= 0.0
+
+
+def test_late_ticks_are_counted_by_threshold() -> None:
+    late = {3: 0.0007, 7: 0.003, 8: 0.0015}
+
+    class LateClock(SimulatedClock):
+        def sleep_until(self, t: float) -> None:
+            super().sleep_until(t)
+            k = round(t / TICK_S)
+            self.advance(late.get(k, 0.0))
+
+    clock = LateClock()
+    stats = LoopRunner(TICK_S, clock, lambda k, t: k < 9).run()
+    assert stats.late_ticks[">0.5ms"] == 3
+    assert stats.late_ticks[">1ms"] == 2
+    assert stats.late_ticks[">2ms"] == 1
+    assert stats.late_ticks[">5ms"] == 0
+    assert stats.period_error_ms_max == pytest.approx(3.0)

@@ -34,6 +34,7 @@ StepFn = Callable[[int, float], bool]
 _BIN_S = 2e-6  # histogram resolution: 2 us, well below the 0.5 ms p99 goal
 _RANGE_S = 0.050  # histogram range: values above go to an overflow bin (exact max kept apart)
 _NBINS = round(_RANGE_S / _BIN_S)
+_LATE_MS = (0.5, 1.0, 2.0, 5.0, 20.0)  # thresholds for TimingStats.late_ticks
 
 
 class _Histogram:
@@ -55,6 +56,11 @@ class _Histogram:
             self.max_s = x
         if x < self.min_s:
             self.min_s = x
+
+    def count_over(self, x: float) -> int:
+        """How many values exceeded ``x`` (to bin resolution: whole bins above ``x``)."""
+        i = min(_NBINS, max(0, math.ceil(x / _BIN_S)))
+        return sum(self.counts[i:])
 
     def quantile(self, q: float) -> float:
         """Upper edge of the bin holding quantile ``q`` (conservative), capped at the max."""
@@ -100,6 +106,7 @@ class TimingStats:
     work_ms_p50: float = 0.0
     period_error_ms_min: float = 0.0  # < 0 only if a clock woke the loop early (a clock bug)
     period_s: float = 0.0
+    late_ticks: dict[str, int] = field(default_factory=dict)  # ticks late by more than N ms
     realtime: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -203,6 +210,7 @@ class LoopRunner:
             work_ms_p50=work.quantile(0.50) * ms,
             period_error_ms_min=(err.min_s if err.n else 0.0) * ms,
             period_s=self.period_s,
+            late_ticks={f">{ms:g}ms": err.count_over(ms / 1e3) for ms in _LATE_MS},
             realtime=dict(self._rt_report),
         )
 
