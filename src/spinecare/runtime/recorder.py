@@ -71,7 +71,11 @@ class Recorder:
         self._tel: TextIO = open(  # noqa: SIM115 - kept open for the session, closed in close()
             self.out_dir / TELEMETRY, "x", newline="", encoding="utf-8"
         )
-        self._ev: TextIO = open(self.out_dir / EVENTS, "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            self._ev: TextIO = open(self.out_dir / EVENTS, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError:
+            self._tel.close()
+            raise
         self._tel.write(",".join((TIME_COLUMN, *cols)) + "\n")
         self._sync(self._tel)
         if fsync:
