@@ -56,8 +56,9 @@ def _stop_by_pid(datadir: Path, pid: int | None) -> None:
             pid = int(pidfile.read_text().splitlines()[0])
     if pid is None:
         return
-    # SIGINT = PostgreSQL "fast" shutdown; escalate to SIGQUIT/SIGKILL if it lingers.
-    for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+    # SIGQUIT = PostgreSQL "immediate" shutdown (the data is thrown away anyway); escalate to
+    # SIGKILL if it lingers.
+    for sig, wait_s in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
@@ -139,15 +140,30 @@ def postgres_server() -> Iterator[str]:
 _db_counter = itertools.count(1)
 
 
-def create_postgres_database(server_url: str) -> str:
-    """A new empty database on the test cluster; returns its SQLAlchemy URL."""
+def create_postgres_database(server_url: str, template: str | None = None) -> str:
+    """A new database on the test cluster (empty, or a copy of ``template``); returns its URL."""
     import psycopg
 
     name = f"t{os.getpid()}_{next(_db_counter)}"
     conninfo = server_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
+        # names are generated here, never user input
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{suffix}')
     return f"{server_url}/{name}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Full-cost argon2 takes ~0.5 s per hash; tests use the library's CHEAPEST profile."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from spinecare.services import users
+
+    previous = users.use_password_hasher(PasswordHasher.from_parameters(CHEAPEST))
+    yield
+    users.use_password_hasher(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -170,12 +186,45 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return create_postgres_database(server)
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per worker; tests get copies."""
+    from spinecare.store import open_store
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    open_store(url=f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(postgres_server: str) -> str:
+    """A PostgreSQL database migrated to head once per worker; tests clone it."""
+    from spinecare.store import open_store
+
+    url = create_postgres_database(postgres_server)
+    open_store(url=url).dispose()  # no connection may stay open on a template
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def migrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a fresh database already at the newest migration, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    server = request.getfixturevalue("postgres_server")
+    return create_postgres_database(server, template=request.getfixturevalue("_postgres_template"))
+
+
 @pytest.fixture
-def store(db_url: str) -> Iterator[object]:
+def store(migrated_db_url: str) -> Iterator[object]:
     """A migrated store on each backend."""
     from spinecare.store import open_store
 
-    st = open_store(url=db_url)
+    st = open_store(url=migrated_db_url)
     try:
         yield st
     finally:

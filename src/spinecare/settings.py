@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -41,6 +42,21 @@ class ClinicSettings(BaseModel):
     name: str = "spinecare clinic"
     # None = only nationwide public holidays; a state code adds that state's holidays.
     federal_state: str | None = Field(default=None, description="ISO 3166-2:DE code, e.g. 'BY'")
+    # Clinic-local time zone: schedules are planned in local time and stored in UTC.
+    timezone: str = "Europe/Berlin"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("federal_state")
     @classmethod

@@ -6,9 +6,10 @@ import enum
 
 
 class Sex(enum.StrEnum):
+    """F/M as the bone references and screening rules need them (clinical/findings.py)."""
+
     FEMALE = "F"
     MALE = "M"
-    DIVERSE = "D"  # German civil-status option "divers" (PStG §22(3))
 
 
 class Menopause(enum.StrEnum):
@@ -40,10 +41,11 @@ class BmdSite(enum.StrEnum):
 
 
 class FractureKind(enum.StrEnum):
-    FRAGILITY = "fragility"  # low-energy / osteoporotic
+    """As clinical/findings.py names them."""
+
+    OSTEOPOROTIC = "osteoporotic"  # fragility fracture, low-energy trauma
     TRAUMATIC = "traumatic"
-    PATHOLOGICAL = "pathological"  # tumour, metastasis
-    UNKNOWN = "unknown"
+    PATHOLOGIC = "pathologic"  # through a lesion (tumour)
 
 
 class CourseStatus(enum.StrEnum):

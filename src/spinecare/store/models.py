@@ -97,6 +97,9 @@ class Patient(Base):
     # Patient's consent to print ICD codes on invoices (GOÄ §12(2) requires the diagnosis; data
     # protection asks for consent before passing it to a private insurer via the invoice).
     icd_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the fracture history was taken: None = never asked (screening then reports it as
+    # missing); a date with no fracture rows means "no fractures".
+    fracture_history_on: Mapped[date | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -123,7 +126,13 @@ class Diagnosis(Base):
 
 
 class ScreeningFinding(Base):
-    """One answer of the contraindication screening (code ``CI-xx``), present or ruled out."""
+    """One answer of the contraindication screening (code ``CI-xx``).
+
+    ``present`` None = asked, not yet known. ``event_date`` is the date of the event the item
+    asks about (surgery, fracture); ``detail`` holds the free text and the structured measures
+    the rules read (Cobb angle, Meyerding grade, ...; clinical/findings.py ``Finding``).
+    Several rows per code may exist over time; screening reads the newest.
+    """
 
     __tablename__ = "screening_findings"
     __table_args__ = (Index("ix_screening_findings_patient_id", "patient_id"),)
@@ -131,8 +140,8 @@ class ScreeningFinding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     code: Mapped[str] = mapped_column(String(8))
-    present: Mapped[bool] = mapped_column(Boolean)
-    observed_on: Mapped[date]
+    present: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    event_date: Mapped[date | None] = mapped_column(default=None)
     region: Mapped[str | None] = mapped_column(String(16), default=None)
     detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
@@ -145,7 +154,8 @@ class BmdMeasurement(Base):
     __tablename__ = "bmd_measurements"
     __table_args__ = (
         CheckConstraint(f"site IN ({sql_in(BmdSite)})", name="site"),
-        CheckConstraint("bmd_g_cm2 > 0", name="bmd_positive"),
+        CheckConstraint("bmd_g_cm2 IS NULL OR bmd_g_cm2 > 0", name="bmd_positive"),
+        CheckConstraint("bmd_g_cm2 IS NOT NULL OR t_score IS NOT NULL", name="bmd_or_t"),
         Index("ix_bmd_measurements_patient_id", "patient_id"),
     )
 
@@ -153,16 +163,20 @@ class BmdMeasurement(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     measured_on: Mapped[date]
     site: Mapped[str] = mapped_column(String(16))
-    bmd_g_cm2: Mapped[Decimal] = mapped_column(Numeric(5, 3))
+    bmd_g_cm2: Mapped[Decimal | None] = mapped_column(Numeric(5, 3), default=None)
     t_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 1), default=None)
     z_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 1), default=None)
     device: Mapped[str | None] = mapped_column(String(100), default=None)
     manufacturer: Mapped[str | None] = mapped_column(String(100), default=None)
+    # False when the site was excluded (artefact); kept so the record stays complete.
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class VertebralFracture(Base):
+    """A fracture in the history: a vertebra (C1..S5) or a major non-vertebral site (hip, ...)."""
+
     __tablename__ = "vertebral_fractures"
     __table_args__ = (
         CheckConstraint(f"kind IN ({sql_in(FractureKind)})", name="kind"),
@@ -171,9 +185,10 @@ class VertebralFracture(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
-    level: Mapped[str] = mapped_column(String(4))  # e.g. "L1", "T12"
-    occurred_on: Mapped[date | None] = mapped_column(default=None)
+    level: Mapped[str] = mapped_column(String(16))  # e.g. "L1", "T12", "hip"
+    occurred_on: Mapped[date]
     kind: Mapped[str] = mapped_column(String(16))
+    compression: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -65,9 +65,10 @@ def upgrade() -> None:
         sa.Column("menopausal_status", sa.String(8), nullable=True),
         sa.Column("insurance", sa.String(16), nullable=False),
         sa.Column("icd_consent", sa.Boolean, nullable=False),
+        sa.Column("fracture_history_on", sa.Date, nullable=True),
         *_stamps(),
         _ts("deleted_at", nullable=True),
-        sa.CheckConstraint("sex IN ('F', 'M', 'D')", name="sex"),
+        sa.CheckConstraint("sex IN ('F', 'M')", name="sex"),
         sa.CheckConstraint("insurance IN ('statutory', 'private', 'self_payer')", name="insurance"),
         sa.CheckConstraint(
             "menopausal_status IS NULL OR menopausal_status IN ('pre', 'peri', 'post')",
@@ -94,8 +95,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         _patient_fk(),
         sa.Column("code", sa.String(8), nullable=False),
-        sa.Column("present", sa.Boolean, nullable=False),
-        sa.Column("observed_on", sa.Date, nullable=False),
+        sa.Column("present", sa.Boolean, nullable=True),
+        sa.Column("event_date", sa.Date, nullable=True),
         sa.Column("region", sa.String(16), nullable=True),
         sa.Column("detail", JSON, nullable=True),
         *_stamps(),
@@ -108,16 +109,18 @@ def upgrade() -> None:
         _patient_fk(),
         sa.Column("measured_on", sa.Date, nullable=False),
         sa.Column("site", sa.String(16), nullable=False),
-        sa.Column("bmd_g_cm2", sa.Numeric(5, 3), nullable=False),
+        sa.Column("bmd_g_cm2", sa.Numeric(5, 3), nullable=True),
         sa.Column("t_score", sa.Numeric(3, 1), nullable=True),
         sa.Column("z_score", sa.Numeric(3, 1), nullable=True),
         sa.Column("device", sa.String(100), nullable=True),
         sa.Column("manufacturer", sa.String(100), nullable=True),
+        sa.Column("valid", sa.Boolean, nullable=False),
         *_stamps(),
         sa.CheckConstraint(
             "site IN ('lumbar_spine', 'femoral_neck', 'total_hip', 'radius_33')", name="site"
         ),
-        sa.CheckConstraint("bmd_g_cm2 > 0", name="bmd_positive"),
+        sa.CheckConstraint("bmd_g_cm2 IS NULL OR bmd_g_cm2 > 0", name="bmd_positive"),
+        sa.CheckConstraint("bmd_g_cm2 IS NOT NULL OR t_score IS NOT NULL", name="bmd_or_t"),
     )
     op.create_index("ix_bmd_measurements_patient_id", "bmd_measurements", ["patient_id"])
 
@@ -125,13 +128,12 @@ def upgrade() -> None:
         "vertebral_fractures",
         sa.Column("id", sa.Integer, primary_key=True),
         _patient_fk(),
-        sa.Column("level", sa.String(4), nullable=False),
-        sa.Column("occurred_on", sa.Date, nullable=True),
+        sa.Column("level", sa.String(16), nullable=False),
+        sa.Column("occurred_on", sa.Date, nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("compression", sa.Boolean, nullable=False),
         *_stamps(),
-        sa.CheckConstraint(
-            "kind IN ('fragility', 'traumatic', 'pathological', 'unknown')", name="kind"
-        ),
+        sa.CheckConstraint("kind IN ('osteoporotic', 'traumatic', 'pathologic')", name="kind"),
     )
     op.create_index("ix_vertebral_fractures_patient_id", "vertebral_fractures", ["patient_id"])
 

@@ -1,0 +1,31 @@
+"""Plumbing shared by the use cases: attributing changes, the clock, loading or 404."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from spinecare.services.auth import Actor
+from spinecare.services.errors import NotFoundError
+from spinecare.store.audit import set_actor
+from spinecare.store.base import Base
+
+M = TypeVar("M", bound=Base)
+
+
+def act_as(session: Session, actor: Actor) -> None:
+    """Attribute the session's following changes to ``actor`` in the audit log."""
+    set_actor(session, actor.username)
+
+
+def utcnow(now: datetime | None = None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def load(session: Session, model: type[M], ident: int, entity: str) -> M:
+    obj = session.get(model, ident)
+    if obj is None:
+        raise NotFoundError(entity, ident)
+    return obj

@@ -1,0 +1,69 @@
+"""Service fixtures: a migrated store (SQLite and PostgreSQL), one user per role, a patient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from pydantic import SecretStr
+
+from spinecare.services.auth import Actor
+from spinecare.services.patients import PatientCreate, add_patient
+from spinecare.services.users import UserCreate, actor_for, create_user
+from spinecare.store import Store
+from spinecare.store.audit import AuditedSession
+from spinecare.store.enums import Insurance, Menopause, Role, Sex
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def db(store: Store) -> Iterator[AuditedSession]:
+    """One open session; tests commit where the behaviour depends on it."""
+    with store.session() as s:
+        yield s
+
+
+@pytest.fixture
+def actors(db: AuditedSession) -> dict[Role, Actor]:
+    create_user(
+        db, None, UserCreate(username="admin", role=Role.ADMIN, password=SecretStr(PASSWORD))
+    )
+    admin = actor_for(db, "admin")
+    out = {Role.ADMIN: admin}
+    for role in (Role.PHYSICIAN, Role.THERAPIST, Role.BILLING):
+        create_user(
+            db, admin, UserCreate(username=role.value, role=role, password=SecretStr(PASSWORD))
+        )
+        out[role] = actor_for(db, role.value)
+    db.commit()
+    return out
+
+
+def patient_data(**over: object) -> PatientCreate:
+    base: dict[str, object] = {
+        "name": "Erika Mustermann",
+        "birth_date": date(1962, 3, 14),
+        "sex": Sex.FEMALE,
+        "weight_kg": Decimal("70.0"),
+        "height_cm": Decimal("165.0"),
+        "insurance": Insurance.PRIVATE,
+        "menopausal_status": Menopause.POST,
+    }
+    base.update(over)
+    return PatientCreate.model_validate(base)
+
+
+@pytest.fixture
+def patient_id(db: AuditedSession, actors: dict[Role, Actor]) -> int:
+    pid = add_patient(db, actors[Role.THERAPIST], patient_data()).id
+    db.commit()
+    return pid
+
+
+def next_weekday(weekday: int, after_days: int = 7) -> date:
+    """A future date on ``weekday`` (0 = Monday), at least ``after_days`` from today."""
+    d = date.today() + timedelta(days=after_days)
+    return d + timedelta(days=(weekday - d.weekday()) % 7)
