@@ -13,7 +13,14 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,8 +62,13 @@ class CoursePlan(BaseModel):
 
     @field_validator("segment")
     @classmethod
-    def _segment(cls, v: str) -> str:
-        return normalise_segment(v)
+    def _segment(cls, v: str, info: ValidationInfo) -> str:
+        seg = normalise_segment(v)
+        region = info.data.get("region")
+        if isinstance(region, Region) and seg not in SEGMENTS[region]:
+            allowed = ", ".join(SEGMENTS[region])
+            raise ValueError(f"not a {region.value} segment (one of {allowed})")
+        return seg
 
     @field_validator("start")
     @classmethod
@@ -64,14 +76,6 @@ class CoursePlan(BaseModel):
         if v < date.today():
             raise ValueError("must not be in the past")
         return v
-
-    def model_post_init(self, _context: Any) -> None:
-        if self.segment not in SEGMENTS[self.region]:
-            raise InputError(
-                "segment",
-                f"not a {self.region.value} segment (one of {', '.join(SEGMENTS[self.region])})",
-                self.segment,
-            )
 
 
 class SessionPublic(BaseModel):

@@ -1,0 +1,123 @@
+"""Patients: the same behaviour on SQLite and PostgreSQL; edits audited; soft delete."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from spinecare.services.auth import Actor
+from spinecare.services.diagnoses import DiagnosisCreate, add_diagnosis, list_diagnoses
+from spinecare.services.errors import NotFoundError, PermissionDeniedError
+from spinecare.services.patients import (
+    PatientUpdate,
+    add_patient,
+    delete_patient,
+    edit_patient,
+    get_patient,
+    list_patients,
+)
+from spinecare.store.audit import AuditedSession, audit_entries
+from spinecare.store.enums import Role, Sex
+from tests.services.conftest import patient_data
+
+
+def test_add_get_list_search(db: AuditedSession, actors: dict[Role, Actor]) -> None:
+    ther = actors[Role.THERAPIST]
+    a = add_patient(db, ther, patient_data(name="Anna Schmidt"))
+    add_patient(db, ther, patient_data(name="Bernd Müller", sex=Sex.MALE, menopausal_status=None))
+    db.commit()
+    got = get_patient(db, actors[Role.BILLING], a.id)  # billing may read
+    assert got.name == "Anna Schmidt" and got.weight_kg == Decimal("70.0")
+    assert got.model_dump(mode="json")["weight_kg"] == 70.0
+    assert [p.name for p in list_patients(db, ther)] == ["Anna Schmidt", "Bernd Müller"]
+    assert [p.name for p in list_patients(db, ther, "müll")] == ["Bernd Müller"]
+    assert [p.name for p in list_patients(db, ther, "SCHMIDT")] == ["Anna Schmidt"]
+    assert [p.id for p in list_patients(db, ther, str(a.id))] == [a.id]
+    assert list_patients(db, ther, "%") == []  # wildcards are literal
+
+
+def test_edit_is_audited_with_before_and_after(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    doc = actors[Role.PHYSICIAN]
+    out = edit_patient(db, doc, patient_id, PatientUpdate(weight_kg=Decimal("72.5")))
+    db.commit()
+    assert out.weight_kg == Decimal("72.5")
+    last = audit_entries(db, "patients", patient_id)[-1]
+    assert (last.actor, last.action) == ("physician", "update")
+    assert last.before is not None and last.after is not None
+    assert Decimal(last.before["weight_kg"]) == Decimal("70.0")
+    assert Decimal(last.after["weight_kg"]) == Decimal("72.5")
+    # a no-op edit writes nothing
+    edit_patient(db, doc, patient_id, PatientUpdate(weight_kg=Decimal("72.5")))
+    db.commit()
+    assert len(audit_entries(db, "patients", patient_id)) == 2
+
+
+def test_edit_revalidates_the_whole_record(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    with pytest.raises(ValidationError, match="menopausal_status"):
+        edit_patient(db, actors[Role.PHYSICIAN], patient_id, PatientUpdate(sex=Sex.MALE))
+
+
+def test_soft_delete(db: AuditedSession, actors: dict[Role, Actor], patient_id: int) -> None:
+    with pytest.raises(PermissionDeniedError):
+        delete_patient(db, actors[Role.THERAPIST], patient_id)
+    delete_patient(db, actors[Role.PHYSICIAN], patient_id)
+    db.commit()
+    with pytest.raises(NotFoundError):
+        get_patient(db, actors[Role.PHYSICIAN], patient_id)
+    assert list_patients(db, actors[Role.PHYSICIAN]) == []
+    kept = get_patient(db, actors[Role.PHYSICIAN], patient_id, include_deleted=True)
+    assert kept.deleted_at is not None and kept.name == "Erika Mustermann"
+    assert audit_entries(db, "patients", patient_id)[-1].action == "delete"
+
+
+def test_billing_cannot_change_clinical_data(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    bill = actors[Role.BILLING]
+    with pytest.raises(PermissionDeniedError):
+        edit_patient(db, bill, patient_id, PatientUpdate(weight_kg=Decimal(71)))
+    with pytest.raises(PermissionDeniedError):
+        add_patient(db, bill, patient_data())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("birth_date", date.today() + timedelta(days=1)),
+        ("weight_kg", Decimal(0)),
+        ("height_cm", Decimal(20)),
+        ("sex", "X"),
+        ("insurance", "gkv"),
+    ],
+)
+def test_bad_patient_input_names_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        patient_data(**{field: value})
+
+
+def test_diagnoses(db: AuditedSession, actors: dict[Role, Actor], patient_id: int) -> None:
+    doc = actors[Role.PHYSICIAN]
+    d = add_diagnosis(
+        db,
+        doc,
+        patient_id,
+        DiagnosisCreate(icd10="m51.2", text="Lumbar disc", diagnosed_on=date(2026, 1, 2)),
+    )
+    assert d.icd10 == "M51.2"
+    assert [x.icd10 for x in list_diagnoses(db, actors[Role.BILLING], patient_id)] == ["M51.2"]
+    with pytest.raises(PermissionDeniedError):
+        add_diagnosis(
+            db,
+            actors[Role.THERAPIST],
+            patient_id,
+            DiagnosisCreate(icd10="M54.5", text="LBP", diagnosed_on=date(2026, 1, 2)),
+        )
+    with pytest.raises(ValidationError, match="icd10"):
+        DiagnosisCreate(icd10="51.2M", text="x", diagnosed_on=date(2026, 1, 2))
