@@ -200,7 +200,7 @@ def test_sessions_and_outcomes(
     assert after2.sessions[1].telemetry_dir == str((tmp_path / "s2").resolve())
     with pytest.raises(InputError, match="already"):
         attach_output(db, ther, s2.id, tmp_path / "s2")
-    with pytest.raises(InputError, match="summary.json"):
+    with pytest.raises(InputError, match=r"summary\.json"):
         attach_output(db, ther, s3.id, tmp_path / "missing")
     # outcomes
     record_nrs(db, ther, s1.id, NrsRecord(nrs_before=7, nrs_after=5))
