@@ -31,7 +31,7 @@ class TrueEvent(Protocol):
 
 class Truth(Protocol):
     @property
-    def guarding_events(self) -> Sequence[TrueEvent]: ...
+    def events(self) -> Sequence[TrueEvent]: ...
 
 
 def _quantile(xs: Sequence[float], q: float) -> float | None:
@@ -47,7 +47,7 @@ def score_against_truth(
     """Detection rate, false stops and response latency of one session."""
     true_events = [
         e
-        for e in truth.guarding_events
+        for e in truth.events
         if e.measurable_s is not None and (session_end_s is None or e.onset_s < session_end_s)
     ]
     matched_true: set[int] = set()

@@ -42,7 +42,7 @@ RELEASED_N = 5.0
 # Measured force below this fraction of base tension counts as "base tension lost" (issue 2
 # metric); 80% leaves room for the drive's tracking error during the fast guarding release.
 BASE_LOST_FRACTION = 0.8
-# The measured force may exceed the effective limit by load-cell noise only (5 N).
+# The measured force may exceed the hard limit by load-cell noise only (5 N).
 LIMIT_SLACK_N = 5.0
 # Give up waiting for a released table after this long (the table's own watchdog releases).
 RELEASE_TIMEOUT_S = 5.0
@@ -204,7 +204,7 @@ class SessionRunner:
         m.ticks += 1
         m.peak_force_n = max(m.peak_force_n, r.force_n)
         m.force_time_ns += max(0.0, r.force_n) * TICK_S
-        if r.force_n > sup.effective_limit_n + LIMIT_SLACK_N or cmd.force_n > sup.effective_limit_n:
+        if r.force_n > sup.hard_limit_n + LIMIT_SLACK_N or cmd.force_n > sup.effective_limit_n:
             m.limit_violations += 1
         if not sup.releasing:
             if phase is Phase.HOLD:
@@ -313,6 +313,7 @@ class SessionRunner:
             "peak_target_n": round(max([c.peak_n, p.peak_force_n]), 1),
             "final_peak_target_n": round(c.peak_n, 1),
             "effective_limit_n": round(sup.effective_limit_n, 1),
+            "hard_limit_n": round(sup.hard_limit_n, 1),
             "body_weight_cap_n": round(sup.body_weight_cap_n, 1),
             "limit_violations": m.limit_violations,
             "clamps": dict(sup.clamp_counts),

@@ -22,6 +22,8 @@ from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingSetti
 from spinecare.therapy.profile import DISTRACTING, Phase, ramp_toward
 from spinecare.therapy.protocol import Protocol
 
+DISTRACTING_NAMES = frozenset(p.value for p in DISTRACTING)
+
 
 class EmgUpdateLike(TypingProtocol):
     @property
@@ -59,6 +61,7 @@ class ControllerSettings:
     # lower the peak to this fraction of the force at onset (biofeedback adaptation).
     near_peak_fraction: float = 0.85
     peak_backoff: float = 0.9
+    strikes_to_lower: int = 2
     # A hold interrupted by guarding resumes for what is left of it, at least this long.
     min_resumed_hold_s: float = 10.0
     # Base tension held this long after pretension to learn the load-cell noise.
@@ -129,6 +132,7 @@ class DecompressionController:
         self._ramp_n_s = protocol.ramp_up_n_s
         self._interrupted = Phase.PRETENSION
         self._rest_left_s = 0.0
+        self._near_peak_strikes = 0
         self._wait_start_s = 0.0
         self._settle_start_s: float | None = None
         self._x_hist: list[tuple[float, float]] = []
@@ -175,7 +179,7 @@ class DecompressionController:
             t_s=now,
             force_n=self.target_n,
             base_n=self.base_n if self.phase is not Phase.FINAL_RELEASE else 0.0,
-            release=self.phase in (Phase.FINAL_RELEASE, Phase.DONE),
+            release=self.phase is Phase.DONE,
             flags=("guarding",) if self.phase in (Phase.GUARD_RELEASE, Phase.GUARD_WAIT) else (),
         )
 
@@ -190,7 +194,7 @@ class DecompressionController:
             if self.target_n >= self.base_n:
                 if self._settle_start_s is None:
                     self._settle_start_s = now
-                self.force_detector.observe_rest(force)
+                self.force_detector.observe_rest()
                 if now - self._settle_start_s >= self.s.settle_s:
                     self._begin_ramp(p.ramp_up_n_s, p.hold_s)
         elif self.phase in (Phase.RAMP_UP, Phase.REBUILD):
@@ -204,6 +208,7 @@ class DecompressionController:
             self.target_n = self.peak_n
             if now >= self._phase_end_s:
                 self.phase = Phase.RAMP_DOWN
+                self._near_peak_strikes = 0  # a whole hold was tolerated
         elif self.phase is Phase.RAMP_DOWN:
             self.target_n = ramp_toward(self.target_n, self.base_n, p.ramp_down_n_s, dt)
             if self.target_n <= self.base_n:
@@ -219,6 +224,9 @@ class DecompressionController:
             if self.target_n <= self.base_n:
                 self.phase = Phase.GUARD_WAIT
                 self._wait_start_s = now
+                # Unloading stiffness differs from loading (viscoelastic hysteresis): after a
+                # fast release the passive model is re-referenced at base tension.
+                self.force_detector.clear()
         elif self.phase is Phase.GUARD_WAIT:
             if self._relaxed(now, alarm):
                 self._end_guarding(now)
@@ -264,10 +272,9 @@ class DecompressionController:
             hist.pop(0)
 
     def _relaxed(self, now: float, alarm: bool) -> bool:
-        waited = now - self._wait_start_s
-        if waited >= self.s.relax_max_s:
+        if now - self.events[-1].onset_s >= self.s.relax_max_s:
             return True
-        if waited < self.s.relax_min_s or alarm:
+        if now - self._wait_start_s < self.s.relax_min_s or alarm:
             return False
         (t0, x0), (t1, x1) = self._x_hist[0], self._x_hist[-1]
         speed = abs(x1 - x0) / max(t1 - t0, TICK_S)
@@ -278,11 +285,15 @@ class DecompressionController:
         event.relaxed_s = now
         self.force_detector.clear()
         self.force_detector.reset_learning_window()
-        if event.target_at_onset_n >= self.s.near_peak_fraction * self.peak_n or (
-            event.force_at_onset_n >= self.s.near_peak_fraction * self.peak_n
-        ):
-            lowered = self.s.peak_backoff * min(event.force_at_onset_n, self.peak_n)
+        near_peak = event.target_at_onset_n >= self.s.near_peak_fraction * self.peak_n
+        if near_peak and event.phase in DISTRACTING_NAMES:
+            self._near_peak_strikes += 1
+        if self._near_peak_strikes >= self.s.strikes_to_lower:
+            # Counter-tension near the peak again before a hold was tolerated: the peak is above
+            # what the patient tolerates today. A single event (a cough) does not count.
+            lowered = self.s.peak_backoff * min(event.target_at_onset_n, self.peak_n)
             self.peak_n = max(self.base_n * 1.1, lowered)
+            self._near_peak_strikes = 0
         event.peak_after_n = self.peak_n
         interrupted = self._interrupted
         if interrupted in DISTRACTING:

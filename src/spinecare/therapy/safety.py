@@ -64,7 +64,7 @@ STALL_TICKS = 25
 STALL_ERROR_FRACTION = 0.15
 STALL_ERROR_MIN_N = 20.0
 STALL_STILL_MM = 0.1
-# SAF-4: measured force above the effective limit by 5% (+5 N load-cell margin) on 2 ticks.
+# SAF-4: measured force above the hard limit by 5% (+5 N load-cell margin) on 2 ticks.
 OVERFORCE_MARGIN = 1.05
 OVERFORCE_SLACK_N = 5.0
 OVERFORCE_TICKS = 2
@@ -111,17 +111,16 @@ class SafetySupervisor:
         bw_n = protocol.body_weight_kg * G
         self.body_weight_cap_n = BODY_WEIGHT_CAP[self.region] * bw_n
         self.clinician_max_force_n = clinician_max_force_n
-        # The tightest of all caps: what the measured force must never exceed.
-        self.effective_limit_n = min(
+        # The hard limit the measured force must never exceed (SAF-4): the protocol peak is a
+        # target, not a hard limit, because the patient's own counter-tension may briefly raise
+        # the cable force above it.
+        self.hard_limit_n = min(
             c
-            for c in (
-                clinician_max_force_n,
-                protocol.peak_force_n,
-                self.body_weight_cap_n,
-                DEVICE_MAX_FORCE_N,
-            )
+            for c in (clinician_max_force_n, self.body_weight_cap_n, DEVICE_MAX_FORCE_N)
             if c is not None
         )
+        # The tightest of all caps on the *commanded* force.
+        self.effective_limit_n = min(self.hard_limit_n, protocol.peak_force_n)
         self.max_rise_n_s = MAX_RISE_N_S[self.region]
         # A guarding contraction reaches at most ~0.4 body weight (sim/patient_model.py); a jump
         # larger than half the body-weight cap in 20 ms is not physiological.
@@ -244,13 +243,13 @@ class SafetySupervisor:
                 )
         else:
             self._stall = 0
-        if r.force_n > OVERFORCE_MARGIN * self.effective_limit_n + OVERFORCE_SLACK_N:
+        if r.force_n > OVERFORCE_MARGIN * self.hard_limit_n + OVERFORCE_SLACK_N:
             self._over += 1
             if self._over >= OVERFORCE_TICKS:
                 self.fault(
                     FaultKind.OVERFORCE,
                     now,
-                    f"{r.force_n:.0f} N above the limit of {self.effective_limit_n:.0f} N",
+                    f"{r.force_n:.0f} N above the limit of {self.hard_limit_n:.0f} N",
                 )
         else:
             self._over = 0
