@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -237,3 +237,43 @@ def sqlite_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("SPINECARE_DATABASE_URL", url)
     return url
+
+
+CLI_PASSWORD = "a long test password"
+
+
+@pytest.fixture
+def cli(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
+    """Run ``spinecare ARGS`` against a fresh SQLite database: returns (status, stdout, stderr).
+
+    ``stdin=`` feeds standard input (e.g. a password for ``--password-stdin``).
+    """
+    import io
+    import sys
+
+    from spinecare.cli import main
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def cli_doc(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
+    """``cli`` with a physician ``doc`` created and acting (SPINECARE_USER=doc)."""
+    code, _, err = cli(
+        "users", "create", "--username", "doc", "--role", "physician", "--password-stdin",
+        stdin=CLI_PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0, err
+    monkeypatch.setenv("SPINECARE_USER", "doc")
+    return cli

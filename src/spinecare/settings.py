@@ -126,10 +126,7 @@ class Settings(BaseSettings):
 
 
 def mask_url(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.password is None:
-        return parsed.render_as_string(hide_password=False)
-    return parsed.set(password="***").render_as_string(hide_password=False)
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def get_settings() -> Settings:

@@ -17,6 +17,12 @@ from spinecare.errors import InputError, describe_validation_error
 
 # Command modules: importing one registers its commands on ``app``.
 from spinecare.cli import demo as _demo  # noqa: F401  isort: skip
+from spinecare.cli import info as _info  # noqa: F401  isort: skip
+from spinecare.cli import db as _db  # noqa: F401  isort: skip
+from spinecare.cli import users as _users  # noqa: F401  isort: skip
+from spinecare.cli import patients as _patients  # noqa: F401  isort: skip
+from spinecare.cli import course as _course  # noqa: F401  isort: skip
+from spinecare.cli import outcome as _outcome  # noqa: F401  isort: skip
 from spinecare.cli import bone as _bone  # noqa: F401  isort: skip
 from spinecare.cli import screen as _screen  # noqa: F401  isort: skip
 from spinecare.cli import session as _session  # noqa: F401  isort: skip

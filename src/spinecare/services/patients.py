@@ -55,6 +55,11 @@ def _check_birth_date(v: date | None) -> date | None:
 class _PatientFields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("weight_kg", "height_cm", check_fields=False)
+    @classmethod
+    def _one_decimal(cls, v: Decimal | None) -> Decimal | None:
+        return None if v is None else v.quantize(Decimal("0.1"))
+
     @field_validator("birth_date", check_fields=False)
     @classmethod
     def _birth_date(cls, v: date | None) -> date | None:

@@ -1,0 +1,173 @@
+"""`spinecare patients add|list|show|edit|delete`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from spinecare.cli.app import app
+from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.services import courses as course_svc
+from spinecare.services import diagnoses as dx_svc
+from spinecare.services import patients as svc
+
+patients_app = typer.Typer(help="Patients: register, find, show, edit, delete (soft).")
+app.add_typer(patients_app, name="patients")
+
+_NONE_WORDS = {"none", "-", ""}
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _menopausal(value: str | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return {"menopausal_status": None if value.strip().lower() in _NONE_WORDS else value}
+
+
+def _line(p: svc.PatientPublic) -> str:
+    gone = "  (deleted)" if p.deleted_at else ""
+    return (
+        f"{p.id:>5}  {p.name:<30} {p.birth_date.isoformat()}  {p.sex.value}  "
+        f"{p.weight_kg} kg  {p.insurance.value}{gone}"
+    )
+
+
+@patients_app.command("add")
+def add(
+    name: str = typer.Option(..., "--name"),
+    birth_date: str = typer.Option(..., "--birth-date", help="YYYY-MM-DD"),
+    sex: str = typer.Option(..., "--sex", help="F | M"),
+    weight: str = typer.Option(..., "--weight", help="body weight, kg"),
+    height: str = typer.Option(..., "--height", help="height, cm"),
+    insurance: str = typer.Option(..., "--insurance", help="statutory | private | self_payer"),
+    menopausal: str | None = typer.Option(None, "--menopausal", help="pre | peri | post"),
+    icd_consent: bool = typer.Option(
+        False, "--icd-consent/--no-icd-consent", help="ICD codes may be printed on invoices"
+    ),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Register a patient."""
+    data = svc.PatientCreate.model_validate(
+        {
+            "name": name,
+            "birth_date": birth_date,
+            "sex": sex.strip().upper(),
+            "weight_kg": weight,
+            "height_cm": height,
+            "insurance": insurance.strip().lower(),
+            "icd_consent": icd_consent,
+            **_menopausal(menopausal),
+        }
+    )
+    p = run_write(as_user, lambda s, actor, _: svc.add_patient(s, actor, data))
+    if as_json:
+        print_json(p)
+    else:
+        typer.echo(f"patient {p.id}: {p.name}")
+
+
+@patients_app.command("list")
+def list_(
+    search: str | None = typer.Option(None, "--search", help="part of the name, or an id"),
+    deleted: bool = typer.Option(False, "--deleted", help="include deleted patients"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List patients (by name)."""
+    rows = run_read(
+        as_user, lambda s, actor, _: svc.list_patients(s, actor, search, include_deleted=deleted)
+    )
+    if as_json:
+        print_json(rows)
+        return
+    for p in rows:
+        typer.echo(_line(p))
+    if not rows:
+        typer.echo("no patients found")
+
+
+@patients_app.command("show")
+def show(
+    patient_id: int = typer.Argument(..., metavar="ID"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show a patient with diagnoses and courses."""
+
+    def work(s: Any, actor: Any, _: Any) -> dict[str, Any]:
+        p = svc.get_patient(s, actor, patient_id)
+        return {
+            **p.model_dump(mode="json"),
+            "diagnoses": [d.model_dump(mode="json") for d in dx_svc.list_diagnoses(s, actor, p.id)],
+            "courses": [
+                c.model_dump(mode="json", exclude={"sessions", "warnings"})
+                for c in course_svc.list_courses(s, actor, p.id)
+            ],
+        }
+
+    data = run_read(as_user, work)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"patient {data['id']}: {data['name']}")
+    for key in ("birth_date", "sex", "weight_kg", "height_cm", "menopausal_status", "insurance",
+                "icd_consent"):  # fmt: skip
+        typer.echo(f"  {key:<18} {data[key]}")
+    for d in data["diagnoses"]:
+        typer.echo(f"  diagnosis          {d['icd10']} {d['text']} ({d['diagnosed_on']})")
+    for c in data["courses"]:
+        typer.echo(
+            f"  course {c['id']:<11} {c['region']} {c['segment']}, {c['planned_sessions']} "
+            f"sessions from {c['start_date']} ({c['status']})"
+        )
+
+
+@patients_app.command("edit")
+def edit(
+    patient_id: int = typer.Argument(..., metavar="ID"),
+    name: str | None = typer.Option(None, "--name"),
+    birth_date: str | None = typer.Option(None, "--birth-date"),
+    sex: str | None = typer.Option(None, "--sex"),
+    weight: str | None = typer.Option(None, "--weight"),
+    height: str | None = typer.Option(None, "--height"),
+    insurance: str | None = typer.Option(None, "--insurance"),
+    menopausal: str | None = typer.Option(None, "--menopausal", help="pre | peri | post | none"),
+    icd_consent: bool | None = typer.Option(None, "--icd-consent/--no-icd-consent"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Change a patient's data (the audit log keeps the previous values)."""
+    changes = svc.PatientUpdate.model_validate(
+        {
+            **_given(
+                name=name,
+                birth_date=birth_date,
+                sex=sex.strip().upper() if sex else None,
+                weight_kg=weight,
+                height_cm=height,
+                insurance=insurance.strip().lower() if insurance else None,
+                icd_consent=icd_consent,
+            ),
+            **_menopausal(menopausal),
+        }
+    )
+    p = run_write(as_user, lambda s, actor, _: svc.edit_patient(s, actor, patient_id, changes))
+    if as_json:
+        print_json(p)
+    else:
+        typer.echo(_line(p))
+
+
+@patients_app.command("delete")
+def delete(
+    patient_id: int = typer.Argument(..., metavar="ID"),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Delete a patient (soft: the record and its history are kept)."""
+    p = run_write(as_user, lambda s, actor, _: svc.delete_patient(s, actor, patient_id))
+    typer.echo(f"patient {p.id} deleted")

@@ -1,0 +1,63 @@
+"""`spinecare course plan|show|attach` round trip on SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def _patient(cli: Run) -> str:
+    code, out, err = cli(
+        "patients", "add", "--name", "Max Muster", "--birth-date", "1970-05-01", "--sex", "M",
+        "--weight", "80", "--height", "180", "--insurance", "self_payer", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    return str(json.loads(out)["id"])
+
+
+def _start() -> str:
+    d = date.today() + timedelta(days=10)
+    return d.isoformat()
+
+
+def test_plan_show_attach(cli_doc: Run, tmp_path: Path) -> None:
+    pid = _patient(cli_doc)
+    code, out, err = cli_doc(
+        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
+        "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    course = json.loads(out)
+    assert len(course["sessions"]) == 15 and course["segment"] == "L4/5"
+    assert course["warnings"]  # nothing screened yet
+    code, out, _ = cli_doc("course", "show", str(course["id"]))
+    assert code == 0 and "review point" in out and "#15" in out
+    code, out, _ = cli_doc("course", "show", str(course["id"]), "--json")
+    assert json.loads(out)["sessions"] == course["sessions"]
+    run_dir = tmp_path / "run1"
+    run_dir.mkdir()
+    (run_dir / "summary.json").write_text(json.dumps({"aborted": False, "peak_force_n": 260.0}))
+    first = str(course["sessions"][0]["id"])
+    code, out, err = cli_doc("course", "attach", "--session", first, "--dir", str(run_dir))
+    assert code == 0 and "done" in out, err
+    code, out, _ = cli_doc("patients", "show", pid, "--json")
+    assert json.loads(out)["courses"][0]["status"] == "active"
+
+
+def test_bad_plan_input(cli_doc: Run) -> None:
+    pid = _patient(cli_doc)
+    base = ["course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
+            "--start", _start()]  # fmt: skip
+    code, _, err = cli_doc(*base, "--sessions", "12")
+    assert code == 2 and err.startswith("error: sessions:")
+    code, _, err = cli_doc(*[a if a != "L4/5" else "C5/6" for a in base])
+    assert code == 2 and err.startswith("error: segment:")
+    code, _, err = cli_doc(*[a if a != _start() else "2020-01-06" for a in base])
+    assert code == 2 and err.startswith("error: start:")
+    code, _, err = cli_doc("course", "plan", "--patient", "999", "--region", "lumbar",
+                           "--segment", "L4/5", "--start", _start())  # fmt: skip
+    assert code == 1 and "patient 999: not found" in err

@@ -1,0 +1,63 @@
+"""`spinecare outcome record|series` on SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def _course(cli: Run) -> dict[str, object]:
+    code, out, err = cli(
+        "patients", "add", "--name", "Eva", "--birth-date", "1958-01-01", "--sex", "F",
+        "--weight", "65", "--height", "160", "--insurance", "statutory", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    pid = str(json.loads(out)["id"])
+    start = (date.today() + timedelta(days=10)).isoformat()
+    code, out, err = cli(
+        "course", "plan", "--patient", pid, "--region", "cervical", "--segment", "C5/6",
+        "--sessions", "15", "--per-week", "2", "--start", start, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data: dict[str, object] = json.loads(out)
+    return data
+
+
+def test_record_and_series(cli_doc: Run) -> None:
+    course = _course(cli_doc)
+    sessions = course["sessions"]
+    assert isinstance(sessions, list)
+    s1, s2 = str(sessions[0]["id"]), str(sessions[1]["id"])
+    code, out, err = cli_doc("outcome", "record", "--session", s1, "--nrs-before", "6",
+                             "--nrs-after", "4")  # fmt: skip
+    assert code == 0, err
+    assert "nrs_before: 6" in out and "nrs_after: 4" in out
+    code, out, err = cli_doc(
+        "outcome", "record", "--session", s2, "--nrs-before", "5", "--odi", "3,2,1,,2,2,1,0,2,1",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["odi"]["percent"] == 31.1 and data["odi"]["blank_sections"] == ["walking"]
+    code, out, _ = cli_doc("outcome", "series", "--course", str(course["id"]), "--json")
+    series = json.loads(out)
+    assert series["chart"]["nrs_before"] == [6, 5]
+    assert series["chart"]["odi_percent"] == [31.1]
+
+
+def test_bad_outcome_input(cli_doc: Run) -> None:
+    course = _course(cli_doc)
+    sessions = course["sessions"]
+    assert isinstance(sessions, list)
+    s1 = str(sessions[0]["id"])
+    code, _, err = cli_doc("outcome", "record", "--session", s1, "--nrs-before", "11")
+    assert code == 2 and err.startswith("error: nrs_before:")
+    code, _, err = cli_doc("outcome", "record", "--session", s1, "--odi", "1,2,3")
+    assert code == 2 and err.startswith("error: odi:")
+    code, _, err = cli_doc("outcome", "record", "--session", s1, "--odi", "1,2,3,4,5,6,1,1,1,1")
+    assert code == 2 and err.startswith("error: odi:")
+    code, _, err = cli_doc("outcome", "record", "--session", "9999", "--nrs-before", "3")
+    assert code == 1 and "session 9999: not found" in err

@@ -1,0 +1,77 @@
+"""`spinecare patients`: add, list, show, edit, delete round trip on SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+
+Run = Callable[..., tuple[int, str, str]]
+ADD = (
+    "patients", "add", "--name", "Erika Mustermann", "--birth-date", "1962-03-14", "--sex", "F",
+    "--weight", "70", "--height", "165", "--insurance", "private", "--menopausal", "post",
+)  # fmt: skip
+
+
+def _add(cli: Run, *extra: str) -> int:
+    code, out, err = cli(*ADD, *extra, "--json")
+    assert code == 0, err
+    return int(json.loads(out)["id"])
+
+
+def test_round_trip(cli_doc: Run) -> None:
+    pid = _add(cli_doc)
+    code, out, _ = cli_doc("patients", "show", str(pid), "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["weight_kg"] == 70.0 and shown["menopausal_status"] == "post"
+    code, out, _ = cli_doc("patients", "edit", str(pid), "--weight", "72", "--json")
+    assert code == 0 and json.loads(out)["weight_kg"] == 72.0
+    code, out, _ = cli_doc("patients", "list", "--search", "muster", "--json")
+    assert [p["id"] for p in json.loads(out)] == [pid]
+    code, out, _ = cli_doc("patients", "list")
+    assert "Erika Mustermann" in out
+    code, out, _ = cli_doc("patients", "delete", str(pid))
+    assert code == 0
+    code, out, _ = cli_doc("patients", "list", "--json")
+    assert json.loads(out) == []
+    code, _, err = cli_doc("patients", "show", str(pid))
+    assert code == 1 and "not found" in err
+    code, out, _ = cli_doc("patients", "list", "--deleted", "--json")
+    assert [p["id"] for p in json.loads(out)] == [pid]
+
+
+def test_writes_need_an_acting_user(cli: Run) -> None:
+    code, _, err = cli(*ADD)
+    assert code == 2 and err.startswith("error: as:")
+    code, _, err = cli(*ADD, "--as", "ghost")
+    assert code == 1 and "user ghost: not found" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [
+        ("--birth-date", (date.today() + timedelta(days=2)).isoformat(), "birth_date"),
+        ("--weight", "0", "weight_kg"),
+        ("--height", "abc", "height_cm"),
+        ("--sex", "Q", "sex"),
+        ("--insurance", "aok", "insurance"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_field(
+    cli_doc: Run, option: str, value: str, field: str
+) -> None:
+    args = list(ADD)
+    args[args.index(option) + 1] = value
+    code, out, err = cli_doc(*args)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {field}:") and err.count("\n") == 1
+
+
+def test_edit_with_bad_value_changes_nothing(cli_doc: Run) -> None:
+    pid = _add(cli_doc)
+    code, _, err = cli_doc("patients", "edit", str(pid), "--weight", "0")
+    assert code == 2 and "weight_kg" in err
+    code, out, _ = cli_doc("patients", "show", str(pid), "--json")
+    assert json.loads(out)["weight_kg"] == 70.0
