@@ -22,13 +22,11 @@ def test_info_masks_the_password(cli: Run, monkeypatch: pytest.MonkeyPatch) -> N
     assert code == 0 and "s3cret" not in out and "simulated" in out
 
 
-def test_info_defaults_to_sqlite_in_the_data_dir(
-    cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: object
-) -> None:
+def test_info_defaults_to_sqlite_in_the_data_dir(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPINECARE_DATABASE_URL")
     code, out, _ = cli("info", "--json")
     data = json.loads(out)
-    assert data["database_url"].startswith("sqlite:///")
+    assert code == 0 and data["database_url"].startswith("sqlite:///")
     assert data["database_url"].endswith(f"{data['data_dir']}/spinecare.db")
 
 
