@@ -94,3 +94,30 @@ def test_creep_follows_bridger() -> None:
     assert at15 >= 0.8 * at25
     assert at5 >= 0.4 * at25
     assert at5 / 5 > (at25 - at15) / 10  # fastest early
+
+
+def test_emg_leads_force_by_the_electromechanical_delay() -> None:
+    params, s, noise = _scenario_inputs(emg=True)
+    emd_steps = int(params[pm.P_EMD_STEPS])
+    ev = pm.new_event_log()
+    ring = np.zeros(1000)
+    s[pm.S_TGT] = 100.0
+    pm.advance_numba(s, params, 3000, noise, ev, ring)
+    emg, act, fmus = [], [], []
+    for k in range(1500):
+        s[pm.S_US] = 0.5 if 300 <= k < 1000 else 0.0
+        pm.advance_numba(s, params, 1, noise, ev, ring)
+        emg.append(ring[int(s[pm.S_EMGW]) - 1])
+        act.append(min(1.0, s[pm.S_A] + s[pm.S_A + 1] + s[pm.S_A + 2]))
+        fmus.append(s[pm.S_FMUS])
+    a = np.array(act)
+    # Muscle force is the activation delayed by the EMD; the EMG follows the undelayed one.
+    np.testing.assert_allclose(np.array(fmus)[emd_steps:], params[pm.P_FMAX] * a[:-emd_steps])
+    env = np.convolve(np.square(emg), np.ones(25) / 25, "same")
+    lags = range(-40, 41)
+    corr = [
+        np.corrcoef(env[100:1400], np.roll(np.array(fmus), -lag)[100:1400])[0, 1] for lag in lags
+    ]
+    best = list(lags)[int(np.argmax(corr))]
+    assert abs(best - emd_steps) <= 8  # EMG leads force by about the EMD
+    assert max(corr) > 0.8
