@@ -278,7 +278,7 @@ class SimulatedTable:
         s = self._s
         if s.item(pm.S_XW) > _TRAVEL_LIMIT_MM or s.item(pm.S_FH) > _OVERLOAD_N:
             self._device_fault()
-        if self.record:
+        if self.record and n:
             tr = self._truth
             tr.t_s.append(k / STEPS_PER_S)
             tr.elongation_mm.append(s.item(pm.S_XB))

@@ -187,9 +187,10 @@ def step_python(
     """
     dt = 0.001
     k = s[S_K]
-    t = k * dt
+    t = k / 1000.0  # exact for whole milliseconds (k * dt is not)
 
-    # --- drive: inner force loop on the load cell (value of the previous step) ---------------
+    # --- drive: inner force loop on the load cell (value of the previous step; the drive's own
+    # analog-filtered channel, so without the acquisition noise of read()) -------------------
     tgt = s[S_TGT]
     fset = s[S_FSET]
     rate = s[S_FRATE]
