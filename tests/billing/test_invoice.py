@@ -44,8 +44,8 @@ def test_course_invoice_has_a_dated_line_per_service() -> None:
     analog = [ln for ln in inv.lines if ln.analog_of]
     assert {ln.label for ln in analog} == {"516 analog", "652 analog"}
     decompression = next(ln for ln in inv.lines if ln.number == "652")
-    assert "analog Nr. 652 GOÄ" in decompression.description
-    assert "Elektrokardiographische" in decompression.description  # the equivalent item's text
+    assert "analog Nr. 652 GOÄ" in decompression.full_description
+    assert "Elektrokardiographische" in decompression.full_description  # the equivalent item's text
     assert decompression.factor == Decimal("2.3") and decompression.points == 445
 
 

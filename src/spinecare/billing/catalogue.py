@@ -44,9 +44,18 @@ class GoaeItem:
     min_duration: str | None = None
     min_duration_en: str | None = None
     source: str = ""
+    # A shortened legend for invoices; allowed where the sense is kept (BÄK GOÄ-Ratgeber
+    # "Korrekte Rechnungslegung (3)", Dtsch Arztebl 103(5) A-282).
+    short_text: str | None = None
+    short_text_en: str | None = None
 
     def description(self, lang: str = "de") -> str:
         return self.text_en if lang == "en" else self.text
+
+    def short_description(self, lang: str = "de") -> str:
+        if lang == "en":
+            return self.short_text_en or self.text_en
+        return self.short_text or self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +83,23 @@ class ClinicService:
         """How the position is named on an invoice: ``"652 analog"`` or ``"538"``."""
         return f"{self.item.number} analog" if self.analog else self.item.number
 
-    def description(self, lang: str = "de") -> str:
-        """The service in words; for an analog service followed by the equivalent item
-        (§12(4): "verständliche Bezeichnung ... mit dem Hinweis 'entsprechend' sowie der Nummer
-        und der Bezeichnung der als gleichwertig erachteten Leistung")."""
-        own = self.text_en if lang == "en" else self.text
+    def own_text(self, lang: str = "de") -> str:
+        return self.text_en if lang == "en" else self.text
+
+    def equivalent(self, lang: str = "de") -> str | None:
+        """For an analog service, the equivalent item by number and name (§12(4) GOÄ: the
+        service in understandable words, marked "analog"/"entsprechend", plus the number and
+        name of the service deemed equivalent); None otherwise."""
         if not self.analog:
-            return own
+            return None
         if lang == "en":
-            return f"{own} – analog to GOÄ no. {self.item.number}: {self.item.text_en}"
-        return f"{own} – analog Nr. {self.item.number} GOÄ: {self.item.text}"
+            return f"analog to GOÄ no. {self.item.number}: {self.item.short_description('en')}"
+        return f"analog Nr. {self.item.number} GOÄ: {self.item.short_description('de')}"
+
+    def description(self, lang: str = "de") -> str:
+        """The service in words, followed by the equivalent item for an analog service."""
+        eq = self.equivalent(lang)
+        return self.own_text(lang) if eq is None else f"{self.own_text(lang)} – {eq}"
 
 
 def _dec(value: Any, where: str) -> Decimal:
@@ -179,6 +195,8 @@ class Catalogue:
                 min_duration=raw.get("min_duration"),
                 min_duration_en=raw.get("min_duration_en"),
                 source=str(raw.get("source", "")),
+                short_text=raw.get("short_text"),
+                short_text_en=raw.get("short_text_en"),
             )
         services: dict[str, ClinicService] = {}
         for raw in data["services"]:

@@ -91,6 +91,16 @@ class InvoiceLine:
     amount: Decimal
     justification: str | None = None
     min_duration: str | None = None
+    # For analog lines: "analog Nr. 652 GOÄ: <equivalent item>" (§12(4) GOÄ).
+    equivalent: str | None = None
+
+    @property
+    def full_description(self) -> str:
+        return (
+            self.description
+            if self.equivalent is None
+            else f"{self.description} – {self.equivalent}"
+        )
 
     @property
     def label(self) -> str:
@@ -151,12 +161,13 @@ def line_from_quote(q: QuoteLine, service_date: date, lang: str = "de") -> Invoi
         service_date=service_date,
         number=q.number,
         analog_of=q.analog_of,
-        description=q.service.description(lang),
+        description=q.service.own_text(lang),
         points=q.points,
         factor=q.factor,
         amount=q.amount,
         justification=q.justification,
         min_duration=item.min_duration_en if lang == "en" else item.min_duration,
+        equivalent=q.service.equivalent(lang),
     )
 
 

@@ -1,0 +1,205 @@
+"""Invoice, cost estimate and consent form as PDFs.
+
+Each document has a ``*_context`` function (plain data for the template, testable without
+WeasyPrint) and a ``render_*`` function that writes the PDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from spinecare.billing import (
+    SELF_PAYER_SCALE,
+    STANDARD_SCALE,
+    Insurance,
+    Invoice,
+    Quote,
+    quote,
+    scale_for,
+)
+from spinecare.errors import InputError
+from spinecare.reports.i18n import check_lang
+from spinecare.reports.render import ClinicInfo, load_texts, render_pdf
+
+TemplateDir = Path | str | None
+
+
+def _scale_label(scale: str, texts: dict[str, Any]) -> str:
+    return str(texts.get(f"scale_{scale}", scale))
+
+
+def _region_label(region: str, texts: dict[str, Any]) -> str:
+    key = f"region_{region}"
+    if key not in texts:
+        raise InputError("region", "one of lumbar, cervical", region)
+    return str(texts[key])
+
+
+# --- invoice ---------------------------------------------------------------------------------
+
+
+def invoice_context(
+    inv: Invoice, clinic: ClinicInfo, *, lang: str = "de", template_dir: TemplateDir = None
+) -> dict[str, Any]:
+    texts = load_texts(lang, template_dir)
+    title = texts["credit_note_title"] if inv.is_credit_note else texts["invoice_title"]
+    return {
+        "inv": inv,
+        "clinic": clinic,
+        "title": title,
+        "period": inv.service_period,
+        "scale_label": _scale_label(inv.scale, texts),
+        "has_analog": any(ln.analog_of for ln in inv.lines),
+    }
+
+
+def render_invoice(
+    inv: Invoice,
+    out: Path | str,
+    *,
+    clinic: ClinicInfo | None = None,
+    lang: str = "de",
+    template_dir: TemplateDir = None,
+) -> Path:
+    """Write the invoice (or credit note) as a PDF. Line descriptions are stored in the language
+    the invoice was drafted in; labels follow ``lang``."""
+    clinic = clinic or ClinicInfo()
+    ctx = invoice_context(inv, clinic, lang=lang, template_dir=template_dir)
+    return render_pdf("invoice.html", ctx, out, lang=lang, template_dir=template_dir)
+
+
+# --- cost estimate ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateLine:
+    label: str
+    description: str
+    equivalent: str | None
+    points: int
+    factor: Decimal
+    amount: Decimal
+    justification: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """A planned course: region, N sessions, insurance -> fee scale and amounts."""
+
+    region: str
+    sessions: int
+    insurance: Insurance
+    issued_on: date
+    patient_name: str | None = None
+    patient_address: tuple[str, ...] = ()
+    birth_date: date | None = None
+    factors: dict[str, str] = field(default_factory=dict)
+    justifications: dict[str, str] = field(default_factory=dict)
+
+    def quote(self) -> Quote:
+        return quote(
+            self.region,
+            self.sessions,
+            scale_for(self.insurance),
+            factors=self.factors,
+            justifications=self.justifications,
+        )
+
+
+def estimate_context(
+    est: CostEstimate, clinic: ClinicInfo, *, lang: str = "de", template_dir: TemplateDir = None
+) -> dict[str, Any]:
+    lang = check_lang(lang)
+    texts = load_texts(lang, template_dir)
+    q = est.quote()
+    lines = [
+        EstimateLine(
+            label=ln.service.label,
+            description=ln.service.own_text(lang),
+            equivalent=ln.service.equivalent(lang),
+            points=ln.points,
+            factor=ln.factor,
+            amount=ln.amount,
+            justification=ln.justification,
+        )
+        for ln in q.lines
+    ]
+    self_payer = q.scale == SELF_PAYER_SCALE.name
+    comparison = quote(est.region, 1, STANDARD_SCALE).session_total if self_payer else None
+    return {
+        "clinic": clinic,
+        "quote": q,
+        "lines": lines,
+        "issued_on": est.issued_on,
+        "patient_name": est.patient_name,
+        "patient_address": est.patient_address,
+        "birth_date": est.birth_date,
+        "region_label": _region_label(q.region, texts),
+        "insurance_label": texts[f"insurance_{est.insurance.value}"],
+        "scale_label": _scale_label(q.scale, texts),
+        "self_payer": self_payer,
+        "comparison": comparison,
+        "has_analog": any(ln.analog_of for ln in q.lines),
+    }
+
+
+def render_estimate(
+    est: CostEstimate,
+    out: Path | str,
+    *,
+    clinic: ClinicInfo | None = None,
+    lang: str = "de",
+    template_dir: TemplateDir = None,
+) -> Path:
+    ctx = estimate_context(est, clinic or ClinicInfo(), lang=lang, template_dir=template_dir)
+    return render_pdf("estimate.html", ctx, out, lang=lang, template_dir=template_dir)
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+def consent_context(
+    region: str,
+    clinic: ClinicInfo,
+    *,
+    patient_name: str | None = None,
+    birth_date: date | None = None,
+    lang: str = "de",
+    template_dir: TemplateDir = None,
+) -> dict[str, Any]:
+    texts = load_texts(lang, template_dir)
+    return {
+        "clinic": clinic,
+        "patient_name": patient_name,
+        "birth_date": birth_date,
+        "region_label": _region_label(str(region).lower(), texts),
+        "lumbar_standard": quote("lumbar", 1, STANDARD_SCALE).session_total,
+        "cervical_standard": quote("cervical", 1, STANDARD_SCALE).session_total,
+        "lumbar_self": quote("lumbar", 1, SELF_PAYER_SCALE).session_total,
+        "cervical_self": quote("cervical", 1, SELF_PAYER_SCALE).session_total,
+    }
+
+
+def render_consent(
+    region: str,
+    out: Path | str,
+    *,
+    clinic: ClinicInfo | None = None,
+    patient_name: str | None = None,
+    birth_date: date | None = None,
+    lang: str = "de",
+    template_dir: TemplateDir = None,
+) -> Path:
+    ctx = consent_context(
+        region,
+        clinic or ClinicInfo(),
+        patient_name=patient_name,
+        birth_date=birth_date,
+        lang=lang,
+        template_dir=template_dir,
+    )
+    return render_pdf("consent.html", ctx, out, lang=lang, template_dir=template_dir)
