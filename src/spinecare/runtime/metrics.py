@@ -3,6 +3,8 @@
 Only tests, benchmarks and the simulated CLI use this: the controller never sees the truth.
 A detection counts for a true guarding event when it falls between the event's onset (minus one
 tick) and its end (plus the muscles' relaxation, 1 s); any other detection is a false stop.
+A true event that begins while an earlier detection still holds the patient at base (between
+its onset and the relaxation) counts as covered: the distraction is already stopped.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def score_against_truth(
         if e.measurable_s is not None and (session_end_s is None or e.onset_s < session_end_s)
     ]
     matched_true: set[int] = set()
+    covered_true: set[int] = set()
     false_stops = 0
     latencies_from_onset: list[float] = []
     latencies_from_measurable: list[float] = []
@@ -70,12 +73,25 @@ def score_against_truth(
             latencies_from_onset.append(d.onset_s - e.onset_s)
             if e.measurable_s is not None:
                 latencies_from_measurable.append(d.onset_s - e.measurable_s)
+    # A true event that begins while the controller is already back at base waiting for the
+    # muscles to relax (after an earlier detection) finds the distraction stopped: covered.
+    for i, e in enumerate(true_events):
+        if i in matched_true:
+            continue
+        for d in detections:
+            relaxed = d.relaxed_s if d.relaxed_s is not None else float("inf")
+            if d.onset_s <= e.onset_s <= relaxed:
+                covered_true.add(i)
+                break
     n_true = len(true_events)
     ms = 1000.0
     return {
         "guarding_true": n_true,
-        "guarding_true_detected": len(matched_true),
-        "guarding_detection_rate": (len(matched_true) / n_true) if n_true else None,
+        "guarding_true_detected": len(matched_true) + len(covered_true),
+        "guarding_true_covered": len(covered_true),
+        "guarding_detection_rate": (
+            (len(matched_true) + len(covered_true)) / n_true if n_true else None
+        ),
         "false_stops": false_stops,
         "response_ms_from_onset_median": _scaled(_quantile(latencies_from_onset, 0.5), ms),
         "response_ms_from_measurable_median": _scaled(

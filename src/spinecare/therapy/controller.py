@@ -64,6 +64,12 @@ class ControllerSettings:
     strikes_to_lower: int = 2
     # A hold interrupted by guarding resumes for what is left of it, at least this long.
     min_resumed_hold_s: float = 10.0
+    # Force-path threshold multiplier during the ramp down (engineering choice from the
+    # simulated cohort: the residual's noise roughly doubles while the drive pays out).
+    unloading_threshold_scale: float = 1.6
+    # After a fast release the tissue recoils for about a second (viscoelastic): new counter-
+    # tension is logged as a separate event only after that (the distraction is stopped anyway).
+    recoil_s: float = 1.0
     # Base tension held this long after pretension to learn the load-cell noise.
     settle_s: float = 3.0
     force: ForceGuardingSettings = field(default_factory=ForceGuardingSettings)
@@ -133,6 +139,7 @@ class DecompressionController:
         self._interrupted = Phase.PRETENSION
         self._rest_left_s = 0.0
         self._near_peak_strikes = 0
+        self._alarm_before = False
         self._wait_start_s = 0.0
         self._settle_start_s: float | None = None
         self._x_hist: list[tuple[float, float]] = []
@@ -152,7 +159,10 @@ class DecompressionController:
         if self._start_s is None:
             self._start_s = now
         force, winch = reading.force_n, reading.winch_mm
-        det = self.force_detector.update(force, winch)
+        # While the pull falls the drive moves and the residual is noisier; counter-tension then
+        # matters less (the force is going down anyway), so the force path is less sensitive.
+        scale = self.s.unloading_threshold_scale if self.phase is Phase.RAMP_DOWN else 1.0
+        det = self.force_detector.update(force, winch, scale)
         self.muscle_tension_n = det.score
         emg_alarm = False
         if self.emg_detector is not None and reading.emg_uv is not None:
@@ -162,15 +172,21 @@ class DecompressionController:
         alarm = det.alarm or emg_alarm
         self._remember_winch(now, winch)
 
+        rising = alarm and not self._alarm_before
+        self._alarm_before = alarm
         if self.phase is not Phase.FINAL_RELEASE and self.phase is not Phase.DONE:
             if self.elapsed_s(now) >= self._traction_s:
                 self.phase = Phase.FINAL_RELEASE
             elif alarm and self.phase not in (Phase.GUARD_RELEASE, Phase.GUARD_WAIT):
-                source = "+".join(
-                    name for name, hit in (("force", det.alarm), ("emg", emg_alarm)) if hit
-                )
-                self._start_guarding(now, force, source)
+                self._start_guarding(now, force, self._source(det.alarm, emg_alarm))
             elif alarm:
+                if (
+                    rising
+                    and self.phase is Phase.GUARD_WAIT
+                    and now - self._wait_start_s >= self.s.recoil_s
+                ):
+                    # A new contraction while waiting at base: logged, and the wait restarts.
+                    self._log_event(now, force, self._source(det.alarm, emg_alarm))
                 self.events[-1].peak_force_n = max(self.events[-1].peak_force_n, force)
                 self._wait_start_s = now  # still tense: the wait starts again
 
@@ -191,10 +207,10 @@ class DecompressionController:
             self.target_n = ramp_toward(self.target_n, self.base_n, p.ramp_up_n_s, dt)
             if not alarm:
                 self.force_detector.learn_stiffness(force, winch)
+                self.force_detector.observe_noise()
             if self.target_n >= self.base_n:
                 if self._settle_start_s is None:
                     self._settle_start_s = now
-                self.force_detector.observe_rest()
                 if now - self._settle_start_s >= self.s.settle_s:
                     self._begin_ramp(p.ramp_up_n_s, p.hold_s)
         elif self.phase in (Phase.RAMP_UP, Phase.REBUILD):
@@ -208,9 +224,12 @@ class DecompressionController:
             self.target_n = self.peak_n
             if now >= self._phase_end_s:
                 self.phase = Phase.RAMP_DOWN
+                self.force_detector.reset_learning_window()
                 self._near_peak_strikes = 0  # a whole hold was tolerated
         elif self.phase is Phase.RAMP_DOWN:
             self.target_n = ramp_toward(self.target_n, self.base_n, p.ramp_down_n_s, dt)
+            if not alarm:
+                self.force_detector.learn_unloading(force, winch)
             if self.target_n <= self.base_n:
                 self.phase = Phase.REST
                 self._phase_end_s = now + p.rest_s
@@ -242,14 +261,11 @@ class DecompressionController:
         self._resume_hold_s = hold_s
         self.force_detector.reset_learning_window()
 
-    def _start_guarding(self, now: float, force: float, source: str) -> None:
-        self._interrupted = self.phase
-        if self.phase is Phase.HOLD:
-            self._resume_hold_s = max(self.s.min_resumed_hold_s, self._phase_end_s - now)
-        elif self.phase is Phase.REST:
-            self._rest_left_s = max(0.0, self._phase_end_s - now)
-        elif self.phase is Phase.RAMP_DOWN:
-            self._rest_left_s = self.protocol.rest_s
+    @staticmethod
+    def _source(force_alarm: bool, emg_alarm: bool) -> str:
+        return "+".join(n for n, hit in (("force", force_alarm), ("emg", emg_alarm)) if hit)
+
+    def _log_event(self, now: float, force: float, source: str) -> None:
         self.events.append(
             GuardingEvent(
                 onset_s=now,
@@ -260,6 +276,16 @@ class DecompressionController:
                 peak_force_n=force,
             )
         )
+
+    def _start_guarding(self, now: float, force: float, source: str) -> None:
+        self._interrupted = self.phase
+        if self.phase is Phase.HOLD:
+            self._resume_hold_s = max(self.s.min_resumed_hold_s, self._phase_end_s - now)
+        elif self.phase is Phase.REST:
+            self._rest_left_s = max(0.0, self._phase_end_s - now)
+        elif self.phase is Phase.RAMP_DOWN:
+            self._rest_left_s = self.protocol.rest_s
+        self._log_event(now, force, source)
         # Stop the distraction in this very tick: the target may only fall from here.
         self.phase = Phase.GUARD_RELEASE if self.target_n > self.base_n else Phase.GUARD_WAIT
         self._wait_start_s = now

@@ -79,9 +79,7 @@ def weight_force_n(weight_kg: float, fraction: float) -> float:
 
 def progression_ceiling_n(region: Region, weight_kg: float) -> float:
     """Where automatic progression stops, never above the device's hard limit."""
-    return min(
-        weight_force_n(weight_kg, progression_ceiling_fraction(region)), DEVICE_MAX_FORCE_N
-    )
+    return min(weight_force_n(weight_kg, progression_ceiling_fraction(region)), DEVICE_MAX_FORCE_N)
 
 
 class Protocol(BaseModel):
