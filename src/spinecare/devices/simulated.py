@@ -60,6 +60,13 @@ _LC_BLOCK = 4096
 _EMG_NOISE_BLOCK = 1 << 16
 _EMG_RING = 1000  # a multiple of EMG_BLOCK so that tick-sized reads never wrap
 _SEED_SALT = 0x5EED_7AB1
+# Hot-path constants bound once (module attribute lookups cost per tick).
+_kernel = pm.advance_numba
+_S_OUT = pm.S_OUT
+_S_OUT_END = pm.S_OUT + pm.N_OUT
+_S_TGT = pm.S_TGT
+_S_RELEASE = pm.S_RELEASE
+_S_FRATE = pm.S_FRATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +178,10 @@ class SimulatedTable:
         self._rng_spont = np.random.default_rng(spont)
 
         self._state = DeviceState.UNCONFIGURED
+        # True while the drive is known to track step targets (no ramp, no release mode), so
+        # write() need only set the target.
+        self._tracking_step = False
+        self._out: list[float] = [0.0] * pm.N_OUT
         self._k = 0  # device time in physics steps
         self._frac = 0.0  # sub-step remainder of advance() calls
         self._seq = 0
@@ -223,6 +234,7 @@ class SimulatedTable:
         self._gen += 1
         hold = max(0.0, self._s.item(pm.S_FH))
         s = self._s
+        self._tracking_step = True
         s[pm.S_RELEASE] = 0.0
         s[pm.S_FSET] = hold
         s[pm.S_TGT] = hold
@@ -253,9 +265,11 @@ class SimulatedTable:
         if command.release:
             self._enter_release()
         else:
-            s[pm.S_RELEASE] = 0.0
-            s[pm.S_TGT] = min(max(f, 0.0), DEVICE_MAX_FORCE_N)
-            s[pm.S_FRATE] = 0.0
+            if self._tracking_step is False:
+                s[_S_RELEASE] = 0.0
+                s[_S_FRATE] = 0.0
+                self._tracking_step = True
+            s[_S_TGT] = min(max(f, 0.0), DEVICE_MAX_FORCE_N)
         wd = k + _WATCHDOG_STEPS + 1
         self._next_b = wd if not self._sched or self._sched[0][0] > wd else self._sched[0][0]
 
@@ -266,36 +280,46 @@ class SimulatedTable:
         x = self._frac + dt_s * STEPS_PER_S
         n = int(x + 1e-6)
         self._frac = x - n if x - n > 0.0 else 0.0
+        if not n:
+            return
         k = self._k
         end = k + n
-        while k < end:
-            stop = end if end < self._next_b else self._next_b
-            if stop > k:
-                self._run(stop - k)
-                k = stop
-            if k >= self._next_b:
-                self._on_boundary()
         s = self._s
-        if s.item(pm.S_XW) > _TRAVEL_LIMIT_MM or s.item(pm.S_FH) > _OVERLOAD_N:
+        while k < end:
+            nb = self._next_b
+            stop = end if end < nb else nb
+            if stop > k:
+                if self.emg_enabled:
+                    self._ensure_noise(stop - k)
+                _kernel(s, self._p, stop - k, self._noise, self._ev, self._emg_ring)
+                self._k = k = stop
+            if k >= nb:
+                self._on_boundary()
+        out = s[_S_OUT:_S_OUT_END].tolist()
+        self._out = out
+        xw, xb, fh, fmus, evn = out
+        if evn > self._ev_read:
+            self._drain_events()
+        if xw > _TRAVEL_LIMIT_MM or fh > _OVERLOAD_N:
             self._device_fault()
-        if self.record and n:
+        if self.record:
             tr = self._truth
             tr.t_s.append(k / STEPS_PER_S)
-            tr.elongation_mm.append(s.item(pm.S_XB))
-            tr.muscle_force_n.append(s.item(pm.S_FMUS))
-            tr.harness_force_n.append(s.item(pm.S_FH))
+            tr.elongation_mm.append(xb)
+            tr.muscle_force_n.append(fmus)
+            tr.harness_force_n.append(fh)
 
     def read(self) -> Reading:
         k = self._k
         t = k / STEPS_PER_S
-        s = self._s
         i = self._lc_i
         if i >= _LC_BLOCK:
             self._lc = (self._rng_lc.standard_normal(_LC_BLOCK) * self._sigma).tolist()
             i = 0
         self._lc_i = i + 1
-        force = round((s.item(pm.S_FH) + self._lc[i]) * _FORCE_LSB) / _FORCE_LSB
-        winch = s.item(pm.S_XW)
+        out = self._out
+        force = round((out[2] + self._lc[i]) * _FORCE_LSB) / _FORCE_LSB
+        winch = out[0]
         if self._sensor_faults:
             fault_view = self._apply_sensor_faults(t, force, winch)
             if fault_view is None:
@@ -374,17 +398,12 @@ class SimulatedTable:
             nb = min(nb, self._last_write_k + _WATCHDOG_STEPS + 1)
         return nb
 
-    def _run(self, n: int) -> None:
+    def _ensure_noise(self, n: int) -> None:
+        """Enough pre-drawn EMG noise for ``n`` steps (two samples per step)."""
         s = self._s
-        if self.emg_enabled:
-            ni = int(s[pm.S_NIDX])
-            if ni + 2 * n > self._noise.shape[0]:
-                self._noise = self._rng_emg.standard_normal(max(_EMG_NOISE_BLOCK, 2 * n))
-                s[pm.S_NIDX] = 0.0
-        pm.advance_numba(s, self._p, n, self._noise, self._ev, self._emg_ring)
-        self._k += n
-        if s.item(pm.S_EVN) > self._ev_read:
-            self._drain_events()
+        if int(s[pm.S_NIDX]) + 2 * n > self._noise.shape[0]:
+            self._noise = self._rng_emg.standard_normal(max(_EMG_NOISE_BLOCK, 2 * n))
+            s[pm.S_NIDX] = 0.0
 
     def _on_boundary(self) -> None:
         k = self._k
@@ -408,6 +427,7 @@ class SimulatedTable:
                 f = self._faults[int(value)]
                 self._truth.faults.append(FaultOnset(f.kind, k / STEPS_PER_S, f.size))
             elif action == "wd_zero":
+                self._tracking_step = False
                 s[pm.S_TGT] = 0.0
                 s[pm.S_FRATE] = max(s.item(pm.S_FSET) / _WD_ZERO_RAMP_S, 1.0)
             elif action == "wd_release":
@@ -420,6 +440,7 @@ class SimulatedTable:
         k = self._k
         s = self._s
         self._state = DeviceState.RELEASING
+        self._tracking_step = False
         self._gen += 1
         self._truth.watchdog_s.append(k / STEPS_PER_S)
         if s.item(pm.S_RELEASE) < 0.5:
@@ -435,6 +456,7 @@ class SimulatedTable:
             )
 
     def _enter_release(self) -> None:
+        self._tracking_step = False
         s = self._s
         s[pm.S_RELEASE] = 1.0
         s[pm.S_TGT] = 0.0

@@ -174,7 +174,11 @@ S_NIDX = S_BQ + 4  # next unused noise sample
 S_EMGW = S_NIDX + 1  # write index in the EMG ring
 S_RING_I = S_EMGW + 1  # delay-ring write index
 S_RING = S_RING_I + 1  # DELAY_RING activations
-S_SIZE = S_RING + DELAY_RING
+# Outputs copied together at the end of each step so that the table reads them in one go:
+# winch mm, elongation mm, harness force N, muscle force N, events written.
+S_OUT = S_RING + DELAY_RING
+N_OUT = 5
+S_SIZE = S_OUT + N_OUT
 
 
 def step_python(
@@ -490,6 +494,11 @@ def step_python(
             wi = 0
         s[S_EMGW] = wi
 
+    s[S_OUT] = xw
+    s[S_OUT + 1] = s[S_XB]
+    s[S_OUT + 2] = fh_out
+    s[S_OUT + 3] = fmus
+    s[S_OUT + 4] = s[S_EVN]
     s[S_K] = k + 1.0
 
 
