@@ -97,17 +97,24 @@ def test_counter_tension_stops_the_distraction_in_the_same_tick(
     assert ev.ramp_after_n_s == pytest.approx(proto.ramp_up_n_s * ctrl.s.rebuild_ramp_factor)
 
 
-def test_guarding_at_the_peak_lowers_the_peak(fake_table: Callable[..., Any]) -> None:
+def test_repeated_guarding_at_the_peak_lowers_the_peak(fake_table: Callable[..., Any]) -> None:
     proto = default_protocol("lumbar", 80, "L4/5", traction_minutes=10)
     ctrl, table = DecompressionController(proto), fake_table()
     out = drive(ctrl, table, 30.0)
     assert out[-1][2] is Phase.HOLD
-    table.extra_force = 40.0
-    drive(ctrl, table, 0.1, t0=30.0)
-    table.extra_force = 0.0
-    drive(ctrl, table, 10.0, t0=30.1)
+    t = 30.0
+    for strike in (1, 2):
+        table.extra_force = 40.0
+        drive(ctrl, table, 0.1, t0=t)
+        table.extra_force = 0.0
+        out = drive(ctrl, table, 60.0, t0=t + 0.1)
+        t += 60.1
+        if strike == 1:
+            # One event (a cough) does not lower the peak: the rebuild goes back to it.
+            assert ctrl.peak_n == proto.peak_force_n
+            assert out[-1][2] is Phase.HOLD
     assert ctrl.peak_n < proto.peak_force_n
-    assert ctrl.events[0].peak_after_n == pytest.approx(ctrl.peak_n)
+    assert ctrl.events[-1].peak_after_n == pytest.approx(ctrl.peak_n)
 
 
 def test_no_false_alarm_on_a_quiet_spring(fake_table: Callable[..., Any]) -> None:
