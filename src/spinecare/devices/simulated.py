@@ -144,11 +144,10 @@ class SimulatedTable:
         self.table_type = TableType(table)
         self.emg_enabled = bool(emg)
         self.record = record
-        entropy = (
-            [abs(int(patient.seed)), int(patient.session_number), _SEED_SALT]
-            if seed is None
-            else [abs(int(seed)), _SEED_SALT]
-        )
+        # The session's randomness (events, noise, latencies) depends on the seed (default: the
+        # patient's) and on the session number, so every session of a course differs.
+        base_seed = patient.seed if seed is None else seed
+        entropy = [abs(int(base_seed)), int(patient.session_number), _SEED_SALT]
         # Independent streams, so that e.g. switching EMG on does not change the events.
         misc, lc, emg_ss, spont = np.random.SeedSequence(entropy).spawn(4)
         rng_misc = np.random.default_rng(misc)
