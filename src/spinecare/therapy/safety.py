@@ -52,9 +52,17 @@ MAX_TICK_GAP_S = 2 * TICK_S + 0.005
 # (300 ms) above 20 N means it is stuck.
 STUCK_TICKS = 15
 STUCK_MIN_FORCE_N = 20.0
-# The winch cannot move faster than the simulated/real drive's 60 mm/s: anything beyond twice that
-# within a tick (plus 0.5 mm encoder slack) is an encoder fault.
-MAX_WINCH_STEP_MM = 2 * 60.0 * TICK_S + 0.5
+# The winch cannot move faster than the drive's top speed (100 mm/s on the simulated table,
+# devices/simulated.py): beyond 1.25 times that within a tick (plus 0.5 mm encoder slack) is an
+# encoder fault.
+MAX_WINCH_STEP_MM = 1.25 * 100.0 * TICK_S + 0.5
+# A single-sample excursion that returns on the next sample: a load-cell glitch. A contraction
+# cannot rise and fall again within 20 ms (relaxation takes 150-400 ms, Miller 2010;
+# sim/population.py), so an excursion above 10% of body weight (at least 40 N) that comes back
+# by 70% or more within one tick is a sensor fault.
+SPIKE_MIN_N = 40.0
+SPIKE_BW_FRACTION = 0.10
+SPIKE_RETURN = 0.7
 # Harness slip: the force falls by more than a quarter (and 30 N) within one tick while the winch
 # is not paying out.
 SLIP_DROP_FRACTION = 0.25
@@ -125,6 +133,8 @@ class SafetySupervisor:
         # A guarding contraction reaches at most ~0.4 body weight (sim/patient_model.py); a jump
         # larger than half the body-weight cap in 20 ms is not physiological.
         self.force_jump_n = 0.5 * self.body_weight_cap_n + 20.0
+        self.spike_n = max(SPIKE_MIN_N, SPIKE_BW_FRACTION * bw_n)
+        self._pending_spike = 0.0
         self.faults: list[FaultRecord] = []
         self.stop_requested_s: float | None = None
         self.stop_reason = ""
@@ -226,6 +236,10 @@ class SafetySupervisor:
             self._stuck = 0
         if abs(df) > self.force_jump_n:
             self.fault(FaultKind.FORCE_JUMP, now, f"force changed {df:+.0f} N in one tick")
+        spike = self._pending_spike
+        if spike and df * spike < 0 and abs(df) >= SPIKE_RETURN * abs(spike):
+            self.fault(FaultKind.FORCE_JUMP, now, f"load-cell spike of {spike:+.0f} N")
+        self._pending_spike = df if abs(df) > self.spike_n else 0.0
         if abs(dx) > MAX_WINCH_STEP_MM:
             self.fault(FaultKind.ENCODER_JUMP, now, f"encoder moved {dx:+.1f} mm in one tick")
         if -df > max(SLIP_DROP_MIN_N, SLIP_DROP_FRACTION * prev.force_n) and dx >= -0.05:
