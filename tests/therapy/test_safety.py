@@ -19,7 +19,9 @@ from spinecare.therapy.safety import (
 )
 
 
-def make(fake_table: Callable[..., Any], region: str = "lumbar", weight: float = 80.0, **kw: Any) -> tuple[SafetySupervisor, Any]:
+def make(
+    fake_table: Callable[..., Any], region: str = "lumbar", weight: float = 80.0, **kw: Any
+) -> tuple[SafetySupervisor, Any]:
     segment = "L4/5" if region == "lumbar" else "C5/6"
     table = fake_table()
     sup = SafetySupervisor(table, default_protocol(region, weight, segment), **kw)
@@ -102,7 +104,12 @@ def test_saf1_saf3_saf5_no_proposal_escapes_the_chain(
     sup = SafetySupervisor(table, proto, clinician_max_force_n=clinician)
     limit = min(
         c
-        for c in (clinician, proto.peak_force_n, BODY_WEIGHT_CAP[proto.region] * weight * G, DEVICE_MAX_FORCE_N)
+        for c in (
+            clinician,
+            proto.peak_force_n,
+            BODY_WEIGHT_CAP[proto.region] * weight * G,
+            DEVICE_MAX_FORCE_N,
+        )
         if c is not None
     )
     last = 0.0

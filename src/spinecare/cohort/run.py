@@ -119,14 +119,18 @@ def cohort_sessions(
     return out
 
 
-def run_cohort(sessions: Iterable[VirtualSession], *, workers: int | None = None) -> list[dict[str, Any]]:
+def run_cohort(
+    sessions: Iterable[VirtualSession], *, workers: int | None = None
+) -> list[dict[str, Any]]:
     """Run sessions over ``workers`` processes (default: all cores); results keep their order."""
     items = list(sessions)
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(items) <= 1:
         return [run_virtual_session(vs) for vs in items]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run_virtual_session, items, chunksize=max(1, len(items) // (4 * workers))))
+        return list(
+            pool.map(run_virtual_session, items, chunksize=max(1, len(items) // (4 * workers)))
+        )
 
 
 def cohort_report(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
