@@ -22,8 +22,11 @@ def describe_validation_error(exc: Any) -> str:
     if not errors:
         return str(exc)
     first = errors[0]
-    loc = ".".join(str(p) for p in first.get("loc", ())) or "input"
-    msg = str(first.get("msg", "invalid"))
+    msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    if not loc:
+        # A cross-field rule: its message starts with the field it is about ("field: reason").
+        return msg + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
     value = first.get("input")
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"

@@ -150,6 +150,13 @@ class SessionRunner:
         self.device.activate()
         runner = LoopRunner(TICK_S, self.clock, self._step, realtime=self.realtime)
         self._runner = runner
+        if self.recorder is not None:
+            self.recorder.event(
+                "session_start",
+                0.0,
+                protocol=self.protocol.model_dump(mode="json"),
+                simulated=self.device.simulated,
+            )
         # The session's natural end plus margin; a hard upper bound for the loop.
         limit_s = max_seconds or self.protocol.traction_minutes * 60.0 + 120.0
         error: BaseException | None = None
@@ -163,6 +170,7 @@ class SessionRunner:
         if self.recorder is not None:
             if error is not None:
                 summary["aborted"] = True
+            self.recorder.event("session_end", self._last_now, reason=summary["end_reason"])
             self.recorder.close(summary)
         if error is not None:
             raise error

@@ -113,18 +113,18 @@ class Protocol(BaseModel):
         allowed = SEGMENTS[self.region]
         if self.segment not in allowed:
             raise ValueError(
-                f"segment {self.segment!r} is not a {self.region.value} segment "
+                f"segment: {self.segment!r} is not a {self.region.value} segment "
                 f"(allowed: {', '.join(allowed)})"
             )
         cap = weight_force_n(self.body_weight_kg, protocol_max_fraction(self.region))
         if self.peak_force_n > cap + 1e-9:
             raise ValueError(
-                f"peak_force_n {self.peak_force_n:.0f} N exceeds the protocol maximum of "
+                f"peak_force_n: {self.peak_force_n:.0f} N exceeds the protocol maximum of "
                 f"{protocol_max_fraction(self.region):.0%} body weight = {cap:.0f} N"
             )
         if self.base_force_n >= self.peak_force_n:
             raise ValueError(
-                f"base_force_n {self.base_force_n:.0f} N must be below peak_force_n "
+                f"base_force_n: {self.base_force_n:.0f} N must be below peak_force_n "
                 f"{self.peak_force_n:.0f} N"
             )
         return self
