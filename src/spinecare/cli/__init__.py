@@ -17,6 +17,8 @@ from spinecare.errors import InputError, describe_validation_error
 
 # Command modules: importing one registers its commands on ``app``.
 from spinecare.cli import demo as _demo  # noqa: F401  isort: skip
+from spinecare.cli import invoice as _invoice  # noqa: F401  isort: skip
+from spinecare.cli import documents as _documents  # noqa: F401  isort: skip
 from spinecare.cli import info as _info  # noqa: F401  isort: skip
 from spinecare.cli import db as _db  # noqa: F401  isort: skip
 from spinecare.cli import users as _users  # noqa: F401  isort: skip

@@ -31,7 +31,7 @@ def check_lang(lang: str) -> Lang:
 def _grouped(value: Decimal, places: int, thousands: str, decimal_sep: str) -> str:
     q = abs(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     whole, _, frac = f"{q:f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         groups.insert(0, whole[-3:])
         whole = whole[:-3]

@@ -1,0 +1,149 @@
+"""`spinecare documents estimate|consent|session-report|course-report`: PDFs."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from spinecare.billing import Insurance
+from spinecare.cli.app import app
+from spinecare.cli.invoice import parse_assignments
+from spinecare.errors import InputError
+from spinecare.reports.course_report import load_course_json, render_course_report
+from spinecare.reports.documents import CostEstimate, render_consent, render_estimate
+from spinecare.reports.i18n import check_lang
+from spinecare.reports.render import ClinicInfo
+from spinecare.reports.session_report import load_session_dir, render_session_report
+from spinecare.settings import get_settings
+
+documents_app = typer.Typer(help="Documents as PDF (German by default).", no_args_is_help=True)
+app.add_typer(documents_app, name="documents")
+
+LANG_OPTION = typer.Option("de", "--lang", help="de | en")
+TEMPLATE_OPTION = typer.Option(
+    None, "--template-dir", help="clinic templates overriding the packaged ones"
+)
+OUT_OPTION = typer.Option(..., "--out", help="PDF file to write")
+
+
+def clinic_info() -> ClinicInfo:
+    """The letterhead from the settings (``SPINECARE_CLINIC__NAME``)."""
+    return ClinicInfo(name=get_settings().clinic.name)
+
+
+def _region(region: str) -> str:
+    r = region.strip().lower()
+    if r not in ("lumbar", "cervical"):
+        raise InputError("region", "lumbar | cervical", region)
+    return r
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, "expected YYYY-MM-DD", value) from None
+
+
+def _done(path: Path) -> None:
+    typer.echo(f"wrote {path}")
+
+
+@documents_app.command("estimate")
+def estimate(
+    region: str = typer.Option(..., "--region", help="lumbar | cervical"),
+    sessions: int = typer.Option(15, "--sessions", min=1, help="planned sessions (seed: 15-20)"),
+    self_payer: bool = typer.Option(False, "--self-payer", help="self-payer fee scale"),
+    insurance: str | None = typer.Option(
+        None, "--insurance", help="private | statutory | self_payer (default private)"
+    ),
+    patient_name: str | None = typer.Option(None, "--patient-name"),
+    birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD"),
+    on: str | None = typer.Option(None, "--date", help="date printed (default today)"),
+    factor: list[str] | None = typer.Option(None, "--factor", help="ITEM=FACTOR"),
+    justification: list[str] | None = typer.Option(None, "--justification", help="ITEM=TEXT"),
+    out: Path = OUT_OPTION,
+    lang: str = LANG_OPTION,
+    template_dir: Path | None = TEMPLATE_OPTION,
+) -> None:
+    """Cost estimate for a planned course."""
+    lang = check_lang(lang)
+    if insurance is None:
+        ins = Insurance.SELF_PAYER if self_payer else Insurance.PRIVATE
+    else:
+        try:
+            ins = Insurance(insurance.strip().lower())
+        except ValueError:
+            raise InputError("insurance", "private | statutory | self_payer", insurance) from None
+        if self_payer and ins is Insurance.PRIVATE:
+            raise InputError("--self-payer", "contradicts --insurance private")
+    est = CostEstimate(
+        region=_region(region),
+        sessions=sessions,
+        insurance=ins,
+        issued_on=_date(on, "--date") or date.today(),
+        patient_name=patient_name,
+        birth_date=_date(birth_date, "--birth-date"),
+        factors=parse_assignments(factor, "--factor"),
+        justifications=parse_assignments(justification, "--justification"),
+    )
+    est.quote()  # refuse bad factors before touching the file system
+    _done(render_estimate(est, out, clinic=clinic_info(), lang=lang, template_dir=template_dir))
+
+
+@documents_app.command("consent")
+def consent(
+    region: str = typer.Option(..., "--region", help="lumbar | cervical"),
+    patient_name: str | None = typer.Option(None, "--patient-name"),
+    birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD"),
+    out: Path = OUT_OPTION,
+    lang: str = LANG_OPTION,
+    template_dir: Path | None = TEMPLATE_OPTION,
+) -> None:
+    """Patient information and declaration of consent."""
+    path = render_consent(
+        _region(region),
+        out,
+        clinic=clinic_info(),
+        patient_name=patient_name,
+        birth_date=_date(birth_date, "--birth-date"),
+        lang=check_lang(lang),
+        template_dir=template_dir,
+    )
+    _done(path)
+
+
+@documents_app.command("session-report")
+def session_report(
+    session_dir: Path = typer.Option(..., "--session-dir", help="recorded session directory"),
+    out: Path = OUT_OPTION,
+    lang: str = LANG_OPTION,
+    template_dir: Path | None = TEMPLATE_OPTION,
+) -> None:
+    """Report of one session: force-time chart, counter-tension, faults, pain."""
+    data = load_session_dir(session_dir)
+    lang = check_lang(lang)
+    _done(
+        render_session_report(data, out, clinic=clinic_info(), lang=lang, template_dir=template_dir)
+    )
+
+
+@documents_app.command("course-report")
+def course_report(
+    data: Path = typer.Option(..., "--data", help="course JSON file (see docs/billing.md)"),
+    out: Path = OUT_OPTION,
+    lang: str = LANG_OPTION,
+    template_dir: Path | None = TEMPLATE_OPTION,
+) -> None:
+    """Report of a course: force dose, counter-tension counts, pain NRS and ODI."""
+    course = load_course_json(data)
+    lang = check_lang(lang)
+    _done(
+        render_course_report(
+            course, out, clinic=clinic_info(), lang=lang, template_dir=template_dir
+        )
+    )

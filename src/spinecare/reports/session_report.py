@@ -1,0 +1,318 @@
+"""Session report: who, which protocol, the force-time course with counter-tension and faults
+marked, the model's force at the target segment, pain before and after.
+
+:class:`SessionReportData` is plain data, so a report can be made from anything (a test, the
+database, a cohort run); :func:`load_session_dir` builds it from a recorded session directory
+(``telemetry.csv``, ``events.jsonl``, ``summary.json``, see ``runtime/recorder.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from spinecare.errors import InputError
+from spinecare.reports import charts
+from spinecare.reports.i18n import check_lang
+from spinecare.reports.render import ClinicInfo, load_texts, render_pdf
+
+Floats = npt.NDArray[np.float64]
+
+TELEMETRY = "telemetry.csv"
+EVENTS = "events.jsonl"
+SUMMARY = "summary.json"
+
+# Event kinds counted as counter-tension (guarding); the detector logs "counter_tension".
+GUARDING_KINDS = frozenset({"guarding", "counter_tension", "guarding_onset"})
+# Fault kinds of the safety supervisor (therapy/safety.py FaultKind) plus generic names.
+FAULT_KINDS = frozenset(
+    {
+        "fault", "stale_reading", "out_of_range", "stuck_load_cell", "force_jump",
+        "encoder_jump", "harness_slip", "actuator_stall", "overforce", "controller_exception",
+        "loop_overrun", "device_refused", "device_fault",
+    }
+)  # fmt: skip
+# "Time at force": time with the measured force at or above 90% of the session's peak target.
+# An engineering definition for the dose summary (no published standard for traction dose).
+AT_FORCE_FRACTION = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    t_s: float
+    kind: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_guarding(self) -> bool:
+        return self.kind in GUARDING_KINDS
+
+    @property
+    def is_fault(self) -> bool:
+        return self.kind in FAULT_KINDS or self.kind.endswith("_fault")
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.detail.items() if k not in ("t_s", "kind"))
+
+
+@dataclass(frozen=True)
+class SessionReportData:
+    """Everything a session report shows."""
+
+    t_s: Floats
+    target_n: Floats
+    measured_n: Floats
+    segment_force_n: Floats | None = None
+    phase: tuple[str, ...] = ()
+    events: tuple[SessionEvent, ...] = ()
+    patient_name: str = ""
+    patient_ref: str | None = None
+    session_number: int | None = None
+    session_date: date | None = None
+    region: str | None = None
+    target_segment: str | None = None
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    pain_before: float | None = None
+    pain_after: float | None = None
+    faults: tuple[SessionEvent, ...] = ()
+    completed: bool = True
+
+    def __post_init__(self) -> None:
+        n = len(self.t_s)
+        for name in ("target_n", "measured_n"):
+            if len(getattr(self, name)) != n:
+                raise InputError(name, f"length differs from t_s ({n})")
+        if self.segment_force_n is not None and len(self.segment_force_n) != n:
+            raise InputError("segment_force_n", f"length differs from t_s ({n})")
+
+    # --- derived values -------------------------------------------------------------------
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.t_s[-1] - self.t_s[0]) if len(self.t_s) > 1 else 0.0
+
+    @property
+    def peak_target_n(self) -> float:
+        return float(np.nanmax(self.target_n)) if len(self.t_s) else 0.0
+
+    @property
+    def peak_measured_n(self) -> float:
+        return float(np.nanmax(self.measured_n)) if len(self.t_s) else 0.0
+
+    @property
+    def peak_segment_n(self) -> float | None:
+        seg = self.segment_force_n
+        if seg is None or not np.isfinite(seg).any():
+            return None
+        return float(np.nanmax(seg))
+
+    @property
+    def time_at_force_s(self) -> float:
+        """Seconds with measured force >= 90% of the peak target (sample-and-hold)."""
+        if len(self.t_s) < 2 or self.peak_target_n <= 0:
+            return 0.0
+        dt = np.diff(self.t_s)
+        at = self.measured_n[:-1] >= AT_FORCE_FRACTION * self.peak_target_n
+        return float(np.sum(dt[at]))
+
+    @property
+    def mean_tracking_error_n(self) -> float:
+        active = self.target_n > 0
+        if not active.any():
+            return 0.0
+        return float(np.nanmean(np.abs(self.measured_n[active] - self.target_n[active])))
+
+    @property
+    def guarding_events(self) -> tuple[SessionEvent, ...]:
+        return tuple(e for e in self.events if e.is_guarding)
+
+    @property
+    def fault_events(self) -> tuple[SessionEvent, ...]:
+        seen = {(round(e.t_s, 3), e.kind) for e in self.faults}
+        from_log = tuple(
+            e for e in self.events if e.is_fault and (round(e.t_s, 3), e.kind) not in seen
+        )
+        return tuple(sorted((*self.faults, *from_log), key=lambda e: e.t_s))
+
+
+# --- loading a session directory ------------------------------------------------------------
+
+
+def _float(cell: str) -> float:
+    try:
+        return float(cell) if cell.strip() != "" else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _read_telemetry(path: Path) -> dict[str, list[str]]:
+    if not path.is_file():
+        raise InputError("session_dir", f"no {TELEMETRY} in it", str(path.parent))
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(str(path), "empty file") from None
+        cols: dict[str, list[str]] = {h.strip(): [] for h in header}
+        names = list(cols)
+        for row in reader:
+            if len(row) != len(names):  # a torn last line after a crash
+                continue
+            for name, cell in zip(names, row, strict=True):
+                cols[name].append(cell)
+    return cols
+
+
+def _events(path: Path) -> list[SessionEvent]:
+    out: list[SessionEvent] = []
+    if not path.is_file():
+        return out
+    for line in path.read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line after a crash
+        if isinstance(raw, dict) and "kind" in raw and "t_s" in raw:
+            detail = {k: v for k, v in raw.items() if k not in ("kind", "t_s")}
+            out.append(SessionEvent(float(raw["t_s"]), str(raw["kind"]), detail))
+    return out
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    text = str(value)
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            return None
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def load_session_dir(session_dir: Path | str) -> SessionReportData:
+    """Read a recorded session directory. ``telemetry.csv`` needs ``t_s``, ``target_n`` and
+    ``measured_n`` (or the recorder's ``force_n``); ``segment_force_n`` and ``phase`` are used
+    when present. A missing ``summary.json`` marks the session as not ended cleanly."""
+    d = Path(session_dir)
+    if not d.is_dir():
+        raise InputError("session_dir", "not a directory", str(d))
+    cols = _read_telemetry(d / TELEMETRY)
+    measured_key = "measured_n" if "measured_n" in cols else "force_n"
+    for need in ("t_s", "target_n", measured_key):
+        if need not in cols:
+            raise InputError(TELEMETRY, f"column {need!r} missing", ", ".join(cols))
+
+    def arr(name: str) -> Floats:
+        return np.array([_float(c) for c in cols[name]], dtype=np.float64)
+
+    summary: dict[str, Any] | None = None
+    if (d / SUMMARY).is_file():
+        try:
+            loaded = json.loads((d / SUMMARY).read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputError(SUMMARY, f"not valid JSON: {exc.msg}") from None
+        summary = loaded if isinstance(loaded, dict) else {}
+    s = summary or {}
+    patient = s.get("patient") if isinstance(s.get("patient"), dict) else {}
+    assert isinstance(patient, dict)
+    faults = tuple(
+        SessionEvent(float(f.get("t_s", 0.0)), str(f.get("kind", "fault")),
+                     {k: v for k, v in f.items() if k not in ("t_s", "kind")})
+        for f in s.get("faults", []) or []
+        if isinstance(f, dict)
+    )  # fmt: skip
+    protocol = s.get("protocol") if isinstance(s.get("protocol"), dict) else {}
+    assert isinstance(protocol, dict)
+    number = s.get("session_number")
+    return SessionReportData(
+        t_s=arr("t_s"),
+        target_n=arr("target_n"),
+        measured_n=arr(measured_key),
+        segment_force_n=arr("segment_force_n") if "segment_force_n" in cols else None,
+        phase=tuple(cols.get("phase", [])),
+        events=tuple(_events(d / EVENTS)),
+        patient_name=str(patient.get("name") or s.get("patient_name") or ""),
+        patient_ref=patient.get("ref") or patient.get("id") or s.get("patient_id"),
+        session_number=int(number)
+        if isinstance(number, int | str) and str(number).isdigit()
+        else None,
+        session_date=_date(s.get("date") or s.get("started_at")),
+        region=s.get("region"),
+        target_segment=s.get("target_segment"),
+        protocol=protocol,
+        pain_before=_opt_float(s.get("pain_before")),
+        pain_after=_opt_float(s.get("pain_after")),
+        faults=faults,
+        completed=summary is not None and not s.get("aborted", False),
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def session_report_context(
+    data: SessionReportData,
+    clinic: ClinicInfo,
+    *,
+    lang: str = "de",
+    template_dir: Path | str | None = None,
+) -> dict[str, Any]:
+    lang = check_lang(lang)
+    t = load_texts(lang, template_dir)
+    chart = charts.force_time_chart(
+        data.t_s,
+        data.target_n,
+        data.measured_n,
+        data.segment_force_n,
+        [e.t_s for e in data.guarding_events],
+        [e.t_s for e in data.fault_events],
+        {
+            "target": t["legend_target"], "measured": t["legend_measured"],
+            "segment": t["legend_segment"], "guarding": t["legend_guarding"],
+            "fault": t["legend_fault"], "x": t["axis_time_min"], "y": t["axis_force"],
+        },
+    )  # fmt: skip
+    region = t.get(f"region_{data.region}", data.region) if data.region else None
+    return {
+        "clinic": clinic,
+        "d": data,
+        "region_label": region,
+        "chart": chart,
+        "faults": data.fault_events,
+        "protocol_items": sorted(data.protocol.items()),
+    }
+
+
+def render_session_report(
+    data: SessionReportData,
+    out: Path | str,
+    *,
+    clinic: ClinicInfo | None = None,
+    lang: str = "de",
+    template_dir: Path | str | None = None,
+) -> Path:
+    ctx = session_report_context(data, clinic or ClinicInfo(), lang=lang, template_dir=template_dir)
+    return render_pdf("session_report.html", ctx, out, lang=lang, template_dir=template_dir)

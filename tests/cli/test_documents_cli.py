@@ -1,0 +1,57 @@
+"""`spinecare documents ...` writes PDFs; bad input exits 2 before any file is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from spinecare.cli import main
+
+DATA = Path(__file__).parents[1] / "reports" / "data"
+
+
+@pytest.mark.slow
+def test_estimate_and_consent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "est.pdf"
+    argv = ["documents", "estimate", "--region", "lumbar", "--sessions", "15", "--self-payer",
+            "--patient-name", "Erika Mustermann", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert len(PdfReader(str(out)).pages) == 1
+    assert str(out) in capsys.readouterr().out
+    out = tmp_path / "consent.pdf"
+    assert main(["documents", "consent", "--region", "cervical", "--out", str(out),
+                 "--lang", "en"]) == 0  # fmt: skip
+    assert len(PdfReader(str(out)).pages) == 2
+
+
+@pytest.mark.slow
+def test_session_and_course_report(tmp_path: Path) -> None:
+    out = tmp_path / "s.pdf"
+    argv = ["documents", "session-report", "--session-dir", str(DATA / "session_lumbar"),
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0 and out.stat().st_size > 10_000
+    out = tmp_path / "c.pdf"
+    argv = ["documents", "course-report", "--data", str(DATA / "course.json"), "--out", str(out)]
+    assert main(argv) == 0 and len(PdfReader(str(out)).pages) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["estimate", "--region", "lumbar", "--factor", "652=9"], "factor 9"),
+        (["estimate", "--region", "thoracic"], "region"),
+        (["estimate", "--region", "lumbar", "--lang", "fr"], "lang"),
+        (["consent", "--region", "lumbar", "--birth-date", "5.4.1970"], "YYYY-MM-DD"),
+        (["session-report", "--session-dir", "/nonexistent"], "session_dir"),
+    ],
+)
+def test_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    out = tmp_path / "x.pdf"
+    assert main(["documents", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -1,0 +1,106 @@
+"""Session and course reports from recorded data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pdfutil import DATA, pages, text
+
+from spinecare.errors import InputError
+from spinecare.reports.course_report import (
+    course_from_sessions,
+    load_course_json,
+    render_course_report,
+)
+from spinecare.reports.session_report import (
+    SessionReportData,
+    load_session_dir,
+    render_session_report,
+)
+
+SESSION = DATA / "session_lumbar"
+
+
+def test_load_session_dir_reads_telemetry_events_and_summary() -> None:
+    d = load_session_dir(SESSION)
+    assert d.completed and d.patient_name == "Erika Mustermann" and d.session_number == 4
+    assert d.target_segment == "L4/5" and d.region == "lumbar"
+    assert d.peak_target_n == pytest.approx(360.0)
+    assert len(d.guarding_events) == 2
+    assert [e.kind for e in d.fault_events] == ["loop_overrun"]
+    assert d.pain_before == 6 and d.pain_after == 4
+    assert d.duration_s == pytest.approx(1800.0)
+    assert 0 < d.time_at_force_s < d.duration_s
+
+
+def test_missing_summary_marks_the_session_as_not_ended(tmp_path: Path) -> None:
+    shutil.copytree(SESSION, tmp_path / "s")
+    (tmp_path / "s" / "summary.json").unlink()
+    with (tmp_path / "s" / "telemetry.csv").open("a") as fh:
+        fh.write("1802.0,0.0")  # a torn last line after a crash
+    d = load_session_dir(tmp_path / "s")
+    assert not d.completed and len(d.t_s) == 901
+    with pytest.raises(InputError, match=r"telemetry\.csv"):
+        load_session_dir(tmp_path)
+
+
+def test_time_at_force_counts_samples_at_90_percent_of_peak_target() -> None:
+    t = np.arange(0.0, 10.0, 1.0)
+    target = np.full(10, 100.0)
+    measured = np.array([0, 50, 89, 90, 95, 100, 100, 80, 95, 0], dtype=float)
+    d = SessionReportData(t, target, measured)
+    assert d.time_at_force_s == pytest.approx(5.0)  # samples 3,4,5,6,8 (each 1 s)
+    with pytest.raises(InputError, match="length"):
+        SessionReportData(t, target[:5], measured)
+
+
+@pytest.mark.slow
+def test_session_report_pdf(tmp_path: Path) -> None:
+    pdf = render_session_report(load_session_dir(SESSION), tmp_path / "s.pdf")
+    assert pages(pdf) == 1
+    txt = text(pdf)
+    for field in ("Sitzungsbericht", "Sitzung 4", "Erika Mustermann", "L4/5", "360 N",
+                  "Gegenspannungen", "loop_overrun", "Modellschätzung", "10.03.2025"):  # fmt: skip
+        assert field in txt, field
+    # The chart is an embedded raster image.
+    from pypdf import PdfReader
+
+    assert any(page.images for page in PdfReader(str(pdf)).pages)
+
+
+@pytest.mark.slow
+def test_course_report_pdf(tmp_path: Path) -> None:
+    course = load_course_json(DATA / "course.json")
+    assert len(course.sessions) == 15 and course.odi[0].score == 46
+    pdf = render_course_report(course, tmp_path / "c.pdf", lang="en")
+    assert pages(pdf) == 2
+    txt = text(pdf)
+    for field in ("Course report", "Force dose per session", "Counter-tension",
+                  "ODI", "388 N", "15 / 15"):  # fmt: skip
+        assert field in txt, field
+
+
+def test_course_json_is_validated(tmp_path: Path) -> None:
+    bad = json.loads((DATA / "course.json").read_text())
+    bad["sessions"][0]["pain_before"] = 12
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match="NRS"):
+        load_course_json(tmp_path / "bad.json")
+    bad["sessions"] = []
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match="at least one session"):
+        load_course_json(tmp_path / "bad.json")
+
+
+def test_course_from_recorded_sessions() -> None:
+    s = load_session_dir(SESSION)
+    c = course_from_sessions([s])
+    assert c.sessions[0].number == 4 and c.sessions[0].guarding_count == 2
+    assert c.sessions[0].peak_force_n == pytest.approx(s.peak_measured_n)
