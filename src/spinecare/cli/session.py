@@ -167,7 +167,14 @@ def run(
     if device.simulated:
         from spinecare.runtime.metrics import score_against_truth
 
-        summary.update(score_against_truth(result.controller.events, device.truth))
+        summary.update(
+            score_against_truth(
+                result.controller.events,
+                device.truth,
+                session_end_s=proto.traction_minutes * 60.0,
+                noise_sd_n=device.load_cell_sigma_n,
+            )
+        )
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     from spinecare.reports.force_chart import force_chart_png
 

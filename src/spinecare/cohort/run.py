@@ -82,7 +82,11 @@ def run_virtual_session(
     summary = result.summary
     summary.update(
         score_against_truth(
-            result.controller.events, table.truth, session_end_s=summary["duration_s"]
+            result.controller.events,
+            table.truth,
+            # Counter-tension during the final release is not acted on: the pull is ending.
+            session_end_s=proto.traction_minutes * 60.0,
+            noise_sd_n=table.load_cell_sigma_n,
         )
     )
     summary["seed"] = vs.seed

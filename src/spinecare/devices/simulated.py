@@ -108,6 +108,8 @@ class SessionTruth:
     elongation_mm: list[float] = field(default_factory=list)
     muscle_force_n: list[float] = field(default_factory=list)
     harness_force_n: list[float] = field(default_factory=list)
+    # The muscles' share of the harness force (harness force minus the passive body's).
+    muscle_contribution_n: list[float] = field(default_factory=list)
 
     @property
     def events(self) -> list[GuardingEvent]:
@@ -123,6 +125,7 @@ class SessionTruth:
             "elongation_mm": np.asarray(self.elongation_mm, dtype=np.float64),
             "muscle_force_n": np.asarray(self.muscle_force_n, dtype=np.float64),
             "harness_force_n": np.asarray(self.harness_force_n, dtype=np.float64),
+            "muscle_contribution_n": np.asarray(self.muscle_contribution_n, dtype=np.float64),
         }
 
 
@@ -307,6 +310,7 @@ class SimulatedTable:
             tr.elongation_mm.append(xb)
             tr.muscle_force_n.append(fmus)
             tr.harness_force_n.append(fh)
+            tr.muscle_contribution_n.append(s.item(pm.S_CONTRIB))
 
     def read(self) -> Reading:
         k = self._k

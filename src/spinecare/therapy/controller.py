@@ -161,8 +161,10 @@ class DecompressionController:
         force, winch = reading.force_n, reading.winch_mm
         # While the pull falls the drive moves and the residual is noisier; counter-tension then
         # matters less (the force is going down anyway), so the force path is less sensitive.
-        scale = self.s.unloading_threshold_scale if self.phase is Phase.RAMP_DOWN else 1.0
-        det = self.force_detector.update(force, winch, scale)
+        unloading = self.phase is Phase.RAMP_DOWN
+        det = self.force_detector.update(
+            force, winch, self.s.unloading_threshold_scale if unloading else None
+        )
         self.muscle_tension_n = det.score
         emg_alarm = False
         if self.emg_detector is not None and reading.emg_uv is not None:

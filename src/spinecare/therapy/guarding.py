@@ -155,10 +155,18 @@ class ForceGuardingDetector:
         self._win_f0 = None
 
     def update(
-        self, force_n: float, winch_mm: float, threshold_scale: float = 1.0
+        self, force_n: float, winch_mm: float, unloading_scale: float | None = None
     ) -> ForceGuardingUpdate:
-        """One tick. ``threshold_scale`` > 1 makes the detector less sensitive (unloading)."""
+        """One tick.
+
+        While the pull is being lowered (``unloading_scale`` given), the stiffness changes along
+        the ramp and the residual drifts: the reference then always follows at full rate, the
+        slow mean rule is off, and the other thresholds are multiplied by the scale. Sudden
+        contractions still stand out; slow drift cannot cause a stop.
+        """
         s = self.s
+        unloading = unloading_scale is not None
+        scale = unloading_scale if unloading_scale is not None else 1.0
         if self._prev_f is None:
             self._prev_f, self._prev_x = force_n, winch_mm
             return ForceGuardingUpdate(False, 0.0)
@@ -170,17 +178,17 @@ class ForceGuardingDetector:
         self._prev_f, self._prev_x = force_n, winch_mm
         dev = self._level - self._ref
         self._dev = dev
-        self._above = self._above + 1 if dev > self.persist_n * threshold_scale else 0
+        self._above = self._above + 1 if dev > self.persist_n * scale else 0
         i = self._recent_i
         self._recent_sum += dev - self._recent[i]
         self._recent[i] = dev
         self._recent_i = (i + 1) % s.mean_ticks
         alarm = (
-            dev > self.threshold_n * threshold_scale
+            dev > self.threshold_n * scale
             or self._above >= s.persist_ticks
-            or self._recent_sum > s.mean_ticks * self.mean_n * threshold_scale
+            or (not unloading and self._recent_sum > s.mean_ticks * self.mean_n)
         )
-        quiet = dev < 0.5 * self.persist_n
+        quiet = unloading or dev < 0.5 * self.persist_n
         self._ref += s.level_rate * (1.0 if quiet else s.held_factor) * dev
         if not alarm and self._above == 0 and self.noise_learned:
             # Keep tracking the noise (it grows with force: drive and harness dynamics),
