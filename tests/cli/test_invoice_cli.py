@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +70,79 @@ def test_bad_input_exits_2_with_one_line(
 def test_bad_region(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invoice", "quote", "--region", "thoracic"]) == 2
     assert "region" in capsys.readouterr().err
+
+
+# --- invoices in the database -----------------------------------------------------------------
+
+
+def _treated_course(url: str, patient_id: int) -> int:
+    """A course with two treated sessions, written directly (planning needs future dates)."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from spinecare.store import open_store
+    from spinecare.store.models import Course, TreatmentSession
+
+    store = open_store(url=url)
+    try:
+        with store.unit_of_work(actor="doc") as s:
+            now = datetime.now(UTC)
+            course = Course(
+                patient_id=patient_id, region="lumbar", segment="L4/5", planned_sessions=15,
+                sessions_per_week=3, start_date=date(2025, 3, 3), status="active", created_at=now,
+            )  # fmt: skip
+            s.add(course)
+            s.flush()
+            for k in range(2):
+                start = datetime(2025, 3, 3, 8, tzinfo=UTC) + timedelta(days=2 * k)
+                s.add(
+                    TreatmentSession(
+                        course_id=course.id, number=k + 1, scheduled_start=start,
+                        scheduled_end=start + timedelta(minutes=45), status="done",
+                        protocol={}, created_at=now,
+                    )
+                )  # fmt: skip
+            return course.id
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_invoice_lifecycle_via_cli(
+    cli_doc: Callable[..., tuple[int, str, str]], sqlite_env: str, tmp_path: Path
+) -> None:
+    code, out, err = cli_doc(
+        "patients", "add", "--name", "Erika Mustermann", "--birth-date", "1962-03-14",
+        "--sex", "F", "--weight", "70", "--height", "165", "--insurance", "private", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    pid = json.loads(out)["id"]
+    course = _treated_course(sqlite_env, pid)
+    code, out, err = cli_doc("invoice", "create", "--patient", str(pid), "--course", str(course),
+                             "--json")  # fmt: skip
+    assert code == 0, err
+    draft = json.loads(out)
+    assert draft["status"] == "draft" and draft["total"] == "141.36"
+    code, out, err = cli_doc("invoice", "issue", str(draft["id"]), "--date", "2025-04-01")
+    assert code == 0, err
+    assert "2025-00001" in out
+    code, out, _ = cli_doc("invoice", "show", str(draft["id"]))
+    assert "652 analog" in out and "59.66 EUR" in out
+    pdf = tmp_path / "inv.pdf"
+    code, out, err = cli_doc(
+        "documents", "invoice", "--invoice", str(draft["id"]), "--out", str(pdf)
+    )
+    assert code == 0, err
+    assert pdf.stat().st_size > 5000
+    code, out, err = cli_doc("invoice", "cancel", str(draft["id"]), "--date", "2025-04-02",
+                             "--json")  # fmt: skip
+    assert code == 0, err
+    note = json.loads(out)
+    assert note["kind"] == "credit_note" and note["number"] == "2025-00002"
+    assert note["refers_to"] == "2025-00001" and note["total"] == "-141.36"
+    code, out, _ = cli_doc("invoice", "list", "--json")
+    assert [(i["number"], i["status"]) for i in json.loads(out)] == [
+        ("2025-00001", "cancelled"), ("2025-00002", "issued")
+    ]  # fmt: skip
+    assert cli_doc("invoice", "show", "999")[0] == 1  # not found
+    code, _, err = cli_doc("invoice", "issue", str(draft["id"]))
+    assert code == 2 and "only a draft" in err

@@ -1,4 +1,4 @@
-"""`spinecare documents estimate|consent|session-report|course-report`: PDFs."""
+"""`spinecare documents estimate|consent|invoice|session-report|course-report`: PDFs."""
 
 from __future__ import annotations
 
@@ -9,13 +9,20 @@ import typer
 
 from spinecare.billing import Insurance
 from spinecare.cli.app import app
+from spinecare.cli.db import AS_OPTION, run_read
 from spinecare.cli.invoice import parse_assignments
 from spinecare.errors import InputError
 from spinecare.reports.course_report import load_course_json, render_course_report
-from spinecare.reports.documents import CostEstimate, render_consent, render_estimate
+from spinecare.reports.documents import (
+    CostEstimate,
+    render_consent,
+    render_estimate,
+    render_invoice,
+)
 from spinecare.reports.i18n import check_lang
 from spinecare.reports.render import ClinicInfo
 from spinecare.reports.session_report import load_session_dir, render_session_report
+from spinecare.services import invoices
 from spinecare.settings import get_settings
 
 documents_app = typer.Typer(help="Documents as PDF (German by default).", no_args_is_help=True)
@@ -147,3 +154,17 @@ def course_report(
             course, out, clinic=clinic_info(), lang=lang, template_dir=template_dir
         )
     )
+
+
+@documents_app.command("invoice")
+def invoice(
+    invoice_id: int = typer.Option(..., "--invoice", help="invoice id (see `invoice list`)"),
+    out: Path = OUT_OPTION,
+    lang: str = LANG_OPTION,
+    template_dir: Path | None = TEMPLATE_OPTION,
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """An invoice or credit note from the database as PDF."""
+    lang = check_lang(lang)
+    inv = run_read(as_user, lambda s, actor, _: invoices.load_invoice(s, actor, invoice_id))
+    _done(render_invoice(inv, out, clinic=clinic_info(), lang=lang, template_dir=template_dir))

@@ -1,8 +1,13 @@
-"""`spinecare invoice quote`: the GOÄ fees of a session or a course, without a database."""
+"""`spinecare invoice quote|create|issue|pay|cancel|show|list`.
+
+``quote`` prices a session or a course without a database; the others keep invoices in the
+clinic database (numbers assigned at issue, cancellations by credit note, all audited).
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +15,9 @@ import typer
 
 from spinecare.billing import SELF_PAYER_SCALE, STANDARD_SCALE, Quote, quote
 from spinecare.cli.app import app
+from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
 from spinecare.errors import InputError
+from spinecare.services import invoices as svc
 
 invoice_app = typer.Typer(help="GOÄ fees and invoices.", no_args_is_help=True)
 app.add_typer(invoice_app, name="invoice")
@@ -90,3 +97,147 @@ def quote_cmd(
         typer.echo(f"  {q.sessions} sessions: {_money(q.total)} EUR")
     else:
         typer.echo(f"  total: {_money(q.total)} EUR")
+
+
+# --- invoices in the database (phase 2) ------------------------------------------------------
+
+
+def _invoice_line(inv: svc.InvoicePublic) -> str:
+    number = inv.number or "(draft)"
+    ref = f"  refers to {inv.refers_to}" if inv.refers_to else ""
+    by = f"  cancelled by {inv.cancelled_by}" if inv.cancelled_by else ""
+    return (
+        f"{inv.id:>5}  {number:<11} {inv.kind:<11} {inv.status:<9} patient {inv.patient_id:<5}"
+        f" {_money(inv.total):>10} EUR{ref}{by}"
+    )
+
+
+def _show(inv: svc.InvoicePublic, as_json: bool) -> None:
+    if as_json:
+        print_json(inv)
+        return
+    typer.echo(_invoice_line(inv))
+    for ln in inv.lines:
+        label = f"{ln.number} analog" if ln.analog_of else ln.number
+        typer.echo(
+            f"       {ln.service_date.isoformat()}  {label:<11} x {ln.factor.normalize():<5}"
+            f" {_money(ln.amount):>9} EUR  {ln.description}"
+        )
+        if ln.justification:
+            typer.echo(f"       {'':<10}  justification: {ln.justification}")
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError("--date", "expected YYYY-MM-DD", value) from None
+
+
+@invoice_app.command("create")
+def create_cmd(
+    patient: int = typer.Option(..., "--patient", help="patient id"),
+    session: list[int] | None = typer.Option(None, "--session", help="treated session id"),
+    course: int | None = typer.Option(None, "--course", help="bill every unbilled session"),
+    factor: list[str] | None = typer.Option(None, "--factor", help="ITEM=FACTOR"),
+    justification: list[str] | None = typer.Option(None, "--justification", help="ITEM=TEXT"),
+    lang: str = typer.Option("de", "--lang", help="language of the line texts: de | en"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Draft an invoice for treated sessions (fee scale from the patient's insurance)."""
+    factors = parse_assignments(factor, "--factor")
+    texts = parse_assignments(justification, "--justification")
+    inv = run_write(
+        as_user,
+        lambda s, actor, settings: svc.create_invoice(
+            s, actor, patient, session_ids=session or None, course_id=course,
+            factors=factors, justifications=texts, lang=lang, zone=settings.clinic.zone,
+        ),
+    )  # fmt: skip
+    _show(inv, as_json)
+
+
+@invoice_app.command("issue")
+def issue_cmd(
+    invoice_id: int = typer.Argument(..., help="invoice id"),
+    on: str | None = typer.Option(None, "--date", help="issue date (default today)"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Issue a draft: it gets the next number of the year and is frozen."""
+    day = _day(on)
+    inv = run_write(
+        as_user,
+        lambda s, actor, settings: svc.issue_invoice(
+            s, actor, invoice_id, on=day, zone=settings.clinic.zone
+        ),
+    )
+    _show(inv, as_json)
+
+
+@invoice_app.command("pay")
+def pay_cmd(
+    invoice_id: int = typer.Argument(..., help="invoice id"),
+    on: str | None = typer.Option(None, "--date", help="payment date (default today)"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Mark an issued invoice as paid."""
+    day = _day(on)
+    inv = run_write(
+        as_user,
+        lambda s, actor, settings: svc.mark_paid(
+            s, actor, invoice_id, on=day, zone=settings.clinic.zone
+        ),
+    )
+    _show(inv, as_json)
+
+
+@invoice_app.command("cancel")
+def cancel_cmd(
+    invoice_id: int = typer.Argument(..., help="invoice id"),
+    on: str | None = typer.Option(None, "--date", help="cancellation date (default today)"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Cancel: an issued invoice by a credit note (printed), a draft by discarding it."""
+    day = _day(on)
+    inv = run_write(
+        as_user,
+        lambda s, actor, settings: svc.cancel_invoice(
+            s, actor, invoice_id, on=day, zone=settings.clinic.zone
+        ),
+    )
+    _show(inv, as_json)
+
+
+@invoice_app.command("show")
+def show_cmd(
+    invoice_id: int = typer.Argument(..., help="invoice id"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show one invoice with its lines."""
+    _show(run_read(as_user, lambda s, actor, _: svc.get_invoice(s, actor, invoice_id)), as_json)
+
+
+@invoice_app.command("list")
+def list_cmd(
+    patient: int | None = typer.Option(None, "--patient", help="only this patient's"),
+    status: str | None = typer.Option(None, "--status", help="draft|issued|paid|cancelled"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List invoices and credit notes."""
+    rows = run_read(
+        as_user,
+        lambda s, actor, _: svc.list_invoices(s, actor, patient_id=patient, status=status),
+    )
+    if as_json:
+        print_json(rows)
+        return
+    for inv in rows:
+        typer.echo(_invoice_line(inv))

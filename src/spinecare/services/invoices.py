@@ -1,0 +1,468 @@
+"""Invoices: draft from treated sessions, issue under a gapless number, mark paid, cancel by a
+credit note, show, list. Every change goes to the audit log.
+
+The fee arithmetic and the state rules live in the pure ``billing`` package; this module loads
+the patient's sessions, picks the fee scale from the patient's insurance, persists the result
+and assigns numbers. Numbering: a per-year counter row is created if missing and then locked
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the first statement of the transaction is a
+write, so the whole issue runs under SQLite's single writer lock). The counter and the invoice
+change commit together, so a failed issue leaves no gap and two concurrent issues never get the
+same number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from spinecare import billing
+from spinecare.errors import InputError
+from spinecare.services._common import act_as, load, utcnow
+from spinecare.services.auth import Actor, require_reader, require_role
+from spinecare.services.errors import NotFoundError
+from spinecare.services.patients import load_patient
+from spinecare.store.audit import jsonable, record_event
+from spinecare.store.billing_models import Invoice, InvoiceCounter, InvoiceLine
+from spinecare.store.enums import AuditAction, Role, SessionStatus
+from spinecare.store.models import Course, Diagnosis, TreatmentSession
+
+ENTITY = "invoices"
+# Who may bill: the billing office, physicians (a small practice bills itself) and admins.
+BILLING_ROLES = frozenset({Role.BILLING, Role.PHYSICIAN, Role.ADMIN})
+DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
+
+
+# --- public schemas --------------------------------------------------------------------------
+
+
+class InvoiceLinePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    session_id: int | None
+    service_date: date
+    number: str
+    analog_of: str | None
+    description: str
+    equivalent: str | None
+    points: int
+    factor: Decimal
+    amount: Decimal
+    justification: str | None
+
+
+class InvoicePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    patient_id: int
+    course_id: int | None
+    kind: str
+    status: str
+    number: str | None
+    scale: str
+    lang: str
+    recipient: dict[str, Any]
+    diagnosis_icd10: str | None
+    diagnosis_text: str | None
+    total: Decimal
+    issued_on: date | None
+    paid_on: date | None
+    cancelled_on: date | None
+    refers_to: str | None = None
+    cancelled_by: str | None = None
+    lines: list[InvoiceLinePublic]
+
+
+def _public(session: Session, inv: Invoice) -> InvoicePublic:
+    out = InvoicePublic.model_validate(inv)
+    if inv.refers_to_id is not None:
+        ref = session.get(Invoice, inv.refers_to_id)
+        out.refers_to = ref.number if ref else None
+    out.cancelled_by = session.scalar(
+        select(Invoice.number).where(Invoice.refers_to_id == inv.id, Invoice.number.is_not(None))
+    )
+    return out
+
+
+def _snapshot(inv: Invoice) -> dict[str, Any]:
+    keys = ("patient_id", "course_id", "kind", "status", "number", "scale", "total",
+            "issued_on", "paid_on", "cancelled_on", "refers_to_id")  # fmt: skip
+    return {k: jsonable(getattr(inv, k)) for k in keys}
+
+
+def _audit(
+    session: Session, inv: Invoice, action: AuditAction, before: dict[str, Any] | None
+) -> None:
+    session.flush()
+    record_event(session, ENTITY, inv.id, action, before=before, after=_snapshot(inv))
+
+
+def _require_biller(actor: Actor) -> Actor:
+    return require_role(actor, BILLING_ROLES, "bill")
+
+
+# --- domain <-> rows -------------------------------------------------------------------------
+
+
+def to_domain(session: Session, inv: Invoice) -> billing.Invoice:
+    """The stored invoice as the pure domain object (for PDFs)."""
+    r = inv.recipient
+    birth = r.get("birth_date")
+    recipient = billing.Recipient(
+        name=str(r.get("name", "")) or "?",
+        address=tuple(r.get("address") or ()),
+        patient_ref=r.get("patient_ref"),
+        birth_date=date.fromisoformat(birth) if birth else None,
+    )
+    pub = _public(session, inv)
+    lines = tuple(
+        billing.InvoiceLine(
+            service_date=ln.service_date,
+            number=ln.number,
+            analog_of=ln.analog_of,
+            description=ln.description,
+            points=ln.points,
+            factor=Decimal(ln.factor).normalize(),
+            amount=Decimal(ln.amount),
+            justification=ln.justification,
+            min_duration=ln.min_duration,
+            equivalent=ln.equivalent,
+        )
+        for ln in inv.lines
+    )
+    dx = (
+        billing.Diagnosis(inv.diagnosis_icd10, inv.diagnosis_text or "")
+        if inv.diagnosis_icd10
+        else None
+    )
+    return billing.Invoice(
+        recipient=recipient,
+        lines=lines,
+        scale=inv.scale,
+        kind=billing.InvoiceKind(inv.kind),
+        status=billing.InvoiceStatus(inv.status),
+        diagnosis=dx,
+        number=inv.number,
+        issued_on=inv.issued_on,
+        paid_on=inv.paid_on,
+        cancelled_on=inv.cancelled_on,
+        refers_to=pub.refers_to,
+        cancelled_by=pub.cancelled_by,
+    )
+
+
+def _rows_from_lines(
+    lines: Sequence[billing.InvoiceLine], session_ids: Sequence[int | None]
+) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(
+            position=i,
+            session_id=sid,
+            service_date=ln.service_date,
+            number=ln.number,
+            analog_of=ln.analog_of,
+            description=ln.description,
+            equivalent=ln.equivalent,
+            points=ln.points,
+            factor=ln.factor,
+            amount=ln.amount,
+            justification=ln.justification,
+            min_duration=ln.min_duration,
+        )
+        for i, (ln, sid) in enumerate(zip(lines, session_ids, strict=True), start=1)
+    ]
+
+
+# --- use cases -------------------------------------------------------------------------------
+
+
+def _billed_session_ids(session: Session, ids: Sequence[int]) -> set[int]:
+    """Sessions already on a live invoice (draft, issued or paid; cancelled ones are free)."""
+    rows = session.scalars(
+        select(InvoiceLine.session_id)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            InvoiceLine.session_id.in_(list(ids)),
+            Invoice.kind == "invoice",
+            Invoice.status.in_(("draft", "issued", "paid")),
+        )
+    ).all()
+    return {r for r in rows if r is not None}
+
+
+def create_invoice(
+    session: Session,
+    actor: Actor,
+    patient_id: int,
+    *,
+    session_ids: Sequence[int] | None = None,
+    course_id: int | None = None,
+    factors: Mapping[str, object] | None = None,
+    justifications: Mapping[str, str] | None = None,
+    lang: str = "de",
+    zone: ZoneInfo = DEFAULT_ZONE,
+    now: datetime | None = None,
+) -> InvoicePublic:
+    """Draft an invoice for treated sessions of the patient: the given sessions, or every
+    treated and not yet billed session of ``course_id``. The fee scale follows the patient's
+    insurance; the diagnosis is printed only with the patient's ICD consent."""
+    _require_biller(actor)
+    act_as(session, actor)
+    if lang not in ("de", "en"):
+        raise InputError("lang", "one of de, en", lang)
+    if (session_ids is None) == (course_id is None):
+        raise InputError("invoice", "name either sessions or a course")
+    patient = load_patient(session, patient_id)
+    if course_id is not None:
+        course = load(session, Course, course_id, "course")
+        if course.patient_id != patient.id:
+            raise InputError("course", f"belongs to another patient than {patient_id}", course_id)
+        candidates = [s for s in course.sessions if s.status == SessionStatus.DONE.value]
+        billed = _billed_session_ids(session, [s.id for s in candidates])
+        treated = [s for s in candidates if s.id not in billed]
+        if not treated:
+            raise InputError("course", "no treated, unbilled sessions", course_id)
+    else:
+        assert session_ids is not None
+        if not session_ids:
+            raise InputError("sessions", "name at least one session")
+        treated = []
+        for sid in dict.fromkeys(session_ids):
+            s = load(session, TreatmentSession, sid, "session")
+            if s.course.patient_id != patient.id:
+                raise InputError("session", f"belongs to another patient than {patient_id}", sid)
+            if s.status != SessionStatus.DONE.value:
+                raise InputError("session", f"is {s.status}, only treated sessions are billed", sid)
+            treated.append(s)
+        billed = _billed_session_ids(session, [s.id for s in treated])
+        if billed:
+            raise InputError("session", "already on an invoice", sorted(billed)[0])
+        course_ids = {s.course_id for s in treated}
+        course_id = course_ids.pop() if len(course_ids) == 1 else None
+    treated.sort(key=lambda s: (s.scheduled_start, s.id))
+
+    scale = billing.scale_for(patient.insurance)
+    lines: list[billing.InvoiceLine] = []
+    line_sessions: list[int | None] = []
+    for s in treated:
+        day = s.scheduled_start.astimezone(zone).date()
+        svc = billing.SessionService(day, s.course.region)
+        new = billing.invoice.session_lines(
+            [svc], scale, factors=factors, justifications=justifications, lang=lang
+        )
+        lines.extend(new)
+        line_sessions.extend([s.id] * len(new))
+    dx = None
+    if patient.icd_consent:
+        latest = session.scalars(
+            select(Diagnosis)
+            .where(Diagnosis.patient_id == patient.id)
+            .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id.desc())
+        ).first()
+        if latest is not None:
+            dx = billing.Diagnosis(latest.icd10, latest.text)
+    stamp = utcnow(now)
+    inv = Invoice(
+        patient_id=patient.id,
+        course_id=course_id,
+        kind="invoice",
+        status="draft",
+        scale=scale.name,
+        lang=lang,
+        recipient={
+            "name": patient.name,
+            "address": [],
+            "patient_ref": f"P-{patient.id}",
+            "birth_date": patient.birth_date.isoformat(),
+        },
+        diagnosis_icd10=dx.icd10 if dx else None,
+        diagnosis_text=dx.text if dx else None,
+        total=sum((ln.amount for ln in lines), Decimal("0.00")),
+        created_at=stamp,
+    )
+    inv.lines = _rows_from_lines(lines, line_sessions)
+    session.add(inv)
+    _audit(session, inv, AuditAction.CREATE, None)
+    return _public(session, inv)
+
+
+def _next_number(session: Session, year: int) -> int:
+    """Take the next number of ``year``: ensure the counter row, lock it, bump it."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            pg_insert(InvoiceCounter)
+            .values(year=year, last_number=0)
+            .on_conflict_do_nothing(index_elements=["year"])
+        )
+    elif dialect == "sqlite":
+        session.execute(
+            sqlite_insert(InvoiceCounter)
+            .values(year=year, last_number=0)
+            .on_conflict_do_nothing(index_elements=["year"])
+        )
+    else:  # pragma: no cover - other databases are not supported
+        if session.get(InvoiceCounter, year) is None:
+            session.execute(insert(InvoiceCounter).values(year=year, last_number=0))
+    last = session.execute(
+        select(InvoiceCounter.last_number).where(InvoiceCounter.year == year).with_for_update()
+    ).scalar_one()
+    nxt = int(last) + 1
+    session.execute(
+        update(InvoiceCounter).where(InvoiceCounter.year == year).values(last_number=nxt)
+    )
+    return nxt
+
+
+def issue_invoice(
+    session: Session,
+    actor: Actor,
+    invoice_id: int,
+    *,
+    on: date | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    now: datetime | None = None,
+) -> InvoicePublic:
+    """Give a draft the next number of its issue year and freeze it."""
+    _require_biller(actor)
+    act_as(session, actor)
+    stamp = utcnow(now)
+    day = on or stamp.astimezone(zone).date()
+    # The counter first: on SQLite this write takes the writer lock before anything is read.
+    seq = _next_number(session, day.year)
+    inv = load(session, Invoice, invoice_id, "invoice")
+    before = _snapshot(inv)
+    number = billing.format_invoice_number(day.year, seq)
+    billing.issue(to_domain(session, inv), number, day)  # the state rules (raises if not draft)
+    inv.status, inv.number, inv.year, inv.sequence = "issued", number, day.year, seq
+    inv.issued_on = day
+    inv.updated_at = stamp
+    _audit(session, inv, AuditAction.UPDATE, before)
+    return _public(session, inv)
+
+
+def mark_paid(
+    session: Session,
+    actor: Actor,
+    invoice_id: int,
+    *,
+    on: date | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    now: datetime | None = None,
+) -> InvoicePublic:
+    _require_biller(actor)
+    act_as(session, actor)
+    stamp = utcnow(now)
+    inv = load(session, Invoice, invoice_id, "invoice")
+    before = _snapshot(inv)
+    paid = billing.mark_paid(to_domain(session, inv), on or stamp.astimezone(zone).date())
+    inv.status, inv.paid_on, inv.updated_at = "paid", paid.paid_on, stamp
+    _audit(session, inv, AuditAction.UPDATE, before)
+    return _public(session, inv)
+
+
+def cancel_invoice(
+    session: Session,
+    actor: Actor,
+    invoice_id: int,
+    *,
+    on: date | None = None,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    now: datetime | None = None,
+) -> InvoicePublic:
+    """Cancel an issued or paid invoice by an issued credit note (returned); a draft is simply
+    marked cancelled (it never had a number)."""
+    _require_biller(actor)
+    act_as(session, actor)
+    stamp = utcnow(now)
+    day = on or stamp.astimezone(zone).date()
+    probe = load(session, Invoice, invoice_id, "invoice")
+    if probe.status == "draft":
+        before = _snapshot(probe)
+        billing.invoice.discard(to_domain(session, probe))
+        probe.status, probe.cancelled_on, probe.updated_at = "cancelled", day, stamp
+        _audit(session, probe, AuditAction.UPDATE, before)
+        return _public(session, probe)
+    seq = _next_number(session, day.year)
+    inv = load(session, Invoice, invoice_id, "invoice")
+    before = _snapshot(inv)
+    number = billing.format_invoice_number(day.year, seq)
+    _, note = billing.cancel(to_domain(session, inv), number, day)  # raises when not allowed
+    credit = Invoice(
+        patient_id=inv.patient_id,
+        course_id=inv.course_id,
+        kind="credit_note",
+        status="issued",
+        number=number,
+        year=day.year,
+        sequence=seq,
+        scale=inv.scale,
+        lang=inv.lang,
+        recipient=dict(inv.recipient),
+        diagnosis_icd10=inv.diagnosis_icd10,
+        diagnosis_text=inv.diagnosis_text,
+        total=note.total,
+        issued_on=day,
+        refers_to_id=inv.id,
+        created_at=stamp,
+    )
+    credit.lines = _rows_from_lines(note.lines, [ln.session_id for ln in inv.lines])
+    session.add(credit)
+    inv.status, inv.cancelled_on, inv.updated_at = "cancelled", day, stamp
+    _audit(session, inv, AuditAction.UPDATE, before)
+    _audit(session, credit, AuditAction.CREATE, None)
+    return _public(session, credit)
+
+
+def get_invoice(session: Session, actor: Actor, invoice_id: int) -> InvoicePublic:
+    require_reader(actor)
+    return _public(session, load(session, Invoice, invoice_id, "invoice"))
+
+
+def load_invoice(session: Session, actor: Actor, invoice_id: int) -> billing.Invoice:
+    """The invoice as a domain object (for rendering)."""
+    require_reader(actor)
+    return to_domain(session, load(session, Invoice, invoice_id, "invoice"))
+
+
+def list_invoices(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: int | None = None,
+    status: str | None = None,
+) -> list[InvoicePublic]:
+    require_reader(actor)
+    stmt = select(Invoice).order_by(Invoice.id)
+    if patient_id is not None:
+        stmt = stmt.where(Invoice.patient_id == patient_id)
+    if status is not None:
+        if status not in ("draft", "issued", "paid", "cancelled"):
+            raise InputError("status", "draft | issued | paid | cancelled", status)
+        stmt = stmt.where(Invoice.status == status)
+    return [_public(session, inv) for inv in session.scalars(stmt).all()]
+
+
+__all__ = [
+    "InvoiceLinePublic",
+    "InvoicePublic",
+    "NotFoundError",
+    "cancel_invoice",
+    "create_invoice",
+    "get_invoice",
+    "issue_invoice",
+    "list_invoices",
+    "load_invoice",
+    "mark_paid",
+    "to_domain",
+]

@@ -1,0 +1,174 @@
+"""Invoices in the database: drafting from treated sessions, gapless numbers under concurrent
+issue (SQLite and PostgreSQL), payment, cancellation by credit note, audit trail."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from spinecare.errors import InputError
+from spinecare.services import invoices as svc
+from spinecare.services.auth import Actor
+from spinecare.services.errors import PermissionDeniedError
+from spinecare.services.patients import add_patient
+from spinecare.store import Store
+from spinecare.store.audit import AuditedSession, audit_entries, set_actor
+from spinecare.store.enums import Insurance, Role
+from spinecare.store.models import Course, Diagnosis, TreatmentSession
+
+from .conftest import patient_data
+
+ISSUE_DAY = date(2025, 4, 1)
+
+
+def _course(
+    db: AuditedSession, patient_id: int, region: str = "lumbar", done: int = 3, planned: int = 1
+) -> Course:
+    """A course with ``done`` treated and ``planned`` future sessions (rows written directly)."""
+    set_actor(db, "admin")
+    now = datetime.now(UTC)
+    course = Course(
+        patient_id=patient_id, region=region, segment="L4/5" if region == "lumbar" else "C5/6",
+        planned_sessions=15, sessions_per_week=3, start_date=date(2025, 3, 3),
+        status="active", created_at=now,
+    )  # fmt: skip
+    db.add(course)
+    db.flush()
+    for k in range(done + planned):
+        start = datetime(2025, 3, 3, 8, 0, tzinfo=UTC) + timedelta(days=2 * k)
+        db.add(
+            TreatmentSession(
+                course_id=course.id, number=k + 1, scheduled_start=start,
+                scheduled_end=start + timedelta(minutes=45),
+                status="done" if k < done else "planned", protocol={}, created_at=now,
+            )
+        )  # fmt: skip
+    db.commit()
+    return course
+
+
+def test_course_invoice_standard_scale(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    course = _course(db, patient_id)
+    inv = svc.create_invoice(db, actors[Role.BILLING], patient_id, course_id=course.id)
+    db.commit()
+    assert inv.status == "draft" and inv.number is None and inv.scale == "standard"
+    assert inv.total == Decimal("212.04")  # 3 treated sessions x 70.68; the planned one not
+    assert len(inv.lines) == 9
+    assert [ln.service_date for ln in inv.lines[::3]] == [
+        date(2025, 3, 3), date(2025, 3, 5), date(2025, 3, 7)
+    ]  # fmt: skip
+    assert {ln.analog_of for ln in inv.lines} == {None, "516", "652"}
+    assert inv.diagnosis_icd10 is None  # no ICD consent
+    # the same sessions cannot be billed twice
+    with pytest.raises(InputError, match="no treated, unbilled"):
+        svc.create_invoice(db, actors[Role.BILLING], patient_id, course_id=course.id)
+
+
+def test_self_payer_scale_and_diagnosis_with_consent(
+    db: AuditedSession, actors: dict[Role, Actor]
+) -> None:
+    pid = add_patient(
+        db, actors[Role.THERAPIST], patient_data(insurance=Insurance.STATUTORY, icd_consent=True)
+    ).id
+    set_actor(db, "admin")
+    db.add(
+        Diagnosis(patient_id=pid, icd10="M50.1", text="Zervikaler Bandscheibenschaden",
+                  diagnosed_on=date(2025, 2, 1), created_at=datetime.now(UTC))
+    )  # fmt: skip
+    db.commit()
+    course = _course(db, pid, region="cervical", done=2)
+    ids = [s.id for s in course.sessions if s.status == "done"]
+    inv = svc.create_invoice(db, actors[Role.PHYSICIAN], pid, session_ids=ids)
+    assert inv.scale == "self_payer" and inv.total == Decimal("106.58")  # 2 x 53.29
+    assert inv.diagnosis_icd10 == "M50.1"
+    planned = next(s.id for s in course.sessions if s.status == "planned")
+    with pytest.raises(InputError, match="only treated sessions"):
+        svc.create_invoice(db, actors[Role.PHYSICIAN], pid, session_ids=[planned])
+
+
+def test_issue_pay_cancel_and_audit(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    biller = actors[Role.BILLING]
+    course = _course(db, patient_id, done=2)
+    draft = svc.create_invoice(db, biller, patient_id, course_id=course.id)
+    issued = svc.issue_invoice(db, biller, draft.id, on=ISSUE_DAY)
+    db.commit()
+    assert issued.number == "2025-00001" and issued.issued_on == ISSUE_DAY
+    with pytest.raises(InputError, match="only a draft"):
+        svc.issue_invoice(db, biller, draft.id, on=ISSUE_DAY)
+    db.rollback()
+    paid = svc.mark_paid(db, biller, draft.id, on=date(2025, 4, 10))
+    assert paid.status == "paid"
+    note = svc.cancel_invoice(db, biller, draft.id, on=date(2025, 4, 12))
+    db.commit()
+    assert note.kind == "credit_note" and note.number == "2025-00002"
+    assert note.refers_to == "2025-00001" and note.total == -issued.total
+    original = svc.get_invoice(db, biller, draft.id)
+    assert original.status == "cancelled" and original.cancelled_by == "2025-00002"
+    assert [ln.amount for ln in original.lines] == [ln.amount for ln in issued.lines]
+    # the cancelled sessions may be billed again
+    again = svc.create_invoice(db, biller, patient_id, course_id=course.id)
+    assert again.total == issued.total
+    actions = [(e.action, e.actor) for e in audit_entries(db, "invoices", draft.id)]
+    assert actions == [("create", "billing"), ("update", "billing"), ("update", "billing"),
+                       ("update", "billing")]  # fmt: skip
+    domain = svc.load_invoice(db, biller, note.id)
+    assert domain.is_credit_note and domain.refers_to == "2025-00001"
+    listed = svc.list_invoices(db, biller, patient_id=patient_id, status="cancelled")
+    assert [i.id for i in listed] == [draft.id]
+
+
+def test_therapists_may_not_bill(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    course = _course(db, patient_id, done=1)
+    with pytest.raises(PermissionDeniedError):
+        svc.create_invoice(db, actors[Role.THERAPIST], patient_id, course_id=course.id)
+
+
+def test_a_failed_issue_leaves_no_gap(
+    store: Store, db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    biller = actors[Role.BILLING]
+    course = _course(db, patient_id, done=2)
+    first, second = (s.id for s in course.sessions[:2])
+    a = svc.create_invoice(db, biller, patient_id, session_ids=[first]).id
+    b = svc.create_invoice(db, biller, patient_id, session_ids=[second]).id
+    db.commit()
+    with store.unit_of_work() as s:
+        svc.issue_invoice(s, biller, a, on=ISSUE_DAY)
+    with pytest.raises(InputError), store.unit_of_work() as s:
+        svc.issue_invoice(s, biller, a, on=ISSUE_DAY)  # already issued: rolled back
+    with store.unit_of_work() as s:
+        assert svc.issue_invoice(s, biller, b, on=ISSUE_DAY).number == "2025-00002"
+
+
+@pytest.mark.slow
+def test_gapless_numbers_under_concurrent_issue(
+    store: Store, db: AuditedSession, actors: dict[Role, Actor]
+) -> None:
+    biller = actors[Role.BILLING]
+    drafts: list[int] = []
+    for k in range(4):
+        pid = add_patient(db, actors[Role.THERAPIST], patient_data(name=f"Patient {k}")).id
+        db.commit()
+        course = _course(db, pid, done=3, planned=0)
+        for s in course.sessions:
+            drafts.append(svc.create_invoice(db, biller, pid, session_ids=[s.id]).id)
+    db.commit()
+
+    def issue(invoice_id: int) -> str:
+        with store.unit_of_work() as s:
+            number = svc.issue_invoice(s, biller, invoice_id, on=ISSUE_DAY).number
+            assert number is not None
+            return number
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        numbers = list(pool.map(issue, drafts))
+    assert sorted(numbers) == [f"2025-{n:05d}" for n in range(1, len(drafts) + 1)]
