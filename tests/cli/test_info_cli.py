@@ -31,8 +31,11 @@ def test_info_defaults_to_sqlite_in_the_data_dir(cli: Run, monkeypatch: pytest.M
 
 
 def test_db_upgrade_downgrade(cli: Run) -> None:
+    from spinecare.store.migrate import head_revision
+
     code, out, _ = cli("db", "upgrade")
-    assert code == 0 and "0001_clinical" in out
+    head = head_revision()
+    assert code == 0 and head is not None and head in out
     code, out, _ = cli("db", "current", "--json")
     assert json.loads(out)["current"] == json.loads(out)["head"]
     code, out, _ = cli("db", "downgrade", "base")
