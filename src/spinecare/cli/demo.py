@@ -1,6 +1,8 @@
-"""`spinecare demo`: what `make run` starts until the web app exists."""
+"""`spinecare demo`: what `make run` starts: a complete simulated session to watch."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -8,6 +10,32 @@ from spinecare.cli.app import app
 
 
 @app.command("demo")
-def demo() -> None:
-    """Run a short simulated lumbar session in the terminal (simulated table)."""
-    typer.echo("spinecare demo: the simulated session arrives with the decompression core.")
+def demo(
+    speed: Annotated[float, typer.Option(help="multiple of real time")] = 20.0,
+    minutes: Annotated[float, typer.Option(help="traction time, min")] = 30.0,
+) -> None:
+    """Watch a complete 30-minute lumbar session on the simulated table (20x real time).
+
+    A virtual 80 kg patient, target segment L4/5, with the live monitor; Ctrl-C is the patient
+    stop. The output directory is printed at the end.
+    """
+    from spinecare.cli.session import run
+
+    run(
+        region="lumbar",
+        weight=80.0,
+        segment="L4/5",
+        minutes=minutes,
+        fast=False,
+        speed=speed,
+        seed=1,
+        emg=True,
+        out=None,
+        as_json=False,
+        table="split",
+        angle=None,
+        peak=None,
+        base=None,
+        session_number=1,
+        clinician_max=None,
+    )

@@ -86,6 +86,9 @@ def run(
     segment: Annotated[str, typer.Option(help="target segment, e.g. L4/5 or C5/6")] = "L4/5",
     minutes: Annotated[float, typer.Option(help="traction time, min")] = 30.0,
     fast: Annotated[bool, typer.Option("--fast", help="simulate faster than real time")] = False,
+    speed: Annotated[
+        float, typer.Option(help="watch at this multiple of real time (1 = real time)")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="virtual patient seed")] = 1,
     emg: Annotated[bool, typer.Option("--emg", help="use the surface-EMG channel")] = False,
     out: Annotated[Path | None, typer.Option(help="output directory")] = None,
@@ -101,7 +104,7 @@ def run(
 ) -> None:
     """Run one session on the simulated table: telemetry, summary.json and a force chart."""
     from spinecare.devices.simulated import SimulatedTable
-    from spinecare.runtime.clock import MonotonicClock, SimulatedClock
+    from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock, SimulatedClock
     from spinecare.runtime.loop import RealtimeOptions
     from spinecare.runtime.recorder import Recorder, load_events, load_telemetry
     from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
@@ -118,6 +121,8 @@ def run(
         base=base,
         session_number=session_number,
     )
+    if not 1.0 <= speed <= 1000.0:
+        raise InputError("speed", "must be between 1 and 1000", speed)
     if clinician_max is not None and not 0.0 < clinician_max <= 890.0:
         raise InputError("clinician-max", "must be above 0 and at most 890 N", clinician_max)
     out_dir = out or _default_out_dir()
@@ -134,17 +139,22 @@ def run(
 
         emg_detector = EmgGuardingDetector()
     recorder = Recorder(out_dir, TELEMETRY_COLUMNS, fsync=not fast)
-    monitor = _Monitor(enabled=not as_json and sys.stdout.isatty(), fast=fast, proto=proto)
+    monitor = _Monitor(
+        enabled=not as_json and sys.stdout.isatty(), fast=fast, proto=proto, speed=speed
+    )
+    clock: Clock = (
+        SimulatedClock() if fast else MonotonicClock() if speed == 1.0 else PacedClock(speed)
+    )
     runner = SessionRunner(
         proto,
         device,
-        clock=SimulatedClock() if fast else MonotonicClock(),
+        clock=clock,
         recorder=recorder,
         emg_detector=emg_detector,
         clinician_max_force_n=clinician_max,
         on_tick=monitor.update,
-        tick_view_every=max(1, round((1.0 if fast else 0.1) / TICK_S)),
-        realtime=None if fast else RealtimeOptions(),
+        tick_view_every=max(1, round((1.0 if fast else 0.1 * speed) / TICK_S)),
+        realtime=RealtimeOptions() if not fast and speed == 1.0 else None,
     )
 
     presses = 0
@@ -194,9 +204,10 @@ def run(
 class _Monitor:
     """The live terminal monitor (rich); silent when output is not a terminal."""
 
-    def __init__(self, *, enabled: bool, fast: bool, proto: Protocol) -> None:
+    def __init__(self, *, enabled: bool, fast: bool, proto: Protocol, speed: float) -> None:
         self.enabled = enabled
         self.fast = fast
+        self.speed = speed
         self.proto = proto
         self._live: Any = None
         self._last: Any = None
@@ -230,7 +241,11 @@ class _Monitor:
         title = (
             f"spinecare  {p.region.value} {p.segment}  {p.body_weight_kg:g} kg  "
             f"peak {p.peak_force_n:.0f} N  base {p.base_force_n:.0f} N"
-            + ("  [fast simulation]" if self.fast else "  [simulated table]")
+            + (
+                "  [fast simulation]"
+                if self.fast
+                else "  [simulated table]" + (f" x{self.speed:g}" if self.speed != 1.0 else "")
+            )
         )
         if v is None:
             grid.add_row("", "starting ...")

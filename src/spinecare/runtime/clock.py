@@ -80,3 +80,26 @@ class SimulatedClock:
         if dt < 0:
             raise ValueError(f"cannot advance by a negative time: {dt}")
         self._now += dt
+
+
+class PacedClock:
+    """Session time that runs ``speed`` times faster than the wall clock, paced by sleeping.
+
+    For demonstrations: a 30-minute session watched in 90 s at ``speed=20``. The loop still
+    meets absolute deadlines; only the scale between session time and wall time changes.
+    """
+
+    __slots__ = ("_speed", "_t0", "_wall")
+
+    def __init__(self, speed: float, wall: MonotonicClock | None = None) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self._speed = float(speed)
+        self._wall = wall or MonotonicClock()
+        self._t0 = self._wall.now()
+
+    def now(self) -> float:
+        return (self._wall.now() - self._t0) * self._speed
+
+    def sleep_until(self, t: float) -> None:
+        self._wall.sleep_until(self._t0 + t / self._speed)
