@@ -71,9 +71,9 @@ def _default_out_dir() -> Path:
     try:
         from spinecare.settings import get_settings
 
-        sessions_dir = get_settings().sessions_dir
-        if sessions_dir is not None:
-            return Path(sessions_dir) / f"session-{stamp}"
+        settings = get_settings()
+        sessions_dir = settings.sessions_dir or Path(settings.data_dir) / "sessions"
+        return Path(sessions_dir) / f"session-{stamp}"
     except Exception:  # settings unavailable: fall back to the working directory
         pass
     return Path("runs") / f"session-{stamp}"
@@ -242,9 +242,10 @@ class _Monitor:
             f"spinecare  {p.region.value} {p.segment}  {p.body_weight_kg:g} kg  "
             f"peak {p.peak_force_n:.0f} N  base {p.base_force_n:.0f} N"
             + (
-                "  [fast simulation]"
+                "  (fast simulation)"
                 if self.fast
-                else "  [simulated table]" + (f" x{self.speed:g}" if self.speed != 1.0 else "")
+                else "  (simulated table"
+                + (f", x{self.speed:g} real time)" if self.speed != 1.0 else ")")
             )
         )
         if v is None:
@@ -258,7 +259,15 @@ class _Monitor:
             return "#" * n + "." * (width - n)
 
         mins, secs = divmod(int(v.time_left_s), 60)
-        grid.add_row("phase", v.phase)
+        grid.add_row(
+            "phase",
+            v.phase
+            + (
+                ""
+                if v.peak_n >= p.peak_force_n
+                else f"   (peak lowered to {v.peak_n:.0f} N after counter-tension)"
+            ),
+        )
         grid.add_row("target", f"{bar(v.target_n)} {v.target_n:6.0f} N")
         grid.add_row("force", f"{bar(v.measured_n)} {v.measured_n:6.0f} N")
         grid.add_row("at segment", f"{v.segment_force_n:6.0f} N (model estimate)")

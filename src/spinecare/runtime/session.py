@@ -62,6 +62,7 @@ class TickView:
     segment_force_n: float
     time_left_s: float
     guarding_events: int
+    peak_n: float
     flags: tuple[str, ...]
 
 
@@ -254,6 +255,7 @@ class SessionRunner:
                     segment_force_n=seg_n,
                     time_left_s=c.time_left_s(now),
                     guarding_events=len(c.events),
+                    peak_n=c.peak_n,
                     flags=flags,
                 )
             )
