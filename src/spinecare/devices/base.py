@@ -9,8 +9,7 @@ base tension and then to zero when no fresh command arrives within ``COMMAND_TIM
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,9 +35,12 @@ class DeviceState(enum.Enum):
     FINISHED = "finished"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One sample of every sensor, taken at device time ``t_s`` (seconds)."""
+class Reading(NamedTuple):
+    """One sample of every sensor, taken at device time ``t_s`` (seconds).
+
+    A NamedTuple rather than a frozen dataclass: immutable as well, and five times cheaper to
+    build, which matters 90 000 times per simulated session.
+    """
 
     t_s: float
     seq: int
@@ -49,8 +51,7 @@ class Reading:
     emg_uv: npt.NDArray[np.float64] | None = None  # raw sEMG block, microvolts, EMG_BLOCK samples
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """What the table's drive is asked to do until the next command.
 
     ``force_n`` is the force setpoint the drive's inner force loop tracks; ``base_n`` is the
@@ -61,7 +62,7 @@ class Command:
     force_n: float
     base_n: float
     release: bool = False  # a release to zero (final release, patient stop, fault)
-    flags: tuple[str, ...] = field(default=())
+    flags: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ rebuilt" and "a basic tension is always maintained".
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
@@ -142,7 +143,7 @@ class DecompressionController:
         self._alarm_before = False
         self._wait_start_s = 0.0
         self._settle_start_s: float | None = None
-        self._x_hist: list[tuple[float, float]] = []
+        self._x_hist: deque[tuple[float, float]] = deque()
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -172,7 +173,8 @@ class DecompressionController:
             self.emg_envelope_uv = emg.envelope_uv
             emg_alarm = emg.ready and (emg.onset or emg.active)
         alarm = det.alarm or emg_alarm
-        self._remember_winch(now, winch)
+        if self.phase is Phase.GUARD_WAIT or alarm:
+            self._remember_winch(now, winch)
 
         rising = alarm and not self._alarm_before
         self._alarm_before = alarm
@@ -288,16 +290,18 @@ class DecompressionController:
         elif self.phase is Phase.RAMP_DOWN:
             self._rest_left_s = self.protocol.rest_s
         self._log_event(now, force, source)
+        self._x_hist.clear()
         # Stop the distraction in this very tick: the target may only fall from here.
         self.phase = Phase.GUARD_RELEASE if self.target_n > self.base_n else Phase.GUARD_WAIT
         self._wait_start_s = now
 
     def _remember_winch(self, now: float, winch: float) -> None:
+        """Winch positions over the last ``relax_window_s`` (only needed while guarding)."""
         hist = self._x_hist
         hist.append((now, winch))
         horizon = now - self.s.relax_window_s
         while len(hist) > 2 and hist[1][0] <= horizon:
-            hist.pop(0)
+            hist.popleft()
 
     def _relaxed(self, now: float, alarm: bool) -> bool:
         if now - self.events[-1].onset_s >= self.s.relax_max_s:

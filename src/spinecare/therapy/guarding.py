@@ -81,6 +81,7 @@ class ForceGuardingDetector:
         self._mean = 0.0
         self._m2 = 0.0
         self._var = 0.0
+        self._since_noise = 0
         self.noise_sd_n = self.threshold_n = self.persist_n = self.mean_n = 0.0
         self._set_noise(2.0 * self.s.prior_noise_n)
         # Stiffness learning over a window of monotone winch travel.
@@ -195,7 +196,10 @@ class ForceGuardingDetector:
             # clipped at 3 SD so that events cannot inflate it.
             d2 = min(dev * dev, 9.0 * self._var)
             self._var += s.noise_track_rate * (d2 - self._var)
-            self._set_noise(math.sqrt(self._var))
+            self._since_noise += 1
+            if self._since_noise >= 25:  # thresholds follow twice a second: plenty for 30 s
+                self._since_noise = 0
+                self._set_noise(math.sqrt(self._var))
         return ForceGuardingUpdate(alarm, dev if dev > 0.0 else 0.0)
 
     def clear(self) -> None:

@@ -136,6 +136,7 @@ class SafetySupervisor:
         self.spike_n = max(SPIKE_MIN_N, SPIKE_BW_FRACTION * bw_n)
         self._pending_spike = 0.0
         self.faults: list[FaultRecord] = []
+        self._releasing = False
         self.stop_requested_s: float | None = None
         self.stop_reason = ""
         self.clamp_counts: dict[str, int] = {}
@@ -162,7 +163,7 @@ class SafetySupervisor:
     @property
     def releasing(self) -> bool:
         """True once the controller no longer has a say: stop or latched fault."""
-        return self.faulted or self.stopped
+        return self._releasing
 
     @property
     def device_state(self) -> DeviceState:
@@ -172,12 +173,14 @@ class SafetySupervisor:
         """Latch a fault (SAF-10). Also used by the runner for controller exceptions."""
         if not any(f.kind is kind for f in self.faults):
             self.faults.append(FaultRecord(kind, now, detail))
+        self._releasing = True
 
     def request_stop(self, now: float, reason: str = "patient stop") -> None:
         """Software stop (Ctrl-C, the web monitor's stop); same path as the stop button."""
         if self.stop_requested_s is None:
             self.stop_requested_s = now
             self.stop_reason = reason
+        self._releasing = True
 
     def acknowledge(self, now: float) -> bool:
         """Clear latched faults and the stop once their cause is gone (SAF-10)."""
@@ -186,6 +189,7 @@ class SafetySupervisor:
             return False
         self.faults.clear()
         self.stop_requested_s = None
+        self._releasing = False
         self._release_from_n = None
         self._stuck = self._stall = self._over = 0
         if self._device.state is not DeviceState.ACTIVE:
@@ -248,8 +252,9 @@ class SafetySupervisor:
             )
         self._x_hist.append(r.winch_mm)
         error = abs(self._last_cmd - r.force_n)
-        moving = max(self._x_hist) - min(self._x_hist) >= STALL_STILL_MM
-        if error > max(STALL_ERROR_MIN_N, STALL_ERROR_FRACTION * self._last_cmd) and not moving:
+        if error > max(STALL_ERROR_MIN_N, STALL_ERROR_FRACTION * self._last_cmd) and (
+            max(self._x_hist) - min(self._x_hist) < STALL_STILL_MM
+        ):
             self._stall += 1
             if self._stall >= STALL_TICKS:
                 self.fault(
