@@ -111,13 +111,38 @@ def _measure(
     return out
 
 
+def session_work() -> Callable[[], None]:
+    """The real tick: simulated table (with EMG) -> safety -> controller -> safety -> table."""
+    from spinecare.cohort.run import VirtualSession, make_table
+    from spinecare.runtime.session import SessionRunner
+    from spinecare.signals.emg import EmgGuardingDetector
+    from spinecare.therapy.regions import Region
+
+    vs = VirtualSession(
+        seed=7, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=30.0, emg=True
+    )
+    runner = SessionRunner(vs.protocol(), make_table(vs), emg_detector=EmgGuardingDetector())
+    runner.start()
+    k = 0
+
+    def work() -> None:
+        nonlocal k
+        runner.tick(k, time.perf_counter())
+        k += 1
+
+    return work
+
+
 def run(
     quick: bool = False,
     work: Callable[[], None] | None = None,
     duration_s: float | None = None,
 ) -> dict[str, Any]:
-    """Run B1; ``work`` replaces the default per-tick workload (e.g. the real controller)."""
-    work = work or default_work()
+    """Run B1; by default each tick is a real session tick (a fresh session per measurement)."""
+
+    def fresh() -> Callable[[], None]:
+        return work if work is not None else session_work()
+
     seconds = duration_s or (QUICK_S if quick else FULL_S)
     trade_s = TRADEOFF_S[1] if quick else TRADEOFF_S[0]
     try:
@@ -136,12 +161,12 @@ def run(
     try:
         time.sleep(0.2)  # let the hog get going
         tradeoff = {
-            "sleep_only": _measure(trade_s, 0.0, work, rt),
-            "spin_0.5ms": _measure(trade_s, 0.0005, work, rt),
-            "spin_default": _measure(trade_s, DEFAULT_SPIN_S, work, rt),
-            "spin_default_no_rt": _measure(trade_s, DEFAULT_SPIN_S, work, None),
+            "sleep_only": _measure(trade_s, 0.0, fresh(), rt),
+            "spin_0.5ms": _measure(trade_s, 0.0005, fresh(), rt),
+            "spin_default": _measure(trade_s, DEFAULT_SPIN_S, fresh(), rt),
+            "spin_default_no_rt": _measure(trade_s, DEFAULT_SPIN_S, fresh(), None),
         }
-        main = _measure(seconds, DEFAULT_SPIN_S, work, rt)
+        main = _measure(seconds, DEFAULT_SPIN_S, fresh(), rt)
     finally:
         hog.terminate()
         hog.join(5)

@@ -146,9 +146,20 @@ class SessionRunner:
         self._stop_reason = reason
         self._stop_request.set()
 
-    def run(self, max_seconds: float | None = None) -> SessionResult:
+    def start(self) -> None:
+        """Bring the table up; ``run`` does this itself."""
         self.device.configure()
         self.device.activate()
+
+    def tick(self, k: int, scheduled: float) -> bool:
+        """One 20 ms step at clock time ``scheduled``; False when the session has ended.
+
+        ``run`` drives this from its own loop; exposed for benchmarks that own the loop.
+        """
+        return self._step(k, scheduled)
+
+    def run(self, max_seconds: float | None = None) -> SessionResult:
+        self.start()
         runner = LoopRunner(TICK_S, self.clock, self._step, realtime=self.realtime)
         self._runner = runner
         if self.recorder is not None:
