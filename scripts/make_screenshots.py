@@ -16,7 +16,7 @@ from weasyprint import HTML
 
 from spinecare.cli.session import _Monitor
 from spinecare.cohort.run import VirtualSession, make_table
-from spinecare.reports.force_chart import force_chart_png
+from spinecare.reports.charts import session_force_png
 from spinecare.runtime.recorder import Recorder, load_events, load_telemetry
 from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner, TickView
 from spinecare.therapy.regions import Region
@@ -38,7 +38,7 @@ def main() -> None:
             tick_view_every=50,
         )
         runner.run()
-        png = force_chart_png(
+        png = session_force_png(
             load_telemetry(out), load_events(out), title="lumbar L4/5, 80 kg (simulated)"
         )
         (IMG / "session-force.png").write_bytes(png)

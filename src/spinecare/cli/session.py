@@ -186,9 +186,9 @@ def run(
             )
         )
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    from spinecare.reports.force_chart import force_chart_png
+    from spinecare.reports.charts import session_force_png
 
-    chart = force_chart_png(
+    chart = session_force_png(
         load_telemetry(out_dir),
         load_events(out_dir),
         title=f"{proto.region.value} {proto.segment}, {weight:g} kg, seed {seed}",

@@ -41,10 +41,14 @@ def _legend_above(ax: Any, handles: list[Any], ncol: int) -> None:
               bbox_to_anchor=(0.5, 1.0))  # fmt: skip
 
 
-def to_data_uri(fig: Figure) -> str:
+def to_png(fig: Figure, dpi: int = DPI) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def to_data_uri(fig: Figure) -> str:
+    return "data:image/png;base64," + base64.b64encode(to_png(fig)).decode("ascii")
 
 
 def force_time_chart(
@@ -56,8 +60,57 @@ def force_time_chart(
     fault_t_s: Sequence[float],
     labels: Mapping[str, str],
 ) -> str:
+    """The force-time chart as a data URI for the report templates."""
+    return to_data_uri(
+        force_time_figure(t_s, target_n, measured_n, segment_n, guarding_t_s, fault_t_s, labels)
+    )
+
+
+SESSION_LABELS_EN = {
+    "measured": "measured force",
+    "target": "target force",
+    "segment": "at target segment (model estimate)",
+    "guarding": "counter-tension",
+    "fault": "fault / stop",
+    "x": "time (min)",
+    "y": "force (N)",
+}
+
+
+def session_force_png(
+    telemetry: Mapping[str, npt.NDArray[Any]],
+    events: Sequence[Mapping[str, Any]],
+    *,
+    title: str = "",
+    dpi: int = 110,
+) -> bytes:
+    """The chart `spinecare session run` writes next to a recording (force.png)."""
+    fig = force_time_figure(
+        np.asarray(telemetry["t_s"], dtype=float),
+        np.asarray(telemetry["target_n"], dtype=float),
+        np.asarray(telemetry["measured_n"], dtype=float),
+        np.asarray(telemetry["segment_force_n"], dtype=float),
+        [float(e["t_s"]) for e in events if e.get("kind") == "guarding"],
+        [float(e["t_s"]) for e in events if e.get("kind") in ("fault", "stop")],
+        SESSION_LABELS_EN,
+    )
+    if title:
+        fig.suptitle(title, fontsize=9, y=1.08)
+    return to_png(fig, dpi=dpi)
+
+
+def force_time_figure(
+    t_s: Floats,
+    target_n: Floats,
+    measured_n: Floats,
+    segment_n: Floats | None,
+    guarding_t_s: Sequence[float],
+    fault_t_s: Sequence[float],
+    labels: Mapping[str, str],
+) -> Figure:
     """Target and measured force over the session (minutes), the model's segment force, and
     markers at each counter-tension (red triangles) and fault (black crosses)."""
+
     fig = Figure(figsize=(7.2, 3.0))
     ax = fig.add_subplot()
     t_min = t_s / 60.0
@@ -81,7 +134,7 @@ def force_time_chart(
     ax.set_xlim(left=0)
     _style(ax)
     ax.legend(fontsize=7, loc="lower center", ncol=5, frameon=False, bbox_to_anchor=(0.5, 1.0))
-    return to_data_uri(fig)
+    return fig
 
 
 def dose_chart(
