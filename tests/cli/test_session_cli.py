@@ -80,3 +80,53 @@ def test_invalid_arguments_start_nothing(
     assert code == 2
     assert len(err.splitlines()) == 1 and field in err
     assert not out.exists()  # nothing was started or written
+
+
+def test_ctrl_c_is_the_patient_stop(tmp_path: Path) -> None:
+    """A real process, paced at 20x real time, interrupted as a user would with Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spinecare.cli",
+            "session",
+            "run",
+            "--minutes",
+            "5",
+            "--speed",
+            "20",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        # Wait until the session is well under way (the base tension is reached after ~12 s of
+        # session time, 0.6 s of wall time at 20x).
+        while time.monotonic() < deadline:
+            tel = out / "telemetry.csv"
+            if tel.exists() and tel.stat().st_size > 20_000:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["stopped"] is True and "Ctrl-C" in summary["stop_reason"]
+    assert summary["aborted"] is True and summary["limit_violations"] == 0
+    assert json.loads((out / "summary.json").read_text())["stopped"] is True

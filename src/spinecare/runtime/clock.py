@@ -83,23 +83,28 @@ class SimulatedClock:
 
 
 class PacedClock:
-    """Session time that runs ``speed`` times faster than the wall clock, paced by sleeping.
+    """Simulated session time, paced to ``speed`` times the wall clock (for demonstrations).
 
-    For demonstrations: a 30-minute session watched in 90 s at ``speed=20``. The loop still
-    meets absolute deadlines; only the scale between session time and wall time changes.
+    Session time moves only by the loop's own deadlines, exactly as with ``SimulatedClock``,
+    so a hiccup of the host (a garbage collection, a busy core) can never look like a loop
+    overrun of ``speed`` times its length; the wall clock only sets how fast those deadlines
+    come: ``speed=20`` shows a 30-minute session in 90 s.
     """
 
-    __slots__ = ("_speed", "_t0", "_wall")
+    __slots__ = ("_now", "_speed", "_t0", "_wall")
 
     def __init__(self, speed: float, wall: MonotonicClock | None = None) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         self._speed = float(speed)
-        self._wall = wall or MonotonicClock()
+        self._wall = wall or MonotonicClock(spin_s=0.0)
         self._t0 = self._wall.now()
+        self._now = 0.0
 
     def now(self) -> float:
-        return (self._wall.now() - self._t0) * self._speed
+        return self._now
 
     def sleep_until(self, t: float) -> None:
+        if t > self._now:
+            self._now = t
         self._wall.sleep_until(self._t0 + t / self._speed)

@@ -362,6 +362,6 @@ class SessionRunner:
                 "overruns": timing.overruns,
                 "work_ms_p99": round(timing.work_ms_p99, 4),
                 "ticks": timing.ticks,
-                "clock": "simulated" if isinstance(self.clock, SimulatedClock) else "monotonic",
+                "clock": type(self.clock).__name__,
             },
         }

@@ -1,0 +1,5 @@
+"""`python -m spinecare.cli`."""
+
+from spinecare.cli import run
+
+run()
