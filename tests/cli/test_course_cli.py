@@ -61,3 +61,30 @@ def test_bad_plan_input(cli_doc: Run) -> None:
     code, _, err = cli_doc("course", "plan", "--patient", "999", "--region", "lumbar",
                            "--segment", "L4/5", "--start", _start())  # fmt: skip
     assert code == 1 and "patient 999: not found" in err
+
+
+def test_run_a_planned_session_and_record_it(cli_doc: Run, tmp_path: Path) -> None:
+    """Issue 2 meets issue 3: the core runs the session the course planned, and records it."""
+    pid = _patient(cli_doc)
+    code, out, err = cli_doc(
+        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
+        "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    course = json.loads(out)
+    first = course["sessions"][0]
+    out_dir = tmp_path / "s1"
+    code, out, err = cli_doc(
+        "session", "run", "--course-session", str(first["id"]), "--fast", "--minutes", "3",
+        "--out", str(out_dir), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["protocol"]["peak_force_n"] == first["peak_force_n"]
+    assert summary["course_session"] == {"id": first["id"], "status": "done"}
+    code, out, _ = cli_doc("course", "show", str(course["id"]), "--json")
+    stored = json.loads(out)["sessions"][0]
+    assert stored["status"] == "done" and stored["telemetry_dir"] == str(out_dir.resolve())
+    # A session runs once.
+    code, _, err = cli_doc("session", "run", "--course-session", str(first["id"]), "--fast")
+    assert code == 2 and "course-session" in err

@@ -101,8 +101,21 @@ def run(
     base: Annotated[float | None, typer.Option(help="base tension, N (default: peak/2)")] = None,
     session_number: Annotated[int, typer.Option(help="session number in the course")] = 1,
     clinician_max: Annotated[float | None, typer.Option(help="clinician force limit, N")] = None,
+    course_session: Annotated[
+        int | None,
+        typer.Option(
+            help="run this planned session of a course (its stored protocol) and record it"
+        ),
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="acting user (with --course-session)")
+    ] = None,
 ) -> None:
-    """Run one session on the simulated table: telemetry, summary.json and a force chart."""
+    """Run one session on the simulated table: telemetry, summary.json and a force chart.
+
+    With ``--course-session ID`` the protocol comes from the planned session of a course (force
+    progression included) and the result is recorded against it (``--as`` a clinical user).
+    """
     from spinecare.devices.simulated import SimulatedTable
     from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock, SimulatedClock
     from spinecare.runtime.loop import RealtimeOptions
@@ -110,17 +123,27 @@ def run(
     from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
     from spinecare.sim.population import virtual_patient
 
-    proto = build_protocol(
-        region,
-        weight,
-        segment,
-        minutes=minutes,
-        table=table,
-        angle=angle,
-        peak=peak,
-        base=base,
-        session_number=session_number,
-    )
+    if course_session is not None:
+        from spinecare.cli.db import run_read
+        from spinecare.services.sessions import planned_protocol
+
+        planned = run_read(
+            as_user, lambda db, actor, _: planned_protocol(db, actor, course_session)
+        )
+        proto = planned.model_copy(update={"traction_minutes": minutes})
+        weight, session_number = proto.body_weight_kg, proto.session_number
+    else:
+        proto = build_protocol(
+            region,
+            weight,
+            segment,
+            minutes=minutes,
+            table=table,
+            angle=angle,
+            peak=peak,
+            base=base,
+            session_number=session_number,
+        )
     if not 1.0 <= speed <= 1000.0:
         raise InputError("speed", "must be between 1 and 1000", speed)
     if clinician_max is not None and not 0.0 < clinician_max <= 890.0:
@@ -195,6 +218,14 @@ def run(
     )
     (out_dir / "force.png").write_bytes(chart)
     summary["out_dir"] = str(out_dir)
+    if course_session is not None:
+        from spinecare.cli.db import run_write
+        from spinecare.services.sessions import attach_output
+
+        recorded = run_write(
+            as_user, lambda db, actor, _: attach_output(db, actor, course_session, out_dir)
+        )
+        summary["course_session"] = {"id": recorded.id, "status": recorded.status.value}
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:

@@ -59,6 +59,15 @@ def get_session(session: Session, actor: Actor, session_id: int) -> SessionPubli
     return session_public(s, s.course.review_after_session)
 
 
+def planned_protocol(session: Session, actor: Actor, session_id: int) -> Protocol:
+    """The protocol a planned session of a course will run (validated again before use)."""
+    require_reader(actor)
+    s = load(session, TreatmentSession, session_id, "session")
+    if s.status != SessionStatus.PLANNED.value:
+        raise InputError("course-session", f"is {s.status}, not planned", session_id)
+    return Protocol.model_validate(s.protocol)
+
+
 def attach_output(
     session: Session,
     actor: Actor,
