@@ -219,7 +219,7 @@ class DecompressionController:
                     self._begin_ramp(p.ramp_up_n_s, p.hold_s)
         elif self.phase in (Phase.RAMP_UP, Phase.REBUILD):
             self.target_n = ramp_toward(self.target_n, self.peak_n, self._ramp_n_s, dt)
-            if not alarm:
+            if not alarm and self.force_detector.quiet:
                 self.force_detector.learn_stiffness(force, winch)
             if self.target_n >= self.peak_n:
                 self.phase = Phase.HOLD

@@ -89,6 +89,11 @@ class ForceGuardingDetector:
         self._win_x0 = 0.0
 
     @property
+    def quiet(self) -> bool:
+        """No unexplained force to speak of: safe to learn the passive stiffness from."""
+        return self._dev < 0.5 * self.persist_n
+
+    @property
     def noise_learned(self) -> bool:
         return self._n >= self.s.noise_learn_ticks
 
@@ -161,9 +166,9 @@ class ForceGuardingDetector:
         """One tick.
 
         While the pull is being lowered (``unloading_scale`` given), the stiffness changes along
-        the ramp and the residual drifts: the reference then always follows at full rate, the
-        slow mean rule is off, and the other thresholds are multiplied by the scale. Sudden
-        contractions still stand out; slow drift cannot cause a stop.
+        the ramp and the residual drifts: the reference then always follows at full rate and
+        all thresholds are multiplied by the scale. Contractions still stand out; slow drift
+        cannot cause a stop.
         """
         s = self.s
         unloading = unloading_scale is not None
@@ -187,7 +192,7 @@ class ForceGuardingDetector:
         alarm = (
             dev > self.threshold_n * scale
             or self._above >= s.persist_ticks
-            or (not unloading and self._recent_sum > s.mean_ticks * self.mean_n)
+            or self._recent_sum > s.mean_ticks * self.mean_n * scale
         )
         quiet = unloading or dev < 0.5 * self.persist_n
         self._ref += s.level_rate * (1.0 if quiet else s.held_factor) * dev
