@@ -12,7 +12,7 @@ import math
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from spinecare.devices.base import TICK_S, Command, Device, Reading
@@ -84,7 +84,6 @@ class _Metrics:
     ticks: int = 0
     segment_force_hold_sum: float = 0.0
     force_time_ns: float = 0.0  # impulse above zero, N*s: the session's force dose
-    flags_seen: set[str] = field(default_factory=set)
 
 
 class SessionRunner:
@@ -234,8 +233,10 @@ class SessionRunner:
                     m.hold_within += 1
             if phase in BASE_HELD and r.force_n < BASE_LOST_FRACTION * c.base_n:
                 m.base_lost_ticks += 1
-        flags = cmd.flags + tuple(f"clamp:{x}" for x in sup.last_clamps if x != "release")
-        m.flags_seen.update(flags)
+        clamps = sup.last_clamps
+        flags = cmd.flags
+        if clamps and clamps != ("release",):
+            flags = flags + tuple(f"clamp:{x}" for x in clamps if x != "release")
         rec = self.recorder
         if rec is not None:
             rec.append(
