@@ -116,12 +116,11 @@ def run(
     With ``--course-session ID`` the protocol comes from the planned session of a course (force
     progression included) and the result is recorded against it (``--as`` a clinical user).
     """
-    from spinecare.devices.simulated import SimulatedTable
+    from spinecare.cohort.run import VirtualSession, make_table, truth_scores
     from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock, SimulatedClock
     from spinecare.runtime.loop import RealtimeOptions
     from spinecare.runtime.recorder import Recorder, load_events, load_telemetry
     from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
-    from spinecare.sim.population import virtual_patient
 
     if course_session is not None:
         from spinecare.cli.db import run_read
@@ -152,10 +151,17 @@ def run(
     if (out_dir / "telemetry.csv").exists():
         raise InputError("out", "holds a session already; choose a new directory", str(out_dir))
 
-    patient = virtual_patient(
-        seed, region=proto.region, weight_kg=weight, session_number=session_number
+    device = make_table(
+        VirtualSession(
+            seed=seed,
+            region=proto.region,
+            weight_kg=proto.body_weight_kg,
+            segment=proto.segment,
+            table=proto.table,
+            emg=emg,
+            session_number=proto.session_number,
+        )
     )
-    device = SimulatedTable(patient, seed=seed, emg=emg, table=proto.table)
     emg_detector = None
     if emg:
         from spinecare.signals.emg import EmgGuardingDetector
@@ -197,18 +203,8 @@ def run(
         signal.signal(signal.SIGINT, previous)
 
     summary = result.summary
-    if device.simulated:
-        from spinecare.runtime.metrics import score_against_truth
-
-        summary.update(
-            score_against_truth(
-                result.controller.events,
-                device.truth,
-                session_end_s=proto.traction_minutes * 60.0,
-                noise_sd_n=device.load_cell_sigma_n,
-            )
-        )
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary.update(truth_scores(result, device))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     from spinecare.reports.charts import session_force_png
 
     chart = session_force_png(

@@ -19,7 +19,7 @@ from spinecare.devices.simulated import SimulatedTable
 from spinecare.runtime.clock import SimulatedClock
 from spinecare.runtime.metrics import score_against_truth
 from spinecare.runtime.recorder import Recorder
-from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
+from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionResult, SessionRunner
 from spinecare.sim.faults import Fault
 from spinecare.sim.population import virtual_patient
 from spinecare.therapy.protocol import Protocol, default_protocol
@@ -61,6 +61,17 @@ def make_table(vs: VirtualSession) -> SimulatedTable:
     return SimulatedTable(patient, seed=vs.seed, emg=vs.emg, table=vs.table, faults=vs.faults)
 
 
+def truth_scores(result: SessionResult, table: SimulatedTable) -> dict[str, Any]:
+    """Score a finished simulated session against its patient's ground truth."""
+    return score_against_truth(
+        result.controller.events,
+        table.truth,
+        # Counter-tension during the final release is not acted on: the pull is ending.
+        session_end_s=result.controller.protocol.traction_minutes * 60.0,
+        noise_sd_n=table.load_cell_sigma_n,
+    )
+
+
 def run_virtual_session(
     vs: VirtualSession, *, out_dir: Path | None = None, protocol: Protocol | None = None
 ) -> dict[str, Any]:
@@ -80,15 +91,7 @@ def run_virtual_session(
     result = runner.run()
     wall = time.perf_counter() - t0
     summary = result.summary
-    summary.update(
-        score_against_truth(
-            result.controller.events,
-            table.truth,
-            # Counter-tension during the final release is not acted on: the pull is ending.
-            session_end_s=proto.traction_minutes * 60.0,
-            noise_sd_n=table.load_cell_sigma_n,
-        )
-    )
+    summary.update(truth_scores(result, table))
     summary["seed"] = vs.seed
     summary["weight_kg"] = vs.weight_kg
     summary["region"] = vs.region.value
