@@ -78,6 +78,7 @@ def assert_telemetry_kept(out: Path, until_s: float) -> None:
         (FaultKind.ENCODER_JUMP, None, SafetyFault.ENCODER_JUMP, 2 * TICK_S),
         (FaultKind.HARNESS_SLIP, None, SafetyFault.HARNESS_SLIP, 2 * TICK_S),
     ],
+    ids=["dropout", "stuck_load_cell", "force_spike", "encoder_jump", "harness_slip"],
 )
 def test_fault_reaches_safe_state(
     tmp_path: Path,
