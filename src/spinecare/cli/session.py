@@ -310,8 +310,8 @@ class _Monitor:
 def _print_summary(s: dict[str, Any]) -> None:
     lines = [
         f"session: {s['end_reason']}  ({s['duration_s'] / 60:.1f} min)",
-        f"peak force {s['peak_force_n']} N (limit {s['effective_limit_n']} N), "
-        f"limit violations {s['limit_violations']}",
+        f"peak force {s['peak_force_n']} N (target {s['final_peak_target_n']} N, "
+        f"hard limit {s['hard_limit_n']} N), limit violations {s['limit_violations']}",
         f"counter-tension: {s['guarding_detected']} detected"
         + (f", {s['guarding_true']} in the simulated patient" if "guarding_true" in s else ""),
         f"hold within +/-10%: {s['hold_within_10pct']}, "
