@@ -130,3 +130,14 @@ def test_ctrl_c_is_the_patient_stop(tmp_path: Path) -> None:
     assert summary["stopped"] is True and "Ctrl-C" in summary["stop_reason"]
     assert summary["aborted"] is True and summary["limit_violations"] == 0
     assert json.loads((out / "summary.json").read_text())["stopped"] is True
+
+
+def test_plain_summary_for_the_clinician(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plain"
+    code = main(["session", "run", "--fast", "--minutes", "2", "--seed", "5", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "session: completed" in text and "hard limit" in text
+    assert "model estimate" in text and str(out) in text
