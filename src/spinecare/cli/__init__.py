@@ -29,6 +29,7 @@ from spinecare.cli import bone as _bone  # noqa: F401  isort: skip
 from spinecare.cli import screen as _screen  # noqa: F401  isort: skip
 from spinecare.cli import session as _session  # noqa: F401  isort: skip
 from spinecare.cli import segments as _segments  # noqa: F401  isort: skip
+from spinecare.cli import findings as _findings  # noqa: F401  isort: skip
 
 EXIT_BAD_INPUT = 2
 

@@ -52,16 +52,41 @@ def _date(value: str | None) -> dt.date:
 
 @app.command("screen")
 def screen_cmd(
-    file: Path = typer.Option(..., "--file", help="patient JSON (see examples/patient.json)"),
+    file: Path | None = typer.Option(
+        None, "--file", help="patient JSON (see examples/patient.json)"
+    ),
+    patient: int | None = typer.Option(
+        None, "--patient", help="a stored patient's id (instead of --file)"
+    ),
     region: str = typer.Option(..., "--region", help="lumbar | cervical"),
     on: str | None = typer.Option(None, "--on", help="planned first session, YYYY-MM-DD"),
+    record: bool = typer.Option(
+        False, "--record", help="record the decision in the patient's audit trail (physicians)"
+    ),
+    as_user: str | None = typer.Option(None, "--as", help="acting user (with --patient)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Screen a patient for decompression contraindications (seed list CI-01..CI-13)."""
     reg = _region(region)
     day = _date(on)
-    patient = read_patient_file(file)
-    result = screen(patient, reg, day)
+    if (file is None) == (patient is None):
+        raise InputError("file", "give either --file or --patient")
+    if file is not None:
+        result = screen(read_patient_file(file), reg, day)
+    else:
+        from spinecare.cli.db import run_read, run_write
+        from spinecare.services import screening as svc
+
+        pid = patient
+        assert pid is not None
+        if record:
+            result = run_write(
+                as_user, lambda db, actor, _: svc.screen_patient(db, actor, pid, reg, day)
+            )
+        else:
+            result = run_read(
+                as_user, lambda db, actor, _: svc.evaluate_screening(db, actor, pid, reg, day)
+            )
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return
