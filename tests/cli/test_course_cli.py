@@ -88,3 +88,38 @@ def test_run_a_planned_session_and_record_it(cli_doc: Run, tmp_path: Path) -> No
     # A session runs once.
     code, _, err = cli_doc("session", "run", "--course-session", str(first["id"]), "--fast")
     assert code == 2 and "course-session" in err
+
+
+def test_course_report_from_the_records(cli_doc: Run, tmp_path: Path) -> None:
+    """Plan, run a session on the simulated table, record pain and ODI, print the report."""
+    from tests.reports.pdfutil import pages, text
+
+    pid = _patient(cli_doc)
+    code, out, err = cli_doc(
+        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
+        "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    course = json.loads(out)
+    first = str(course["sessions"][0]["id"])
+    code, _, err = cli_doc(
+        "session", "run", "--course-session", first, "--fast", "--minutes", "2",
+        "--out", str(tmp_path / "s1"),
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli_doc(
+        "outcome", "record", "--session", first, "--nrs-before", "7", "--nrs-after", "5",
+        "--odi", "3,2,2,1,2,3,1,2,,2",
+    )  # fmt: skip
+    assert code == 0, err
+    pdf = tmp_path / "course.pdf"
+    code, _, err = cli_doc(
+        "documents", "course-report", "--course", str(course["id"]), "--out", str(pdf),
+        "--lang", "en",
+    )  # fmt: skip
+    assert code == 0, err
+    assert pages(pdf) >= 1
+    words = text(pdf)
+    assert "Max Muster" in words and "L4/5" in words and "1 / 15" in words
+    code, _, err = cli_doc("documents", "course-report", "--out", str(pdf))
+    assert code == 2 and "--course or --data" in err

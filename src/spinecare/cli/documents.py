@@ -141,17 +141,28 @@ def session_report(
 
 @documents_app.command("course-report")
 def course_report(
-    data: Path = typer.Option(..., "--data", help="course JSON file (see docs/billing.md)"),
+    data: Path | None = typer.Option(None, "--data", help="course JSON file (see docs/billing.md)"),
+    course: int | None = typer.Option(None, "--course", help="a stored course's id"),
     out: Path = OUT_OPTION,
     lang: str = LANG_OPTION,
     template_dir: Path | None = TEMPLATE_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """Report of a course: force dose, counter-tension counts, pain NRS and ODI."""
-    course = load_course_json(data)
+    if (data is None) == (course is None):
+        raise InputError("course", "give either --course or --data")
     lang = check_lang(lang)
+    if data is not None:
+        report = load_course_json(data)
+    else:
+        from spinecare.services.reports import course_report_data
+
+        cid = course
+        assert cid is not None
+        report = run_read(as_user, lambda db, actor, _: course_report_data(db, actor, cid))
     _done(
         render_course_report(
-            course, out, clinic=clinic_info(), lang=lang, template_dir=template_dir
+            report, out, clinic=clinic_info(), lang=lang, template_dir=template_dir
         )
     )
 
