@@ -7,6 +7,7 @@ clinic database (numbers assigned at issue, cancellations by credit note, all au
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -160,6 +161,22 @@ def create_cmd(
     _show(inv, as_json)
 
 
+def _transition(
+    change: Callable[..., Any],
+    invoice_id: int,
+    on: str | None,
+    as_user: str | None,
+    as_json: bool,
+) -> None:
+    """One state change of an invoice (issue, pay, cancel) on a date, then show it."""
+    day = _day(on)
+    inv = run_write(
+        as_user,
+        lambda s, actor, settings: change(s, actor, invoice_id, on=day, zone=settings.clinic.zone),
+    )
+    _show(inv, as_json)
+
+
 @invoice_app.command("issue")
 def issue_cmd(
     invoice_id: int = typer.Argument(..., help="invoice id"),
@@ -168,14 +185,7 @@ def issue_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issue a draft: it gets the next number of the year and is frozen."""
-    day = _day(on)
-    inv = run_write(
-        as_user,
-        lambda s, actor, settings: svc.issue_invoice(
-            s, actor, invoice_id, on=day, zone=settings.clinic.zone
-        ),
-    )
-    _show(inv, as_json)
+    _transition(svc.issue_invoice, invoice_id, on, as_user, as_json)
 
 
 @invoice_app.command("pay")
@@ -186,14 +196,7 @@ def pay_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Mark an issued invoice as paid."""
-    day = _day(on)
-    inv = run_write(
-        as_user,
-        lambda s, actor, settings: svc.mark_paid(
-            s, actor, invoice_id, on=day, zone=settings.clinic.zone
-        ),
-    )
-    _show(inv, as_json)
+    _transition(svc.mark_paid, invoice_id, on, as_user, as_json)
 
 
 @invoice_app.command("cancel")
@@ -204,14 +207,7 @@ def cancel_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel: an issued invoice by a credit note (printed), a draft by discarding it."""
-    day = _day(on)
-    inv = run_write(
-        as_user,
-        lambda s, actor, settings: svc.cancel_invoice(
-            s, actor, invoice_id, on=day, zone=settings.clinic.zone
-        ),
-    )
-    _show(inv, as_json)
+    _transition(svc.cancel_invoice, invoice_id, on, as_user, as_json)
 
 
 @invoice_app.command("show")
