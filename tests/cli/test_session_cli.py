@@ -141,3 +141,18 @@ def test_plain_summary_for_the_clinician(
     assert code == 0
     assert "session: completed" in text and "hard limit" in text
     assert "model estimate" in text and str(out) in text
+
+
+def test_clinician_limit_below_the_peak_becomes_the_operating_peak(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["session", "run", "--fast", "--minutes", "4", "--seed", "8", "--peak", "380",
+         "--base", "100", "--clinician-max", "300", "--out", str(tmp_path / "c"), "--json"]
+    )  # fmt: skip
+    assert code == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["hard_limit_n"] == 300.0 and s["clinician_max_force_n"] == 300.0
+    assert s["final_peak_target_n"] <= 300.0
+    assert s["limit_violations"] == 0 and s["hold_within_10pct"] >= 0.95
+    assert "clinician" not in s["clamps"]  # the controller planned within the limit

@@ -21,8 +21,13 @@ from spinecare.runtime.loop import LoopRunner, RealtimeOptions, TimingStats
 from spinecare.runtime.recorder import Recorder
 from spinecare.therapy.controller import DecompressionController, EmgDetectorLike
 from spinecare.therapy.profile import BASE_HELD, Phase
-from spinecare.therapy.protocol import Protocol
-from spinecare.therapy.safety import FaultKind, SafetySupervisor
+from spinecare.therapy.protocol import BASE_FRACTION, Protocol
+from spinecare.therapy.safety import (
+    OVERFORCE_MARGIN,
+    OVERFORCE_SLACK_N,
+    FaultKind,
+    SafetySupervisor,
+)
 from spinecare.therapy.segments import recommend_angle, segment_transfer
 
 TELEMETRY_COLUMNS = (
@@ -42,10 +47,18 @@ RELEASED_N = 5.0
 # Measured force below this fraction of base tension counts as "base tension lost" (issue 2
 # metric); 80% leaves room for the drive's tracking error during the fast guarding release.
 BASE_LOST_FRACTION = 0.8
-# The measured force may exceed the hard limit by load-cell noise only (5 N).
-LIMIT_SLACK_N = 5.0
 # Give up waiting for a released table after this long (the table's own watchdog releases).
 RELEASE_TIMEOUT_S = 5.0
+
+
+def within_clinician_limit(protocol: Protocol, clinician_max_force_n: float | None) -> Protocol:
+    """The protocol the controller plans with: a clinician's limit below the peak becomes the
+    peak (the supervisor enforces it anyway; planning within it avoids fighting the clamp)."""
+    if clinician_max_force_n is None or clinician_max_force_n >= protocol.peak_force_n:
+        return protocol
+    peak = clinician_max_force_n
+    base = protocol.base_force_n if protocol.base_force_n < peak else peak * BASE_FRACTION
+    return protocol.model_copy(update={"peak_force_n": peak, "base_force_n": base})
 
 
 @dataclass(slots=True)
@@ -122,7 +135,9 @@ class SessionRunner:
         self.supervisor = SafetySupervisor(
             device, protocol, clinician_max_force_n=clinician_max_force_n
         )
-        self.controller = controller or DecompressionController(protocol, emg_detector=emg_detector)
+        self.controller = controller or DecompressionController(
+            within_clinician_limit(protocol, clinician_max_force_n), emg_detector=emg_detector
+        )
         self.recorder = recorder
         self.on_tick = on_tick
         self.tick_view_every = max(1, tick_view_every)
@@ -139,6 +154,8 @@ class SessionRunner:
         self._stop_logged = False
         self._end_reason = ""
         self._runner: LoopRunner | None = None
+        # The same threshold that trips the overforce fault (SAF-4).
+        self._violation_n = OVERFORCE_MARGIN * self.supervisor.hard_limit_n + OVERFORCE_SLACK_N
 
     def request_stop(self, reason: str = "patient stop") -> None:
         """Thread-safe: Ctrl-C or the monitor's stop button. Acts on the next tick."""
@@ -252,13 +269,13 @@ class SessionRunner:
         m.ticks += 1
         m.peak_force_n = max(m.peak_force_n, r.force_n)
         m.force_time_ns += max(0.0, r.force_n) * TICK_S
-        if r.force_n > sup.hard_limit_n + LIMIT_SLACK_N or cmd.force_n > sup.effective_limit_n:
+        if r.force_n > self._violation_n or cmd.force_n > sup.effective_limit_n:
             m.limit_violations += 1
         if not sup.releasing:
             if phase is Phase.HOLD:
                 m.hold_ticks += 1
                 m.segment_force_hold_sum += seg_n
-                if abs(r.force_n - c.target_n) <= 0.1 * c.target_n:
+                if abs(r.force_n - cmd.force_n) <= 0.1 * cmd.force_n:
                     m.hold_within += 1
             if phase in BASE_HELD and r.force_n < BASE_LOST_FRACTION * c.base_n:
                 m.base_lost_ticks += 1
@@ -365,6 +382,7 @@ class SessionRunner:
             "final_peak_target_n": round(c.peak_n, 1),
             "effective_limit_n": round(sup.effective_limit_n, 1),
             "hard_limit_n": round(sup.hard_limit_n, 1),
+            "clinician_max_force_n": sup.clinician_max_force_n,
             "body_weight_cap_n": round(sup.body_weight_cap_n, 1),
             "limit_violations": m.limit_violations,
             "clamps": dict(sup.clamp_counts),
