@@ -153,7 +153,6 @@ class SessionRunner:
         self._faults_logged = 0
         self._stop_logged = False
         self._end_reason = ""
-        self._runner: LoopRunner | None = None
         # The same threshold that trips the overforce fault (SAF-4).
         self._violation_n = OVERFORCE_MARGIN * self.supervisor.hard_limit_n + OVERFORCE_SLACK_N
 
@@ -177,7 +176,6 @@ class SessionRunner:
     def run(self, max_seconds: float | None = None) -> SessionResult:
         self.start()
         runner = LoopRunner(TICK_S, self.clock, self._step, realtime=self.realtime)
-        self._runner = runner
         if self.recorder is not None:
             self.recorder.event(
                 "session_start",
