@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -17,6 +18,17 @@ def _patient(cli: Run) -> str:
     )  # fmt: skip
     assert code == 0, err
     return str(json.loads(out)["id"])
+
+
+def _plan(cli: Run) -> dict[str, Any]:
+    """A 15-session lumbar L4/5 course for a new patient."""
+    code, out, err = cli(
+        "course", "plan", "--patient", _patient(cli), "--region", "lumbar", "--segment", "L4/5",
+        "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    course: dict[str, Any] = json.loads(out)
+    return course
 
 
 def _start() -> str:
@@ -65,13 +77,7 @@ def test_bad_plan_input(cli_doc: Run) -> None:
 
 def test_run_a_planned_session_and_record_it(cli_doc: Run, tmp_path: Path) -> None:
     """Issue 2 meets issue 3: the core runs the session the course planned, and records it."""
-    pid = _patient(cli_doc)
-    code, out, err = cli_doc(
-        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
-        "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
-    )  # fmt: skip
-    assert code == 0, err
-    course = json.loads(out)
+    course = _plan(cli_doc)
     first = course["sessions"][0]
     out_dir = tmp_path / "s1"
     code, out, err = cli_doc(
@@ -94,13 +100,7 @@ def test_course_report_from_the_records(cli_doc: Run, tmp_path: Path) -> None:
     """Plan, run a session on the simulated table, record pain and ODI, print the report."""
     from tests.reports.pdfutil import pages, text
 
-    pid = _patient(cli_doc)
-    code, out, err = cli_doc(
-        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
-        "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
-    )  # fmt: skip
-    assert code == 0, err
-    course = json.loads(out)
+    course = _plan(cli_doc)
     first = str(course["sessions"][0]["id"])
     code, _, err = cli_doc(
         "session", "run", "--course-session", first, "--fast", "--minutes", "2",

@@ -13,6 +13,7 @@ from spinecare.quantities import DEVICE_MAX_FORCE_N
 from spinecare.therapy.protocol import G, default_protocol
 from spinecare.therapy.safety import (
     BODY_WEIGHT_CAP,
+    MAX_FALL_N_S,
     MAX_RISE_N_S,
     FaultKind,
     SafetySupervisor,
@@ -121,6 +122,7 @@ def test_saf1_saf3_saf5_no_proposal_escapes_the_chain(
     for cmd in table.written:
         assert 0.0 <= cmd.force_n <= limit + 1e-9
         assert cmd.force_n - last <= MAX_RISE_N_S[proto.region] * TICK_S + 1e-9
+        assert last - cmd.force_n <= MAX_FALL_N_S * TICK_S + 1e-9
         assert cmd.base_n <= cmd.force_n + 1e-9
         last = cmd.force_n
 

@@ -263,7 +263,13 @@ class SessionRunner:
     ) -> None:
         c, m, sup = self.controller, self._m, self.supervisor
         phase = c.phase
-        seg_n = self.transfer.axial_n(max(0.0, r.force_n))
+        # The segment estimate is only needed for the hold statistics, the record and the view.
+        want_view = self.on_tick is not None and k % self.tick_view_every == 0
+        seg_n = (
+            self.transfer.axial_n(max(0.0, r.force_n))
+            if phase is Phase.HOLD or self.recorder is not None or want_view
+            else 0.0
+        )
         m.ticks += 1
         m.peak_force_n = max(m.peak_force_n, r.force_n)
         m.force_time_ns += max(0.0, r.force_n) * TICK_S
@@ -298,7 +304,7 @@ class SessionRunner:
                 ),
             )
             self._log_events(rec, now)
-        if self.on_tick is not None and k % self.tick_view_every == 0:
+        if want_view and self.on_tick is not None:
             self.on_tick(
                 TickView(
                     t_s=now,
