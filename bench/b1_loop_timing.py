@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from spinecare.devices.base import TICK_S
 from spinecare.runtime.clock import DEFAULT_SPIN_S, MonotonicClock
 from spinecare.runtime.loop import LoopRunner, RealtimeOptions
+from spinecare.vocab import TICK_S
 
 # Goals of issue "runtime timing loop": p99 period error <= 0.5 ms, no single wake later than
 # 2 ms (10% of the 20 ms tick), no overrun in a 5-minute run.
@@ -116,7 +116,7 @@ def session_work() -> Callable[[], None]:
     from spinecare.cohort.run import VirtualSession, make_table
     from spinecare.runtime.session import SessionRunner
     from spinecare.signals.emg import EmgGuardingDetector
-    from spinecare.therapy.regions import Region
+    from spinecare.vocab import Region
 
     vs = VirtualSession(
         seed=7, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=30.0, emg=True

@@ -14,7 +14,7 @@ from typing import Any
 from spinecare.cohort.run import VirtualSession, cohort_sessions, run_cohort, run_virtual_session
 from spinecare.devices import simulated
 from spinecare.sim import patient_model as pm
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 GOALS: dict[str, tuple[str, float]] = {
     "session_wall_s": ("<=", 1.0),

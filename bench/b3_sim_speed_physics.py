@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from spinecare.devices.base import TICK_S, Command
 from spinecare.devices.simulated import SimulatedTable
 from spinecare.sim import patient_model as pm
 from spinecare.sim import virtual_patient
+from spinecare.vocab import TICK_S, Command
 
 # Brief: Python overhead of advance()+read()+write() per tick <= 10 us without EMG.
 GOALS: dict[str, tuple[str, float]] = {"table_tick_us": ("<=", 10.0)}

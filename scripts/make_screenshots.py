@@ -19,7 +19,7 @@ from spinecare.cohort.run import VirtualSession, make_table
 from spinecare.reports.charts import session_force_png
 from spinecare.runtime.recorder import Recorder, load_events, load_telemetry
 from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner, TickView
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 

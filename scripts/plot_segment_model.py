@@ -15,12 +15,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from spinecare.therapy.regions import SEGMENTS, Region, TableType
 from spinecare.therapy.segments import (
     ANGLE_RANGE_DEG,
     recommend_angle,
     segment_transfer,
 )
+from spinecare.vocab import SEGMENTS, Region, TableType
 
 WEIGHT_KG = 80.0
 FORCE_N = {Region.LUMBAR: 300.0, Region.CERVICAL: 80.0}

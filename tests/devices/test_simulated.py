@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from spinecare.devices.base import Command, Device, DeviceNotActiveError, DeviceState
+from spinecare.devices.base import Device, DeviceNotActiveError
 from spinecare.devices.simulated import SimulatedTable
 from spinecare.quantities import DEVICE_MAX_FORCE_N
 from spinecare.sim import Fault, FaultKind, PatientParams, virtual_patient
-from spinecare.therapy.regions import TableType
+from spinecare.vocab import Command, DeviceState, TableType
 
 TICK = 0.02
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spinecare.devices.base import TICK_S
 from spinecare.runtime.clock import MonotonicClock, SimulatedClock
 from spinecare.runtime.loop import LoopRunner, RealtimeOptions
+from spinecare.vocab import TICK_S
 
 
 class WorkClock(SimulatedClock):

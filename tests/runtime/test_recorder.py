@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinecare.devices.base import TICK_S
 from spinecare.runtime.recorder import (
     TELEMETRY,
     Recorder,
@@ -21,6 +20,7 @@ from spinecare.runtime.recorder import (
     load_summary,
     load_telemetry,
 )
+from spinecare.vocab import TICK_S
 
 COLS = ("force_n", "target_n", "phase", "seq")
 

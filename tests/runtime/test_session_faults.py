@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 from spinecare.cohort.run import VirtualSession, make_table
-from spinecare.devices.base import TICK_S, Command, Reading
 from spinecare.runtime.clock import SimulatedClock
 from spinecare.runtime.recorder import Recorder, load_events, load_summary, load_telemetry
 from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
 from spinecare.sim.faults import Fault, FaultKind
 from spinecare.therapy.controller import DecompressionController
-from spinecare.therapy.regions import Region
 from spinecare.therapy.safety import FaultKind as SafetyFault
+from spinecare.vocab import TICK_S, Command, Reading, Region
 
 # Lumbar, 80 kg: pretension ends near 12 s, the first hold runs from about 21 s to 81 s.
 FAULT_AT_S = 40.0

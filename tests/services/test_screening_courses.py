@@ -36,7 +36,7 @@ from spinecare.services.sessions import attach_output
 from spinecare.settings import ClinicSettings
 from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import BmdSite, Role
-from spinecare.therapy.protocol import G
+from spinecare.vocab import G
 from tests.services.conftest import next_weekday
 
 

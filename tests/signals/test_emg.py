@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinecare.devices.base import EMG_BLOCK
 from spinecare.signals.emg import EmgGuardingDetector, EmgUpdate, adc_to_uv
+from spinecare.vocab import EMG_BLOCK
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "emg-real-1khz.txt"
 ACTIVITY_S = [(35.0, 42.0), (49.5, 58.5), (95.2, 96.5)]  # with >= 0.5 s margin

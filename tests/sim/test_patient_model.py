@@ -6,11 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from spinecare.devices.base import Command
 from spinecare.devices.simulated import SimulatedTable
 from spinecare.sim import patient_model as pm
 from spinecare.sim import virtual_patient
 from spinecare.sim.patient_model import G
+from spinecare.vocab import Command
 
 
 def _scenario_inputs(emg: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from spinecare.sim import virtual_patient, virtual_population
 from spinecare.sim.patient_model import G
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 
 @given(st.integers(min_value=0, max_value=2**63 - 1))

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from spinecare.devices.base import Command, DeviceNotActiveError, DeviceState, Reading
+from spinecare.devices.base import DeviceNotActiveError
+from spinecare.vocab import Command, DeviceState, Reading
 
 
 class FakeTable:

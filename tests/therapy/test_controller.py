@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from spinecare.devices.base import TICK_S, Command
 from spinecare.therapy.controller import DecompressionController
 from spinecare.therapy.profile import Phase
 from spinecare.therapy.protocol import default_protocol
+from spinecare.vocab import TICK_S, Command
 
 
 def drive(

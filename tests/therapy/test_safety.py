@@ -8,9 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spinecare.devices.base import TICK_S, Command
 from spinecare.quantities import DEVICE_MAX_FORCE_N
-from spinecare.therapy.protocol import G, default_protocol
+from spinecare.therapy.protocol import default_protocol
 from spinecare.therapy.safety import (
     BODY_WEIGHT_CAP,
     MAX_FALL_N_S,
@@ -18,6 +17,7 @@ from spinecare.therapy.safety import (
     FaultKind,
     SafetySupervisor,
 )
+from spinecare.vocab import TICK_S, Command, G
 
 
 def make(

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spinecare.errors import InputError
-from spinecare.therapy.regions import SEGMENTS, Region, TableType
 from spinecare.therapy.segments import (
     ANGLE_RANGE_DEG,
     MODEL_ASSUMPTIONS,
@@ -18,6 +17,7 @@ from spinecare.therapy.segments import (
     segment_transfer,
     transmission,
 )
+from spinecare.vocab import SEGMENTS, Region, TableType
 
 EPS = 1e-9
 weights = st.floats(40.0, 200.0)

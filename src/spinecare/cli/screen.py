@@ -12,7 +12,7 @@ from spinecare.cli.app import app
 from spinecare.clinical.contraindications import screen
 from spinecare.clinical.findings import PatientFindings
 from spinecare.errors import InputError
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 
 def read_patient_file(path: Path) -> PatientFindings:

@@ -15,7 +15,6 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.errors import InputError
-from spinecare.therapy.regions import Region, TableType
 from spinecare.therapy.segments import (
     MODEL_ASSUMPTIONS,
     check_segment,
@@ -23,6 +22,7 @@ from spinecare.therapy.segments import (
     segment_forces,
     transmission,
 )
+from spinecare.vocab import Region, TableType
 
 NOT_A_MEASUREMENT = "model estimate, not a measurement"
 

@@ -14,10 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from spinecare.cli.app import app
-from spinecare.devices.base import TICK_S
 from spinecare.errors import InputError
 from spinecare.therapy.protocol import Protocol, default_protocol
-from spinecare.therapy.regions import Region, TableType
+from spinecare.vocab import TICK_S, Region, TableType
 
 session_app = typer.Typer(help="Run decompression sessions.", no_args_is_help=True)
 app.add_typer(session_app, name="session")

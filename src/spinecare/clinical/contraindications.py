@@ -21,7 +21,7 @@ from spinecare.clinical.bone import AGE_MIN_YEARS, BoneAssessment, BoneClass, as
 from spinecare.clinical.findings import Finding, FractureKind, PatientFindings, Sex
 from spinecare.clinical.orthosis import OrthosisRecommendation, orthosis_recommendation
 from spinecare.errors import InputError
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 
 class Scope(enum.StrEnum):

@@ -26,7 +26,7 @@ from spinecare.therapy.protocol import (
     protocol_max_fraction,
     weight_force_n,
 )
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 # Seed (spinemed-decompression.txt): "approx. 45 minutes per session", 30 minutes traction.
 SLOT_MINUTES = 45

@@ -14,7 +14,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 # The seed's thirteen contraindications (spinemed-decompression.txt), codes CI-01 .. CI-13.
 CI_CODES: tuple[str, ...] = tuple(f"CI-{i:02d}" for i in range(1, 14))

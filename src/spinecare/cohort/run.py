@@ -23,7 +23,7 @@ from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionResult, SessionR
 from spinecare.sim.faults import Fault
 from spinecare.sim.population import virtual_patient
 from spinecare.therapy.protocol import Protocol, default_protocol
-from spinecare.therapy.regions import SEGMENTS, Region, TableType
+from spinecare.vocab import SEGMENTS, Region, TableType
 
 # The virtual clinic's weight range (issue 2: 45-140 kg).
 COHORT_WEIGHT_KG = (45.0, 140.0)

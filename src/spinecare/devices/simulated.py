@@ -21,19 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from spinecare.devices.base import (
-    COMMAND_TIMEOUT_S,
-    EMG_BLOCK,
-    Command,
-    DeviceNotActiveError,
-    DeviceState,
-    Reading,
-)
+from spinecare.devices.base import DeviceNotActiveError
 from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION
 from spinecare.sim import patient_model as pm
 from spinecare.sim.faults import PHYSICAL, Fault, FaultKind
 from spinecare.sim.patient_model import PatientParams
-from spinecare.therapy.regions import TableType
+from spinecare.vocab import COMMAND_TIMEOUT_S, EMG_BLOCK, Command, DeviceState, Reading, TableType
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -13,8 +13,8 @@ import bisect
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from spinecare.devices.base import TICK_S
 from spinecare.therapy.controller import GuardingEvent
+from spinecare.vocab import TICK_S
 
 # After a contraction ends, the muscles need up to ~1 s to relax (relax tau 150-400 ms,
 # sim/patient_model.py): a detection in that tail still belongs to the event.

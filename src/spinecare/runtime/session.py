@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spinecare.devices.base import TICK_S, Command, Device, Reading
+from spinecare.devices.base import Device
 from spinecare.runtime.clock import Clock, SimulatedClock
 from spinecare.runtime.loop import LoopRunner, RealtimeOptions, TimingStats
 from spinecare.runtime.recorder import Recorder
@@ -29,6 +29,7 @@ from spinecare.therapy.safety import (
     SafetySupervisor,
 )
 from spinecare.therapy.segments import recommend_angle, segment_transfer
+from spinecare.vocab import TICK_S, Command, Reading
 
 TELEMETRY_COLUMNS = (
     "phase",

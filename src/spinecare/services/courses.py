@@ -45,7 +45,7 @@ from spinecare.therapy.protocol import (
     progression_ceiling_fraction,
     weight_force_n,
 )
-from spinecare.therapy.regions import SEGMENTS, Region, normalise_segment
+from spinecare.vocab import SEGMENTS, Region, segment_normalise
 
 
 class CoursePlan(BaseModel):
@@ -63,7 +63,7 @@ class CoursePlan(BaseModel):
     @field_validator("segment")
     @classmethod
     def _segment(cls, v: str, info: ValidationInfo) -> str:
-        seg = normalise_segment(v)
+        seg = segment_normalise(v)
         region = info.data.get("region")
         if isinstance(region, Region) and seg not in SEGMENTS[region]:
             allowed = ", ".join(SEGMENTS[region])

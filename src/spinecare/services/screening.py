@@ -28,7 +28,7 @@ from spinecare.store.models import (
     ScreeningFinding,
     VertebralFracture,
 )
-from spinecare.therapy.regions import Region
+from spinecare.vocab import Region
 
 AUDIT_ENTITY = "screening"
 

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from spinecare.therapy.regions import Region
+from spinecare.vocab import G, Region
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -559,7 +559,6 @@ class PatientParams:
 
 
 # Standard gravity (same constant as therapy/protocol.py).
-G = 9.80665
 # Coulomb friction on a fixed table: coefficient 0.5 of the segment weight (Lee & Evans 2001,
 # Aust J Physiother 47:102).
 FIXED_TABLE_FRICTION = 0.5

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spinecare.sim.patient_model import G, PatientParams
-from spinecare.therapy.regions import Region
+from spinecare.sim.patient_model import PatientParams
+from spinecare.vocab import G, Region
 
 # Body weight range of the virtual clinic (brief); triangular with its mode near the adult mean.
 WEIGHT_MIN_KG = 45.0

@@ -57,6 +57,9 @@ class CourseStatus(enum.StrEnum):
 
 class SessionStatus(enum.StrEnum):
     PLANNED = "planned"
+    # Recorded before the table's first tick, so a session killed mid-run leaves a trace; the
+    # next start closes it as aborted with the telemetry it has (services/sessions.py).
+    RUNNING = "running"
     DONE = "done"
     ABORTED = "aborted"
     CANCELLED = "cancelled"

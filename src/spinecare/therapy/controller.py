@@ -18,10 +18,10 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 import numpy.typing as npt
 
-from spinecare.devices.base import TICK_S, Command, Reading
 from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingSettings
 from spinecare.therapy.profile import DISTRACTING, Phase, ramp_toward
 from spinecare.therapy.protocol import Protocol
+from spinecare.vocab import TICK_S, Command, Reading
 
 DISTRACTING_NAMES = frozenset(p.value for p in DISTRACTING)
 

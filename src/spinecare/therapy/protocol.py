@@ -13,10 +13,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spinecare.quantities import DEVICE_MAX_FORCE_N
-from spinecare.therapy.regions import SEGMENTS, Region, TableType, normalise_segment
+from spinecare.vocab import SEGMENTS, G, Region, TableType, segment_normalise
 
-# Standard gravity, N per kg-force.
-G = 9.80665
 # One pound-force in newtons.
 LBF_N = 4.448222
 
@@ -106,7 +104,7 @@ class Protocol(BaseModel):
     @field_validator("segment")
     @classmethod
     def _canonical_segment(cls, v: str) -> str:
-        return normalise_segment(v)
+        return segment_normalise(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -15,17 +15,10 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from spinecare.devices.base import (
-    TICK_S,
-    Command,
-    Device,
-    DeviceNotActiveError,
-    DeviceState,
-    Reading,
-)
+from spinecare.devices.base import Device, DeviceNotActiveError
 from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION
-from spinecare.therapy.protocol import G, Protocol
-from spinecare.therapy.regions import Region
+from spinecare.therapy.protocol import Protocol
+from spinecare.vocab import TICK_S, Command, DeviceState, G, Reading, Region
 
 # SAF-3: body-weight caps. Lumbar: protocols stay at or below 1/2 body weight (Shealy, Eyerman;
 # DESIGN.md 4); the supervisor allows 60% as the last line before the device limit. Cervical:

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 
 from spinecare.errors import InputError
 from spinecare.quantities import BODY_WEIGHT, DEVICE_MAX_FORCE_N
-from spinecare.therapy.protocol import G, progression_ceiling_fraction
-from spinecare.therapy.regions import (
+from spinecare.therapy.protocol import progression_ceiling_fraction
+from spinecare.vocab import (
     SEGMENTS,
+    G,
     Region,
     TableType,
-    normalise_segment,
-    region_of_segment,
+    segment_normalise,
+    segment_region,
 )
 
 # --- Segmental lordosis (degrees, listed from the pulled/anchor end outwards) -------------------
@@ -217,7 +218,7 @@ def _check_angle(region: Region, angle_deg: float) -> float:
 def check_segment(region: Region | str, segment: str) -> str:
     """Canonical segment name, or InputError if it is not a segment of ``region``."""
     reg = _region(region)
-    seg = normalise_segment(segment)
+    seg = segment_normalise(segment)
     if seg not in SEGMENTS[reg]:
         raise InputError(
             "segment",
@@ -342,7 +343,7 @@ def recommend_angle(
     """
     reg = _region(region) if region is not None else None
     if reg is None:
-        reg = region_of_segment(segment)
+        reg = segment_region(segment)
         if reg is None:
             raise InputError("segment", "not a known movement segment", segment)
     seg = check_segment(reg, segment)
