@@ -8,28 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 from collections.abc import Sequence
 from typing import Literal, Self
 
-import holidays
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from spinecare.clinical.dosing import course_force_plan
 from spinecare.clinical.outcomes import SessionOutcome, pain_improved
 from spinecare.errors import InputError
-from spinecare.therapy.protocol import (
-    COURSE_MAX_SESSIONS,
-    COURSE_MIN_SESSIONS,
-    DEFAULT_TRACTION_MIN,
-    course_force_plan,
-    progressed_force_n,
-    protocol_max_fraction,
-    weight_force_n,
-)
-from spinecare.vocab import Region
+from spinecare.quantities import BODY_WEIGHT
+from spinecare.vocab import SEGMENTS, Region, segment_normalise
 
 # Seed (spinemed-decompression.txt): "approx. 45 minutes per session", 30 minutes traction.
 SLOT_MINUTES = 45
+# Traction time 30 min in a 45 min slot (seed spinemed-decompression.txt).
+DEFAULT_TRACTION_MIN = 30.0
+# Courses of 15-20 sessions (seed).
+COURSE_MIN_SESSIONS = 15
+COURSE_MAX_SESSIONS = 20
 # Seed: "A significant improvement of the symptoms usually occurs after 6-8 treatments."
 REVIEW_WINDOW = (6, 8)
 # 2-5 sessions a week (brief; typical decompression course density).
@@ -67,6 +63,8 @@ class ScheduleSettings(BaseModel):
             if end <= start:
                 raise ValueError(f"opening_hours: closing before opening on weekday {day}")
         if self.holiday_subdiv is not None:
+            import holidays  # lazy: therapy imports this module for its constants
+
             try:
                 holidays.country_holidays("DE", subdiv=self.holiday_subdiv, years=2026)
             except NotImplementedError:
@@ -110,6 +108,8 @@ def is_clinic_day(day: dt.date, settings: ScheduleSettings) -> bool:
 @functools.lru_cache(maxsize=64)
 def _german_holidays(subdiv: str | None, year: int) -> frozenset[dt.date]:
     """Public holidays (``holidays`` package): nationwide, plus the state's if ``subdiv``."""
+    import holidays  # lazy: keeps session start-up free of the holiday tables
+
     return frozenset(holidays.country_holidays("DE", subdiv=subdiv, years=year).keys())
 
 
@@ -188,7 +188,7 @@ def plan_course(
             raise InputError("busy", "interval ends before it starts", f"{b_start} - {b_end}")
         if b_start.tzinfo is not None or b_end.tzinfo is not None:
             raise InputError("busy", "use naive clinic-local datetimes", str(b_start))
-    forces, force_note = _force_plan(region, body_weight_kg, segment, sessions)
+    forces = projected_forces(region, body_weight_kg, segment, [True] * (sessions - 1))
     booked: list[dt.datetime] = []
     week_count: dict[tuple[int, int], int] = {}
     monday = start - dt.timedelta(days=start.weekday())
@@ -209,7 +209,7 @@ def plan_course(
             week = slot.date().isocalendar()[:2]
             week_count[week] = week_count.get(week, 0) + 1
         monday += dt.timedelta(days=7)
-    warnings: list[str] = [force_note] if force_note else []
+    warnings: list[str] = []
     weeks = sorted(week_count)
     for w in weeks[1:-1]:  # the first and last weeks may be partial
         if week_count[w] < MIN_PER_WEEK:
@@ -235,31 +235,32 @@ def plan_course(
     )
 
 
-def _force_plan(
-    region: Region | str, body_weight_kg: float, segment: str, sessions: int
-) -> tuple[list[float], str | None]:
-    """Projected peaks if every session is tolerated, from ``therapy.protocol``.
-
-    ``course_force_plan`` can refuse its own last step when rounding to 0.1 N lands a hair
-    above the 50%-body-weight cap; then the same progression is rebuilt, rounded down.
-    """
-    try:
-        return course_force_plan(region, body_weight_kg, [True] * (sessions - 1), segment), None
-    except ValidationError:
-        reg = Region(region)
-        cap = weight_force_n(body_weight_kg, protocol_max_fraction(reg))
-        plan = [
-            math.floor(min(progressed_force_n(reg, body_weight_kg, i), cap) * 10) / 10
-            for i in range(sessions)
-        ]
-        return plan, "force plan rebuilt with rounding down at the protocol cap"
+def _check_dosing_inputs(region: Region, body_weight_kg: float, segment: str) -> None:
+    """Refuse what ``therapy.protocol.Protocol`` would refuse, so a planned session can run."""
+    if not BODY_WEIGHT.safe_min <= body_weight_kg <= BODY_WEIGHT.safe_max:
+        raise InputError(
+            "body_weight_kg",
+            f"must be {BODY_WEIGHT.safe_min:g}-{BODY_WEIGHT.safe_max:g} kg",
+            body_weight_kg,
+        )
+    if segment_normalise(segment) not in SEGMENTS[region]:
+        raise InputError(
+            "segment",
+            f"not a {region.value} segment (allowed: {', '.join(SEGMENTS[region])})",
+            segment,
+        )
 
 
 def projected_forces(
     region: Region | str, body_weight_kg: float, segment: str, tolerated: Sequence[bool]
 ) -> list[float]:
-    """Peak force per session given which earlier sessions were tolerated (therapy.protocol)."""
-    return course_force_plan(region, body_weight_kg, list(tolerated), segment)
+    """Peak force per session given which earlier sessions were tolerated (clinical.dosing).
+
+    ``segment`` is checked against the region so a plan never names a segment it cannot treat.
+    """
+    reg = Region(region)
+    _check_dosing_inputs(reg, body_weight_kg, segment)
+    return course_force_plan(reg, body_weight_kg, tolerated)
 
 
 # --- The review point -----------------------------------------------------------------------

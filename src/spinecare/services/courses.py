@@ -3,7 +3,7 @@
 Planning runs the screening rules first (a known contraindication refuses the plan; missing
 findings only warn), books the sessions with ``clinical/course.py`` (working days, German public
 holidays of the clinic's state, no double-booking of the table) and gives every session the
-force progression of ``therapy/protocol.py``, assuming each earlier session is tolerated; the
+force progression of ``clinical/dosing.py``, assuming each earlier session is tolerated; the
 sessions service re-derives later sessions once real results arrive.
 """
 
@@ -25,8 +25,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spinecare.clinical.contraindications import Decision, ScreeningSettings
-from spinecare.clinical.course import MAX_PER_WEEK, MIN_PER_WEEK, REVIEW_WINDOW, ScheduleSettings
+from spinecare.clinical.course import (
+    COURSE_MAX_SESSIONS,
+    COURSE_MIN_SESSIONS,
+    MAX_PER_WEEK,
+    MIN_PER_WEEK,
+    REVIEW_WINDOW,
+    ScheduleSettings,
+)
 from spinecare.clinical.course import plan_course as schedule_course
+from spinecare.clinical.dosing import progression_ceiling_fraction, weight_force_n
 from spinecare.errors import InputError
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
@@ -37,13 +45,9 @@ from spinecare.store.enums import CourseStatus, SessionStatus
 from spinecare.store.models import Course, TreatmentSession
 from spinecare.therapy.protocol import (
     BASE_FRACTION,
-    COURSE_MAX_SESSIONS,
-    COURSE_MIN_SESSIONS,
     Protocol,
     default_protocol,
     next_session_protocol,
-    progression_ceiling_fraction,
-    weight_force_n,
 )
 from spinecare.vocab import SEGMENTS, Region, segment_normalise
 

@@ -1,43 +1,26 @@
 """A decompression protocol: everything the controller needs to run one session.
 
-Defaults are weight-adapted from published dosing (DESIGN.md section 4) and progress across a
+Defaults are weight-adapted by the dosing rules of ``clinical/dosing.py`` and progress across a
 course only after a tolerated session. Every field is validated here, at the edge, so an invalid
 value is refused with the field, the value and the allowed range and never reaches a device.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spinecare.clinical.course import DEFAULT_TRACTION_MIN
+from spinecare.clinical.dosing import (
+    next_peak_force_n,
+    progressed_force_n,
+    protocol_max_fraction,
+    round_down_force,
+    weight_force_n,
+)
 from spinecare.quantities import DEVICE_MAX_FORCE_N
 from spinecare.vocab import SEGMENTS, G, Region, TableType, segment_normalise
-
-# One pound-force in newtons.
-LBF_N = 4.448222
-
-# --- Lumbar dosing -------------------------------------------------------------------------
-# Start near 1/3 of body weight: the traditional lumbar traction dose (Judovich; Kennedy
-# technique, DESIGN.md 4).
-LUMBAR_START_FRACTION = 1.0 / 3.0
-# Never above 1/2 body weight in a protocol: about 50% is what decompression protocols use
-# (Shealy; Eyerman) and 40-50% is needed for separation on a friction-free surface (Saunders).
-LUMBAR_PROTOCOL_MAX_FRACTION = 0.5
-# Progress 5-10 lb per tolerated session (Kennedy technique); we take the lower end, which reaches
-# 1/2 body weight after about 6-8 sessions, when the seed expects the improvement to show.
-LUMBAR_STEP_N = 5.0 * LBF_N
-
-# --- Cervical dosing -----------------------------------------------------------------------
-# 7-10% of body weight starts separation, 10% is optimal (Akinbo 2008); at most 15% in a
-# protocol (below the traditional 1/6 body weight, DESIGN.md 4).
-CERVICAL_START_FRACTION = 0.07
-CERVICAL_TARGET_FRACTION = 0.10
-CERVICAL_PROTOCOL_MAX_FRACTION = 0.15
-# Engineering choice mirroring the lumbar pace: +1% body weight per tolerated session reaches the
-# 10% optimum by the fourth session.
-CERVICAL_STEP_FRACTION = 0.01
 
 # Base tension about 50% of peak (VAX-D patent profile; DRX case report, DESIGN.md 4).
 BASE_FRACTION = 0.5
@@ -53,31 +36,6 @@ LUMBAR_RAMP_UP_N_S = 15.0
 LUMBAR_RAMP_DOWN_N_S = 30.0
 CERVICAL_RAMP_UP_N_S = 4.0
 CERVICAL_RAMP_DOWN_N_S = 8.0
-# Traction time 30 min in a 45 min slot (seed spinemed-decompression.txt).
-DEFAULT_TRACTION_MIN = 30.0
-# Courses of 15-20 sessions (seed).
-COURSE_MIN_SESSIONS = 15
-COURSE_MAX_SESSIONS = 20
-
-
-def protocol_max_fraction(region: Region) -> float:
-    if region is Region.LUMBAR:
-        return LUMBAR_PROTOCOL_MAX_FRACTION
-    return CERVICAL_PROTOCOL_MAX_FRACTION
-
-
-def progression_ceiling_fraction(region: Region) -> float:
-    """Where automatic progression stops; a clinician may set more, up to the protocol max."""
-    return LUMBAR_PROTOCOL_MAX_FRACTION if region is Region.LUMBAR else CERVICAL_TARGET_FRACTION
-
-
-def weight_force_n(weight_kg: float, fraction: float) -> float:
-    return weight_kg * G * fraction
-
-
-def progression_ceiling_n(region: Region, weight_kg: float) -> float:
-    """Where automatic progression stops, never above the device's hard limit."""
-    return min(weight_force_n(weight_kg, progression_ceiling_fraction(region)), DEVICE_MAX_FORCE_N)
 
 
 class Protocol(BaseModel):
@@ -136,31 +94,10 @@ class Protocol(BaseModel):
         return self.peak_force_n / self.body_weight_n
 
 
-def _round_down(force_n: float) -> float:
-    """Forces are shown to 0.1 N; rounding down keeps a capped force under its cap."""
-    return math.floor(force_n * 10.0 + 1e-9) / 10.0
-
-
 def _ramps(region: Region) -> tuple[float, float]:
     if region is Region.LUMBAR:
         return LUMBAR_RAMP_UP_N_S, LUMBAR_RAMP_DOWN_N_S
     return CERVICAL_RAMP_UP_N_S, CERVICAL_RAMP_DOWN_N_S
-
-
-def start_force_n(region: Region, weight_kg: float) -> float:
-    frac = LUMBAR_START_FRACTION if region is Region.LUMBAR else CERVICAL_START_FRACTION
-    return weight_force_n(weight_kg, frac)
-
-
-def progressed_force_n(region: Region, weight_kg: float, tolerated_sessions: int) -> float:
-    """Peak force after ``tolerated_sessions`` tolerated sessions, capped by the ceiling."""
-    step = (
-        LUMBAR_STEP_N
-        if region is Region.LUMBAR
-        else weight_force_n(weight_kg, CERVICAL_STEP_FRACTION)
-    )
-    ceiling = progression_ceiling_n(region, weight_kg)
-    return min(start_force_n(region, weight_kg) + step * max(0, tolerated_sessions), ceiling)
 
 
 def default_protocol(
@@ -189,8 +126,8 @@ def default_protocol(
         segment=segment,
         pull_angle_deg=pull_angle_deg,
         table=TableType(table),
-        peak_force_n=_round_down(peak),
-        base_force_n=_round_down(peak * BASE_FRACTION),
+        peak_force_n=round_down_force(peak),
+        base_force_n=round_down_force(peak * BASE_FRACTION),
         ramp_up_n_s=up,
         ramp_down_n_s=down,
         traction_minutes=traction_minutes,
@@ -202,18 +139,14 @@ def next_session_protocol(previous: Protocol, tolerated: bool) -> Protocol:
     """The next session's protocol: one progression step only if the last one was tolerated."""
     if not tolerated:
         return previous.model_copy(update={"session_number": previous.session_number + 1})
-    step = (
-        LUMBAR_STEP_N
-        if previous.region is Region.LUMBAR
-        else weight_force_n(previous.body_weight_kg, CERVICAL_STEP_FRACTION)
+    peak = next_peak_force_n(
+        previous.region, previous.body_weight_kg, previous.peak_force_n, tolerated=True
     )
-    ceiling = progression_ceiling_n(previous.region, previous.body_weight_kg)
-    peak = max(previous.peak_force_n, min(previous.peak_force_n + step, ceiling))
     return Protocol.model_validate(
         {
             **previous.model_dump(),
-            "peak_force_n": _round_down(peak),
-            "base_force_n": _round_down(peak * BASE_FRACTION),
+            "peak_force_n": peak,
+            "base_force_n": round_down_force(peak * BASE_FRACTION),
             "session_number": previous.session_number + 1,
         }
     )

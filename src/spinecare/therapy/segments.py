@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from spinecare.clinical.dosing import progression_ceiling_fraction
 from spinecare.errors import InputError
 from spinecare.quantities import BODY_WEIGHT, DEVICE_MAX_FORCE_N
-from spinecare.therapy.protocol import progression_ceiling_fraction
 from spinecare.vocab import (
     SEGMENTS,
     G,
