@@ -26,7 +26,8 @@ from spinecare.clinical.bone import (
     who_class,
     z_class,
 )
-from spinecare.clinical.findings import BmdMeasurement, BmdSite
+from spinecare.clinical.findings import BmdMeasurement
+from spinecare.clinical.vocab import BmdSite
 from spinecare.errors import InputError
 
 

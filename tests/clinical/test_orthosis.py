@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from spinecare.clinical.findings import Fracture, FractureKind
+from spinecare.clinical.findings import Fracture
 from spinecare.clinical.orthosis import EVIDENCE, OUTCOME_MEASURES, orthosis_recommendation
+from spinecare.clinical.vocab import FractureKind
 
 
 def test_recommended_for_osteoporotic_vertebral_fracture_only() -> None:

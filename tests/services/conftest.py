@@ -9,12 +9,13 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from spinecare.clinical.vocab import Menopause, Sex
 from spinecare.services.auth import Actor
 from spinecare.services.patients import PatientCreate, add_patient
 from spinecare.services.users import UserCreate, actor_for, create_user
 from spinecare.store import Store
 from spinecare.store.audit import AuditedSession
-from spinecare.store.enums import Insurance, Menopause, Role, Sex
+from spinecare.store.enums import Insurance, Role
 
 PASSWORD = "correct horse battery"
 

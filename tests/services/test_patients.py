@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from spinecare.clinical.vocab import Sex
 from spinecare.services.auth import Actor
 from spinecare.services.diagnoses import DiagnosisCreate, add_diagnosis, list_diagnoses
 from spinecare.services.errors import NotFoundError, PermissionDeniedError
@@ -20,7 +21,7 @@ from spinecare.services.patients import (
     list_patients,
 )
 from spinecare.store.audit import AuditedSession, audit_entries
-from spinecare.store.enums import Role, Sex
+from spinecare.store.enums import Role
 from tests.services.conftest import patient_data
 
 

@@ -11,7 +11,8 @@ import holidays
 import pytest
 
 from spinecare.clinical.contraindications import Decision
-from spinecare.clinical.findings import CI_CODES, Finding, Fracture, FractureKind
+from spinecare.clinical.findings import CI_CODES, Finding, Fracture
+from spinecare.clinical.vocab import BmdSite, FractureKind
 from spinecare.errors import InputError
 from spinecare.services.auth import Actor
 from spinecare.services.courses import CoursePlan, get_course, plan_course
@@ -35,7 +36,7 @@ from spinecare.services.screening import screen_patient, screening_history
 from spinecare.services.sessions import attach_output
 from spinecare.settings import ClinicSettings
 from spinecare.store.audit import AuditedSession
-from spinecare.store.enums import BmdSite, Role
+from spinecare.store.enums import Role
 from spinecare.vocab import G
 from tests.services.conftest import next_weekday
 

@@ -9,7 +9,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.clinical.bone import check_bmd, classify, site_of
-from spinecare.clinical.findings import Sex
+from spinecare.clinical.vocab import Sex
 from spinecare.errors import InputError
 
 bone_app = typer.Typer(help="Bone density assessment (DXA).", no_args_is_help=True)
@@ -54,7 +54,7 @@ def classify_cmd(
         bmd=bmd,
         t_score=t_score,
         z_score=z_score,
-        premenopausal=premenopausal if sx is Sex.F else None,
+        premenopausal=premenopausal if sx is Sex.FEMALE else None,
         fragility_fracture=fragility_fracture,
         weight_kg=weight,
     )

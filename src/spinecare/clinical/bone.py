@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from spinecare.clinical.findings import BMD_MAX_G_CM2, BmdMeasurement, BmdSite, Sex
+from spinecare.clinical.findings import BMD_MAX_G_CM2, BmdMeasurement
+from spinecare.clinical.vocab import BmdSite, Sex
 from spinecare.errors import InputError
 
 # --- WHO 1994 / ISCD classification thresholds (DESIGN.md 4; seed osteoporosis-spine.txt) ----
@@ -221,7 +222,7 @@ def z_class(z: float) -> BoneClass:
 
 def uses_z_score(sex: Sex | str, age: int, premenopausal: bool | None = None) -> bool:
     """ISCD: Z-scores for premenopausal women and men under 50; T-scores for everyone else."""
-    if Sex(sex) is Sex.M:
+    if Sex(sex) is Sex.MALE:
         return age < ISCD_MALE_Z_AGE_LIMIT
     if premenopausal is None:
         return age < DEFAULT_PREMENOPAUSAL_AGE_LIMIT
@@ -241,7 +242,7 @@ def ost_index(weight_kg: float, age: int) -> int:
 
 def ost_risk(ost: int, sex: Sex | str) -> OSTRisk | None:
     """Women: < -4 high, -4..-1 moderate, > -1 low (DESIGN.md 4). Men: not banded here."""
-    if Sex(sex) is not Sex.F:
+    if Sex(sex) is not Sex.FEMALE:
         return None
     if ost < -4:
         return "high"
@@ -268,7 +269,7 @@ _DVO2017_MEN: tuple[tuple[int, int, float], ...] = tuple(
 
 def dvo2017_treatment_threshold_t(sex: Sex | str, age: int) -> float | None:
     """T-score at or below which DVO 2017 suggests drug treatment; None below the age bands."""
-    table = _DVO2017_WOMEN if Sex(sex) is Sex.F else _DVO2017_MEN
+    table = _DVO2017_WOMEN if Sex(sex) is Sex.FEMALE else _DVO2017_MEN
     for lo, hi, t in table:
         if lo <= age < hi:
             return t

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from spinecare.clinical.bone import AGE_MIN_YEARS, BoneAssessment, BoneClass, assess_bone
-from spinecare.clinical.findings import Finding, FractureKind, PatientFindings, Sex
+from spinecare.clinical.findings import Finding, PatientFindings
 from spinecare.clinical.orthosis import OrthosisRecommendation, orthosis_recommendation
+from spinecare.clinical.vocab import FractureKind, Sex
 from spinecare.errors import InputError
 from spinecare.vocab import Region
 
@@ -210,7 +211,7 @@ def _ci02(ctx: Context) -> Outcome:
     f = p.finding("CI-02")
     if p.pregnant or (f is not None and f.present):
         return Outcome(applies=True, finding="pregnant")
-    if p.sex is Sex.M:
+    if p.sex is Sex.MALE:
         return Outcome()
     s = ctx.settings
     potential = p.childbearing_potential

@@ -8,12 +8,12 @@ an answer ("none known"). Missing data is never read as "no contraindication".
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spinecare.clinical.vocab import BmdSite, FractureKind, Sex
 from spinecare.vocab import Region
 
 # The seed's thirteen contraindications (spinemed-decompression.txt), codes CI-01 .. CI-13.
@@ -27,26 +27,6 @@ _VERTEBRA = re.compile(r"^(C[1-7]|T([1-9]|1[0-2])|L[1-5]|S[1-5])$")
 # Non-vertebral fragility fracture sites that count for "severe osteoporosis" (WHO: a fragility
 # fracture of any major site) but not as spinal findings.
 NON_VERTEBRAL_SITES: tuple[str, ...] = ("hip", "wrist", "forearm", "humerus", "pelvis", "rib")
-
-
-class Sex(enum.StrEnum):
-    F = "F"
-    M = "M"
-
-
-class BmdSite(enum.StrEnum):
-    """DXA sites ISCD accepts for diagnosis; the 33% radius only when the others cannot be used."""
-
-    LUMBAR_SPINE = "lumbar_spine"  # L1-L4
-    FEMORAL_NECK = "femoral_neck"
-    TOTAL_HIP = "total_hip"
-    RADIUS_33 = "radius_33"
-
-
-class FractureKind(enum.StrEnum):
-    OSTEOPOROTIC = "osteoporotic"  # fragility fracture: low-energy trauma
-    TRAUMATIC = "traumatic"
-    PATHOLOGIC = "pathologic"  # through a lesion (tumour); also triggers CI-01 review
 
 
 def is_vertebral_level(level: str) -> bool:
@@ -162,7 +142,7 @@ class PatientFindings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.sex is Sex.M and self.pregnant:
+        if self.sex is Sex.MALE and self.pregnant:
             raise ValueError("pregnant: a male patient cannot be recorded as pregnant")
         return self
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from spinecare.clinical.findings import Fracture, FractureKind
+from spinecare.clinical.findings import Fracture
+from spinecare.clinical.vocab import FractureKind
 
 # DVO 2017 guideline, quoted in the orthosis seed (spinomed-orthosis.txt).
 DVO2017_ORTHOSIS_QUOTE = (

@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spinecare.clinical.findings import BMD_MAX_G_CM2, Finding, Fracture, FractureKind
+from spinecare.clinical.findings import BMD_MAX_G_CM2, Finding, Fracture
+from spinecare.clinical.vocab import BmdSite, FractureKind
 from spinecare.errors import InputError
 from spinecare.services._common import act_as, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.patients import load_patient
-from spinecare.store.enums import BmdSite
 from spinecare.store.models import BmdMeasurement, ScreeningFinding, VertebralFracture
 
 OptNum = Annotated[

@@ -21,6 +21,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spinecare.clinical.vocab import Menopause, Sex
 from spinecare.services._common import act_as, utcnow
 from spinecare.services.auth import (
     Actor,
@@ -29,7 +30,7 @@ from spinecare.services.auth import (
     require_reader,
 )
 from spinecare.services.errors import NotFoundError
-from spinecare.store.enums import Insurance, Menopause, Sex
+from spinecare.store.enums import Insurance
 from spinecare.store.models import Patient
 
 # Plausible adult ranges, an input check only: weight as clinical/findings.py accepts it

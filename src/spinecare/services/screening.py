@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from spinecare.clinical.contraindications import ScreeningResult, ScreeningSettings, screen
 from spinecare.clinical.findings import BmdMeasurement as ClinicalBmd
 from spinecare.clinical.findings import Fracture, PatientFindings
+from spinecare.clinical.vocab import Menopause
 from spinecare.services._common import act_as, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.findings import finding_from_row
 from spinecare.services.patients import load_patient
 from spinecare.store.audit import audit_entries, record_event
-from spinecare.store.enums import AuditAction, Menopause
+from spinecare.store.enums import AuditAction
 from spinecare.store.models import (
     BmdMeasurement,
     Patient,

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import enum
 
-
-class Sex(enum.StrEnum):
-    """F/M as the bone references and screening rules need them (clinical/findings.py)."""
-
-    FEMALE = "F"
-    MALE = "M"
-
-
-class Menopause(enum.StrEnum):
-    PRE = "pre"
-    PERI = "peri"
-    POST = "post"
+# The clinical vocabularies are declared once, in the clinical layer; the schema stores their
+# values. Re-exported here so the models name every stored vocabulary from one module.
+from spinecare.clinical.vocab import BmdSite as BmdSite
+from spinecare.clinical.vocab import FractureKind as FractureKind
+from spinecare.clinical.vocab import Menopause as Menopause
+from spinecare.clinical.vocab import Sex as Sex
 
 
 class Insurance(enum.StrEnum):
@@ -29,23 +23,6 @@ class Role(enum.StrEnum):
     THERAPIST = "therapist"
     BILLING = "billing"
     ADMIN = "admin"
-
-
-class BmdSite(enum.StrEnum):
-    """DXA sites the WHO/ISCD classification uses (DESIGN.md 4; 33% radius only as fallback)."""
-
-    LUMBAR_SPINE = "lumbar_spine"  # L1-L4
-    FEMORAL_NECK = "femoral_neck"
-    TOTAL_HIP = "total_hip"
-    RADIUS_33 = "radius_33"
-
-
-class FractureKind(enum.StrEnum):
-    """As clinical/findings.py names them."""
-
-    OSTEOPOROTIC = "osteoporotic"  # fragility fracture, low-energy trauma
-    TRAUMATIC = "traumatic"
-    PATHOLOGIC = "pathologic"  # through a lesion (tumour)
 
 
 class CourseStatus(enum.StrEnum):
