@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from spinecare.billing import (
+    LIVE_STATUSES,
     SELF_PAYER_SCALE,
     Diagnosis,
     Insurance,
+    InvoiceAction,
     InvoiceKind,
     InvoiceStateError,
     InvoiceStatus,
     Recipient,
     SessionService,
     cancel,
+    cancel_action,
     draft_invoice,
     edit,
     format_invoice_number,
+    invoice_transition,
     issue,
     mark_paid,
     scale_for,
@@ -126,3 +131,92 @@ def test_justification_travels_to_the_line() -> None:
     assert line.factor == Decimal("3.0")
     assert line.justification == "schwere Radikulopathie, verlängerte Einstellung"
     assert line.amount == Decimal("77.81")  # 25.9378485 x 3 = 77.8135...
+
+
+# --- the state machine, every (kind, status, action) ------------------------------------------
+DR, IS, PD, CA = (InvoiceStatus.DRAFT, InvoiceStatus.ISSUED, InvoiceStatus.PAID,
+                  InvoiceStatus.CANCELLED)  # fmt: skip
+A = InvoiceAction
+# Written out by hand (not derived from the module's table), so a changed rule fails here.
+ALLOWED: dict[tuple[InvoiceKind, InvoiceStatus, InvoiceAction], InvoiceStatus] = {
+    (InvoiceKind.INVOICE, DR, A.EDIT): DR,
+    (InvoiceKind.INVOICE, DR, A.ISSUE): IS,
+    (InvoiceKind.INVOICE, DR, A.DISCARD): CA,
+    (InvoiceKind.INVOICE, IS, A.PAY): PD,
+    (InvoiceKind.INVOICE, IS, A.CANCEL): CA,
+    (InvoiceKind.INVOICE, PD, A.CANCEL): CA,
+    (InvoiceKind.CREDIT_NOTE, DR, A.EDIT): DR,
+    (InvoiceKind.CREDIT_NOTE, DR, A.ISSUE): IS,
+    (InvoiceKind.CREDIT_NOTE, DR, A.DISCARD): CA,
+}
+EVERY = list(itertools.product(InvoiceKind, InvoiceStatus, InvoiceAction))
+
+
+@pytest.mark.parametrize(("kind", "status", "action"), list(ALLOWED), ids=str)
+def test_allowed_transition(
+    kind: InvoiceKind, status: InvoiceStatus, action: InvoiceAction
+) -> None:
+    assert invoice_transition(status, action, kind) is ALLOWED[(kind, status, action)]
+    # Strings from a database row work alike.
+    assert (
+        invoice_transition(status.value, action.value, kind.value)
+        is ALLOWED[(kind, status, action)]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "action"), [k for k in EVERY if k not in ALLOWED], ids=str
+)
+def test_refused_transition_names_field_and_reason(
+    kind: InvoiceKind, status: InvoiceStatus, action: InvoiceAction
+) -> None:
+    with pytest.raises(InvoiceStateError) as err:
+        invoice_transition(status, action, kind)
+    assert isinstance(err.value, InputError)
+    assert err.value.field == "invoice"
+    assert err.value.reason
+    if kind is InvoiceKind.INVOICE:  # the reason names the state the user is in
+        assert status.value in err.value.reason
+
+
+def test_cancelled_is_final() -> None:
+    for kind, action in itertools.product(InvoiceKind, InvoiceAction):
+        with pytest.raises(InvoiceStateError):
+            invoice_transition(CA, action, kind)
+
+
+def test_unknown_status_or_action_is_an_input_error() -> None:
+    with pytest.raises(InputError) as err:
+        invoice_transition("sent", "pay")
+    assert err.value.field == "status"
+    with pytest.raises(InputError) as err:
+        invoice_transition("issued", "refund")
+    assert err.value.field == "action"
+
+
+def test_cancel_means_discard_for_a_draft_and_a_credit_note_otherwise() -> None:
+    assert cancel_action("draft") is A.DISCARD
+    assert all(cancel_action(s) is A.CANCEL for s in (IS, PD, CA))
+
+
+def test_domain_functions_follow_the_table() -> None:
+    """Each domain operation moves exactly as the table says and refuses as it refuses."""
+    draft = draft_invoice(PATIENT, _course())
+    issued = issue(draft, "2025-00001", date(2025, 3, 8))
+    paid = mark_paid(issued, date(2025, 3, 9))
+    _, note = cancel(paid, "2025-00002", date(2025, 3, 10))
+    assert (edit(draft).status, issued.status, paid.status) == (DR, IS, PD)
+    assert cancel(paid, "2025-00002", date(2025, 3, 10))[0].status is CA
+    with pytest.raises(InvoiceStateError, match="not marked paid"):
+        mark_paid(note, date(2025, 3, 11))
+    with pytest.raises(InvoiceStateError, match="discarded"):
+        discard(issued)
+
+
+def test_store_allows_exactly_the_billing_states() -> None:
+    """The schema's CHECK constraint and the state machine name the same states."""
+    from spinecare.store.billing_models import INVOICE_KINDS, INVOICE_STATUSES
+
+    assert set(INVOICE_STATUSES) == {s.value for s in InvoiceStatus}
+    assert set(INVOICE_KINDS) == {k.value for k in InvoiceKind}
+    assert {s.value for s in LIVE_STATUSES} == {"draft", "issued", "paid"}

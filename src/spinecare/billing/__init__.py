@@ -16,8 +16,10 @@ from spinecare.billing.catalogue import (
 )
 from spinecare.billing.fees import check_factor, fee, parse_factor, round_cent
 from spinecare.billing.invoice import (
+    LIVE_STATUSES,
     Diagnosis,
     Invoice,
+    InvoiceAction,
     InvoiceKind,
     InvoiceLine,
     InvoiceStateError,
@@ -25,12 +27,16 @@ from spinecare.billing.invoice import (
     Recipient,
     SessionService,
     cancel,
+    cancel_action,
     credit_note,
+    discard,
     draft_invoice,
     edit,
     format_invoice_number,
+    invoice_transition,
     issue,
     mark_paid,
+    parse_status,
 )
 from spinecare.billing.quote import Quote, QuoteLine, price_session, quote
 from spinecare.billing.scales import (
@@ -44,6 +50,7 @@ from spinecare.billing.scales import (
 
 __all__ = [
     "DEFAULT_SCALES",
+    "LIVE_STATUSES",
     "SELF_PAYER_SCALE",
     "STANDARD_SCALE",
     "Catalogue",
@@ -54,6 +61,7 @@ __all__ = [
     "GoaeItem",
     "Insurance",
     "Invoice",
+    "InvoiceAction",
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceStateError",
@@ -63,16 +71,20 @@ __all__ = [
     "Recipient",
     "SessionService",
     "cancel",
+    "cancel_action",
     "check_factor",
     "credit_note",
     "default_catalogue",
+    "discard",
     "draft_invoice",
     "edit",
     "fee",
     "format_invoice_number",
+    "invoice_transition",
     "issue",
     "mark_paid",
     "parse_factor",
+    "parse_status",
     "price_session",
     "quote",
     "round_cent",

@@ -1,6 +1,7 @@
 """Invoices as immutable domain objects with a small state machine.
 
-draft -> issued -> paid, or -> cancelled. A draft may be edited; an issued invoice never is: it
+draft -> issued -> paid, or -> cancelled; ``invoice_transition`` is the one table of what is
+allowed, and the services only ask it. A draft may be edited; an issued invoice never is: it
 is cancelled by a credit note (negative amounts) that refers to it, and a corrected invoice is
 drafted anew. Numbers are assigned at issue time from a gapless per-year sequence the caller
 supplies (the persistence layer guarantees gaplessness under concurrency).
@@ -43,6 +44,106 @@ class InvoiceStateError(InputError):
 
     def __init__(self, reason: str, value: object = None) -> None:
         super().__init__("invoice", reason, value)
+
+
+class InvoiceAction(enum.StrEnum):
+    """What a user can do to an invoice; each is allowed from some states only."""
+
+    EDIT = "edit"  # change a draft's lines, recipient, diagnosis or notes
+    ISSUE = "issue"  # freeze a draft under the next number
+    PAY = "pay"  # record the payment of an issued invoice
+    CANCEL = "cancel"  # reverse an issued or paid invoice by a credit note
+    DISCARD = "discard"  # drop a draft, which never had a number
+
+
+# The whole state machine, one table. An issued invoice is never edited; it is cancelled by a
+# credit note, and a corrected invoice is drafted anew (§12 GOÄ needs the issued contents to stay
+# as the patient received them). A credit note is never marked paid (the states track what the
+# patient owes, not refunds) and never cancelled itself.
+_INVOICE_TRANSITIONS: Mapping[tuple[InvoiceStatus, InvoiceAction], InvoiceStatus] = {
+    (InvoiceStatus.DRAFT, InvoiceAction.EDIT): InvoiceStatus.DRAFT,
+    (InvoiceStatus.DRAFT, InvoiceAction.ISSUE): InvoiceStatus.ISSUED,
+    (InvoiceStatus.DRAFT, InvoiceAction.DISCARD): InvoiceStatus.CANCELLED,
+    (InvoiceStatus.ISSUED, InvoiceAction.PAY): InvoiceStatus.PAID,
+    (InvoiceStatus.ISSUED, InvoiceAction.CANCEL): InvoiceStatus.CANCELLED,
+    (InvoiceStatus.PAID, InvoiceAction.CANCEL): InvoiceStatus.CANCELLED,
+}
+_CREDIT_NOTE_ACTIONS = frozenset({InvoiceAction.EDIT, InvoiceAction.ISSUE, InvoiceAction.DISCARD})
+TRANSITIONS: Mapping[InvoiceKind, Mapping[tuple[InvoiceStatus, InvoiceAction], InvoiceStatus]] = {
+    InvoiceKind.INVOICE: _INVOICE_TRANSITIONS,
+    InvoiceKind.CREDIT_NOTE: {
+        k: v for k, v in _INVOICE_TRANSITIONS.items() if k[1] in _CREDIT_NOTE_ACTIONS
+    },
+}
+# States in which an invoice's sessions count as billed (a cancelled invoice frees them).
+LIVE_STATUSES: frozenset[InvoiceStatus] = frozenset(
+    {InvoiceStatus.DRAFT, InvoiceStatus.ISSUED, InvoiceStatus.PAID}
+)
+
+
+def _refusal(status: InvoiceStatus, action: InvoiceAction, kind: InvoiceKind) -> str:
+    """Why ``action`` is not allowed, phrased as what the user can do instead."""
+    if kind is InvoiceKind.CREDIT_NOTE and action is InvoiceAction.CANCEL:
+        return "a credit note cannot itself be cancelled"
+    if kind is InvoiceKind.CREDIT_NOTE and action is InvoiceAction.PAY:
+        return "a credit note is not marked paid: the states track what the patient owes"
+    return {
+        InvoiceAction.EDIT: (
+            f"the invoice is {status.value}: an issued invoice is never edited; cancel it with "
+            "a credit note and draft a new one"
+        ),
+        InvoiceAction.ISSUE: f"only a draft can be issued (this one is {status.value})",
+        InvoiceAction.PAY: (
+            f"only an issued invoice can be marked paid (this one is {status.value})"
+        ),
+        InvoiceAction.CANCEL: (
+            f"only an issued or paid invoice is cancelled by a credit note "
+            f"(this one is {status.value}; a draft is simply discarded)"
+        ),
+        InvoiceAction.DISCARD: (
+            f"only a draft can be discarded (this one is {status.value}); cancel an issued "
+            "invoice instead"
+        ),
+    }[action]
+
+
+def parse_status(value: InvoiceStatus | str) -> InvoiceStatus:
+    """A status from a form or a row, refused with the allowed values when unknown."""
+    try:
+        return InvoiceStatus(value)
+    except ValueError:
+        allowed = " | ".join(s.value for s in InvoiceStatus)
+        raise InputError("status", allowed, value) from None
+
+
+def invoice_transition(
+    current: InvoiceStatus | str,
+    action: InvoiceAction | str,
+    kind: InvoiceKind | str = InvoiceKind.INVOICE,
+) -> InvoiceStatus:
+    """The status after ``action``, or InvoiceStateError (an InputError, field ``invoice``)
+    saying why the action is not allowed from ``current``. The only place that decides."""
+    status = parse_status(current)
+    try:
+        act = InvoiceAction(action)
+    except ValueError:
+        allowed = ", ".join(a.value for a in InvoiceAction)
+        raise InputError("action", f"one of {allowed}", action) from None
+    knd = InvoiceKind(kind)
+    new = TRANSITIONS[knd].get((status, act))
+    if new is None:
+        raise InvoiceStateError(_refusal(status, act, knd))
+    return new
+
+
+def cancel_action(current: InvoiceStatus | str) -> InvoiceAction:
+    """How a user's "cancel" is carried out: a draft is discarded, anything with a number needs
+    a credit note (numbers are gapless, so a numbered invoice is reversed, never dropped)."""
+    return (
+        InvoiceAction.DISCARD
+        if parse_status(current) is InvoiceStatus.DRAFT
+        else (InvoiceAction.CANCEL)
+    )
 
 
 # ICD-10-GM code: letter, two digits, optional dot and up to two more characters (e.g. M51.2,
@@ -232,11 +333,7 @@ def draft_invoice(
 
 def edit(invoice: Invoice, **changes: object) -> Invoice:
     """Change a draft (lines, recipient, diagnosis, notes). Issued invoices are never edited."""
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise InvoiceStateError(
-            f"invoice {invoice.number} is {invoice.status.value}: an issued invoice is never "
-            "edited; cancel it with a credit note and draft a new one"
-        )
+    invoice_transition(invoice.status, InvoiceAction.EDIT, invoice.kind)
     allowed = {"lines", "recipient", "diagnosis", "notes", "scale"}
     bad = set(changes) - allowed
     if bad:
@@ -246,8 +343,7 @@ def edit(invoice: Invoice, **changes: object) -> Invoice:
 
 def issue(invoice: Invoice, number: str, on: date) -> Invoice:
     """Freeze a draft under ``number`` (the next in the gapless sequence for ``on.year``)."""
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise InvoiceStateError(f"only a draft can be issued (this one is {invoice.status.value})")
+    status = invoice_transition(invoice.status, InvoiceAction.ISSUE, invoice.kind)
     if not invoice.lines:
         raise InvoiceStateError("an invoice without lines cannot be issued")
     year, _ = parse_invoice_number(number)
@@ -255,29 +351,21 @@ def issue(invoice: Invoice, number: str, on: date) -> Invoice:
         raise InputError(
             "invoice number", f"year must match the issue date {on.isoformat()}", number
         )
-    return replace(invoice, status=InvoiceStatus.ISSUED, number=number, issued_on=on)
+    return replace(invoice, status=status, number=number, issued_on=on)
 
 
 def mark_paid(invoice: Invoice, on: date) -> Invoice:
-    if invoice.status is not InvoiceStatus.ISSUED or invoice.is_credit_note:
-        raise InvoiceStateError(
-            f"only an issued invoice can be marked paid (this one is {invoice.status.value})"
-        )
+    """Record the payment of an issued invoice on ``on`` (not before it was issued)."""
+    status = invoice_transition(invoice.status, InvoiceAction.PAY, invoice.kind)
     assert invoice.issued_on is not None
     if on < invoice.issued_on:
         raise InputError("paid_on", "before the issue date", on.isoformat())
-    return replace(invoice, status=InvoiceStatus.PAID, paid_on=on)
+    return replace(invoice, status=status, paid_on=on)
 
 
 def credit_note(original: Invoice) -> Invoice:
     """A draft credit note that reverses every line of ``original`` (negative amounts)."""
-    if original.is_credit_note:
-        raise InvoiceStateError("a credit note cannot itself be cancelled")
-    if original.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
-        raise InvoiceStateError(
-            f"only an issued or paid invoice is cancelled by a credit note "
-            f"(this one is {original.status.value}; a draft is simply discarded)"
-        )
+    invoice_transition(original.status, InvoiceAction.CANCEL, original.kind)
     return Invoice(
         recipient=original.recipient,
         lines=tuple(ln.negated() for ln in original.lines),
@@ -291,15 +379,14 @@ def credit_note(original: Invoice) -> Invoice:
 def cancel(original: Invoice, credit_number: str, on: date) -> tuple[Invoice, Invoice]:
     """Cancel an issued (or paid) invoice: returns (the cancelled original, the issued credit
     note). The original's lines stay as they were; only its status and reference change."""
+    status = invoice_transition(original.status, InvoiceAction.CANCEL, original.kind)
     note = issue(credit_note(original), credit_number, on)
-    cancelled = replace(
-        original, status=InvoiceStatus.CANCELLED, cancelled_on=on, cancelled_by=credit_number
-    )
+    cancelled = replace(original, status=status, cancelled_on=on, cancelled_by=credit_number)
     return cancelled, note
 
 
 def discard(draft: Invoice) -> Invoice:
     """Drop a draft (it never had a number, so no credit note is needed)."""
-    if draft.status is not InvoiceStatus.DRAFT:
-        raise InvoiceStateError("only a draft can be discarded; cancel an issued invoice instead")
-    return replace(draft, status=InvoiceStatus.CANCELLED)
+    return replace(
+        draft, status=invoice_transition(draft.status, InvoiceAction.DISCARD, draft.kind)
+    )

@@ -193,8 +193,8 @@ def _billed_session_ids(session: Session, ids: Sequence[int]) -> set[int]:
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(
             InvoiceLine.session_id.in_(list(ids)),
-            Invoice.kind == "invoice",
-            Invoice.status.in_(("draft", "issued", "paid")),
+            Invoice.kind == billing.InvoiceKind.INVOICE.value,
+            Invoice.status.in_(sorted(s.value for s in billing.LIVE_STATUSES)),
         )
     ).all()
     return {r for r in rows if r is not None}
@@ -272,22 +272,31 @@ def create_invoice(
         if latest is not None:
             dx = billing.Diagnosis(latest.icd10, latest.text)
     stamp = utcnow(now)
+    # The pure draft decides kind, status and total; the row stores what it says.
+    draft = billing.Invoice(
+        recipient=billing.Recipient(
+            patient.name, patient_ref=f"P-{patient.id}", birth_date=patient.birth_date
+        ),
+        lines=tuple(lines),
+        scale=scale.name,
+        diagnosis=dx,
+    )
     inv = Invoice(
         patient_id=patient.id,
         course_id=course_id,
-        kind="invoice",
-        status="draft",
-        scale=scale.name,
+        kind=draft.kind.value,
+        status=draft.status.value,
+        scale=draft.scale,
         lang=lang,
         recipient={
-            "name": patient.name,
-            "address": [],
-            "patient_ref": f"P-{patient.id}",
+            "name": draft.recipient.name,
+            "address": list(draft.recipient.address),
+            "patient_ref": draft.recipient.patient_ref,
             "birth_date": patient.birth_date.isoformat(),
         },
         diagnosis_icd10=dx.icd10 if dx else None,
         diagnosis_text=dx.text if dx else None,
-        total=sum((ln.amount for ln in lines), Decimal("0.00")),
+        total=draft.total,
         created_at=stamp,
     )
     inv.lines = _rows_from_lines(lines, line_sessions)
@@ -343,8 +352,8 @@ def issue_invoice(
     inv = load(session, Invoice, invoice_id, "invoice")
     before = _snapshot(inv)
     number = billing.format_invoice_number(day.year, seq)
-    billing.issue(to_domain(session, inv), number, day)  # the state rules (raises if not draft)
-    inv.status, inv.number, inv.year, inv.sequence = "issued", number, day.year, seq
+    issued = billing.issue(to_domain(session, inv), number, day)  # raises when not allowed
+    inv.status, inv.number, inv.year, inv.sequence = issued.status.value, number, day.year, seq
     inv.issued_on = day
     inv.updated_at = stamp
     _audit(session, inv, AuditAction.UPDATE, before)
@@ -366,7 +375,7 @@ def mark_paid(
     inv = load(session, Invoice, invoice_id, "invoice")
     before = _snapshot(inv)
     paid = billing.mark_paid(to_domain(session, inv), on or stamp.astimezone(zone).date())
-    inv.status, inv.paid_on, inv.updated_at = "paid", paid.paid_on, stamp
+    inv.status, inv.paid_on, inv.updated_at = paid.status.value, paid.paid_on, stamp
     _audit(session, inv, AuditAction.UPDATE, before)
     return _public(session, inv)
 
@@ -387,22 +396,25 @@ def cancel_invoice(
     stamp = utcnow(now)
     day = on or stamp.astimezone(zone).date()
     probe = load(session, Invoice, invoice_id, "invoice")
-    if probe.status == "draft":
+    action = billing.cancel_action(probe.status)
+    # Refused before a number is taken (raises InvoiceStateError with the reason).
+    billing.invoice_transition(probe.status, action, probe.kind)
+    if action is billing.InvoiceAction.DISCARD:
         before = _snapshot(probe)
-        billing.invoice.discard(to_domain(session, probe))
-        probe.status, probe.cancelled_on, probe.updated_at = "cancelled", day, stamp
+        discarded = billing.discard(to_domain(session, probe))
+        probe.status, probe.cancelled_on, probe.updated_at = discarded.status.value, day, stamp
         _audit(session, probe, AuditAction.UPDATE, before)
         return _public(session, probe)
     seq = _next_number(session, day.year)
     inv = load(session, Invoice, invoice_id, "invoice")
     before = _snapshot(inv)
     number = billing.format_invoice_number(day.year, seq)
-    _, note = billing.cancel(to_domain(session, inv), number, day)  # raises when not allowed
+    cancelled, note = billing.cancel(to_domain(session, inv), number, day)  # raises if refused
     credit = Invoice(
         patient_id=inv.patient_id,
         course_id=inv.course_id,
-        kind="credit_note",
-        status="issued",
+        kind=note.kind.value,
+        status=note.status.value,
         number=number,
         year=day.year,
         sequence=seq,
@@ -418,7 +430,7 @@ def cancel_invoice(
     )
     credit.lines = _rows_from_lines(note.lines, [ln.session_id for ln in inv.lines])
     session.add(credit)
-    inv.status, inv.cancelled_on, inv.updated_at = "cancelled", day, stamp
+    inv.status, inv.cancelled_on, inv.updated_at = cancelled.status.value, day, stamp
     _audit(session, inv, AuditAction.UPDATE, before)
     _audit(session, credit, AuditAction.CREATE, None)
     return _public(session, credit)
@@ -447,9 +459,7 @@ def list_invoices(
     if patient_id is not None:
         stmt = stmt.where(Invoice.patient_id == patient_id)
     if status is not None:
-        if status not in ("draft", "issued", "paid", "cancelled"):
-            raise InputError("status", "draft | issued | paid | cancelled", status)
-        stmt = stmt.where(Invoice.status == status)
+        stmt = stmt.where(Invoice.status == billing.parse_status(status).value)
     return [_public(session, inv) for inv in session.scalars(stmt).all()]
 
 
