@@ -1,4 +1,4 @@
-"""B2: sEMG onset detection for the guarding detector, vs NeuroKit2.
+"""B2: sEMG onset detection for the guarding detector, vs NeuroKit2 [neurokit2].
 
 Signals: ``emg_bursts`` (spinecare.signals.synthetic), bursts of 0.3-1.0 s with a 10 ms
 raised-cosine rise, 1.5-3 s rest gaps, 3 uV RMS rest noise, 5 uV 50 Hz mains, at SNR 15 dB
@@ -15,7 +15,7 @@ the whole signal with zero-phase filters and a threshold from the whole signal's
 non-causal, so it has no report latency; its onset error is reported for reference only, scored
 with a 150 ms early window because its zero-phase envelope starts before the burst.
 Rest: synthetic rest with a +-30 % drifting level (10 min; quick: 2 min) and the quiet
-stretches of the real BioSPPy rest recording (tests/data).
+stretches of the real BioSPPy rest recording [data-biosppy] (tests/data).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "emg_onset_delay_ms_median": ("<=", 20.0),
     "emg_onset_delay_ms_p95": ("<=", 40.0),
     "emg_report_latency_ms_median": ("<=", 30.0),
-    # below the 48 ms paraspinal stretch-reflex latency (Miller 2010; DESIGN.md 4)
+    # below the shortest paraspinal stretch-reflex latency, 48 ms [miller2010]
     "emg_report_latency_ms_p95": ("<=", 45.0),
     "emg_miss_rate": ("<=", 0.01),
     "emg_false_alarms_synthetic_rest": ("<=", 0),

@@ -33,7 +33,7 @@ TEMPLATE_DIR_ENV = "SPINECARE_TEMPLATE_DIR"
 
 @dataclass(frozen=True, slots=True)
 class ClinicInfo:
-    """Letterhead and issuer of the documents (§12 GOÄ: the invoice names who bills)."""
+    """Letterhead and issuer of the documents (§12 GOÄ [goae]: the invoice names who bills)."""
 
     name: str = "spinecare clinic"
     address: tuple[str, ...] = ()

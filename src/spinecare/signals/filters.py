@@ -8,7 +8,8 @@ Two implementations of the same second-order-section cascade:
   the same ``(n_sections, 2)`` state layout; the EMG detector fuses it with the rest of its
   per-sample work so a 20-sample block costs a few microseconds. Tests pin it to ``sosfilt``.
 
-Never ``filtfilt`` here: it needs the future (DESIGN.md 3).
+Never ``filtfilt`` here: it runs the signal backwards too, so it needs samples that have not
+arrived yet; a biofeedback loop only ever has the past.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Model: rest noise (band-limited Gaussian, amplifier and background activity) plu
 activity (Gaussian noise shaped to a typical sEMG spectrum, 30-250 Hz, whose amplitude follows
 an activation envelope with a raised-cosine rise and fall), plus 50 Hz mains and an optional
 slow drift of the rest level. This is the amplitude-modulated Gaussian model behind the
-Bonato 1998 and Hodges & Bui 1996 detectors, not a motor-unit simulation.
+double-threshold [bonato1998] and mean + h*SD [hodges-bui1996] detectors, not a motor-unit
+simulation.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 psi[n] = x[n]^2 - x[n-1] * x[n+1] needs one sample of look-ahead, so the streaming form emits
 psi[n-1] when x[n] arrives: a fixed one-sample (1 ms at 1 kHz) delay. The last two inputs carry
-across blocks, so block-wise output equals the whole-signal output (Li, Zhou & Aruin 2007,
-Clin Neurophysiol 118:1413; Solnik et al. 2010, Eur J Appl Physiol 110:489).
+across blocks, so block-wise output equals the whole-signal output. TKEO conditioning for EMG
+onset detection: [li2007], [solnik2010].
 """
 
 from __future__ import annotations

@@ -12,50 +12,55 @@ import numpy as np
 from spinecare.sim.patient_model import PatientParams
 from spinecare.vocab import G, Region
 
-# Body weight range of the virtual clinic (brief); triangular with its mode near the adult mean.
+# Body weight range of the virtual clinic (engineering choice: light adults to heavy ones, the span
+# the closed-loop tests must cover); triangular with its mode near the adult mean.
 WEIGHT_MIN_KG = 45.0
 WEIGHT_MODE_KG = 78.0
 WEIGHT_MAX_KG = 140.0
 
-# Segment masses. Lumbar: the lower body is about half the body weight (Lee & Evans 2001;
-# DESIGN.md 4). Cervical: head and neck 8.1% of body mass (Dempster via Winter, Biomechanics and
-# Motor Control of Human Movement, 4th ed., table 4.1).
+# Segment masses (Dempster's segment data [winter2009], table 4.1). Lumbar: the lower body, the
+# part a lumbar pull drags along the table [lee-evans2001], is about half the body weight (thighs,
+# shanks and feet 32.2% plus the pelvis). Cervical: head and neck 8.1% of body mass.
 LOWER_BODY_FRACTION = 0.5
 HEAD_FRACTION = 0.081
 
-# Ranges (low, high) per region. Sources in the comments; "brief" = the simulator specification
-# (issue "simulated traction table"), engineering choices where no measurement exists.
+# Ranges (low, high) per region. Sources in the comments; where nothing has been measured the
+# range is an engineering choice, with its reason.
 _RANGES: dict[Region, dict[str, tuple[float, float]]] = {
     Region.LUMBAR: {
-        # Harness + soft tissue stiffness, N/mm (brief: 15-40 lumbar).
+        # Harness + soft tissue stiffness, N/mm (engineering choice: a padded pelvic belt over soft
+        # tissue, a few mm of stretch per 100 N).
         "harness_k": (15.0, 40.0),
         # Immediate (elastic) lengthening at 1/3 body weight, mm. Engineering choice: spine,
         # ligaments and hip soft tissue together; gives 10-34 N/mm at the winch, the range
         # therapy/guarding.py expects.
         "fast_mm_at_dose": (3.0, 6.0),
         # Creep at 1/3 BW (asymptote), mm, and its time constant, s: +8.9 mm stature after
-        # 25 min at 1/3 BW, fastest in the first 15 min (Bridger 1990).
+        # 25 min at 1/3 BW, fastest in the first 15 min [bridger1990].
         "creep_mm_at_dose": (7.0, 11.0),
         "creep_tau": (180.0, 480.0),
-        # Residual rolling friction of a split table (Lee & Evans 2001: most friction removed).
+        # Residual rolling friction of a split table (the split removes most friction
+        # [lee-evans2001]; the residual is an engineering choice).
         "split_mu": (0.03, 0.07),
-        # Paraspinal counter-tension at full activation, x body-weight force (brief).
+        # Paraspinal counter-tension at full activation, x body-weight force (engineering choice:
+        # of the order of the pull itself, so full guarding can stall the distraction).
         "muscle_max_bw": (0.25, 0.40),
-        # Stretch-reflex threshold on the harness force rate, N/s (brief; above the 15 N/s
-        # lumbar ramp of therapy/protocol.py, SAF-5 allows up to 50 N/s).
+        # Stretch-reflex threshold on the harness force rate, N/s (engineering choice: above the
+        # 15 N/s lumbar ramp of therapy/protocol.py; SAF-5 allows up to 50 N/s).
         "reflex_thr": (40.0, 90.0),
-        # Pain tolerance at session 1, x BW force (brief), and its rise per session.
+        # Pain tolerance at session 1, x BW force, and its rise per session (engineering choice:
+        # around the starting dose, rising as the force does over a course [seed-spinemed]).
         "tol_bw": (0.30, 0.60),
         "tol_step_bw": (0.015, 0.03),
-        # Load-cell noise SD, N (brief).
+        # Load-cell noise SD, N (engineering choice: 0.05-0.2% of a 1 kN strain-gauge cell).
         "sigma": (0.5, 2.0),
     },
     Region.CERVICAL: {
-        # Halter on the occiput and chin: softer than the lumbar harness (brief), stiff enough
-        # that the drive releases the device limit within 2 s.
+        # Halter on the occiput and chin: softer than the lumbar harness (engineering choice),
+        # stiff enough that the drive releases the device limit within 2 s.
         "harness_k": (8.0, 15.0),
-        # Immediate lengthening at 10% body weight, mm (engineering choice; 10% BW is the dose
-        # that separates cervical segments, Akinbo 2008).
+        # Immediate lengthening at 10% body weight, mm (engineering choice; 10% BW is the best
+        # cervical dose [akinbo2006]).
         "fast_mm_at_dose": (1.2, 2.5),
         "creep_mm_at_dose": (1.5, 4.0),
         "creep_tau": (180.0, 480.0),
@@ -67,29 +72,32 @@ _RANGES: dict[Region, dict[str, tuple[float, float]]] = {
         "sigma": (0.3, 1.0),
     },
 }
-# Dose at which the spine ranges above are stated, x BW: 1/3 lumbar (Bridger 1990; traditional
-# dose), 10% cervical (Akinbo 2008).
+# Dose at which the spine ranges above are stated, x BW: 1/3 lumbar, the traditional dose and the
+# one measured by [bridger1990]; 10% cervical [akinbo2006].
 _DOSE_BW = {Region.LUMBAR: 1.0 / 3.0, Region.CERVICAL: 0.10}
 
 # Region-independent ranges.
-# Paraspinal activation dynamics: rise 20-40 ms, relax 150-400 ms (brief); electromechanical
-# delay 10-30 ms (brief; EMG leads force).
+# Paraspinal activation dynamics: rise 20-40 ms, relax 150-400 ms, electromechanical delay
+# 10-30 ms by which EMG leads force (engineering choices of the order that first-order muscle
+# activation models use: deactivation slower than activation).
 RISE_TAU_S = (0.020, 0.040)
 RELAX_TAU_S = (0.150, 0.400)
 EMD_S = (0.010, 0.030)
 # Reflex burst size (fraction of max) and duration: engineering choice.
 REFLEX_AMPLITUDE = (0.30, 0.60)
 REFLEX_DURATION_S = (0.20, 0.50)
-# Refractory time after an event, s (brief: ~1 s).
+# Refractory time after an event, s (engineering choice: one stimulus gives one event).
 REFRACTORY_S = (0.8, 1.2)
 # Sustained guarding while the force stays above tolerance (fraction of max), the hysteresis
 # (fraction of tolerance) and the perception delay before guarding starts: engineering choices.
 PAIN_AMPLITUDE = (0.50, 0.80)
 PAIN_HYSTERESIS = (0.03, 0.08)
 PAIN_DELAY_S = (0.15, 0.40)
-# Spontaneous events (cough, shifting, anxiety), per minute (brief).
+# Spontaneous events (cough, shifting, anxiety), per minute (engineering choice: a few in a
+# 30-minute session).
 SPONTANEOUS_PER_MIN = (0.1, 0.4)
-# Surface EMG: baseline 3-8 uV RMS, 50-300 uV RMS at full activation, small mains hum (brief).
+# Surface EMG: baseline 3-8 uV RMS, 50-300 uV RMS at full activation, small mains hum
+# (engineering choice, well within the few mV surface EMG reaches [deluca1997]).
 EMG_BASELINE_UV = (3.0, 8.0)
 EMG_GAIN_UV = (50.0, 300.0)
 EMG_MAINS_UV = (1.0, 3.0)

@@ -45,7 +45,8 @@ def current_actor(session: Session) -> str | None:
 
 
 def jsonable(value: Any) -> Any:
-    """A column value as JSON: Decimals as exact strings, dates and instants in ISO 8601."""
+    """A column value as JSON: Decimals as exact strings, dates and instants as ISO 8601
+    [iso8601]."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

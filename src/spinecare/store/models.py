@@ -94,8 +94,8 @@ class Patient(Base):
     height_cm: Mapped[Decimal] = mapped_column(Numeric(5, 1))
     menopausal_status: Mapped[str | None] = mapped_column(String(8), default=None)
     insurance: Mapped[str] = mapped_column(String(16))
-    # Patient's consent to print ICD codes on invoices (GOÄ §12(2) requires the diagnosis; data
-    # protection asks for consent before passing it to a private insurer via the invoice).
+    # Patient's consent to print ICD codes on invoices (§12(2) GOÄ [goae] requires the diagnosis;
+    # data protection asks for consent before passing it to a private insurer via the invoice).
     icd_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     # When the fracture history was taken: None = never asked (screening then reports it as
     # missing); a date with no fracture rows means "no fractures".
@@ -194,13 +194,13 @@ class VertebralFracture(Base):
 
 
 class Course(Base):
-    """A prescribed series of decompression sessions (15-20, seed spinemed-decompression.txt)."""
+    """A prescribed series of decompression sessions (15-20 [seed-spinemed])."""
 
     __tablename__ = "courses"
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_in(CourseStatus)})", name="status"),
         CheckConstraint("region IN ('lumbar', 'cervical')", name="region"),
-        # Courses of 15-20 sessions (seed spinemed-decompression.txt).
+        # Courses of 15-20 sessions [seed-spinemed].
         CheckConstraint("planned_sessions BETWEEN 15 AND 20", name="planned_sessions"),
         CheckConstraint("sessions_per_week BETWEEN 1 AND 5", name="sessions_per_week"),
         Index("ix_courses_patient_id", "patient_id"),

@@ -153,7 +153,7 @@ def upgrade() -> None:
             "status IN ('planned', 'active', 'completed', 'cancelled')", name="status"
         ),
         sa.CheckConstraint("region IN ('lumbar', 'cervical')", name="region"),
-        # Courses of 15-20 sessions (seed spinemed-decompression.txt).
+        # Courses of 15-20 sessions [seed-spinemed].
         sa.CheckConstraint("planned_sessions BETWEEN 15 AND 20", name="planned_sessions"),
         sa.CheckConstraint("sessions_per_week BETWEEN 1 AND 5", name="sessions_per_week"),
     )
