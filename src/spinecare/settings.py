@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from spinecare.clinical.screening_settings import ScreeningSettings
+
 APP_NAME = "spinecare"
 
 # German federal states (ISO 3166-2:DE subdivision codes), as the `holidays` package names them.
@@ -44,6 +46,9 @@ class ClinicSettings(BaseModel):
     federal_state: str | None = Field(default=None, description="ISO 3166-2:DE code, e.g. 'BY'")
     # Clinic-local time zone: schedules are planned in local time and stored in UTC.
     timezone: str = "Europe/Berlin"
+    # Contraindication thresholds, e.g. SPINECARE_CLINIC__SCREENING__MIN_AGE_YEARS=16. The
+    # seed's numbered limits can only be tightened; a looser value fails at start-up.
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -74,3 +74,35 @@ def test_missing_file_and_bad_region(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "file" in capsys.readouterr().err
     assert main(["screen", "--file", str(EXAMPLES / "patient.json"), "--region", "thoracic"]) == 2
     assert "region" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [("MIN_AGE_YEARS", "14"), ("MAX_BONE_LOSS_PERCENT", "50"),
+     ("COMPRESSION_FRACTURE_DAYS", "180")],
+)  # fmt: skip
+def test_a_looser_clinic_setting_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: str, value: str
+) -> None:
+    monkeypatch.setenv(f"SPINECARE_CLINIC__SCREENING__{env}", value)
+    assert main(["screen", "--file", str(EXAMPLES / "patient.json"), "--region", "lumbar",
+                 "--on", "2026-12-01"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"clinic.screening.{env.lower()}" in err and "may only tighten" in err
+
+
+def test_a_stricter_clinic_setting_applies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads((EXAMPLES / "patient.json").read_text())
+    data.update(birth_date="2006-05-14", pregnant=False)  # 20 on 2026-12-01
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(data))
+    args = ["screen", "--file", str(f), "--region", "lumbar", "--on", "2026-12-01", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "eligible"
+    monkeypatch.setenv("SPINECARE_CLINIC__SCREENING__MIN_AGE_YEARS", "21")
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["code"] for c in out["contraindications"]] == ["CI-03"]

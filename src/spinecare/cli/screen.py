@@ -72,7 +72,10 @@ def screen_cmd(
     if (file is None) == (patient is None):
         raise InputError("file", "give either --file or --patient")
     if file is not None:
-        result = screen(read_patient_file(file), reg, day)
+        from spinecare.settings import get_settings
+
+        # The clinic's thresholds apply to a file as to a stored patient.
+        result = screen(read_patient_file(file), reg, day, get_settings().clinic.screening)
     else:
         from spinecare.cli.db import run_read, run_write
         from spinecare.services import screening as svc
@@ -81,11 +84,17 @@ def screen_cmd(
         assert pid is not None
         if record:
             result = run_write(
-                as_user, lambda db, actor, _: svc.screen_patient(db, actor, pid, reg, day)
+                as_user,
+                lambda db, actor, st: svc.screen_patient(
+                    db, actor, pid, reg, day, settings=st.clinic.screening
+                ),
             )
         else:
             result = run_read(
-                as_user, lambda db, actor, _: svc.evaluate_screening(db, actor, pid, reg, day)
+                as_user,
+                lambda db, actor, st: svc.evaluate_screening(
+                    db, actor, pid, reg, day, settings=st.clinic.screening
+                ),
             )
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spinecare.clinical.bone import AGE_MIN_YEARS, BoneAssessment, BoneClass, assess_bone
 from spinecare.clinical.findings import Finding, PatientFindings
 from spinecare.clinical.orthosis import OrthosisRecommendation, orthosis_recommendation
+from spinecare.clinical.screening_settings import ScreeningSettings as ScreeningSettings
 from spinecare.clinical.vocab import FractureKind, Sex
 from spinecare.errors import InputError
 from spinecare.vocab import Region
@@ -34,43 +35,6 @@ class Decision(enum.StrEnum):
     ELIGIBLE = "eligible"
     NOT_ELIGIBLE = "not_eligible"
     INCOMPLETE = "incomplete"
-
-
-class ScreeningSettings(BaseModel):
-    """How the seed's words ("fresh", "recent", "severe", "high-grade") are operationalised.
-
-    Defaults and their sources are in docs/screening.md; a clinic may change them.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # Seed: "Patients under 15 years of age".
-    min_age_years: int = Field(default=15, ge=0, le=30)
-    # Seed: "more than 45% bone loss" (bone loss = 100 - %young-adult mean).
-    max_bone_loss_percent: float = Field(default=45.0, gt=0.0, lt=100.0)
-    # "Fresh" vertebral fracture: <= 90 days. Clinic choice: acute osteoporotic vertebral
-    # fractures consolidate and their MRI marrow oedema usually fades within about 3 months.
-    fresh_vertebral_fracture_days: int = Field(default=90, ge=1, le=730)
-    # Seed: "Compression fractures of the spine within one year" = 365 days.
-    compression_fracture_days: int = Field(default=365, ge=1, le=1095)
-    # "Fresh preliminary surgery": <= 365 days. Clinic choice: spinal fusion consolidates over
-    # 6-12 months; we take the conservative end (a surgeon's written release may shorten it).
-    recent_surgery_days: int = Field(default=365, ge=1, le=1095)
-    # "Severe scoliosis": Cobb >= 40 deg (SRS terminology: curves above 40-45 deg are
-    # severe/surgical; clinic choice of the lower bound).
-    severe_scoliosis_cobb_deg: float = Field(default=40.0, ge=10.0, le=90.0)
-    # "Severe sliding vertebrae": Meyerding grade >= II (slip > 25%; Meyerding 1932).
-    min_meyerding_grade: int = Field(default=2, ge=1, le=5)
-    # "Severe instability": sagittal translation on flexion-extension films above the White &
-    # Panjabi limits, lumbar 4.5 mm, cervical 3.5 mm (White & Panjabi 1990).
-    instability_translation_mm_lumbar: float = Field(default=4.5, gt=0.0, le=20.0)
-    instability_translation_mm_cervical: float = Field(default=3.5, gt=0.0, le=20.0)
-    # "High-grade bony stenosis": absolute stenosis, canal AP diameter < 10 mm (Verbiest, lumbar;
-    # the same 10 mm is the usual absolute limit for the cervical canal).
-    stenosis_canal_ap_mm: float = Field(default=10.0, gt=0.0, le=20.0)
-    # Pregnancy is asked of women 12-55 unless child-bearing potential is recorded (clinic choice).
-    childbearing_age_min: int = Field(default=12, ge=8, le=20)
-    childbearing_age_max: int = Field(default=55, ge=40, le=65)
 
 
 class AppliedContraindication(BaseModel):

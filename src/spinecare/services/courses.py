@@ -206,7 +206,12 @@ def plan_course(
     weight = float(patient.weight_kg)
 
     screening = evaluate_screening(
-        session, actor, plan.patient_id, plan.region, plan.start, settings=screening_settings
+        session,
+        actor,
+        plan.patient_id,
+        plan.region,
+        plan.start,
+        settings=screening_settings or clinic.screening,
     )
     if screening.decision is Decision.NOT_ELIGIBLE:
         codes = ", ".join(f"{c.code} {c.title}" for c in screening.contraindications)
