@@ -39,7 +39,6 @@ PENDING: frozenset[str] = frozenset(
         "src/spinecare/devices/simulated.py",
         "src/spinecare/services/screening.py",
         "src/spinecare/signals/detector.py",
-        "src/spinecare/signals/onset.py",
         "src/spinecare/signals/reference.py",
         "src/spinecare/therapy/protocol.py",
         "src/spinecare/therapy/segments.py",
@@ -50,7 +49,6 @@ PENDING: frozenset[str] = frozenset(
 AWAITING: dict[str, str] = {
     "baek-goae-ratgeber": "src/spinecare/billing/catalogue.py",
     "dworkin2008": "src/spinecare/clinical/outcomes.py",
-    "en50160": "src/spinecare/signals/onset.py",
     "fairbank-pynsent2000": "src/spinecare/clinical/outcomes.py",
     "farrar2001": "src/spinecare/clinical/outcomes.py",
     "icd10gm": "src/spinecare/services/diagnoses.py",
@@ -60,7 +58,6 @@ AWAITING: dict[str, str] = {
     "mmw2014": "src/spinecare/billing/goae_catalogue.json",
     "nist-sp800-63b": "src/spinecare/services/users.py",
     "pergolizzi-drx": "src/spinecare/therapy/protocol.py",
-    "plux-emg": "src/spinecare/signals/emg.py",
     "rfc9106": "src/spinecare/services/users.py",
     "saunders2004": "src/spinecare/clinical/dosing.py",
     "zhu2022": "src/spinecare/therapy/segments.py",

@@ -1,7 +1,7 @@
 """Surface-EMG path for the 50 Hz biofeedback controller: paraspinal counter-tension detection.
 
 ``EmgGuardingDetector`` is what the controller calls, once per 20 ms tick with the tick's
-20 raw samples in microvolts. It uses the causal Bonato double-threshold detector
+20 raw samples in microvolts. It uses the causal double-threshold detector [bonato1998]
 (``onset.TUNED["bonato"]``): in benchmark B2 it had the shortest onset error and report latency of
 the three tuned detectors at equal false-alarm performance (none in 30 min of synthetic rest, with
 or without drifting rest level, and none in the quiet stretches of a real rest recording), and
@@ -29,8 +29,8 @@ from spinecare.signals.filters import (
 )
 from spinecare.signals.onset import TUNED, OnsetConfig, StreamingOnsetDetector
 
-# BITalino EMG sensor transfer function (PLUX EMG datasheet; BioSPPy's example recordings come
-# from PLUX/BITalino hardware): EMG(V) = (ADC / 2^n - 1/2) * VCC / G_EMG, VCC = 3.3 V,
+# BITalino EMG sensor transfer function [plux-emg] (BioSPPy's example recordings [data-biosppy]
+# come from PLUX/BITalino hardware): EMG(V) = (ADC / 2^n - 1/2) * VCC / G_EMG, VCC = 3.3 V,
 # G_EMG = 1009. At 12 bits one count is 0.80 uV. This is an assumption about the recording in
 # tests/data: the detector itself is gain-invariant (thresholds are relative to the baseline).
 BITALINO_VCC_V = 3.3

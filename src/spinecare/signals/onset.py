@@ -4,14 +4,13 @@ Three classic detectors share one conditioning chain (band-pass 20-450 Hz, 50 Hz
 decision stage; they differ in the detection function and the first threshold:
 
 - ``hodges_bui``: full-wave rectified EMG low-passed at 50 Hz, threshold baseline mean + h*SD,
-  active once it stays above for a minimum duration (Hodges & Bui 1996, EEG Clin Neurophysiol
-  101:511).
+  active once it stays above for a minimum duration [hodges-bui1996].
 - ``bonato``: double threshold. First threshold on the sample-pair energy
   (y[n-1]^2 + y[n]^2) / sigma0^2 > zeta; second: at least r0 of the last m samples above it
-  (Bonato, D'Alessio & Knaflitz 1998, IEEE TBME 45:287). Causal variant: the m-window trails the
-  present sample instead of being centred.
+  [bonato1998]. Causal variant: the m-window trails the present sample instead of being
+  centred.
 - ``tkeo``: Teager-Kaiser energy of the band-passed EMG (one-sample delay), rectified, low-passed
-  at 50 Hz, then mean + h*SD as above (Li et al. 2007; Solnik et al. 2010).
+  at 50 Hz, then mean + h*SD as above [li2007], [solnik2010].
 
 Baselines are learned from an initial rest period after a short settle time (filter transients),
 then track slowly (an exponential mean/variance) only while the detector is inactive and the
@@ -61,19 +60,22 @@ class OnsetConfig:
     """
 
     method: Method = "bonato"
-    fs_hz: float = 1000.0  # sEMG sampling rate (DESIGN.md 4)
-    band_hz: tuple[float, float] = (20.0, 450.0)  # sEMG band (DESIGN.md 4; SENIAM practice)
-    band_order: int = 4  # 4th-order Butterworth band-pass (task brief)
-    notch_hz: float | None = 50.0  # mains in Germany (EN 50160: 50 Hz)
+    fs_hz: float = 1000.0  # sEMG sampling rate [hermens2000]
+    band_hz: tuple[float, float] = (20.0, 450.0)  # sEMG band [hermens2000]
+    # Butterworth band-pass order (engineering choice: drops motion artefact below the band with
+    # a start-up transient short enough for settle_s).
+    band_order: int = 4
+    notch_hz: float | None = 50.0  # mains frequency in Germany [en50160]
     notch_q: float = 30.0
-    detect_lp_hz: float = 50.0  # envelope low-pass of the detection function (Hodges & Bui 1996)
+    detect_lp_hz: float = 50.0  # envelope low-pass of the detection function [hodges-bui1996]
     monitor_lp_hz: float = 5.0  # smoother envelope for the live monitor only
     settle_s: float = 0.25  # ignore the band-pass start-up transient
     baseline_s: float = 2.0  # initial rest period to learn the baseline from
     track_tau_s: float = 20.0  # time constant of the slow baseline tracking while inactive
-    # Hodges & Bui used h = 1..3 on a lab signal; h = 3 false-alarms on real rest EMG (tuned here).
+    # [hodges-bui1996] used h = 1..3 on a lab signal; h = 3 false-alarms on real rest EMG
+    # [data-biosppy] (tuned here).
     h: float = 5.0  # threshold = mean + h*SD (HB, TKEO)
-    # Bonato 1998 picks zeta, m, r0 for a false-alarm and detection probability; tuned here on
+    # [bonato1998] picks zeta, m, r0 for a false-alarm and detection probability; tuned here on
     # synthetic bursts (SNR 10-20 dB) and the real rest recording, see bench/b2_emg_onset.py.
     zeta: float = 25.0  # Bonato first threshold on pair energy / sigma0^2
     m: int = 20  # Bonato window length, samples
@@ -344,15 +346,15 @@ TUNED: dict[str, OnsetConfig] = {
 
 
 def hodges_bui() -> StreamingOnsetDetector:
-    """Hodges & Bui 1996 detector with tuned parameters."""
+    """Mean + h*SD detector [hodges-bui1996] with tuned parameters."""
     return StreamingOnsetDetector(TUNED["hodges_bui"])
 
 
 def bonato() -> StreamingOnsetDetector:
-    """Bonato 1998 double-threshold detector (causal variant) with tuned parameters."""
+    """Double-threshold detector [bonato1998] (causal variant) with tuned parameters."""
     return StreamingOnsetDetector(TUNED["bonato"])
 
 
 def tkeo_threshold() -> StreamingOnsetDetector:
-    """TKEO-conditioned threshold detector (Li 2007 / Solnik 2010) with tuned parameters."""
+    """TKEO-conditioned threshold detector [li2007], [solnik2010] with tuned parameters."""
     return StreamingOnsetDetector(TUNED["tkeo"])
