@@ -10,7 +10,7 @@ import pytest
 from spinecare.devices.base import Device, DeviceNotActiveError
 from spinecare.devices.simulated import SimulatedTable
 from spinecare.quantities import DEVICE_MAX_FORCE_N
-from spinecare.sim import Fault, FaultKind, PatientParams, virtual_patient
+from spinecare.sim import Fault, InjectedFault, PatientParams, virtual_patient
 from spinecare.vocab import Command, DeviceState, TableType
 
 TICK = 0.02
@@ -218,7 +218,7 @@ def _faulty(fault: Fault) -> SimulatedTable:
 
 
 def test_dropout_repeats_the_previous_reading() -> None:
-    t = _faulty(Fault(FaultKind.DROPOUT, at_s=7.0, duration_s=0.2))
+    t = _faulty(Fault(InjectedFault.DROPOUT, at_s=7.0, duration_s=0.2))
     hold(t, 100.0, 50.0, 7.0 - t.time_s - 1e-9)
     before = t.read()
     for _ in range(9):
@@ -227,12 +227,12 @@ def test_dropout_repeats_the_previous_reading() -> None:
     t.advance(TICK * 2)
     after = t.read()
     assert after.seq == before.seq + 1 and after.t_s > before.t_s
-    assert t.truth.faults[0].kind is FaultKind.DROPOUT
+    assert t.truth.faults[0].kind is InjectedFault.DROPOUT
     assert t.truth.faults[0].began_s == pytest.approx(7.0)
 
 
 def test_stuck_load_cell_freezes_force() -> None:
-    t = _faulty(Fault(FaultKind.STUCK_LOAD_CELL, at_s=7.5, duration_s=1.0))
+    t = _faulty(Fault(InjectedFault.STUCK_LOAD_CELL, at_s=7.5, duration_s=1.0))
     seen = []
     for _ in range(100):
         tick(t, min(100.0 + 15.0 * (t.time_s - 6.7), 200.0), 50.0)
@@ -243,7 +243,7 @@ def test_stuck_load_cell_freezes_force() -> None:
 
 
 def test_force_spike_is_one_sample() -> None:
-    t = _faulty(Fault(FaultKind.FORCE_SPIKE, at_s=7.0, magnitude=200.0))
+    t = _faulty(Fault(InjectedFault.FORCE_SPIKE, at_s=7.0, magnitude=200.0))
     resid = []
     for _ in range(60):
         t.advance(TICK)
@@ -255,7 +255,7 @@ def test_force_spike_is_one_sample() -> None:
 
 
 def test_encoder_jump_offsets_reading_only() -> None:
-    t = _faulty(Fault(FaultKind.ENCODER_JUMP, at_s=7.0, duration_s=float("inf"), magnitude=5.0))
+    t = _faulty(Fault(InjectedFault.ENCODER_JUMP, at_s=7.0, duration_s=float("inf"), magnitude=5.0))
     hold(t, 100.0, 50.0, 7.0 - t.time_s + 0.1)
     r = t.read()
     assert r.winch_mm - t.true_winch_mm == pytest.approx(5.0, abs=0.01)
@@ -263,7 +263,7 @@ def test_encoder_jump_offsets_reading_only() -> None:
 
 
 def test_harness_slip_drops_force_while_encoder_continues() -> None:
-    t = _faulty(Fault(FaultKind.HARNESS_SLIP, at_s=7.0, magnitude=4.0))
+    t = _faulty(Fault(InjectedFault.HARNESS_SLIP, at_s=7.0, magnitude=4.0))
     hold(t, 100.0, 50.0, 7.0 - t.time_s - 1e-9)
     x0 = t.read().winch_mm
     t.advance(0.005)
@@ -275,7 +275,7 @@ def test_harness_slip_drops_force_while_encoder_continues() -> None:
 
 
 def test_actuator_stall_freezes_the_winch() -> None:
-    t = _faulty(Fault(FaultKind.ACTUATOR_STALL, at_s=7.0, duration_s=1.0))
+    t = _faulty(Fault(InjectedFault.ACTUATOR_STALL, at_s=7.0, duration_s=1.0))
     hold(t, 100.0, 50.0, 7.02 - t.time_s)
     assert t.time_s > 7.0
     x0 = t.true_winch_mm

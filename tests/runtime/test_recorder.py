@@ -56,6 +56,7 @@ def test_rows_reach_disk_within_one_second_of_session_time(tmp_path: Path) -> No
     for k in range(400):  # 8 s of session time
         t = k * TICK_S
         rec.append(t, [float(k)])
+        rec.sync()  # the writer thread has done what it was handed
         on_disk = _rows_on_disk(out)
         if on_disk:
             last_t = load_telemetry(out)["t_s"][-1]
@@ -68,6 +69,7 @@ def test_rows_reach_disk_within_one_second_of_session_time(tmp_path: Path) -> No
 def test_events_are_on_disk_immediately(tmp_path: Path) -> None:
     rec = Recorder(tmp_path / "s", ["x"], fsync=False)
     rec.event("patient_stop", 12.34, by="patient")
+    rec.sync()  # queued at once; on disk as soon as the writer thread has run
     assert load_events(tmp_path / "s")[0]["kind"] == "patient_stop"
     rec.close()
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from spinecare.cohort.run import VirtualSession, make_table
-from spinecare.runtime.clock import SimulatedClock
+from spinecare.runtime.clock import SessionClock, SimulatedClock
 from spinecare.runtime.recorder import Recorder, load_events, load_summary, load_telemetry
 from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
-from spinecare.sim.faults import Fault, FaultKind
+from spinecare.sim.faults import Fault, InjectedFault
 from spinecare.therapy.controller import DecompressionController
+from spinecare.therapy.safety import Decision, SafetyPolicy
 from spinecare.therapy.safety import FaultKind as SafetyFault
 from spinecare.vocab import TICK_S, Command, Reading, Region
 
@@ -31,20 +32,24 @@ def session(
     controller: DecompressionController | None = None,
     clock: Any = None,
     stop_at: float | None = None,
+    recorder: Recorder | None = None,
+    subscribers: tuple[Any, ...] = (),
 ) -> tuple[SessionRunner, Any, Path]:
     vs = VirtualSession(
         seed=11, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=3.0, faults=faults
     )
-    table = make_table(vs)
+    session_clock = SessionClock(clock or SimulatedClock())
+    table = make_table(vs, session_clock.now)
     if stop_at is not None:
         table.press_stop(at_s=stop_at)
     out = tmp_path / "session"
     runner = SessionRunner(
         vs.protocol(),
         table,
-        clock=clock or SimulatedClock(),
-        recorder=Recorder(out, TELEMETRY_COLUMNS, fsync=False),
+        clock=session_clock,
+        recorder=recorder or Recorder(out, TELEMETRY_COLUMNS, fsync=False),
         controller=controller,
+        subscribers=subscribers,
     )
     runner.run()
     return runner, table, out
@@ -71,23 +76,23 @@ def assert_telemetry_kept(out: Path, until_s: float) -> None:
 @pytest.mark.parametrize(
     ("kind", "magnitude", "expected", "detect_within_s"),
     [
-        (FaultKind.DROPOUT, None, SafetyFault.STALE_READING, 3 * TICK_S),
-        (FaultKind.STUCK_LOAD_CELL, None, SafetyFault.STUCK_LOAD_CELL, 0.4),
-        (FaultKind.FORCE_SPIKE, None, SafetyFault.FORCE_JUMP, 2 * TICK_S),
-        (FaultKind.ENCODER_JUMP, None, SafetyFault.ENCODER_JUMP, 2 * TICK_S),
-        (FaultKind.HARNESS_SLIP, None, SafetyFault.HARNESS_SLIP, 2 * TICK_S),
+        (InjectedFault.DROPOUT, None, SafetyFault.STALE_READING, 3 * TICK_S),
+        (InjectedFault.STUCK_LOAD_CELL, None, SafetyFault.STUCK_LOAD_CELL, 0.4),
+        (InjectedFault.FORCE_SPIKE, None, SafetyFault.FORCE_JUMP, 2 * TICK_S),
+        (InjectedFault.ENCODER_JUMP, None, SafetyFault.ENCODER_JUMP, 2 * TICK_S),
+        (InjectedFault.HARNESS_SLIP, None, SafetyFault.HARNESS_SLIP, 2 * TICK_S),
     ],
     ids=["dropout", "stuck_load_cell", "force_spike", "encoder_jump", "harness_slip"],
 )
 def test_fault_reaches_safe_state(
     tmp_path: Path,
-    kind: FaultKind,
+    kind: InjectedFault,
     magnitude: float | None,
     expected: SafetyFault,
     detect_within_s: float,
 ) -> None:
     runner, table, out = session(tmp_path, (Fault(kind, FAULT_AT_S, 1.0, magnitude),))
-    sup = runner.supervisor
+    sup = runner.policy
     assert sup.faults, "fault not detected"
     first = sup.faults[0]
     assert first.kind is expected
@@ -99,8 +104,8 @@ def test_fault_reaches_safe_state(
 
 def test_actuator_stall_is_detected_and_released_once_the_winch_moves(tmp_path: Path) -> None:
     # A stall during the first ramp (from 14 s): the force cannot follow the setpoint.
-    runner, table, out = session(tmp_path, (Fault(FaultKind.ACTUATOR_STALL, 14.0, 3.0),))
-    first = runner.supervisor.faults[0]
+    runner, table, out = session(tmp_path, (Fault(InjectedFault.ACTUATOR_STALL, 14.0, 3.0),))
+    first = runner.policy.faults[0]
     assert first.kind is SafetyFault.ACTUATOR_STALL
     # 15 N/s ramp from ~165 N: the error passes 15% (~25 N) after ~1.7 s, then 0.5 s of
     # stillness (SAF-8).
@@ -112,7 +117,7 @@ def test_actuator_stall_is_detected_and_released_once_the_winch_moves(tmp_path: 
 
 def test_saf6_patient_stop_on_the_simulated_table(tmp_path: Path) -> None:
     runner, table, out = session(tmp_path, stop_at=FAULT_AT_S)
-    sup = runner.supervisor
+    sup = runner.policy
     assert sup.stopped and not sup.faulted
     assert released_at(table, FAULT_AT_S) - FAULT_AT_S <= RELEASE_LIMIT_S
     assert_telemetry_kept(out, FAULT_AT_S)
@@ -122,16 +127,16 @@ def test_saf6_patient_stop_on_the_simulated_table(tmp_path: Path) -> None:
 
 
 class ExplodingController(DecompressionController):
-    def update(self, reading: Reading, now: float) -> Command:
+    def update(self, reading: Reading, now: float, dt: float = TICK_S) -> Command:
         if now >= FAULT_AT_S:
             raise ZeroDivisionError("injected")
-        return super().update(reading, now)
+        return super().update(reading, now, dt)
 
 
 def test_saf11_controller_exception_releases_and_keeps_telemetry(tmp_path: Path) -> None:
     vs = VirtualSession(seed=11, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=3)
     runner, table, out = session(tmp_path, controller=ExplodingController(vs.protocol()))
-    first = runner.supervisor.faults[0]
+    first = runner.policy.faults[0]
     assert first.kind is SafetyFault.CONTROLLER_EXCEPTION
     assert released_at(table, FAULT_AT_S) - FAULT_AT_S <= RELEASE_LIMIT_S
     assert_telemetry_kept(out, FAULT_AT_S)
@@ -159,7 +164,7 @@ class StallingClock(SimulatedClock):
 
 def test_saf12_loop_overrun_faults_and_the_table_releases(tmp_path: Path) -> None:
     runner, table, out = session(tmp_path, clock=StallingClock())
-    kinds = {f.kind for f in runner.supervisor.faults}
+    kinds = {f.kind for f in runner.policy.faults}
     assert SafetyFault.LOOP_OVERRUN in kinds
     # The table's own watchdog (SAF-9) saw 200 ms without a command and released as well.
     assert table.truth.watchdog_s
@@ -187,10 +192,133 @@ def test_saf9_table_releases_when_commands_stop() -> None:
     assert np.all(f[tt > t + 4.0] < RELEASED_N)  # and at zero after 4 s
 
 
-def test_saf1_controller_holds_no_device(tmp_path: Path) -> None:
-    runner, table, _ = session(tmp_path)
-    held = [v for v in vars(runner.controller).values() if v is table]
-    assert held == []
-    # Every command the table received came out of the supervisor's clamp chain.
-    assert runner.supervisor.clamp_counts is not None
-    assert runner.controller.done
+class RecordingPolicy(SafetyPolicy):
+    """The policy, remembering every command it decided."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.decided: list[Command] = []
+
+    def decide(self, proposal: Command | None, now: float) -> Decision:
+        d = super().decide(proposal, now)
+        self.decided.append(d.command)
+        return d
+
+
+class RecordingTable:
+    """A proxy in front of the simulated table that records every write reaching it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.written: list[Command] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @property
+    def state(self) -> Any:
+        return self.inner.state
+
+    @property
+    def simulated(self) -> bool:
+        return True
+
+    def write(self, command: Command) -> None:
+        self.written.append(command)
+        self.inner.write(command)
+
+
+def test_saf1_no_write_reaches_the_device_without_passing_the_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spinecare.runtime.session as session_mod
+
+    monkeypatch.setattr(session_mod, "SafetyPolicy", RecordingPolicy)
+    vs = VirtualSession(seed=5, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=2)
+    clock = SessionClock(SimulatedClock())
+    proxy = RecordingTable(make_table(vs, clock.now))
+    runner = SessionRunner(vs.protocol(), proxy, clock=clock)  # type: ignore[arg-type]
+    runner.run()
+    policy = runner.policy
+    assert isinstance(policy, RecordingPolicy)
+    assert len(proxy.written) > 5000
+    # Every write is, object for object and in order, a command the policy decided.
+    assert len(proxy.written) == len(policy.decided)
+    assert all(w is d for w, d in zip(proxy.written, policy.decided, strict=True))
+    # Nobody but the guard holds the device.
+    for holder in (runner, runner.controller, policy):
+        assert all(v is not proxy and v is not proxy.inner for v in vars(holder).values())
+
+
+def _fails_from(t_fail: float, exc: Exception) -> Any:
+    """A recorder whose disk fails once the session has passed ``t_fail``."""
+
+    class FailingRecorder(Recorder):
+        def append(self, t_s: float, values: Any) -> None:
+            if t_s >= t_fail:
+                self.error = exc
+            super().append(t_s, values)
+
+    return FailingRecorder
+
+
+def test_a_recording_failure_releases_the_table_and_still_ends_with_a_summary(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "full"
+    rec = _fails_from(FAULT_AT_S, OSError(28, "No space left on device"))(
+        out, TELEMETRY_COLUMNS, fsync=False
+    )
+    runner, table, _ = session(tmp_path, recorder=rec)
+    first = runner.policy.faults[0]
+    assert first.kind is SafetyFault.TICK_EXCEPTION and "recorder" in first.detail
+    assert released_at(table, FAULT_AT_S) - FAULT_AT_S <= RELEASE_LIMIT_S
+    # The telemetry up to the failure reached the disk; the summary says it is incomplete.
+    assert load_telemetry(out)["t_s"][-1] >= FAULT_AT_S - 1.0
+    summary = load_summary(out)
+    assert summary is not None and summary["telemetry_complete"] is False
+    assert summary["faulted"] is True
+
+
+def test_a_failing_live_view_releases_the_table(tmp_path: Path) -> None:
+    def broken(view: Any) -> None:
+        if view.t_s >= FAULT_AT_S:
+            raise RuntimeError("display gone")
+
+    runner, table, out = session(tmp_path, subscribers=(broken,))
+    first = runner.policy.faults[0]
+    assert first.kind is SafetyFault.TICK_EXCEPTION and "display gone" in first.detail
+    assert released_at(table, FAULT_AT_S) - FAULT_AT_S <= RELEASE_LIMIT_S
+    assert_telemetry_kept(out, FAULT_AT_S)
+
+
+class FlakyTable(RecordingTable):
+    def read(self) -> Reading:
+        r: Reading = self.inner.read()
+        if r.t_s >= FAULT_AT_S:
+            raise ConnectionError("bus error")
+        return r
+
+
+def test_a_device_that_cannot_be_read_is_a_fault_not_a_crash(tmp_path: Path) -> None:
+    vs = VirtualSession(seed=5, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=2)
+    clock = SessionClock(SimulatedClock())
+    table = make_table(vs, clock.now)
+    runner = SessionRunner(vs.protocol(), FlakyTable(table), clock=clock)  # type: ignore[arg-type]
+    result = runner.run()
+    assert result.summary.faulted and not result.summary.completed
+    kinds = [f.kind for f in runner.policy.faults]
+    assert kinds[0] is SafetyFault.DEVICE_FAULT
+    # The release commands still reached the table, then its watchdog took over.
+    assert released_at(table, FAULT_AT_S) - FAULT_AT_S <= 4.0
+
+
+def test_after_a_stop_telemetry_runs_until_the_table_is_slack(tmp_path: Path) -> None:
+    views: list[Any] = []
+    _, _, out = session(tmp_path, stop_at=FAULT_AT_S, subscribers=(views.append,))
+    tel = load_telemetry(out)
+    after = tel["t_s"] >= FAULT_AT_S + TICK_S
+    assert set(tel["phase"][after]) == {"stopped"}
+    assert tel["commanded_n"][-1] == 0.0 and tel["measured_n"][-1] < RELEASED_N
+    # The monitor's last frame is the released table, not a frozen pull.
+    assert views[-1].ended and views[-1].phase == "stopped" and views[-1].measured_n < RELEASED_N

@@ -37,6 +37,7 @@ from spinecare.services.sessions import attach_output
 from spinecare.settings import ClinicSettings
 from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import Role
+from spinecare.store.models import TreatmentSession
 from spinecare.vocab import G
 from tests.services.conftest import next_weekday
 
@@ -168,6 +169,59 @@ def test_bad_plan_input() -> None:
         )
 
 
+def _summary(protocol: dict[str, object], *, completed: bool, **kw: object) -> dict[str, object]:
+    """A valid session summary (runtime/summary.py) for a session that ran ``protocol``."""
+    from spinecare.runtime.summary import SUMMARY_VERSION, SessionSummary
+
+    data: dict[str, object] = {
+        "schema_version": SUMMARY_VERSION,
+        "completed": completed,
+        "aborted": not completed,
+        "stopped": not completed,
+        "faulted": False,
+        "end_reason": "completed" if completed else "stopped: patient stop button",
+        "simulated": True,
+        "duration_s": 1800.0,
+        "traction_minutes": 30.0,
+        "protocol": protocol,
+        "peak_force_n": 120.0,
+        "peak_target_n": 120.0,
+        "final_peak_target_n": 120.0,
+        "effective_limit_n": 120.0,
+        "hard_limit_n": 400.0,
+        "clinician_max_force_n": None,
+        "body_weight_cap_n": 400.0,
+        "limit_violations": 0,
+        "clamps": {},
+        "guarding_detected": 0,
+        "guarding_events": [],
+        "median_time_to_relax_s": None,
+        "hold_time_s": 1000.0,
+        "hold_within_10pct": 1.0,
+        "base_tension_lost_s": 0.0,
+        "force_time_integral_ns": 1.0e5,
+        "target_segment": "L4/5",
+        "pull_angle_deg": 6.0,
+        "segment_force_hold_mean_n": 100.0,
+        "stop_reason": None if completed else "patient stop button",
+        "faults": [],
+        "learned_stiffness_n_mm": 10.0,
+        "emg_status": "none",
+        "timing": {
+            "period_error_ms_p50": 0.0,
+            "period_error_ms_p99": 0.0,
+            "period_error_ms_max": 0.0,
+            "overruns": 0,
+            "skipped_ticks": 0,
+            "work_ms_p99": 0.0,
+            "ticks": 90000,
+            "clock": "SimulatedClock",
+        },
+        **kw,
+    }
+    return SessionSummary.model_validate(data).model_dump(mode="json")
+
+
 def _write_output(tmp: Path, summary: dict[str, object]) -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "telemetry.csv").write_text("t,force_n\n0,0\n")
@@ -186,16 +240,28 @@ def test_sessions_and_outcomes(
     )
     course = plan_course(db, doc, plan)
     s1, s2, s3 = course.sessions[:3]
-    # session 1 aborted: session 2 keeps session 1's force
-    attach_output(
-        db, ther, s1.id, _write_output(tmp_path / "s1", {"aborted": True, "peak_force_n": 120.0})
-    )
+
+    def planned(session_id: int) -> dict[str, object]:
+        row = db.get(TreatmentSession, session_id)
+        assert row is not None
+        return dict(row.protocol)
+
+    # A summary without its keys is refused, and nothing is stored: it would otherwise have
+    # counted as tolerated and raised the next session's force.
+    with pytest.raises(InputError, match="summary"):
+        attach_output(db, ther, s1.id, _write_output(tmp_path / "s0", {"aborted": False}))
+    assert get_course(db, ther, course.id).sessions[0].status == "planned"
+    # session 1 stopped: session 2 keeps session 1's force
+    stopped = _summary(planned(s1.id), completed=False)
+    attach_output(db, ther, s1.id, _write_output(tmp_path / "s1", stopped))
     after1 = get_course(db, ther, course.id)
     assert after1.sessions[0].status == "aborted" and after1.status == "active"
     assert after1.sessions[1].peak_force_n == pytest.approx(s1.peak_force_n)
-    assert after1.sessions[0].summary == {"aborted": True, "peak_force_n": 120.0}
+    assert after1.sessions[0].summary == stopped
     # session 2 tolerated: session 3 one step up from session 2
-    attach_output(db, ther, s2.id, _write_output(tmp_path / "s2", {"aborted": False}))
+    attach_output(
+        db, ther, s2.id, _write_output(tmp_path / "s2", _summary(planned(s2.id), completed=True))
+    )
     after2 = get_course(db, ther, course.id)
     assert after2.sessions[2].peak_force_n > after2.sessions[1].peak_force_n
     assert after2.sessions[1].telemetry_dir == str((tmp_path / "s2").resolve())

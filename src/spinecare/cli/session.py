@@ -43,10 +43,11 @@ def build_protocol(
         tab = TableType(table)
     except ValueError:
         raise InputError("table", "must be split or fixed", table) from None
-    if not 40.0 <= weight <= 200.0:
-        raise InputError("weight", "must be between 40 and 200 kg", weight)
-    if not 0.0 < minutes <= 45.0:
-        raise InputError("minutes", "traction time must be above 0 and at most 45 min", minutes)
+    from spinecare.quantities import BODY_WEIGHT, REGISTRY, SESSION_MINUTES, Q
+
+    BODY_WEIGHT.check(weight, "weight")
+    SESSION_MINUTES.check(minutes, "minutes")
+    REGISTRY[Q.SESSION_NUMBER].check(session_number, "session-number")
     proto = default_protocol(
         reg,
         weight,
@@ -78,12 +79,21 @@ def _default_out_dir() -> Path:
     return Path("runs") / f"session-{stamp}"
 
 
+# Exit statuses of `session run` (README "Exit statuses"); 1-3 are shared with every command.
+EXIT_COMPLETED = 0
+EXIT_STOPPED = 4  # the patient (or the operator) stopped the session; the table released
+EXIT_FAULT = 5  # a safety fault ended it, or its telemetry could not be written in full
+EXIT_ABORTED = 6  # the loop ended before the session did (should not happen; see the summary)
+
+
 @session_app.command("run")
 def run(
     region: Annotated[str, typer.Option(help="lumbar or cervical")] = "lumbar",
     weight: Annotated[float, typer.Option(help="body weight, kg (40-200)")] = 80.0,
     segment: Annotated[str, typer.Option(help="target segment, e.g. L4/5 or C5/6")] = "L4/5",
-    minutes: Annotated[float, typer.Option(help="traction time, min")] = 30.0,
+    minutes: Annotated[
+        float | None, typer.Option(help="traction time, min (default 30, or the course's)")
+    ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="simulate faster than real time")] = False,
     speed: Annotated[
         float, typer.Option(help="watch at this multiple of real time (1 = real time)")
@@ -114,44 +124,41 @@ def run(
 
     With ``--course-session ID`` the protocol comes from the planned session of a course (force
     progression included) and the result is recorded against it (``--as`` a clinical user).
+    Exit status: 0 completed, 4 stopped, 5 safety fault or telemetry incomplete.
     """
-    from spinecare.cohort.run import VirtualSession, make_table, truth_scores
-    from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock, SimulatedClock
-    from spinecare.runtime.loop import RealtimeOptions
-    from spinecare.runtime.recorder import Recorder, load_events, load_telemetry
-    from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
+    from spinecare.quantities import CLINICIAN_MAX_FORCE, REGISTRY, SESSION_MINUTES, Q
 
-    if course_session is not None:
-        from spinecare.cli.db import run_read
-        from spinecare.services.sessions import planned_protocol
-
-        planned = run_read(
-            as_user, lambda db, actor, _: planned_protocol(db, actor, course_session)
-        )
-        proto = planned.model_copy(update={"traction_minutes": minutes})
-        weight, session_number = proto.body_weight_kg, proto.session_number
-    else:
-        proto = build_protocol(
-            region,
-            weight,
-            segment,
-            minutes=minutes,
-            table=table,
-            angle=angle,
-            peak=peak,
-            base=base,
-            session_number=session_number,
-        )
-    if not 1.0 <= speed <= 1000.0:
-        raise InputError("speed", "must be between 1 and 1000", speed)
-    if clinician_max is not None and not 0.0 < clinician_max <= 890.0:
-        raise InputError("clinician-max", "must be above 0 and at most 890 N", clinician_max)
+    REGISTRY[Q.PLAYBACK_SPEED].check(speed, "speed")
+    if minutes is not None:
+        SESSION_MINUTES.check(minutes, "minutes")
+    if clinician_max is not None:
+        CLINICIAN_MAX_FORCE.check(clinician_max, "clinician-max")
     out_dir = out or _default_out_dir()
     if (out_dir / "telemetry.csv").exists():
         raise InputError("out", "holds a session already; choose a new directory", str(out_dir))
 
-    device = make_table(
-        VirtualSession(
+    from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock, SimulatedClock
+    from spinecare.runtime.loop import RealtimeOptions
+    from spinecare.services import sessions as svc
+
+    clock: Clock = (
+        SimulatedClock() if fast else MonotonicClock() if speed == 1.0 else PacedClock(speed)
+    )
+    monitor = _Monitor(enabled=not as_json and sys.stdout.isatty(), fast=fast, speed=speed)
+    options = svc.SessionOptions(
+        clock=clock,
+        realtime=RealtimeOptions() if not fast and speed == 1.0 else None,
+        emg=emg,
+        clinician_max_force_n=clinician_max,
+        subscribers=(monitor.update,),
+        tick_view_every=max(1, round((1.0 if fast else 0.1 * speed) / TICK_S)),
+        fsync=not fast,
+    )
+
+    def device(proto: Protocol) -> svc.DeviceFactory:
+        from spinecare.cohort.run import VirtualSession, make_table
+
+        vs = VirtualSession(
             seed=seed,
             region=proto.region,
             weight_kg=proto.body_weight_kg,
@@ -160,30 +167,24 @@ def run(
             emg=emg,
             session_number=proto.session_number,
         )
-    )
-    emg_detector = None
-    if emg:
-        from spinecare.signals.emg import EmgGuardingDetector
+        return lambda now: make_table(vs, now)
 
-        emg_detector = EmgGuardingDetector()
-    recorder = Recorder(out_dir, TELEMETRY_COLUMNS, fsync=not fast)
-    monitor = _Monitor(
-        enabled=not as_json and sys.stdout.isatty(), fast=fast, proto=proto, speed=speed
-    )
-    clock: Clock = (
-        SimulatedClock() if fast else MonotonicClock() if speed == 1.0 else PacedClock(speed)
-    )
-    runner = SessionRunner(
-        proto,
-        device,
-        clock=clock,
-        recorder=recorder,
-        emg_detector=emg_detector,
-        clinician_max_force_n=clinician_max,
-        on_tick=monitor.update,
-        tick_view_every=max(1, round((1.0 if fast else 0.1 * speed) / TICK_S)),
-        realtime=RealtimeOptions() if not fast and speed == 1.0 else None,
-    )
+    if course_session is not None:
+        live = _course_live(course_session, as_user, out_dir, minutes, options, device)
+    else:
+        proto = build_protocol(
+            region,
+            weight,
+            segment,
+            minutes=30.0 if minutes is None else minutes,
+            table=table,
+            angle=angle,
+            peak=peak,
+            base=base,
+            session_number=session_number,
+        )
+        live = svc.session_prepare(proto, device(proto), options=options, out_dir=out_dir)
+    monitor.proto = live.protocol
 
     presses = 0
 
@@ -192,49 +193,83 @@ def run(
         presses += 1
         if presses > 1:
             raise KeyboardInterrupt
-        runner.request_stop("patient stop (Ctrl-C)")
+        live.request_stop("patient stop (Ctrl-C)")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         with monitor:
-            result = runner.run()
+            done = live.run()
     finally:
         signal.signal(signal.SIGINT, previous)
 
-    summary = result.summary
-    summary.update(truth_scores(result, device))
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    report: dict[str, Any] = done.summary.model_dump(mode="json")
+    if done.truth is not None:
+        report["truth"] = done.truth
+    report["out_dir"] = str(out_dir)
+    try:
+        _write_chart(out_dir, live.protocol, seed)
+    except (OSError, ValueError) as exc:
+        report["chart_error"] = str(exc)
+    if done.course_session is not None:
+        cs = done.course_session
+        report["course_session"] = {"id": cs.id, "status": cs.status.value}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+    else:
+        _print_summary(report)
+    status = {"completed": EXIT_COMPLETED, "stopped": EXIT_STOPPED, "fault": EXIT_FAULT}
+    code = status.get(done.outcome, EXIT_ABORTED)
+    if code:
+        raise typer.Exit(code)
+
+
+def _course_live(
+    session_id: int,
+    as_user: str | None,
+    out_dir: Path,
+    minutes: float | None,
+    options: Any,
+    device: Any,
+) -> Any:
+    """Check and record the course session as running, before the table moves."""
+    from spinecare.cli.db import acting_user, clinic_store
+    from spinecare.services import sessions as svc
+
+    with clinic_store() as (store, settings):
+        with store.session() as db:
+            actor = acting_user(db, settings, as_user)
+            proto = svc.planned_protocol(db, actor, session_id)
+        return svc.course_session_prepare(
+            store.unit_of_work,
+            actor,
+            session_id,
+            device(proto),
+            out_dir=out_dir,
+            minutes=minutes,
+            options=options,
+        )
+
+
+def _write_chart(out_dir: Path, proto: Protocol, seed: int) -> None:
     from spinecare.reports.charts import session_force_png
+    from spinecare.runtime.recorder import load_events, load_telemetry
 
     chart = session_force_png(
         load_telemetry(out_dir),
         load_events(out_dir),
-        title=f"{proto.region.value} {proto.segment}, {weight:g} kg, seed {seed}",
+        title=f"{proto.region.value} {proto.segment}, {proto.body_weight_kg:g} kg, seed {seed}",
     )
     (out_dir / "force.png").write_bytes(chart)
-    summary["out_dir"] = str(out_dir)
-    if course_session is not None:
-        from spinecare.cli.db import run_write
-        from spinecare.services.sessions import attach_output
-
-        recorded = run_write(
-            as_user, lambda db, actor, _: attach_output(db, actor, course_session, out_dir)
-        )
-        summary["course_session"] = {"id": recorded.id, "status": recorded.status.value}
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
-    else:
-        _print_summary(summary)
 
 
 class _Monitor:
     """The live terminal monitor (rich); silent when output is not a terminal."""
 
-    def __init__(self, *, enabled: bool, fast: bool, proto: Protocol, speed: float) -> None:
+    def __init__(self, *, enabled: bool, fast: bool, speed: float) -> None:
         self.enabled = enabled
         self.fast = fast
         self.speed = speed
-        self.proto = proto
+        self.proto: Protocol | None = None
         self._live: Any = None
         self._last: Any = None
 
@@ -264,6 +299,8 @@ class _Monitor:
         grid.add_column(justify="right")
         grid.add_column()
         p = self.proto
+        if p is None:
+            return Panel(grid, title="spinecare")
         title = (
             f"spinecare  {p.region.value} {p.segment}  {p.body_weight_kg:g} kg  "
             f"peak {p.peak_force_n:.0f} N  base {p.base_force_n:.0f} N"
@@ -277,7 +314,10 @@ class _Monitor:
         if v is None:
             grid.add_row("", "starting ...")
             return Panel(grid, title=title)
-        scale = max(1.0, p.peak_force_n * 1.2)
+        # The scale is the force quantity's safe range, narrowed to this patient's hard limit.
+        from spinecare.quantities import TRACTION_FORCE
+
+        scale = max(1.0, min(TRACTION_FORCE.safe_max, p.peak_force_n * 1.2))
         width = 40
 
         def bar(x: float) -> str:
@@ -285,9 +325,15 @@ class _Monitor:
             return "#" * n + "." * (width - n)
 
         mins, secs = divmod(int(v.time_left_s), 60)
+        state = {
+            "stopped": "STOPPED: releasing to zero" if not v.ended else "STOPPED: released",
+            "fault": "FAULT: releasing to zero" if not v.ended else "FAULT: released",
+        }.get(v.phase, v.phase)
+        if v.ended and v.phase not in ("stopped", "fault"):
+            state = "session ended"
         grid.add_row(
             "phase",
-            v.phase
+            state
             + (
                 ""
                 if v.peak_n >= p.peak_force_n
@@ -302,7 +348,10 @@ class _Monitor:
         )
         grid.add_row("counter-tension", f"{v.guarding_events} events")
         grid.add_row("time left", f"{mins:02d}:{secs:02d}")
-        grid.add_row("", "Ctrl-C = patient stop")
+        if v.ended:
+            grid.add_row("", v.end_reason)
+        else:
+            grid.add_row("", "Ctrl-C = patient stop")
         return Panel(grid, title=title)
 
 
@@ -312,11 +361,17 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"peak force {s['peak_force_n']} N (target {s['final_peak_target_n']} N, "
         f"hard limit {s['hard_limit_n']} N), limit violations {s['limit_violations']}",
         f"counter-tension: {s['guarding_detected']} detected"
-        + (f", {s['guarding_true']} in the simulated patient" if "guarding_true" in s else ""),
+        + (
+            f", {s['truth']['guarding_true']} in the simulated patient"
+            if "truth" in s
+            else ""
+        ),
         f"hold within +/-10%: {s['hold_within_10pct']}, "
         f"base tension lost {s['base_tension_lost_s']} s",
         f"force at {s['target_segment']} during hold (model estimate): "
         f"{s['segment_force_hold_mean_n']} N at {s['pull_angle_deg']} deg",
         f"output: {s['out_dir']} (telemetry.csv, events.jsonl, summary.json, force.png)",
     ]
+    if not s.get("telemetry_complete", True):
+        lines.append(f"telemetry incomplete: {s.get('telemetry_error')}")
     typer.echo("\n".join(lines))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +17,14 @@ import numpy as np
 
 from spinecare.devices.simulated import SimulatedTable
 from spinecare.runtime.clock import SimulatedClock
-from spinecare.runtime.metrics import score_against_truth
-from spinecare.runtime.recorder import Recorder
-from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionResult, SessionRunner
+from spinecare.services.sessions import SessionOptions, session_run
 from spinecare.sim.faults import Fault
 from spinecare.sim.population import virtual_patient
 from spinecare.therapy.protocol import Protocol, default_protocol
 from spinecare.vocab import SEGMENTS, Region, TableType
 
-# The virtual clinic's weight range (issue 2: 45-140 kg).
+# The virtual clinic's weight range, 45-140 kg: the span of sim/population.py (engineering choice:
+# light to heavy adults, the span the closed-loop acceptance tests cover).
 COHORT_WEIGHT_KG = (45.0, 140.0)
 
 
@@ -54,49 +53,44 @@ class VirtualSession:
         )
 
 
-def make_table(vs: VirtualSession) -> SimulatedTable:
+def make_table(
+    vs: VirtualSession, time_source: Callable[[], float] | None = None
+) -> SimulatedTable:
+    """The virtual patient on a simulated table; with ``time_source`` it follows that clock."""
     patient = virtual_patient(
         vs.seed, region=vs.region, weight_kg=vs.weight_kg, session_number=vs.session_number
     )
-    return SimulatedTable(patient, seed=vs.seed, emg=vs.emg, table=vs.table, faults=vs.faults)
-
-
-def truth_scores(result: SessionResult, table: SimulatedTable) -> dict[str, Any]:
-    """Score a finished simulated session against its patient's ground truth."""
-    return score_against_truth(
-        result.controller.events,
-        table.truth,
-        # Counter-tension during the final release is not acted on: the pull is ending.
-        session_end_s=result.controller.protocol.traction_minutes * 60.0,
-        noise_sd_n=table.load_cell_sigma_n,
+    return SimulatedTable(
+        patient,
+        seed=vs.seed,
+        emg=vs.emg,
+        table=vs.table,
+        faults=vs.faults,
+        time_source=time_source,
     )
 
 
 def run_virtual_session(
     vs: VirtualSession, *, out_dir: Path | None = None, protocol: Protocol | None = None
 ) -> dict[str, Any]:
-    """Run one session in fast mode; the summary includes the ground-truth scores."""
-    table = make_table(vs)
-    emg_detector = None
-    if vs.emg:
-        from spinecare.signals.emg import EmgGuardingDetector
-
-        emg_detector = EmgGuardingDetector()
-    recorder = Recorder(out_dir, TELEMETRY_COLUMNS, fsync=False) if out_dir else None
+    """Run one session through the session service on the simulated clock; the result is the
+    summary with the ground-truth scores merged in (for the cohort's figures only)."""
     proto = protocol or vs.protocol()
-    runner = SessionRunner(
-        proto, table, clock=SimulatedClock(), recorder=recorder, emg_detector=emg_detector
-    )
     t0 = time.perf_counter()
-    result = runner.run()
+    done = session_run(
+        proto,
+        lambda now: make_table(vs, now),
+        options=SessionOptions(clock=SimulatedClock(), emg=vs.emg, fsync=False),
+        out_dir=out_dir,
+    )
     wall = time.perf_counter() - t0
-    summary = result.summary
-    summary.update(truth_scores(result, table))
-    summary["seed"] = vs.seed
-    summary["weight_kg"] = vs.weight_kg
-    summary["region"] = vs.region.value
-    summary["wall_s"] = round(wall, 3)
-    return summary
+    out = done.summary.model_dump(mode="json")
+    out.update(done.truth or {})
+    out["seed"] = vs.seed
+    out["weight_kg"] = vs.weight_kg
+    out["region"] = vs.region.value
+    out["wall_s"] = round(wall, 3)
+    return out
 
 
 def cohort_sessions(
@@ -141,7 +135,8 @@ def run_cohort(
 
 
 def cohort_report(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate acceptance metrics over a cohort (the issue 2 acceptance criteria)."""
+    """Aggregate acceptance metrics over a cohort: clamp violations, detection rate, false stops,
+    hold accuracy (the closed-loop figures of docs/controller.md)."""
     true_n = sum(r["guarding_true"] for r in results)
     hit_n = sum(r["guarding_true_detected"] for r in results)
     holds = [r["hold_within_10pct"] for r in results if r["hold_within_10pct"] is not None]

@@ -1,21 +1,25 @@
 """A simulated traction table: the ``Device`` protocol over the virtual-patient physics.
 
-The table advances the 1 kHz physics of ``sim/patient_model.py`` in device time (``advance``),
-samples its sensors on ``read`` (load cell with Gaussian noise quantised to 0.1 N, encoder
+The table advances the 1 kHz physics of ``sim/patient_model.py`` in device time. Given the loop's
+clock (``time_source``), each ``read`` first catches the physics up to that clock, so the same
+table runs under the simulated clock (as fast as the CPU allows) and the monotonic one (real
+time) without the loop knowing it is simulated; tests without a clock move it with ``advance``.
+It samples its sensors on ``read`` (load cell with Gaussian noise quantised to 0.1 N, encoder
 quantised to 0.01 mm, optional 1 kHz surface EMG, patient stop button) and hands each ``write``
 to the drive's inner force loop. Like a real table it has its own watchdog: when no command
 arrives for more than ``COMMAND_TIMEOUT_S`` it releases to the last base tension within 1 s,
 holds it for 1 s and then releases to zero within 2 s, refusing commands until re-activated.
 
-Ground truth (true spine elongation, muscle force, harness force, guarding events, fault onsets)
-lives in ``table.truth``; the controller only ever sees ``Reading`` objects.
+Ground truth (true spine elongation, muscle force, harness force, contractions, fault onsets)
+lives in ``table.truth``; the controller only ever sees ``Reading`` objects. ``configure``
+compiles the physics kernel, so nothing compiles inside the 50 Hz loop.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +28,7 @@ import numpy.typing as npt
 from spinecare.devices.base import DeviceNotActiveError
 from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION
 from spinecare.sim import patient_model as pm
-from spinecare.sim.faults import PHYSICAL, Fault, FaultKind
+from spinecare.sim.faults import PHYSICAL, Fault, InjectedFault
 from spinecare.sim.patient_model import PatientParams
 from spinecare.vocab import COMMAND_TIMEOUT_S, EMG_BLOCK, Command, DeviceState, Reading, TableType
 
@@ -63,7 +67,7 @@ _S_FRATE = pm.S_FRATE
 
 
 @dataclass(frozen=True, slots=True)
-class GuardingEvent:
+class TrueContraction:
     """One paraspinal contraction, as it truly happened (never shown to the controller).
 
     ``trigger_s``: the stimulus (rate threshold crossed, tolerance first exceeded, or = onset for
@@ -82,7 +86,7 @@ class GuardingEvent:
 
 @dataclass(frozen=True, slots=True)
 class FaultOnset:
-    kind: FaultKind
+    kind: InjectedFault
     began_s: float
     magnitude: float
 
@@ -92,8 +96,8 @@ class SessionTruth:
     """Ground truth of one simulated session; per-tick lists are sampled at the end of each
     ``advance`` call (every 20 ms in the runner)."""
 
-    closed_events: list[GuardingEvent] = field(default_factory=list)
-    open_events: list[GuardingEvent] = field(default_factory=list)
+    closed_events: list[TrueContraction] = field(default_factory=list)
+    open_events: list[TrueContraction] = field(default_factory=list)
     faults: list[FaultOnset] = field(default_factory=list)
     watchdog_s: list[float] = field(default_factory=list)
     device_fault_s: list[float] = field(default_factory=list)
@@ -105,11 +109,11 @@ class SessionTruth:
     muscle_contribution_n: list[float] = field(default_factory=list)
 
     @property
-    def events(self) -> list[GuardingEvent]:
+    def events(self) -> list[TrueContraction]:
         """All events (finished and ongoing), by onset."""
         return sorted(self.closed_events + self.open_events, key=lambda e: e.onset_s)
 
-    def events_of(self, kind: str) -> list[GuardingEvent]:
+    def events_of(self, kind: str) -> list[TrueContraction]:
         return [e for e in self.events if e.kind == kind]
 
     def as_arrays(self) -> dict[str, FloatArray]:
@@ -135,8 +139,12 @@ class SimulatedTable:
         seed: int | None = None,
         spontaneous: bool = True,
         record: bool = True,
+        time_source: Callable[[], float] | None = None,
     ) -> None:
         self.patient = patient
+        # The loop's clock (seconds); readings are stamped on it and the physics follows it.
+        self._time_source = time_source
+        self._origin: float | None = None  # clock time of device time 0 (set at first read)
         self.table_type = TableType(table)
         self.emg_enabled = bool(emg)
         self.record = record
@@ -197,11 +205,11 @@ class SimulatedTable:
         for f in self._faults:
             at = self._steps(f.at_s)
             self._push(at, "fault", float(self._faults.index(f)))
-            if f.kind is FaultKind.ACTUATOR_STALL:
+            if f.kind is InjectedFault.ACTUATOR_STALL:
                 self._push(at, "stall_on", 1.0)
                 if math.isfinite(f.end_s):
                     self._push(self._steps(f.end_s), "stall_off", 0.0)
-            elif f.kind is FaultKind.HARNESS_SLIP:
+            elif f.kind is InjectedFault.HARNESS_SLIP:
                 self._push(at, "slip", f.size)
         self._spont_on = bool(spontaneous) and patient.spontaneous_per_min > 0.0
         if self._spont_on:
@@ -220,6 +228,7 @@ class SimulatedTable:
     def configure(self) -> None:
         if self._state not in (DeviceState.UNCONFIGURED, DeviceState.INACTIVE):
             raise RuntimeError(f"configure() in state {self._state.value}")
+        self._warm_up()
         self._state = DeviceState.INACTIVE
 
     def activate(self) -> None:
@@ -306,6 +315,17 @@ class SimulatedTable:
             tr.muscle_contribution_n.append(s.item(pm.S_CONTRIB))
 
     def read(self) -> Reading:
+        ts = self._time_source
+        origin = 0.0
+        if ts is not None:
+            now = ts()
+            if self._origin is None:
+                self._origin = now - self._k / STEPS_PER_S
+            origin = self._origin
+            target_k = int((now - origin) * STEPS_PER_S + 1e-6)
+            if target_k > self._k:
+                self._frac = 0.0
+                self.advance((target_k - self._k) / STEPS_PER_S)
         k = self._k
         t = k / STEPS_PER_S
         i = self._lc_i
@@ -325,7 +345,8 @@ class SimulatedTable:
         winch = round(winch * _ENCODER_LSB) / _ENCODER_LSB
         emg = self._emg_block() if self.emg_enabled else None
         self._seq += 1
-        rd = Reading(t, self._seq, force, winch, k >= self._stop_at_k, self._state, emg)
+        stamp = origin + t
+        rd = Reading(stamp, self._seq, force, winch, k >= self._stop_at_k, self._state, emg)
         self._last = rd
         return rd
 
@@ -381,6 +402,14 @@ class SimulatedTable:
         return self._truth
 
     # ---------------------------------------------------------------- internals ------------
+    def _warm_up(self) -> None:
+        """Run the physics kernel once on scratch copies: numba compiles (or loads its cache)
+        here, before the first tick, instead of inside the 20 ms loop."""
+        noise = self._noise.copy() if self._noise.shape[0] >= 2 else np.zeros(2)
+        _kernel(
+            self._s.copy(), self._p, 1, noise, self._ev.copy(), self._emg_ring.copy()
+        )
+
     def _steps(self, t_s: float) -> int:
         return round(t_s * STEPS_PER_S)
 
@@ -484,7 +513,7 @@ class SimulatedTable:
             row = (i % pm.EVENT_CAP) * pm.EVENT_COLS
             r = self._ev[row : row + pm.EVENT_COLS]
             self._truth.closed_events.append(
-                GuardingEvent(
+                TrueContraction(
                     kind=pm.KIND_NAMES[int(r[0])],
                     trigger_s=float(r[1]),
                     onset_s=float(r[2]),
@@ -495,14 +524,14 @@ class SimulatedTable:
             )
         self._ev_read = n
 
-    def _open_events(self) -> list[GuardingEvent]:
+    def _open_events(self) -> list[TrueContraction]:
         out = []
         s = self._s
         for src in range(3):
             b = pm.S_EV + src * pm.EV_W
             if s[b] > 0.5:
                 out.append(
-                    GuardingEvent(
+                    TrueContraction(
                         kind=pm.KIND_NAMES[src],
                         trigger_s=float(s[b + 1]),
                         onset_s=float(s[b + 2]),
@@ -521,21 +550,21 @@ class SimulatedTable:
                 continue
             active = t < f.end_s - 1e-9
             kind = f.kind
-            if kind is FaultKind.DROPOUT:
+            if kind is InjectedFault.DROPOUT:
                 if active and self._last is not None:
                     return None
-            elif kind is FaultKind.STUCK_LOAD_CELL:
+            elif kind is InjectedFault.STUCK_LOAD_CELL:
                 if active:
                     if idx not in self._stuck_value:
                         self._stuck_value[idx] = (
                             self._last.force_n if self._last is not None else force
                         )
                     force = self._stuck_value[idx]
-            elif kind is FaultKind.FORCE_SPIKE:
+            elif kind is InjectedFault.FORCE_SPIKE:
                 if idx not in self._spike_done:
                     self._spike_done.add(idx)
                     force = force + f.size
-            elif kind is FaultKind.ENCODER_JUMP and active:
+            elif kind is InjectedFault.ENCODER_JUMP and active:
                 winch = winch + f.size
         return force, winch
 

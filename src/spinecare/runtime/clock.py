@@ -108,3 +108,31 @@ class PacedClock:
         if t > self._now:
             self._now = t
         self._wall.sleep_until(self._t0 + t / self._speed)
+
+
+class SessionClock:
+    """A clock whose zero is the start of a session: telemetry, events, the policy and the
+    table's readings all speak seconds since the first tick, whatever the underlying clock.
+
+    ``zero()`` is called just before the loop starts, after the table has been configured (a
+    simulated table compiles its physics there), so the start-up time is not session time.
+    """
+
+    __slots__ = ("_base", "_offset")
+
+    def __init__(self, base: Clock) -> None:
+        self._base = base
+        self._offset = base.now()
+
+    @property
+    def base(self) -> Clock:
+        return self._base
+
+    def zero(self) -> None:
+        self._offset = self._base.now()
+
+    def now(self) -> float:
+        return self._base.now() - self._offset
+
+    def sleep_until(self, t: float) -> None:
+        self._base.sleep_until(t + self._offset)

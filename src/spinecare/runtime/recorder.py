@@ -4,10 +4,10 @@ Layout of a session directory:
 
 * ``telemetry.csv``: header ``t_s,<columns...>``, one row per tick. Rows are buffered in memory
   (``append`` only stores a tuple: it runs every 20 ms tick, and 90 000 times in a fast
-  30-minute simulation) and written as one chunk, flushed and fsynced, each time
-  ``flush_every_s`` of *session* time has passed since the last chunk.
-* ``events.jsonl``: one JSON object per event, written and flushed at once (events are rare
-  and matter: counter-tension onsets, patient stops, faults).
+  30-minute simulation) and written by a writer thread as one chunk, flushed and fsynced, each
+  time ``flush_every_s`` of *session* time has passed since the last chunk.
+* ``events.jsonl``: one JSON object per event, queued at once and written and flushed by the
+  same thread (events are rare and matter: counter-tension, patient stops, faults).
 * ``summary.json``: written last, atomically (temporary file + ``os.replace``), so a reader
   either sees a complete summary or none; no summary means the session did not end cleanly.
 """
@@ -18,6 +18,8 @@ import csv
 import io
 import json
 import os
+import queue
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -34,8 +36,17 @@ TIME_COLUMN = "t_s"
 Value = float | int | str
 
 
+class RecorderError(OSError):
+    """Telemetry could not be written; the rows are still held in memory."""
+
+
 class Recorder:
     """Writes one session's telemetry, events and summary into ``out_dir``.
+
+    The loop's tick only appends to a list and, once a second of session time, hands the chunk to
+    a writer thread: disk writes and fsyncs, which can block for far longer than a tick on a busy
+    or failing disk, never run inside the 50 Hz loop. A write that fails keeps its rows and sets
+    ``error``; the session reads it (a cheap attribute check each tick) and releases the table.
 
     Refuses to write over an existing ``telemetry.csv`` (a session's record is never
     overwritten silently). With ``fsync=False`` (fast simulations) a crash of the machine, not
@@ -63,9 +74,16 @@ class Recorder:
         self.fsync = fsync
         self.rows_written = 0
         self.closed = False
+        self.error: OSError | None = None
         self._ncols = len(cols)
         self._rows: list[tuple[Value, ...]] = []
         self._next_flush_t: float | None = None  # session time at which the next chunk is due
+        self._unwritten: list[tuple[Value, ...]] = []  # rows a failed write kept (writer only)
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._tel: TextIO = open(  # noqa: SIM115 - kept open for the session, closed in close()
@@ -80,10 +98,12 @@ class Recorder:
         self._sync(self._tel)
         if fsync:
             _fsync_dir(self.out_dir)
+        self._writer = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
+        self._writer.start()
 
     # -- hot path -------------------------------------------------------------------------
     def append(self, t_s: float, values: Sequence[Value]) -> None:
-        """Buffer one row; write a chunk when ``flush_every_s`` of session time has passed."""
+        """Buffer one row; hand a chunk to the writer when ``flush_every_s`` has passed."""
         if len(values) != self._ncols:
             raise ValueError(f"expected {self._ncols} values, got {len(values)}")
         self._rows.append((t_s, *values))
@@ -91,40 +111,53 @@ class Recorder:
         if nft is None:
             self._next_flush_t = t_s + self.flush_every_s
         elif t_s >= nft:
-            self.flush()
+            self._next_flush_t = t_s + self.flush_every_s
+            self.flush(wait=False)
 
     # -- events and chunks ------------------------------------------------------------------
     def event(self, kind: str, t_s: float, **data: Any) -> None:
-        """Append one event line to ``events.jsonl`` and flush it at once."""
+        """Queue one event line for ``events.jsonl`` (written and flushed by the writer)."""
         line = json.dumps({"kind": kind, "t_s": t_s, **data}, default=str, allow_nan=True)
-        self._ev.write(line + "\n")
-        self._sync(self._ev)
+        self._submit(("event", line))
 
-    def flush(self) -> None:
-        """Write the buffered rows as one chunk now (flush, and fsync when enabled)."""
+    def flush(self, wait: bool = True) -> None:
+        """Hand the buffered rows to the writer; with ``wait``, return once all is on disk."""
         rows = self._rows
         if rows:
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerows(rows)
-            self._tel.write(buf.getvalue())
-            self._sync(self._tel)
-            self.rows_written += len(rows)
-            self._next_flush_t = float(rows[-1][0]) + self.flush_every_s
             self._rows = []
+            self._submit(("rows", rows))
+        if wait:
+            self.sync()
+
+    def sync(self) -> None:
+        """Wait until everything queued so far has been written (or has failed)."""
+        self._idle.wait()
 
     def close(self, summary: dict[str, Any] | None = None) -> None:
-        """Write what is buffered, close the files, write ``summary.json`` atomically."""
+        """Write what is buffered, close the files, write ``summary.json`` atomically.
+
+        Raises ``RecorderError`` when telemetry could not be written (the summary is still
+        attempted, with ``telemetry_complete: false``).
+        """
         if self.closed:
             return
-        try:
-            self.flush()
-        finally:
-            self.closed = True
-            self._tel.close()
-            self._ev.close()
+        self.flush(wait=False)
+        self._submit(("stop", None))
+        self._writer.join()
+        self.closed = True
+        if self._unwritten:  # one last try for rows a failed write kept
+            self._write_rows([])
+        for f in (self._tel, self._ev):
+            try:
+                f.close()
+            except OSError as exc:
+                self.error = self.error or exc
         out = dict(summary or {})
         out.setdefault("aborted", False)
         out["rows"] = self.rows_written
+        if self.error is not None:
+            out["telemetry_complete"] = False
+            out["telemetry_error"] = str(self.error)
         tmp = self.out_dir / (SUMMARY + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2, default=str)
@@ -135,6 +168,8 @@ class Recorder:
         os.replace(tmp, self.out_dir / SUMMARY)
         if self.fsync:
             _fsync_dir(self.out_dir)
+        if self.error is not None:
+            raise RecorderError(f"telemetry incomplete: {self.error}")
 
     def __enter__(self) -> Recorder:
         return self
@@ -152,10 +187,63 @@ class Recorder:
         else:
             self.close({"aborted": True, "reason": f"{type(exc).__name__}: {exc}"})
 
+    # -- the writer thread ------------------------------------------------------------------
+    def _submit(self, job: _Job) -> None:
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._queue.put(job)
+
+    def _write_loop(self) -> None:
+        while True:
+            kind, payload = self._queue.get()
+            try:
+                if kind == "rows":
+                    assert isinstance(payload, list)
+                    self._write_rows(payload)
+                elif kind == "event":
+                    assert isinstance(payload, str)
+                    self._write_event(payload)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if not self._pending:
+                        self._idle.set()
+            if kind == "stop":
+                return
+
+    def _write_rows(self, rows: list[tuple[Value, ...]]) -> None:
+        todo = self._unwritten + rows
+        if not todo:
+            return
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(todo)
+        try:
+            self._tel.write(buf.getvalue())
+            self._sync(self._tel)
+        except OSError as exc:
+            # Keep the rows for the next try; whatever part reached the file may be torn and
+            # is dropped by the loader.
+            self._unwritten = todo
+            self.error = exc
+            return
+        self._unwritten = []
+        self.rows_written += len(todo)
+
+    def _write_event(self, line: str) -> None:
+        try:
+            self._ev.write(line + "\n")
+            self._sync(self._ev)
+        except OSError as exc:
+            self.error = exc
+
     def _sync(self, f: TextIO) -> None:
         f.flush()
         if self.fsync:
             os.fsync(f.fileno())
+
+
+_Job = tuple[str, list[tuple[Value, ...]] | str | None]
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,14 +1,28 @@
-"""Recording a finished session and adapting the rest of the course to it.
+"""Run a decompression session, and record it against its course.
 
-The runtime writes one directory per session (``telemetry.csv``, ``events.jsonl``,
-``summary.json``). Attaching it links the directory, stores the summary, sets the status
-(``done`` or ``aborted``) and re-derives the force of every later planned session: one
-progression step only after a tolerated session (``therapy.protocol.next_session_protocol``).
+The CLI, the web app and the virtual cohort all start sessions here: a device factory, a
+protocol, the acting user and, optionally, a planned course session. For a course session the
+order is fixed by what a clinic must be able to rely on:
+
+1. before the table moves: the user's permission, the session's state (planned, next in its
+   course, patient not deleted, course not cancelled) and the protocol's ranges are checked;
+   sessions an earlier process left unfinished are closed as aborted;
+2. the session is recorded as ``running`` with its output directory, so a process killed in
+   the middle leaves a trace (and a lock that dies with it);
+3. the session runs (no database connection is held during the loop);
+4. the typed summary is stored, the status set, and the later sessions' forces re-planned from
+   the stored protocol: one progression step only after a tolerated session, none when the
+   summary is missing or invalid (fail closed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +31,19 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spinecare.errors import InputError
+from spinecare.devices.base import Device
+from spinecare.errors import InputError, describe_validation_error
+from spinecare.quantities import CLINICIAN_MAX_FORCE, SESSION_MINUTES
+from spinecare.runtime.clock import Clock, SessionClock, SimulatedClock
+from spinecare.runtime.loop import RealtimeOptions
+from spinecare.runtime.recorder import Recorder
+from spinecare.runtime.session import (
+    TELEMETRY_COLUMNS,
+    SessionResult,
+    SessionRunner,
+    TickSubscriber,
+)
+from spinecare.runtime.summary import TRUTH_FILE, SessionSummary, summary_parse, summary_read
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.courses import SessionPublic, progress_protocol, session_public
@@ -25,32 +51,342 @@ from spinecare.store.enums import CourseStatus, SessionStatus
 from spinecare.store.models import Course, TreatmentSession
 from spinecare.therapy.protocol import Protocol
 
-SUMMARY_FILE = "summary.json"
+# A device factory gets the session clock's ``now``: a simulated table follows it; a real
+# table's driver stamps its readings with it.
+DeviceFactory = Callable[[Callable[[], float]], Device]
+UnitOfWork = Callable[[], contextlib.AbstractContextManager[Session]]
+LOCK_FILE = ".running"
+FINISHED_STATES = frozenset(
+    {SessionStatus.DONE.value, SessionStatus.ABORTED.value, SessionStatus.CANCELLED.value}
+)
 
 
-def tolerated(summary: dict[str, Any]) -> bool:
-    """A session counts as tolerated when it ran to the end and nobody pressed stop.
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How to run: the clock (monotonic for a patient, simulated for fast runs) and the rest."""
 
-    Guarding episodes alone do not count against it: the biofeedback handles them in-session.
-    """
-    return not summary.get("aborted", False) and not summary.get("stopped", False)
+    clock: Clock = field(default_factory=SimulatedClock)
+    realtime: RealtimeOptions | None = None
+    emg: bool = False
+    clinician_max_force_n: float | None = None
+    subscribers: Sequence[TickSubscriber] = ()
+    tick_view_every: int = 1
+    fsync: bool = True
 
 
-def read_summary(output_dir: Path) -> dict[str, Any]:
-    path = Path(output_dir) / SUMMARY_FILE
-    if not path.is_file():
-        raise InputError(
-            "output_dir", f"no {SUMMARY_FILE} (session did not close)", str(output_dir)
-        )
+@dataclass(slots=True)
+class SessionRun:
+    """A finished session: its summary, where its files are, what it was recorded as."""
+
+    summary: SessionSummary
+    out_dir: Path | None
+    truth: dict[str, Any] | None
+    result: SessionResult
+    course_session: SessionPublic | None = None
+
+    @property
+    def outcome(self) -> str:
+        s = self.summary
+        if s.stopped:
+            return "stopped"
+        if s.faulted or not s.telemetry_complete:
+            return "fault"
+        return "completed" if s.completed else "aborted"
+
+
+class LiveSession:
+    """A session prepared to run; ``request_stop`` may be called from any thread."""
+
+    def __init__(
+        self,
+        runner: SessionRunner,
+        device: Device,
+        out_dir: Path | None,
+        finish: Callable[[SessionRun], SessionPublic | None] | None,
+        lock: Callable[[], None] | None,
+    ) -> None:
+        self.runner = runner
+        self._device = device
+        self.out_dir = out_dir
+        self._finish = finish
+        self._unlock = lock
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.runner.protocol
+
+    def request_stop(self, reason: str = "patient stop") -> None:
+        self.runner.request_stop(reason)
+
+    def run(self) -> SessionRun:
+        try:
+            result = self.runner.run()
+            truth = _truth(result, self._device)
+            if truth is not None and self.out_dir is not None:
+                with contextlib.suppress(OSError):
+                    (self.out_dir / TRUTH_FILE).write_text(json.dumps(truth, indent=2))
+            done = SessionRun(result.summary, self.out_dir, truth, result)
+            if self._finish is not None:
+                done.course_session = self._finish(done)
+            return done
+        finally:
+            if self._unlock is not None:
+                self._unlock()
+
+
+def protocol_checked(protocol: Protocol, *, minutes: float | None = None) -> Protocol:
+    """Re-validate a protocol from any source (``model_copy`` and ``model_construct`` skip
+    validation), with an optional traction time that must be within its range as well."""
+    data = protocol.model_dump()
+    if minutes is not None:
+        data["traction_minutes"] = SESSION_MINUTES.check(minutes, "minutes")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        raise InputError("protocol", describe_validation_error(exc)) from None
+
+
+def session_prepare(
+    protocol: Protocol,
+    device_factory: DeviceFactory,
+    *,
+    options: SessionOptions | None = None,
+    out_dir: Path | None = None,
+) -> LiveSession:
+    """A session that is not part of a course (demonstration, engineering, cohort)."""
+    opts = options or SessionOptions()
+    proto = protocol_checked(protocol)
+    return _live(proto, device_factory, opts, out_dir, finish=None, lock=None)
+
+
+def session_run(
+    protocol: Protocol,
+    device_factory: DeviceFactory,
+    *,
+    options: SessionOptions | None = None,
+    out_dir: Path | None = None,
+) -> SessionRun:
+    return session_prepare(protocol, device_factory, options=options, out_dir=out_dir).run()
+
+
+def course_session_prepare(
+    unit_of_work: UnitOfWork,
+    actor: Actor,
+    session_id: int,
+    device_factory: DeviceFactory,
+    *,
+    out_dir: Path,
+    minutes: float | None = None,
+    options: SessionOptions | None = None,
+) -> LiveSession:
+    """Check, close what earlier processes left, record ``running``; the table has not moved."""
+    opts = options or SessionOptions()
+    require_clinical_writer(actor)  # before anything else, and before the table moves
+    out_dir = Path(out_dir)
+    if (out_dir / "telemetry.csv").exists():
+        raise InputError("out", "holds a session already; choose a new directory", str(out_dir))
+    with unit_of_work() as db:
+        act_as(db, actor)
+        close_unfinished(db, actor)
+    with unit_of_work() as db:
+        act_as(db, actor)
+        s = _runnable(db, session_id)
+        proto = protocol_checked(Protocol.model_validate(s.protocol), minutes=minutes)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        unlock = _lock(out_dir)
+        try:
+            s.status = SessionStatus.RUNNING.value
+            s.telemetry_dir = str(out_dir.resolve())
+            s.updated_at = utcnow()
+            db.flush()
+        except BaseException:
+            unlock()
+            raise
+
+    def finish(done: SessionRun) -> SessionPublic:
+        with unit_of_work() as db:
+            return record_result(db, actor, session_id, done.summary)
+
+    try:
+        return _live(proto, device_factory, opts, out_dir, finish=finish, lock=unlock)
+    except BaseException:
+        unlock()
+        raise
+
+
+def _live(
+    proto: Protocol,
+    device_factory: DeviceFactory,
+    opts: SessionOptions,
+    out_dir: Path | None,
+    *,
+    finish: Callable[[SessionRun], SessionPublic | None] | None,
+    lock: Callable[[], None] | None,
+) -> LiveSession:
+    if opts.clinician_max_force_n is not None:
+        CLINICIAN_MAX_FORCE.check(opts.clinician_max_force_n, "clinician-max")
+    clock = SessionClock(opts.clock)
+    device = device_factory(clock.now)
+    emg_detector = None
+    if opts.emg:
+        from spinecare.signals.emg import EmgGuardingDetector
+
+        emg_detector = EmgGuardingDetector()
+    recorder = Recorder(out_dir, TELEMETRY_COLUMNS, fsync=opts.fsync) if out_dir else None
+    runner = SessionRunner(
+        proto,
+        device,
+        clock=clock,
+        recorder=recorder,
+        emg_detector=emg_detector,
+        clinician_max_force_n=opts.clinician_max_force_n,
+        subscribers=opts.subscribers,
+        tick_view_every=opts.tick_view_every,
+        realtime=opts.realtime,
+    )
+    return LiveSession(runner, device, out_dir, finish, lock)
+
+
+def _truth(result: SessionResult, device: Device) -> dict[str, Any] | None:
+    """Ground-truth scores of a simulated patient (its own file, never the clinical record)."""
+    if not device.simulated or not hasattr(device, "truth"):
+        return None
+    from spinecare.devices.simulated import SimulatedTable
+    from spinecare.runtime.metrics import score_against_truth
+
+    if not isinstance(device, SimulatedTable):
+        return None
+    return score_against_truth(
+        result.controller.events,
+        device.truth,
+        # Counter-tension during the final release is not acted on: the pull is ending.
+        session_end_s=result.controller.protocol.traction_minutes * 60.0,
+        noise_sd_n=device.load_cell_sigma_n,
+    )
+
+
+# -- the course record --------------------------------------------------------------------
+def _runnable(db: Session, session_id: int) -> TreatmentSession:
+    s = load(db, TreatmentSession, session_id, "session")
+    if s.status != SessionStatus.PLANNED.value:
+        raise InputError("course-session", f"is {s.status}, not planned", session_id)
+    course = s.course
+    if course.status == CourseStatus.CANCELLED.value:
+        raise InputError("course-session", "its course is cancelled", session_id)
+    if course.patient.deleted_at is not None:
+        raise InputError("course-session", "its patient has been deleted", session_id)
+    earlier = [x for x in course.sessions if x.number < s.number]
+    open_ = [x.number for x in earlier if x.status not in FINISHED_STATES]
+    if open_:
         raise InputError(
-            "output_dir", f"unreadable {SUMMARY_FILE}: {exc}", str(output_dir)
+            "course-session",
+            f"session {open_[0]} of this course has not run yet (sessions run in order)",
+            session_id,
+        )
+    return s
+
+
+def _lock(out_dir: Path) -> Callable[[], None]:
+    """Hold an exclusive lock in the output directory for as long as this process runs the
+    session; a killed process drops it, which is how the next start knows it is unfinished."""
+    fd = os.open(out_dir / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise InputError(
+            "out", "another process is running a session there", str(out_dir)
         ) from None
-    if not isinstance(data, dict):
-        raise InputError("output_dir", f"{SUMMARY_FILE} is not a JSON object", str(output_dir))
-    return data
+
+    def unlock() -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    return unlock
+
+
+def _abandoned(telemetry_dir: str | None) -> bool:
+    """True when no live process holds the session's lock (it was killed or crashed)."""
+    if not telemetry_dir or not Path(telemetry_dir).is_dir():
+        return True
+    try:
+        fd = os.open(Path(telemetry_dir) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # still running in another process
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def close_unfinished(db: Session, actor: Actor, *, now: datetime | None = None) -> list[int]:
+    """Close sessions left ``running`` by a process that is gone, as aborted with the telemetry
+    they have (a summary if the recorder wrote one, else none: never counted as tolerated)."""
+    require_clinical_writer(actor)
+    closed = []
+    rows = db.scalars(
+        select(TreatmentSession).where(TreatmentSession.status == SessionStatus.RUNNING.value)
+    ).all()
+    for s in rows:
+        if not _abandoned(s.telemetry_dir):
+            continue
+        summary: dict[str, Any] | None = None
+        if s.telemetry_dir:
+            with contextlib.suppress(InputError):
+                summary = summary_read(Path(s.telemetry_dir)).model_dump(mode="json")
+        s.status = SessionStatus.ABORTED.value
+        s.summary = summary
+        s.updated_at = utcnow(now)
+        _replan_forces(db, s.course, s, tolerated=False, stamp=utcnow(now))
+        closed.append(s.id)
+    db.flush()
+    return closed
+
+
+def record_result(
+    db: Session,
+    actor: Actor,
+    session_id: int,
+    summary: SessionSummary,
+    *,
+    now: datetime | None = None,
+) -> SessionPublic:
+    """Store a running session's summary and re-plan the rest of the course."""
+    require_clinical_writer(actor)
+    act_as(db, actor)
+    s = load(db, TreatmentSession, session_id, "session")
+    if s.status != SessionStatus.RUNNING.value:
+        raise InputError("session", f"is {s.status}, not running", session_id)
+    return _store(db, s, summary, utcnow(now))
+
+
+def _store(
+    db: Session, s: TreatmentSession, summary: SessionSummary, stamp: datetime
+) -> SessionPublic:
+    s.summary = summary.model_dump(mode="json")
+    s.status = (SessionStatus.DONE if summary.completed else SessionStatus.ABORTED).value
+    s.updated_at = stamp
+    course = s.course
+    if course.status == CourseStatus.PLANNED.value:
+        course.status = CourseStatus.ACTIVE.value
+        course.updated_at = stamp
+    _replan_forces(db, course, s, summary.tolerated, stamp)
+    db.flush()
+    return session_public(s, course.review_after_session)
+
+
+def tolerated(summary: Any) -> bool:
+    """Whether a stored summary counts as tolerated; anything invalid does not (fail closed)."""
+    try:
+        return summary_parse(summary).tolerated
+    except InputError:
+        return False
 
 
 def get_session(session: Session, actor: Actor, session_id: int) -> SessionPublic:
@@ -76,35 +412,43 @@ def attach_output(
     *,
     now: datetime | None = None,
 ) -> SessionPublic:
-    """Link a finished session's output directory and store its summary."""
+    """Record a planned session from a finished output directory (a session run elsewhere).
+
+    The summary must be valid and must be of this session's patient and protocol; anything
+    else is refused with the reason, and nothing is stored.
+    """
     require_clinical_writer(actor)
     act_as(session, actor)
     s = load(session, TreatmentSession, session_id, "session")
     if s.status != SessionStatus.PLANNED.value:
         raise InputError("session", f"already {s.status}", session_id)
-    summary = read_summary(output_dir)
-    stamp = utcnow(now)
+    summary = summary_read(output_dir)
+    planned = Protocol.model_validate(s.protocol)
+    ran = summary.protocol
+    for name in ("region", "segment", "body_weight_kg"):
+        if getattr(ran, name) != getattr(planned, name):
+            raise InputError(
+                "output_dir",
+                f"the session there ran {name}={getattr(ran, name)}, "
+                f"this session plans {getattr(planned, name)}",
+                str(output_dir),
+            )
+    if ran.peak_force_n > planned.peak_force_n + 1e-6:
+        raise InputError(
+            "output_dir",
+            f"the session there pulled to {ran.peak_force_n:g} N, above the planned "
+            f"{planned.peak_force_n:g} N",
+            str(output_dir),
+        )
     s.telemetry_dir = str(Path(output_dir).resolve())
-    s.summary = summary
-    s.status = (SessionStatus.ABORTED if summary.get("aborted") else SessionStatus.DONE).value
-    s.updated_at = stamp
-    course = s.course
-    if course.status == CourseStatus.PLANNED.value:
-        course.status = CourseStatus.ACTIVE.value
-        course.updated_at = stamp
-    _replan_forces(session, course, s, tolerated(summary), stamp)
-    session.flush()
-    return session_public(s, course.review_after_session)
+    return _store(session, s, summary, utcnow(now))
 
 
 def _replan_forces(
-    session: Session, course: Course, done: TreatmentSession, ok: bool, stamp: datetime
+    session: Session, course: Course, done: TreatmentSession, tolerated: bool, stamp: datetime
 ) -> None:
-    ran = done.summary.get("protocol") if done.summary else None
-    try:  # the protocol that actually ran, if the summary carries a valid one
-        previous = Protocol.model_validate(ran)
-    except ValidationError:
-        previous = Protocol.model_validate(done.protocol)
+    """Later planned sessions from the protocol stored for ``done`` (never from a summary)."""
+    previous = Protocol.model_validate(done.protocol)
     later = session.scalars(
         select(TreatmentSession)
         .where(
@@ -114,7 +458,7 @@ def _replan_forces(
         )
         .order_by(TreatmentSession.number)
     ).all()
-    step_ok = ok
+    step_ok = tolerated
     for nxt in later:
         proto = progress_protocol(previous, step_ok)
         proto = proto.model_copy(update={"session_number": nxt.number})

@@ -5,8 +5,8 @@
 ``Device`` wrapper lives in ``spinecare.devices.simulated``.
 """
 
-from spinecare.sim.faults import Fault, FaultKind
+from spinecare.sim.faults import Fault, InjectedFault
 from spinecare.sim.patient_model import PatientParams
 from spinecare.sim.population import virtual_patient, virtual_population
 
-__all__ = ["Fault", "FaultKind", "PatientParams", "virtual_patient", "virtual_population"]
+__all__ = ["Fault", "InjectedFault", "PatientParams", "virtual_patient", "virtual_population"]

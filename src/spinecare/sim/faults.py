@@ -11,7 +11,10 @@ import math
 from dataclasses import dataclass
 
 
-class FaultKind(enum.StrEnum):
+class InjectedFault(enum.StrEnum):
+    """A failure the simulated table can be told to develop (the cause; the safety policy's
+    ``FaultKind`` names what it detects)."""
+
     DROPOUT = "dropout"  # read() repeats the previous Reading (same seq and t_s)
     STUCK_LOAD_CELL = "stuck_load_cell"  # force_n frozen at its last value
     FORCE_SPIKE = "force_spike"  # one sample + magnitude N
@@ -21,17 +24,17 @@ class FaultKind(enum.StrEnum):
 
 
 # Physical faults act on the physics; the rest only on the reported reading.
-PHYSICAL = frozenset({FaultKind.HARNESS_SLIP, FaultKind.ACTUATOR_STALL})
+PHYSICAL = frozenset({InjectedFault.HARNESS_SLIP, InjectedFault.ACTUATOR_STALL})
 
 # Defaults when no magnitude is given: a spike the size of a knocked cable, a few encoder counts
 # worth of mm, a harness sliding by a centimetre (engineering choices for tests).
 DEFAULT_MAGNITUDE = {
-    FaultKind.DROPOUT: 0.0,
-    FaultKind.STUCK_LOAD_CELL: 0.0,
-    FaultKind.FORCE_SPIKE: 150.0,
-    FaultKind.ENCODER_JUMP: 5.0,
-    FaultKind.HARNESS_SLIP: 10.0,
-    FaultKind.ACTUATOR_STALL: 0.0,
+    InjectedFault.DROPOUT: 0.0,
+    InjectedFault.STUCK_LOAD_CELL: 0.0,
+    InjectedFault.FORCE_SPIKE: 150.0,
+    InjectedFault.ENCODER_JUMP: 5.0,
+    InjectedFault.HARNESS_SLIP: 10.0,
+    InjectedFault.ACTUATOR_STALL: 0.0,
 }
 
 
@@ -42,13 +45,13 @@ class Fault:
     ``force_spike`` and ``harness_slip`` are instantaneous; their duration is ignored.
     """
 
-    kind: FaultKind
+    kind: InjectedFault
     at_s: float
     duration_s: float = 1.0
     magnitude: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", FaultKind(self.kind))
+        object.__setattr__(self, "kind", InjectedFault(self.kind))
         if not (math.isfinite(self.at_s) and self.at_s >= 0.0):
             raise ValueError(f"fault at_s must be finite and >= 0, got {self.at_s}")
         if not self.duration_s > 0.0:

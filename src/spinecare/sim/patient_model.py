@@ -32,11 +32,13 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from spinecare.quantities import WINCH_MAX_SPEED_MM_S
 from spinecare.vocab import G, Region
 
 FloatArray = npt.NDArray[np.float64]
 
-# Physics step: 1 kHz, the rate of the drive's inner loop and of the sEMG samples (DESIGN.md 4).
+# Physics step: 1 kHz, the rate of the drive's inner loop and of the sEMG samples (surface EMG is
+# sampled at about 1 kHz [hermens2000]).
 DT_S = 0.001
 STEPS_PER_S = 1000
 
@@ -46,16 +48,16 @@ STEPS_PER_S = 1000
 # is held by friction and slower (k_eff/k_h x) when the spine yields. Tracks a 15 N/s lumbar ramp
 # within ~2 N and settles a step within ~0.3 s.
 DRIVE_BANDWIDTH_RAD_S = 15.0
-# Winch speed limit: 100 mm/s releases 890 N through the softest lumbar chain (~11 N/mm) in < 1 s.
-# therapy/safety.py treats > 2 x 60 mm/s + 0.5 mm per tick (2.9 mm) as an encoder jump, which a
-# 100 mm/s winch stays below (2.0 mm per tick).
-DRIVE_VMAX_MM_S = 100.0
-# Velocity-loop lag (tau ~30 ms, brief) and acceleration limit of the winch.
+# Winch speed limit (quantities.WINCH_SPEED): the safety policy treats more than 1.25 times that
+# per tick (plus 0.5 mm) as an encoder jump.
+DRIVE_VMAX_MM_S = WINCH_MAX_SPEED_MM_S  # stated once, in the quantities registry
+# Velocity-loop lag (tau ~30 ms) and acceleration limit of the winch (engineering choices: a geared
+# servo winch, quick against the 20 ms tick but not instant).
 DRIVE_TAU_S = 0.030
 DRIVE_AMAX_MM_S2 = 1000.0
 
 # Smoothing velocity of the tanh friction law, mm/s: below it the body "sticks". Small enough
-# that spinal creep (~0.01-0.05 mm/s, Bridger 1990 time course) already meets full Coulomb
+# that spinal creep (~0.01-0.05 mm/s, the time course of [bridger1990]) already meets full Coulomb
 # friction, as a real sliding body would.
 FRICTION_VEPS_MM_S = 0.0001
 # Compressive stiffness of the spine relative to its tensile (distraction) stiffness: discs and
@@ -69,18 +71,19 @@ REFLEX_RATE_TAU_S = 0.010
 # An event ends when its muscle force has fallen below this fraction of its peak.
 EVENT_END_FRACTION = 0.05
 # Reflexes are only triggered while the total activation is below this (a reflex cannot ride on
-# an ongoing contraction; brief: refractory after each event).
+# an ongoing contraction; engineering choice, as is the refractory time after each event).
 REFLEX_GATE_ACTIVATION = 0.05
 # Muscles are "quiet" (shadow re-synchronised) below this force, N.
 QUIET_FORCE_N = 1e-3
-# Contribution threshold for "measurable": 3 x load-cell noise SD (brief).
+# Contribution threshold for "measurable": 3 x load-cell noise SD (engineering choice: below that a
+# contraction is within the noise band no detector can separate from it).
 MEASURABLE_SIGMAS = 3.0
 # Delay ring for the electromechanical delay (steps); EMD <= 30 ms fits.
 DELAY_RING = 64
 # Event log rows written by the kernel (ring; the table drains it after every call).
 EVENT_CAP = 256
 EVENT_COLS = 6  # kind, trigger_s, onset_s, measurable_s (-1 = never), end_s, peak_force_n
-# Latency pool: reflex latencies drawn per table (48-70 ms, Miller 2010; Radebold 2000).
+# Latency pool: reflex latencies drawn per table (48-70 ms [miller2010], [radebold2000]).
 LATENCY_POOL = 64
 # sEMG mains interference frequency, Hz (European mains).
 MAINS_HZ = 50.0
@@ -558,15 +561,13 @@ class PatientParams:
         return self.weight_kg * G
 
 
-# Standard gravity (same constant as therapy/protocol.py).
-# Coulomb friction on a fixed table: coefficient 0.5 of the segment weight (Lee & Evans 2001,
-# Aust J Physiother 47:102).
+# Coulomb friction on a fixed table: coefficient 0.5 of the segment weight [lee-evans2001].
 FIXED_TABLE_FRICTION = 0.5
 
 
 @lru_cache(maxsize=1)
 def emg_bandpass() -> tuple[tuple[float, ...], float]:
-    """4th-order Butterworth 20-450 Hz at 1 kHz (sEMG band, DESIGN.md 4) and its white-noise
+    """4th-order Butterworth 20-450 Hz at 1 kHz (sEMG band [hermens2000]) and its white-noise
     RMS gain, so that the band-limited noise can be scaled to unit RMS."""
     from scipy.signal import butter, sosfilt
 

@@ -1,10 +1,11 @@
-"""The biofeedback controller: one ``update(reading, now) -> Command`` per 20 ms tick.
+"""The biofeedback controller: one ``update(reading, now, dt) -> Command`` per 20 ms tick.
 
-The same object runs against a real table in real time and against the simulated table in
-batch, faster than real time; time is always passed in. It only *proposes* commands: the safety
-supervisor (therapy/safety.py) owns the device and clamps every proposal.
+The same object runs against a real table in real time and against the simulated table faster
+than real time; time is always passed in: ``now`` is the loop's clock and ``dt`` the time since
+the previous update, skipped ticks included. It only *proposes* commands: the runtime's device
+guard applies the safety policy (therapy/safety.py) to every proposal before the table sees it.
 
-Seed (spinemed-decompression.txt): "The tension is automatically adjusted every 20 milliseconds.
+[seed-spinemed]: "The tension is automatically adjusted every 20 milliseconds.
 As soon as the computer registers a counter-tension, the distraction is stopped and then slowly
 rebuilt" and "a basic tension is always maintained".
 """
@@ -21,9 +22,10 @@ import numpy.typing as npt
 from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingSettings
 from spinecare.therapy.profile import DISTRACTING, Phase, ramp_toward
 from spinecare.therapy.protocol import Protocol
-from spinecare.vocab import TICK_S, Command, Reading
+from spinecare.vocab import EMG_BLOCK, TICK_S, Command, Reading
 
 DISTRACTING_NAMES = frozenset(p.value for p in DISTRACTING)
+_RELEASED = frozenset({Phase.FINAL_RELEASE, Phase.DONE})
 
 
 class EmgUpdateLike(TypingProtocol):
@@ -42,6 +44,12 @@ class EmgUpdateLike(TypingProtocol):
 
 class EmgDetectorLike(TypingProtocol):
     def update(self, block_uv: npt.NDArray[np.float64]) -> EmgUpdateLike: ...
+
+
+# What the controller says about its EMG channel (summary, events and monitor).
+EMG_NONE = "none"  # no EMG channel: force path only, by design
+EMG_CALIBRATING = "calibrating"  # no valid baseline yet: force path only until there is one
+EMG_ACTIVE = "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +85,7 @@ class ControllerSettings:
 
 
 @dataclass(slots=True)
-class GuardingEvent:
+class GuardingEvent:  # the one GuardingEvent (the simulator's truth is a TrueContraction)
     """One registered counter-tension, as logged for the clinician and the metrics."""
 
     onset_s: float
@@ -132,6 +140,8 @@ class DecompressionController:
         self.events: list[GuardingEvent] = []
         self.muscle_tension_n = 0.0  # force-path CUSUM: unexplained force rise
         self.emg_envelope_uv = 0.0
+        # Force-only until the EMG detector has a valid baseline; it says so (never deaf).
+        self.emg_status = EMG_NONE if emg_detector is None else EMG_CALIBRATING
         self._traction_s = protocol.traction_minutes * 60.0
         self._start_s: float | None = None
         self._phase_end_s = 0.0
@@ -156,7 +166,18 @@ class DecompressionController:
     def time_left_s(self, now: float) -> float:
         return max(0.0, self._traction_s - self.elapsed_s(now))
 
-    def update(self, reading: Reading, now: float) -> Command:
+    def warm_up(self) -> None:
+        """Compile what the EMG detector compiles, before the first tick (never inside it)."""
+        det = self.emg_detector
+        warm = getattr(det, "warm_up", None)
+        if callable(warm):
+            warm()
+        elif det is not None:
+            import copy
+
+            copy.deepcopy(det).update(np.zeros(EMG_BLOCK))
+
+    def update(self, reading: Reading, now: float, dt: float = TICK_S) -> Command:
         if self._start_s is None:
             self._start_s = now
         force, winch = reading.force_n, reading.winch_mm
@@ -171,6 +192,7 @@ class DecompressionController:
         if self.emg_detector is not None and reading.emg_uv is not None:
             emg = self.emg_detector.update(reading.emg_uv)
             self.emg_envelope_uv = emg.envelope_uv
+            self.emg_status = EMG_ACTIVE if emg.ready else EMG_CALIBRATING
             emg_alarm = emg.ready and (emg.onset or emg.active)
         alarm = det.alarm or emg_alarm
         if self.phase is Phase.GUARD_WAIT or alarm:
@@ -194,19 +216,20 @@ class DecompressionController:
                 self.events[-1].peak_force_n = max(self.events[-1].peak_force_n, force)
                 self._wait_start_s = now  # still tense: the wait starts again
 
-        self._step_phase(now, force, winch, alarm)
+        self._step_phase(now, max(0.0, dt), force, winch, alarm)
         return Command(
             t_s=now,
             force_n=self.target_n,
-            base_n=self.base_n if self.phase is not Phase.FINAL_RELEASE else 0.0,
+            # What the table's watchdog may fall back to: never above the setpoint, and nothing
+            # once the final release has begun.
+            base_n=0.0 if self.phase in _RELEASED else min(self.base_n, self.target_n),
             release=self.phase is Phase.DONE,
             flags=("guarding",) if self.phase in (Phase.GUARD_RELEASE, Phase.GUARD_WAIT) else (),
         )
 
     # -- phases ------------------------------------------------------------------------------
-    def _step_phase(self, now: float, force: float, winch: float, alarm: bool) -> None:
+    def _step_phase(self, now: float, dt: float, force: float, winch: float, alarm: bool) -> None:
         p = self.protocol
-        dt = TICK_S
         if self.phase is Phase.PRETENSION:
             self.target_n = ramp_toward(self.target_n, self.base_n, p.ramp_up_n_s, dt)
             if not alarm:
@@ -215,7 +238,7 @@ class DecompressionController:
             if self.target_n >= self.base_n:
                 if self._settle_start_s is None:
                     self._settle_start_s = now
-                if now - self._settle_start_s >= self.s.settle_s:
+                if now - self._settle_start_s >= self.s.settle_s and self._cycle_fits(now):
                     self._begin_ramp(p.ramp_up_n_s, p.hold_s)
         elif self.phase in (Phase.RAMP_UP, Phase.REBUILD):
             self.target_n = ramp_toward(self.target_n, self.peak_n, self._ramp_n_s, dt)
@@ -239,7 +262,7 @@ class DecompressionController:
                 self._phase_end_s = now + p.rest_s
         elif self.phase is Phase.REST:
             self.target_n = self.base_n
-            if now >= self._phase_end_s:
+            if now >= self._phase_end_s and self._cycle_fits(now):
                 self._begin_ramp(p.ramp_up_n_s, p.hold_s)
         elif self.phase is Phase.GUARD_RELEASE:
             rate = p.ramp_down_n_s * self.s.guard_release_factor
@@ -258,6 +281,13 @@ class DecompressionController:
             if self.target_n <= 0.0:
                 self.phase = Phase.DONE
         # DONE: target stays at zero.
+
+    def _cycle_fits(self, now: float) -> bool:
+        """Start a cycle only if its ramp and whole hold end before the traction time does: a
+        pull that would be cut short by the final release is no treatment, only a load."""
+        p = self.protocol
+        ramp_s = max(0.0, self.peak_n - self.target_n) / p.ramp_up_n_s
+        return self.elapsed_s(now) + ramp_s + p.hold_s <= self._traction_s
 
     def _begin_ramp(self, rate: float, hold_s: float) -> None:
         self.phase = Phase.RAMP_UP
