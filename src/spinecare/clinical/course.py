@@ -19,16 +19,18 @@ from spinecare.errors import InputError
 from spinecare.quantities import BODY_WEIGHT
 from spinecare.vocab import SEGMENTS, Region, segment_normalise
 
-# Seed (spinemed-decompression.txt): "approx. 45 minutes per session", 30 minutes traction.
+# "approx. 45 minutes per session", 30 minutes traction [seed-spinemed].
 SLOT_MINUTES = 45
-# Traction time 30 min in a 45 min slot (seed spinemed-decompression.txt).
+# Traction time 30 min in a 45 min slot [seed-spinemed].
 DEFAULT_TRACTION_MIN = 30.0
-# Courses of 15-20 sessions (seed).
+# Courses of 15-20 sessions [seed-spinemed].
 COURSE_MIN_SESSIONS = 15
 COURSE_MAX_SESSIONS = 20
-# Seed: "A significant improvement of the symptoms usually occurs after 6-8 treatments."
+# "A significant improvement of the symptoms usually occurs after 6-8 treatments"
+# [seed-spinemed].
 REVIEW_WINDOW = (6, 8)
-# 2-5 sessions a week (brief; typical decompression course density).
+# 2-5 sessions a week: clinic choice, the seed names no frequency [seed-spinemed]; 15-20 sessions
+# then take 3-10 weeks.
 MIN_PER_WEEK = 2
 MAX_PER_WEEK = 5
 
@@ -292,7 +294,7 @@ def review_course(
 
     Baseline: ``baseline_nrs`` or the first session's pre-session NRS. Current: the latest
     pre-session NRS (the lasting effect, not the immediate relief after traction). Improved:
-    NRS down >= 2 points or >= 30% (Farrar 2001; IMMPACT). Worsening by >= 2 points is flagged
+    NRS down >= 2 points or >= 30% [farrar2001] [dworkin2008]. Worsening by >= 2 points is flagged
     at any time.
     """
     if not REVIEW_WINDOW[0] <= review_after <= REVIEW_WINDOW[1]:

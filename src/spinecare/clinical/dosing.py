@@ -17,19 +17,21 @@ from spinecare.vocab import G, Region
 LBF_N = 4.448222
 
 # --- Lumbar dosing -------------------------------------------------------------------------
-# Start near 1/3 of body weight: the traditional lumbar traction dose (Judovich; Kennedy
-# technique, DESIGN.md 4).
+# Start near 1/3 of body weight: the traditional lumbar traction dose [judovich1957]
+# [kennedy-kdt].
 LUMBAR_START_FRACTION = 1.0 / 3.0
 # Never above 1/2 body weight in a protocol: about 50% is what decompression protocols use
-# (Shealy; Eyerman) and 40-50% is needed for separation on a friction-free surface (Saunders).
+# [shealy-borgmeyer1997] [eyerman1998] and 40-50% is needed for separation on a friction-free
+# surface [saunders2004].
 LUMBAR_PROTOCOL_MAX_FRACTION = 0.5
-# Progress 5-10 lb per tolerated session (Kennedy technique); we take the lower end, which reaches
-# 1/2 body weight after about 6-8 sessions, when the seed expects the improvement to show.
+# Progress 5-10 lb per tolerated session [kennedy-kdt]; we take the lower end, which reaches
+# 1/2 body weight after about 6-8 sessions, when the seed expects the improvement to show
+# [seed-spinemed].
 LUMBAR_STEP_N = 5.0 * LBF_N
 
 # --- Cervical dosing -----------------------------------------------------------------------
-# 7-10% of body weight starts separation, 10% is optimal (Akinbo 2008); at most 15% in a
-# protocol (below the traditional 1/6 body weight, DESIGN.md 4).
+# 7-10% of body weight starts separation, 10% is optimal [akinbo2006]; at most 15% in a
+# protocol (below the traditional 1/6 body weight [akinbo2006]).
 CERVICAL_START_FRACTION = 0.07
 CERVICAL_TARGET_FRACTION = 0.10
 CERVICAL_PROTOCOL_MAX_FRACTION = 0.15

@@ -1,6 +1,6 @@
 """The clinic's screening thresholds, and the seed's limits they may only tighten.
 
-The seed (spinemed-decompression.txt) states three contraindications with numbers: patients under
+The seed [seed-spinemed] states three contraindications with numbers: patients under
 15 years, more than 45% bone loss, compression fractures within one year. A clinic may be
 stricter (a higher minimum age, a lower bone-loss threshold, a longer fracture window) but never
 more lenient: a setting that would let a patient the seed excludes onto the table is refused with
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# Seed: "Patients under 15 years of age".
+# Seed: "Patients under 15 years of age" [seed-spinemed].
 SEED_MIN_AGE_YEARS = 15
-# Seed: "Severe osteoporosis with more than 45% bone loss" (bone loss = 100 - %young-adult mean).
+# Seed: "Severe osteoporosis with more than 45% bone loss" [seed-spinemed] (bone loss = 100 -
+# %young-adult mean).
 SEED_MAX_BONE_LOSS_PERCENT = 45.0
-# Seed: "Compression fractures of the spine within one year" = 365 days.
+# Seed: "Compression fractures of the spine within one year" = 365 days [seed-spinemed].
 SEED_COMPRESSION_FRACTURE_DAYS = 365
 
 
@@ -47,17 +48,17 @@ class ScreeningSettings(BaseModel):
     # "Fresh preliminary surgery": <= 365 days. Clinic choice: spinal fusion consolidates over
     # 6-12 months; we take the conservative end (a surgeon's written release may shorten it).
     recent_surgery_days: int = Field(default=365, ge=1, le=1095)
-    # "Severe scoliosis": Cobb >= 40 deg (SRS terminology: curves above 40-45 deg are
-    # severe/surgical; clinic choice of the lower bound).
+    # "Severe scoliosis": Cobb >= 40 deg (curves above 40-45 deg are severe/surgical
+    # [srs-glossary]; clinic choice of the lower bound).
     severe_scoliosis_cobb_deg: float = Field(default=40.0, ge=10.0, le=90.0)
-    # "Severe sliding vertebrae": Meyerding grade >= II (slip > 25%; Meyerding 1932).
+    # "Severe sliding vertebrae": Meyerding grade >= II (slip > 25%) [meyerding1932].
     min_meyerding_grade: int = Field(default=2, ge=1, le=5)
-    # "Severe instability": sagittal translation on flexion-extension films above the White &
-    # Panjabi limits, lumbar 4.5 mm, cervical 3.5 mm (White & Panjabi 1990).
+    # "Severe instability": sagittal translation on flexion-extension films above the limits of
+    # [white-panjabi1990], lumbar 4.5 mm, cervical 3.5 mm.
     instability_translation_mm_lumbar: float = Field(default=4.5, gt=0.0, le=20.0)
     instability_translation_mm_cervical: float = Field(default=3.5, gt=0.0, le=20.0)
-    # "High-grade bony stenosis": absolute stenosis, canal AP diameter < 10 mm (Verbiest, lumbar;
-    # the same 10 mm is the usual absolute limit for the cervical canal).
+    # "High-grade bony stenosis": absolute stenosis, canal AP diameter < 10 mm [verbiest1954]
+    # (lumbar; the same 10 mm is the usual absolute limit for the cervical canal).
     stenosis_canal_ap_mm: float = Field(default=10.0, gt=0.0, le=20.0)
     # Pregnancy is asked of women 12-55 unless child-bearing potential is recorded (clinic choice).
     childbearing_age_min: int = Field(default=12, ge=8, le=20)

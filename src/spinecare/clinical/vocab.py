@@ -12,15 +12,15 @@ import enum
 
 
 class Sex(enum.StrEnum):
-    """F/M as the bone references (ISCD uses the female reference for men) and the screening
-    rules (pregnancy, menopause) need them."""
+    """F/M as the bone references (the female reference for men's T-scores [iscd2019]) and the
+    screening rules (pregnancy, menopause) need them."""
 
     FEMALE = "F"
     MALE = "M"
 
 
 class Menopause(enum.StrEnum):
-    """Menopausal status: premenopausal women are read by Z-score, not T-score (ISCD 2019)."""
+    """Menopausal status: premenopausal women are read by Z-score, not T-score [iscd2019]."""
 
     PRE = "pre"
     PERI = "peri"
@@ -28,8 +28,8 @@ class Menopause(enum.StrEnum):
 
 
 class BmdSite(enum.StrEnum):
-    """DXA sites ISCD accepts for diagnosis; the 33% radius only when the others cannot be used
-    (DESIGN.md 4)."""
+    """DXA sites accepted for diagnosis; the 33% radius only when the others cannot be used
+    [iscd2019]."""
 
     LUMBAR_SPINE = "lumbar_spine"  # L1-L4
     FEMORAL_NECK = "femoral_neck"
@@ -39,7 +39,8 @@ class BmdSite(enum.StrEnum):
 
 class FractureKind(enum.StrEnum):
     """Why a bone broke, which decides what it means: only a fragility fracture makes
-    osteoporosis severe (WHO), and a pathologic one needs the tumour question answered (CI-01)."""
+    osteoporosis severe [who1994], and a pathologic one needs the tumour question answered
+    (CI-01)."""
 
     OSTEOPOROTIC = "osteoporotic"  # fragility fracture: low-energy trauma
     TRAUMATIC = "traumatic"
