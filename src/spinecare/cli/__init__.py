@@ -1,7 +1,11 @@
 """Command-line entry point.
 
-Every command module registers itself on ``app``; ``main`` turns bad input into one line on
-stderr and exit status 2, so nothing is started on an invalid argument.
+Every command module registers itself on ``app`` when imported; ``main`` turns bad input into
+one line on stderr and exit status 2, so nothing is started on an invalid argument.
+
+Importing this package loads no command module and no heavy library (numpy, SQLAlchemy, ...):
+the root group imports a command's module when that command is resolved, and the modules
+import what a command needs inside the command. ``tests/cli/test_startup.py`` keeps it so.
 """
 
 from __future__ import annotations
@@ -10,26 +14,35 @@ import sys
 
 import click
 import typer
-from pydantic import ValidationError
 
-from spinecare.cli.app import app
+from spinecare.cli.app import app, lazy_command
 from spinecare.errors import InputError, describe_validation_error
 
-# Command modules: importing one registers its commands on ``app``.
-from spinecare.cli import demo as _demo  # noqa: F401  isort: skip
-from spinecare.cli import invoice as _invoice  # noqa: F401  isort: skip
-from spinecare.cli import documents as _documents  # noqa: F401  isort: skip
-from spinecare.cli import info as _info  # noqa: F401  isort: skip
-from spinecare.cli import db as _db  # noqa: F401  isort: skip
-from spinecare.cli import users as _users  # noqa: F401  isort: skip
-from spinecare.cli import patients as _patients  # noqa: F401  isort: skip
-from spinecare.cli import course as _course  # noqa: F401  isort: skip
-from spinecare.cli import outcome as _outcome  # noqa: F401  isort: skip
-from spinecare.cli import bone as _bone  # noqa: F401  isort: skip
-from spinecare.cli import screen as _screen  # noqa: F401  isort: skip
-from spinecare.cli import session as _session  # noqa: F401  isort: skip
-from spinecare.cli import segments as _segments  # noqa: F401  isort: skip
-from spinecare.cli import findings as _findings  # noqa: F401  isort: skip
+# Command modules ``spinecare.cli.<name>``, in the order ``spinecare --help`` lists them, each
+# with the one-line help shown there (it must match the command's own; test_startup compares).
+# A new module goes in here; an eager import line (``from spinecare.cli import NAME as _NAME``)
+# also works but then every command pays for that module's imports.
+_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("demo", "Watch a complete 30-minute lumbar session on the simulated table (20x real time)."),
+    ("info", "Version, database (password masked), data directories, device."),
+    ("screen", "Screen a patient for decompression contraindications (seed list CI-01..CI-13)."),
+    (
+        "segments",
+        "Estimate the axial (distraction) and shear force at each segment (model, not measured).",
+    ),
+    ("db", "Database schema (Alembic migrations shipped in the package)."),
+    ("invoice", "GOÄ fees and invoices."),
+    ("documents", "Documents as PDF (German by default)."),
+    ("users", "User accounts (roles: physician, therapist, billing, admin)."),
+    ("patients", "Patients: register, find, show, edit, delete (soft)."),
+    ("course", "Treatment courses: plan (prescribe and book), show, attach results."),
+    ("outcome", "Patient-reported outcomes: pain NRS, Oswestry Disability Index."),
+    ("bone", "Bone density assessment (DXA)."),
+    ("session", "Run decompression sessions."),
+    ("findings", "Findings screening reads: contraindication items, diagnoses, DXA, fractures."),
+)
+for _name, _help in _COMMANDS:
+    lazy_command(_name, f"spinecare.cli.{_name}", _help)
 
 EXIT_BAD_INPUT = 2
 
@@ -46,8 +59,6 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=argv, prog_name="spinecare", standalone_mode=False)
     except InputError as exc:
         return _fail(str(exc))
-    except ValidationError as exc:
-        return _fail(describe_validation_error(exc))
     except click.exceptions.NoSuchOption as exc:
         return _fail(exc.format_message())
     except click.exceptions.BadParameter as exc:
@@ -62,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except ValueError as exc:  # pydantic's ValidationError is one; pydantic is imported lazily
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            return _fail(describe_validation_error(exc))
+        raise
     if isinstance(result, int):
         return result
     return 0

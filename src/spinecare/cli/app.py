@@ -1,11 +1,84 @@
-"""The Typer application object; command modules attach themselves to it."""
+"""The Typer application object; command modules attach themselves to it.
+
+Start-up time matters (``spinecare --help`` and every command pay it), so the root group loads
+a command's module only when that command is asked for: ``lazy_command`` names the module and
+the one-line help shown by ``spinecare --help`` until then. A module imported eagerly (its
+commands registered on ``app`` at import) works as well; it just costs its imports every time.
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
+from difflib import get_close_matches
+
+import click
 import typer
+from typer.core import TyperGroup
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    module: str  # imported on first use; it registers the command on ``app``
+    help: str  # what ``spinecare --help`` shows meanwhile (a test compares it with the real one)
+
+
+LAZY_COMMANDS: dict[str, LazyCommand] = {}
+
+
+def lazy_command(name: str, module: str, help: str) -> None:
+    """Register top-level command ``name``, defined in ``module``, without importing it."""
+    LAZY_COMMANDS[name] = LazyCommand(module, help)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: imports a command's module when the command is resolved."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*LAZY_COMMANDS, *(n for n in self.commands if n not in LAZY_COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            importlib.import_module(LAZY_COMMANDS[cmd_name].module)
+            # The module registered itself on ``app``; build the click commands from it again.
+            built = typer.main.get_command(app)
+            if isinstance(built, click.Group):
+                for name, cmd in built.commands.items():
+                    self.commands.setdefault(name, cmd)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return click.Group.resolve_command(self, ctx, args)
+        except click.UsageError as exc:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if not matches:
+                raise
+            hint = ", ".join(repr(m) for m in matches)
+            raise click.UsageError(
+                f"{exc.message.rstrip('.')}. Did you mean {hint}?", ctx
+            ) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, but from the registered help for commands not imported yet."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name)
+            if cmd is None and name in LAZY_COMMANDS:
+                cmd = click.Command(name, help=LAZY_COMMANDS[name].help)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
 
 app = typer.Typer(
     name="spinecare",
+    cls=LazyGroup,
     help="Spinal decompression with biofeedback and its clinical pathway (research software).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

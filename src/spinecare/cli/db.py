@@ -11,21 +11,20 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
 
 from spinecare.cli.app import app
 from spinecare.errors import InputError
 from spinecare.services.auth import Actor
 from spinecare.services.errors import NotFoundError, PermissionDeniedError
-from spinecare.services.users import actor_for
-from spinecare.settings import Settings, get_settings
-from spinecare.store import Store, open_store
-from spinecare.store import migrate as migrations
-from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import Role
+
+if TYPE_CHECKING:  # SQLAlchemy, Alembic and the settings load inside the commands (start-up)
+    from spinecare.settings import Settings
+    from spinecare.store import Store
+    from spinecare.store.audit import AuditedSession
 
 # Exit statuses beyond main()'s 2 (bad input): the record does not exist / the role may not.
 EXIT_NOT_FOUND = 1
@@ -50,6 +49,9 @@ def fail(message: str, status: int) -> typer.Exit:
 @contextmanager
 def clinic_store(*, auto_migrate: bool = True) -> Iterator[tuple[Store, Settings]]:
     """The configured store; service errors become one stderr line and an exit status."""
+    from spinecare.settings import get_settings
+    from spinecare.store import open_store
+
     settings = get_settings()
     store = open_store(settings, auto_migrate=auto_migrate)
     try:
@@ -67,6 +69,8 @@ def acting_user(session: AuditedSession, settings: Settings, as_user: str | None
     name = as_user or settings.user
     if not name:
         raise InputError("as", "name the acting user with --as USERNAME or SPINECARE_USER")
+    from spinecare.services.users import actor_for
+
     return actor_for(session, name)
 
 
@@ -83,6 +87,8 @@ ANONYMOUS_READER = Actor(0, "cli-reader", Role.BILLING)
 
 def run_read(as_user: str | None, work: Callable[[AuditedSession, Actor, Settings], T]) -> T:
     """Run ``work`` without committing, as the named user or an anonymous read-only reader."""
+    from spinecare.services.users import actor_for
+
     with clinic_store() as (store, settings), store.session() as session:
         name = as_user or settings.user
         actor = actor_for(session, name) if name else ANONYMOUS_READER
@@ -90,6 +96,8 @@ def run_read(as_user: str | None, work: Callable[[AuditedSession, Actor, Setting
 
 
 def print_json(data: Any) -> None:
+    from pydantic import BaseModel
+
     if isinstance(data, BaseModel):
         text = data.model_dump_json(indent=2)
     elif isinstance(data, list) and all(isinstance(d, BaseModel) for d in data):
@@ -102,6 +110,8 @@ def print_json(data: Any) -> None:
 @db_app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Migrate the database up (to the newest schema by default)."""
+    from spinecare.store import migrate as migrations
+
     with clinic_store(auto_migrate=False) as (store, settings):
         store.upgrade(revision)
         now = migrations.current_revision(store.engine)
@@ -113,6 +123,8 @@ def downgrade(
     revision: str = typer.Argument("-1", help="target revision ('base' drops every table)"),
 ) -> None:
     """Migrate the database down (one step by default)."""
+    from spinecare.store import migrate as migrations
+
     with clinic_store(auto_migrate=False) as (store, settings):
         store.downgrade(revision)
         now = migrations.current_revision(store.engine) or "base"
@@ -122,6 +134,8 @@ def downgrade(
 @db_app.command("current")
 def current(as_json: bool = JSON_OPTION) -> None:
     """Show the database's schema revision and the newest one this version ships."""
+    from spinecare.store import migrate as migrations
+
     with clinic_store(auto_migrate=False) as (store, settings):
         data = {
             "database_url": settings.database_url_masked,

@@ -7,12 +7,13 @@ import typer
 from spinecare import __version__
 from spinecare.cli.app import app
 from spinecare.cli.db import JSON_OPTION, print_json
-from spinecare.settings import get_settings
 
 
 @app.command("info")
 def info(as_json: bool = JSON_OPTION) -> None:
     """Version, database (password masked), data directories, device."""
+    from spinecare.settings import get_settings
+
     s = get_settings()
     data = {
         "version": __version__,

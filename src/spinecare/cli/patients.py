@@ -8,8 +8,6 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
-from spinecare.services import courses as course_svc
-from spinecare.services import diagnoses as dx_svc
 from spinecare.services import patients as svc
 
 patients_app = typer.Typer(help="Patients: register, find, show, edit, delete (soft).")
@@ -98,6 +96,8 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a patient with diagnoses and courses."""
+    from spinecare.services import courses as course_svc  # not at import: numpy (start-up)
+    from spinecare.services import diagnoses as dx_svc
 
     def work(s: Any, actor: Any, _: Any) -> dict[str, Any]:
         p = svc.get_patient(s, actor, patient_id)

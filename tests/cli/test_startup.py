@@ -1,0 +1,94 @@
+"""Start-up structure: what the CLI imports before it does anything (timings: bench/b4_startup).
+
+``spinecare --help`` and every command pay for the imports of ``spinecare.cli``; the heavy
+libraries belong to the commands that use them. Each check runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer
+
+from spinecare.cli import main
+from spinecare.cli.app import LAZY_COMMANDS, app
+
+HEAVY = {"numpy", "scipy", "numba", "matplotlib", "sqlalchemy", "alembic", "weasyprint"}
+BONE_ARGS = ["--site", "total_hip", "--sex", "M", "--age", "70", "--t-score", "-2.6", "--json"]
+
+
+def _imported_after(code: str, tmp_path: Path) -> set[str]:
+    """Top-level packages and ``spinecare.*`` modules loaded by ``code`` in a new interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("SPINECARE_")},
+            "SPINECARE_DATA_DIR": str(tmp_path),
+        },
+        timeout=120,
+    ).stdout
+    names: list[str] = json.loads(out.strip().splitlines()[-1])
+    return {n.split(".")[0] for n in names} | {n for n in names if n.startswith("spinecare.")}
+
+
+def test_importing_the_cli_loads_no_heavy_library(tmp_path: Path) -> None:
+    loaded = _imported_after("import spinecare.cli", tmp_path)
+    assert not loaded & (HEAVY | {"pydantic", "rich"})
+
+
+def test_help_loads_no_command_module(tmp_path: Path) -> None:
+    code = (
+        "import contextlib, io\nfrom spinecare.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['--help']) == 0"
+    )
+    loaded = _imported_after(code, tmp_path)
+    assert not loaded & HEAVY
+    assert not {f"spinecare.cli.{name}" for name in LAZY_COMMANDS} & loaded
+
+
+@pytest.mark.parametrize(
+    ("argv", "unwanted"),
+    [
+        (["info", "--json"], HEAVY - {"sqlalchemy"}),  # the settings check database URLs
+        (["patients", "list", "--json"], HEAVY - {"sqlalchemy", "alembic"}),
+        (["bone", "classify", *BONE_ARGS], HEAVY - {"numpy"}),
+    ],
+)
+def test_a_read_command_loads_only_what_it_needs(
+    tmp_path: Path, argv: list[str], unwanted: set[str]
+) -> None:
+    code = (
+        "import contextlib, io\nfrom spinecare.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({argv!r}) == 0"
+    )
+    assert not _imported_after(code, tmp_path) & unwanted
+
+
+def test_root_help_shows_each_command_s_own_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help registered for a lazily loaded command is the one the command itself has."""
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    root = typer.main.get_command(app)
+    assert isinstance(root, click.Group)
+    ctx = click.Context(root)
+    for name, entry in LAZY_COMMANDS.items():
+        assert f"  {name} " in listed
+        cmd = root.get_command(ctx, name)
+        assert cmd is not None, f"{entry.module} does not register {name!r}"
+        shown = click.Command(name, help=entry.help).get_short_help_str(200)
+        assert cmd.get_short_help_str(200) == shown, name
+
+
+def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pateints", "list"]) == 2
+    assert "Did you mean 'patients'?" in capsys.readouterr().err
