@@ -114,6 +114,7 @@ def _measure(
 def session_work() -> Callable[[], None]:
     """The real tick: simulated table (with EMG) -> safety -> controller -> safety -> table."""
     from spinecare.cohort.run import VirtualSession, make_table
+    from spinecare.runtime.clock import MonotonicClock, SessionClock
     from spinecare.runtime.session import SessionRunner
     from spinecare.signals.emg import EmgGuardingDetector
     from spinecare.vocab import Region
@@ -121,8 +122,15 @@ def session_work() -> Callable[[], None]:
     vs = VirtualSession(
         seed=7, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=30.0, emg=True
     )
-    runner = SessionRunner(vs.protocol(), make_table(vs), emg_detector=EmgGuardingDetector())
-    runner.start()
+    # The table follows the session clock, which reads the monotonic clock as the loop does.
+    clock = SessionClock(MonotonicClock())
+    runner = SessionRunner(
+        vs.protocol(),
+        make_table(vs, clock.now),
+        clock=clock,
+        emg_detector=EmgGuardingDetector(),
+    )
+    runner.prepare()
     k = 0
 
     def work() -> None:

@@ -34,7 +34,7 @@ def main() -> None:
             proto,
             make_table(vs),
             recorder=Recorder(out, TELEMETRY_COLUMNS, fsync=False),
-            on_tick=views.append,
+            subscribers=(views.append,),
             tick_view_every=50,
         )
         runner.run()
@@ -43,7 +43,8 @@ def main() -> None:
         )
         (IMG / "session-force.png").write_bytes(png)
     view = next(v for v in views if v.phase == "hold" and v.t_s > 600)
-    monitor = _Monitor(enabled=False, fast=False, proto=runner.protocol, speed=1.0)
+    monitor = _Monitor(enabled=False, fast=False, speed=1.0)
+    monitor.proto = runner.protocol
     console = Console(record=True, width=88, color_system="truecolor")
     console.print(monitor._render(view))
     html = console.export_html(inline_styles=True)

@@ -167,3 +167,31 @@ def test_clinician_limit_below_the_peak_becomes_the_operating_peak(
     assert s["final_peak_target_n"] <= 300.0
     assert s["limit_violations"] == 0 and s["hold_within_10pct"] >= 0.95
     assert "clinician" not in s["clamps"]  # the controller planned within the limit
+
+
+@pytest.mark.slow
+def test_a_real_time_session_starts_without_a_fault_on_a_cold_start(tmp_path: Path) -> None:
+    """The CLI's default: real time on the monotonic clock. A fresh numba cache forces every
+    kernel to compile; that must happen before the first tick, never inside the 20 ms loop."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "rt"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "spinecare.cli", "session", "run", "--region", "lumbar",
+            "--weight", "80", "--segment", "L4/5", "--minutes", "0.1", "--emg",
+            "--out", str(out), "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["completed"] and summary["faults"] == []
+    assert summary["timing"]["clock"] == "MonotonicClock"
+    assert summary["timing"]["ticks"] >= 300

@@ -12,7 +12,6 @@ from spinecare.clinical.outcomes import (
     odi_band,
     odi_score,
     pain_improved,
-    plot_course_outcomes,
 )
 
 
@@ -80,5 +79,4 @@ def test_chart_data_and_png() -> None:
     chart = course_chart_data(list(reversed(outs)))
     assert chart.session_numbers == list(range(1, 9))
     assert chart.odi_session_numbers == [1, 8] and chart.odi_percent == [60.0, 60.0]
-    png = plot_course_outcomes(chart)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    # The chart itself is drawn by reports/charts.py (the core draws nothing).

@@ -84,6 +84,9 @@ EXIT_COMPLETED = 0
 EXIT_STOPPED = 4  # the patient (or the operator) stopped the session; the table released
 EXIT_FAULT = 5  # a safety fault ended it, or its telemetry could not be written in full
 EXIT_ABORTED = 6  # the loop ended before the session did (should not happen; see the summary)
+# SCHED_FIFO priority of the real-time loop thread: above every normal process, below the
+# kernel's own threaded interrupts (50) so the load cell's and the disk's interrupts still run.
+REALTIME_PRIORITY = 40
 
 
 @session_app.command("run")
@@ -147,7 +150,13 @@ def run(
     monitor = _Monitor(enabled=not as_json and sys.stdout.isatty(), fast=fast, speed=speed)
     options = svc.SessionOptions(
         clock=clock,
-        realtime=RealtimeOptions() if not fast and speed == 1.0 else None,
+        # Real time asks for SCHED_FIFO for the loop thread (best effort; refused politely
+        # without the privilege): the loop must not wait behind whatever else the machine runs.
+        realtime=(
+            RealtimeOptions(fifo_priority=REALTIME_PRIORITY)
+            if not fast and speed == 1.0
+            else None
+        ),
         emg=emg,
         clinician_max_force_n=clinician_max,
         subscribers=(monitor.update,),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import io
 from collections.abc import Sequence
 from typing import Self
 
@@ -168,40 +167,3 @@ def course_chart_data(outcomes: Sequence[SessionOutcome]) -> CourseChart:
         odi_percent=odi_p,
         odi_bands=odi_b,
     )
-
-
-def plot_course_outcomes(
-    data: CourseChart | Sequence[SessionOutcome], *, title: str = "Course outcomes"
-) -> bytes:
-    """PNG of NRS (before/after) and ODI over the course; no files, no global pyplot state."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    chart = data if isinstance(data, CourseChart) else course_chart_data(data)
-    fig = Figure(figsize=(8, 4.5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(chart.session_numbers, chart.nrs_before, "o-", label="NRS before")
-    after = [
-        (n, v) for n, v in zip(chart.session_numbers, chart.nrs_after, strict=True) if v is not None
-    ]
-    if after:
-        ax.plot([n for n, _ in after], [v for _, v in after], "s--", label="NRS after")
-    ax.set_ylim(0, 10)
-    ax.set_xlabel("session")
-    ax.set_ylabel("pain NRS (0-10)")
-    ax.set_title(title)
-    handles, labels = ax.get_legend_handles_labels()
-    if chart.odi_percent:
-        ax2 = ax.twinx()
-        ax2.plot(chart.odi_session_numbers, chart.odi_percent, "^-", color="tab:red", label="ODI %")
-        ax2.set_ylim(0, 100)
-        ax2.set_ylabel("Oswestry Disability Index (%)")
-        h2, l2 = ax2.get_legend_handles_labels()
-        handles += h2
-        labels += l2
-    ax.legend(handles, labels, loc="upper right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()

@@ -216,6 +216,12 @@ class SimulatedTable:
             self._schedule_spontaneous(0)
         self._next_b = self._boundary()
 
+    def bind_clock(self, time_source: Callable[[], float]) -> None:
+        """Follow the loop's clock from now on (the runtime binds it; a real table has its
+        own time and no such method)."""
+        if self._time_source is None:
+            self._time_source = time_source
+
     # ---------------------------------------------------------------- Device protocol ------
     @property
     def state(self) -> DeviceState:

@@ -9,6 +9,8 @@ controlled release.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from spinecare.devices.base import Device, DeviceNotActiveError
 from spinecare.therapy.safety import Decision, FaultKind, SafetyPolicy
 from spinecare.vocab import Command, DeviceState, Reading
@@ -19,7 +21,16 @@ class DeviceGuard:
 
     __slots__ = ("_device", "_last", "policy", "writes")
 
-    def __init__(self, device: Device, policy: SafetyPolicy) -> None:
+    def __init__(
+        self,
+        device: Device,
+        policy: SafetyPolicy,
+        time_source: Callable[[], float] | None = None,
+    ) -> None:
+        # A simulated table follows the loop's clock; a real one keeps its own time.
+        bind = getattr(device, "bind_clock", None)
+        if time_source is not None and callable(bind):
+            bind(time_source)
         self._device = device
         self.policy = policy
         self._last: Reading | None = None

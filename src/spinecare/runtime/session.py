@@ -147,7 +147,7 @@ class SessionRunner:
         )
         self.simulated = device.simulated
         self.policy = SafetyPolicy(protocol, clinician_max_force_n=clinician_max_force_n)
-        self._guard = DeviceGuard(device, self.policy)
+        self._guard = DeviceGuard(device, self.policy, self.clock.now)
         self.controller = controller or DecompressionController(
             within_clinician_limit(protocol, clinician_max_force_n), emg_detector=emg_detector
         )
@@ -514,6 +514,7 @@ class SessionRunner:
                     "work_ms_p99": round(timing.work_ms_p99, 4),
                     "ticks": timing.ticks,
                     "clock": type(self.clock.base).__name__,
+                    "realtime": dict(timing.realtime),
                 },
             }
         )

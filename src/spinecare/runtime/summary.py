@@ -56,6 +56,8 @@ class LoopTiming(_Model):
     work_ms_p99: float
     ticks: int = Field(ge=0)
     clock: str
+    # What the loop was granted (CPU pinning, SCHED_FIFO, GC freeze), or why not.
+    realtime: dict[str, str] = Field(default_factory=dict)
 
 
 class SessionSummary(_Model):
