@@ -92,3 +92,27 @@ def test_root_help_shows_each_command_s_own_help(capsys: pytest.CaptureFixture[s
 def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pateints", "list"]) == 2
     assert "Did you mean 'patients'?" in capsys.readouterr().err
+
+
+def test_no_numba_kernel_compiles_at_import_and_each_is_cached(tmp_path: Path) -> None:
+    """Kernels compile (or load from numba's on-disk cache) at their first call, never at import:
+    the demo's first frame and a session's first tick must not wait for an import."""
+    code = """
+import gc, importlib, json, pkgutil, spinecare
+for m in pkgutil.walk_packages(spinecare.__path__, "spinecare."):
+    if not m.name.endswith("__main__") and ".migrations" not in m.name:
+        importlib.import_module(m.name)
+from numba.core.registry import CPUDispatcher
+found = [
+    [f"{d.py_func.__module__}.{d.py_func.__name__}", len(d.signatures), type(d._cache).__name__]
+    for d in gc.get_objects() if isinstance(d, CPUDispatcher)
+]
+print(json.dumps(found))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    kernels = json.loads(out.strip().splitlines()[-1])
+    assert kernels, "no numba kernel found: has the simulator stopped using numba?"
+    assert [k for k in kernels if k[1] != 0] == []  # compiled at import
+    assert [k for k in kernels if k[2] == "NullCache"] == []  # njit without cache=True

@@ -10,7 +10,6 @@ import typer
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
 from spinecare.services import courses as svc
-from spinecare.services import sessions as session_svc
 
 course_app = typer.Typer(help="Treatment courses: plan (prescribe and book), show, attach results.")
 app.add_typer(course_app, name="course")
@@ -97,6 +96,8 @@ def attach(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record a finished session from its output directory (summary.json)."""
+    from spinecare.services import sessions as session_svc  # the runtime: not at import
+
     s = run_write(
         as_user, lambda db, actor, _: session_svc.attach_output(db, actor, session_id, directory)
     )

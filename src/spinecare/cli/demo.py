@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -19,6 +20,8 @@ def demo(
     A virtual 80 kg patient, target segment L4/5, with the live monitor; Ctrl-C is the patient
     stop. The output directory is printed at the end.
     """
+    if sys.stdout.isatty():  # the monitor needs a second or two (imports, model set-up)
+        typer.echo("spinecare demo: preparing the simulated table and the virtual patient ...")
     from spinecare.cli.session import run
 
     run(

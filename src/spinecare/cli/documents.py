@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,18 +13,10 @@ from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, run_read
 from spinecare.cli.invoice import parse_assignments
 from spinecare.errors import InputError
-from spinecare.reports.course_report import load_course_json, render_course_report
-from spinecare.reports.documents import (
-    CostEstimate,
-    render_consent,
-    render_estimate,
-    render_invoice,
-)
 from spinecare.reports.i18n import check_lang
-from spinecare.reports.render import ClinicInfo
-from spinecare.reports.session_report import load_session_dir, render_session_report
-from spinecare.services import invoices
-from spinecare.settings import get_settings
+
+if TYPE_CHECKING:  # the renderers load in their commands: matplotlib, Jinja (start-up)
+    from spinecare.reports.render import ClinicInfo
 
 documents_app = typer.Typer(help="Documents as PDF (German by default).", no_args_is_help=True)
 app.add_typer(documents_app, name="documents")
@@ -37,6 +30,9 @@ OUT_OPTION = typer.Option(..., "--out", help="PDF file to write")
 
 def clinic_info() -> ClinicInfo:
     """The letterhead from the settings (``SPINECARE_CLINIC__NAME``)."""
+    from spinecare.reports.render import ClinicInfo
+    from spinecare.settings import get_settings
+
     return ClinicInfo(name=get_settings().clinic.name)
 
 
@@ -78,6 +74,8 @@ def estimate(
     template_dir: Path | None = TEMPLATE_OPTION,
 ) -> None:
     """Cost estimate for a planned course."""
+    from spinecare.reports.documents import CostEstimate, render_estimate
+
     lang = check_lang(lang)
     if insurance is None:
         ins = Insurance.SELF_PAYER if self_payer else Insurance.PRIVATE
@@ -112,6 +110,8 @@ def consent(
     template_dir: Path | None = TEMPLATE_OPTION,
 ) -> None:
     """Patient information and declaration of consent."""
+    from spinecare.reports.documents import render_consent
+
     path = render_consent(
         _region(region),
         out,
@@ -132,6 +132,8 @@ def session_report(
     template_dir: Path | None = TEMPLATE_OPTION,
 ) -> None:
     """Report of one session: force-time chart, counter-tension, faults, pain."""
+    from spinecare.reports.session_report import load_session_dir, render_session_report
+
     data = load_session_dir(session_dir)
     lang = check_lang(lang)
     _done(
@@ -149,6 +151,8 @@ def course_report(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Report of a course: force dose, counter-tension counts, pain NRS and ODI."""
+    from spinecare.reports.course_report import load_course_json, render_course_report
+
     if (data is None) == (course is None):
         raise InputError("course", "give either --course or --data")
     lang = check_lang(lang)
@@ -176,6 +180,9 @@ def invoice(
     as_user: str | None = AS_OPTION,
 ) -> None:
     """An invoice or credit note from the database as PDF."""
+    from spinecare.reports.documents import render_invoice
+    from spinecare.services import invoices
+
     lang = check_lang(lang)
     inv = run_read(as_user, lambda s, actor, _: invoices.load_invoice(s, actor, invoice_id))
     _done(render_invoice(inv, out, clinic=clinic_info(), lang=lang, template_dir=template_dir))

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,7 +18,9 @@ from spinecare.billing import SELF_PAYER_SCALE, STANDARD_SCALE, Quote, quote
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
 from spinecare.errors import InputError
-from spinecare.services import invoices as svc
+
+if TYPE_CHECKING:  # imported by the commands that use it: SQLAlchemy (start-up)
+    from spinecare.services import invoices as svc
 
 invoice_app = typer.Typer(help="GOÄ fees and invoices.", no_args_is_help=True)
 app.add_typer(invoice_app, name="invoice")
@@ -149,6 +151,8 @@ def create_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Draft an invoice for treated sessions (fee scale from the patient's insurance)."""
+    from spinecare.services import invoices as svc
+
     factors = parse_assignments(factor, "--factor")
     texts = parse_assignments(justification, "--justification")
     inv = run_write(
@@ -185,6 +189,8 @@ def issue_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issue a draft: it gets the next number of the year and is frozen."""
+    from spinecare.services import invoices as svc
+
     _transition(svc.issue_invoice, invoice_id, on, as_user, as_json)
 
 
@@ -196,6 +202,8 @@ def pay_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Mark an issued invoice as paid."""
+    from spinecare.services import invoices as svc
+
     _transition(svc.mark_paid, invoice_id, on, as_user, as_json)
 
 
@@ -207,6 +215,8 @@ def cancel_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel: an issued invoice by a credit note (printed), a draft by discarding it."""
+    from spinecare.services import invoices as svc
+
     _transition(svc.cancel_invoice, invoice_id, on, as_user, as_json)
 
 
@@ -217,6 +227,8 @@ def show_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one invoice with its lines."""
+    from spinecare.services import invoices as svc
+
     _show(run_read(as_user, lambda s, actor, _: svc.get_invoice(s, actor, invoice_id)), as_json)
 
 
@@ -228,6 +240,8 @@ def list_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List invoices and credit notes."""
+    from spinecare.services import invoices as svc
+
     rows = run_read(
         as_user,
         lambda s, actor, _: svc.list_invoices(s, actor, patient_id=patient, status=status),
