@@ -36,7 +36,6 @@ PENDING: frozenset[str] = frozenset(
         "src/spinecare/services/screening.py",
         "src/spinecare/signals/detector.py",
         "src/spinecare/signals/reference.py",
-        "src/spinecare/therapy/protocol.py",
         "src/spinecare/therapy/segments.py",
     }
 )
@@ -49,7 +48,6 @@ AWAITING: dict[str, str] = {
     "iso3166-2": "src/spinecare/settings.py",
     "mmw2014": "src/spinecare/billing/goae_catalogue.json",
     "nist-sp800-63b": "src/spinecare/services/users.py",
-    "pergolizzi-drx": "src/spinecare/therapy/protocol.py",
     "rfc9106": "src/spinecare/services/users.py",
     "zhu2022": "src/spinecare/therapy/segments.py",
 }

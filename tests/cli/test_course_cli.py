@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.services.test_screening_courses import _summary
+
 Run = Callable[..., tuple[int, str, str]]
 
 
@@ -36,6 +38,22 @@ def _start() -> str:
     return d.isoformat()
 
 
+def _stored_protocol(session_id: int) -> dict[str, object]:
+    import os
+
+    from spinecare.store import open_store
+    from spinecare.store.models import TreatmentSession
+
+    store = open_store(url=os.environ["SPINECARE_DATABASE_URL"])
+    try:
+        with store.session() as db:
+            row = db.get(TreatmentSession, session_id)
+            assert row is not None
+            return dict(row.protocol)
+    finally:
+        store.dispose()
+
+
 def test_plan_show_attach(cli_doc: Run, tmp_path: Path) -> None:
     pid = _patient(cli_doc)
     code, out, err = cli_doc(
@@ -52,8 +70,14 @@ def test_plan_show_attach(cli_doc: Run, tmp_path: Path) -> None:
     assert json.loads(out)["sessions"] == course["sessions"]
     run_dir = tmp_path / "run1"
     run_dir.mkdir()
-    (run_dir / "summary.json").write_text(json.dumps({"aborted": False, "peak_force_n": 260.0}))
     first = str(course["sessions"][0]["id"])
+    # A summary without its keys is refused with the reason, and nothing is recorded.
+    (run_dir / "summary.json").write_text(json.dumps({"aborted": False, "peak_force_n": 260.0}))
+    code, out, err = cli_doc("course", "attach", "--session", first, "--dir", str(run_dir))
+    assert code == 2 and err.startswith("error: summary:"), err
+    (run_dir / "summary.json").write_text(
+        json.dumps(_summary(_stored_protocol(int(first)), completed=True))
+    )
     code, out, err = cli_doc("course", "attach", "--session", first, "--dir", str(run_dir))
     assert code == 0 and "done" in out, err
     code, out, _ = cli_doc("patients", "show", pid, "--json")

@@ -7,7 +7,7 @@ value is refused with the field, the value and the allowed range and never reach
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,15 +19,15 @@ from spinecare.clinical.dosing import (
     round_down_force,
     weight_force_n,
 )
-from spinecare.quantities import DEVICE_MAX_FORCE_N
+from spinecare.quantities import REGISTRY, Q, Quantity
 from spinecare.vocab import SEGMENTS, G, Region, TableType, segment_normalise
 
-# Base tension about 50% of peak (VAX-D patent profile; DRX case report, DESIGN.md 4).
+# Base tension about 50% of peak [vaxd-patent] [pergolizzi-drx].
 BASE_FRACTION = 0.5
 
 # Intermittent cycles: 60 s tension / 30 s relaxation as in DRX9000 and Triton DTS lumbar
-# programmes; Ramos & Martin 1994 (J Neurosurg 81:350) used 60 s cycles. The seed asks for
-# "short intervals".
+# programmes [drx9000-manual] [triton-dts-manual]; Ramos & Martin used 60 s cycles
+# [ramos-martin1994]. The seed asks for "short intervals" [seed-spinemed].
 DEFAULT_HOLD_S = 60.0
 DEFAULT_REST_S = 30.0
 # Ramps: engineering choice, slow enough to stay below the stretch-reflex threshold of the
@@ -38,26 +38,34 @@ CERVICAL_RAMP_UP_N_S = 4.0
 CERVICAL_RAMP_DOWN_N_S = 8.0
 
 
+def _range(q: Q, **kw: Any) -> Any:
+    """A pydantic Field whose bounds are the quantities registry's safe range (stated once)."""
+    quantity: Quantity = REGISTRY[q]
+    low = "gt" if quantity.safe_min_exclusive else "ge"
+    bounds = {low: quantity.safe_min, "le": quantity.safe_max}
+    return Field(**bounds, **kw)  # type: ignore[call-overload]
+
+
 class Protocol(BaseModel):
     """One session's settings. Immutable; derive a new one with ``model_copy(update=...)``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
     region: Region
-    body_weight_kg: float = Field(ge=40.0, le=200.0, description="patient body weight, kg")
+    body_weight_kg: float = _range(Q.BODY_WEIGHT, description="patient body weight, kg")
     segment: str
-    pull_angle_deg: float | None = Field(
-        default=None, ge=-10.0, le=45.0, description="cable angle above the table plane"
+    pull_angle_deg: float | None = _range(
+        Q.PULL_ANGLE, default=None, description="cable angle above the table plane"
     )
     table: TableType = TableType.SPLIT
-    peak_force_n: float = Field(gt=0.0, le=DEVICE_MAX_FORCE_N)
-    base_force_n: float = Field(ge=0.0, le=DEVICE_MAX_FORCE_N)
-    hold_s: float = Field(default=DEFAULT_HOLD_S, ge=5.0, le=300.0)
-    rest_s: float = Field(default=DEFAULT_REST_S, ge=5.0, le=300.0)
-    ramp_up_n_s: float = Field(gt=0.5, le=100.0)
-    ramp_down_n_s: float = Field(gt=0.5, le=200.0)
-    traction_minutes: float = Field(default=DEFAULT_TRACTION_MIN, gt=0.0, le=45.0)
-    session_number: int = Field(default=1, ge=1, le=40)
+    peak_force_n: float = _range(Q.PEAK_FORCE)
+    base_force_n: float = _range(Q.BASE_FORCE)
+    hold_s: float = _range(Q.HOLD_TIME, default=DEFAULT_HOLD_S)
+    rest_s: float = _range(Q.REST_TIME, default=DEFAULT_REST_S)
+    ramp_up_n_s: float = _range(Q.RAMP_UP_RATE)
+    ramp_down_n_s: float = _range(Q.RAMP_DOWN_RATE)
+    traction_minutes: float = _range(Q.SESSION_MINUTES, default=DEFAULT_TRACTION_MIN)
+    session_number: int = _range(Q.SESSION_NUMBER, default=1)
 
     @field_validator("segment")
     @classmethod

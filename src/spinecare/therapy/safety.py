@@ -29,8 +29,8 @@ from spinecare.vocab import TICK_S, Command, DeviceState, G, Reading, Region
 
 # SAF-3: body-weight caps. Lumbar protocols stay at or below 1/2 body weight [shealy-borgmeyer1997]
 # [eyerman1998]; the policy allows 60% as the last line before the device limit. Cervical
-# protocols use 7-15% of body weight [akinbo2008]; the traditional maximum is 1/6 (about 17%)
-# [judovich1955]; the policy allows 20%.
+# protocols use 7-15% of body weight [akinbo2006]; the traditional maximum is 1/6 (about 17%)
+# [judovich1957]; the policy allows 20%.
 BODY_WEIGHT_CAP = {Region.LUMBAR: 0.60, Region.CERVICAL: 0.20}
 # SAF-5: the fastest rise of the force setpoint. Engineering limit: commercial decompression
 # tables take 5-30 s to reach peak [drx9000-manual]; 50 N/s lumbar and 15 N/s cervical are 3-4x
@@ -55,7 +55,8 @@ STUCK_MIN_FORCE_N = 20.0
 # times that within a tick (plus 0.5 mm encoder slack) is an encoder fault.
 MAX_WINCH_STEP_MM = 1.25 * WINCH_SPEED.absolute_max * TICK_S + 0.5
 # A single-sample excursion that returns on the next sample: a load-cell glitch. A contraction
-# cannot rise and fall again within 20 ms (relaxation takes 150-400 ms [miller2010]), so an
+# cannot rise and fall again within 20 ms (the simulated muscles relax over 150-400 ms, an
+# engineering choice in sim/population.py; the reflex alone takes 48-70 ms [miller2010]), so an
 # excursion above 10% of body weight (at least 40 N) that comes back by 70% or more within one
 # tick is a sensor fault.
 SPIKE_MIN_N = 40.0
