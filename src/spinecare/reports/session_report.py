@@ -31,14 +31,16 @@ TELEMETRY = "telemetry.csv"
 EVENTS = "events.jsonl"
 SUMMARY = "summary.json"
 
-# Event kinds counted as counter-tension (guarding); the detector logs "counter_tension".
-GUARDING_KINDS = frozenset({"guarding", "counter_tension", "guarding_onset"})
-# Fault kinds of the safety supervisor (therapy/safety.py FaultKind) plus generic names.
+# Event kinds counted as counter-tension (guarding). The runtime logs each episode twice: a
+# "guarding_onset" at once and the complete "guarding" record (time to relax, ramp after) once
+# the muscles relaxed or the session ended; the report counts the complete records.
+GUARDING_KINDS = frozenset({"guarding", "counter_tension"})
+# Fault kinds of the safety policy (therapy/safety.py FaultKind) plus generic names.
 FAULT_KINDS = frozenset(
     {
         "fault", "stale_reading", "out_of_range", "stuck_load_cell", "force_jump",
         "encoder_jump", "harness_slip", "actuator_stall", "overforce", "controller_exception",
-        "loop_overrun", "device_refused", "device_fault",
+        "loop_overrun", "device_refused", "device_fault", "tick_exception",
     }
 )  # fmt: skip
 # "Time at force": time with the measured force at or above 90% of the session's peak target.

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from numba import njit
 
 from spinecare.quantities import WINCH_MAX_SPEED_MM_S
+from spinecare.signals.filters import sos_step
 from spinecare.vocab import G, Region
 
 FloatArray = npt.NDArray[np.float64]
@@ -474,17 +475,9 @@ def step_python(
         w1 = noise[ni]
         w2 = noise[ni + 1]
         s[S_NIDX] = ni + 2
-        x = w1
-        for sec in range(2):
-            c = P_SOS + 6 * sec
-            z1 = s[S_BQ + 2 * sec]
-            z2 = s[S_BQ + 2 * sec + 1]
-            y = p[c] * x + z1
-            z1 = p[c + 1] * x - p[c + 4] * y + z2
-            z2 = p[c + 2] * x - p[c + 5] * y
-            s[S_BQ + 2 * sec] = z1
-            s[S_BQ + 2 * sec + 1] = z2
-            x = y
+        # The band-pass is the project's one biquad cascade (signals/filters.py), run on
+        # views of the packed parameter and state arrays.
+        x = sos_step(p[P_SOS : P_SOS + 12].reshape(2, 6), s[S_BQ : S_BQ + 4].reshape(2, 2), w1)
         val = (
             p[P_EMG_GAIN] * a_tot * x / p[P_BP_NORM]
             + p[P_EMG_BASE] * w2
