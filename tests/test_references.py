@@ -29,28 +29,13 @@ REFERENCES = ROOT / "docs" / "references.md"
 # fails for a listed file that has become clean, so this list stays exact until it is empty.
 PENDING: frozenset[str] = frozenset(
     {
-        "src/spinecare/clinical/bone.py",
-        "src/spinecare/clinical/orthosis.py",
-        "src/spinecare/clinical/outcomes.py",
-        "src/spinecare/devices/simulated.py",
-        "src/spinecare/services/screening.py",
         "src/spinecare/signals/detector.py",
         "src/spinecare/signals/reference.py",
-        "src/spinecare/therapy/segments.py",
     }
 )
 # Entries of docs/references.md that so far only one file cites, in prose and without the key:
 # that file. Its owner cites the key there and deletes the line (the test fails while it is stale).
-AWAITING: dict[str, str] = {
-    "baek-goae-ratgeber": "src/spinecare/billing/catalogue.py",
-    "fairbank-pynsent2000": "src/spinecare/clinical/outcomes.py",
-    "icd10gm": "src/spinecare/services/diagnoses.py",
-    "iso3166-2": "src/spinecare/settings.py",
-    "mmw2014": "src/spinecare/billing/goae_catalogue.json",
-    "nist-sp800-63b": "src/spinecare/services/users.py",
-    "rfc9106": "src/spinecare/services/users.py",
-    "zhu2022": "src/spinecare/therapy/segments.py",
-}
+AWAITING: dict[str, str] = {}
 
 # --- Parsing -------------------------------------------------------------------------------
 KEY = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"

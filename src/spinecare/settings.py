@@ -23,7 +23,8 @@ from spinecare.clinical.screening_settings import ScreeningSettings
 
 APP_NAME = "spinecare"
 
-# German federal states (ISO 3166-2:DE subdivision codes), as the `holidays` package names them.
+# German federal states (ISO 3166-2:DE subdivision codes [iso3166-2]), as the `holidays` package
+# names them.
 FEDERAL_STATES: tuple[str, ...] = (
     "BB", "BE", "BW", "BY", "HB", "HE", "HH", "MV",
     "NI", "NW", "RP", "SH", "SL", "SN", "ST", "TH",

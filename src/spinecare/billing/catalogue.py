@@ -45,7 +45,7 @@ class GoaeItem:
     min_duration_en: str | None = None
     source: str = ""
     # A shortened legend for invoices; allowed where the sense is kept (BÄK GOÄ-Ratgeber
-    # "Korrekte Rechnungslegung (3)", Dtsch Arztebl 103(5) A-282).
+    # "Korrekte Rechnungslegung (3)" [baek-goae-ratgeber]).
     short_text: str | None = None
     short_text_en: str | None = None
 

@@ -20,20 +20,20 @@ from spinecare.clinical.findings import BMD_MAX_G_CM2, BmdMeasurement
 from spinecare.clinical.vocab import BmdSite, Sex
 from spinecare.errors import InputError
 
-# --- WHO 1994 / ISCD classification thresholds (DESIGN.md 4; seed osteoporosis-spine.txt) ----
+# --- WHO and ISCD classification thresholds [who1994] [iscd2019] [seed-osteoporosis] ---------
 WHO_NORMAL_MIN_T = -1.0  # normal: T >= -1.0
 WHO_OSTEOPOROSIS_MAX_T = -2.5  # osteoporosis: T <= -2.5 (severe with a fragility fracture)
-# ISCD 2019 Official Positions: Z <= -2.0 is "below the expected range for age".
+# ISCD Official Positions: Z <= -2.0 is "below the expected range for age" [iscd2019].
 ISCD_Z_BELOW_EXPECTED = -2.0
-# ISCD: Z-scores (not T) for premenopausal women and for men under 50.
+# Z-scores (not T) for premenopausal women and for men under 50 [iscd2019].
 ISCD_MALE_Z_AGE_LIMIT = 50
 # Our default when menopausal status is not recorded: women under 50 count as premenopausal
 # (mean age of natural menopause about 51; clinic choice, documented in docs/bone.md).
 DEFAULT_PREMENOPAUSAL_AGE_LIMIT = 50
-# Seed (spinemed-decompression.txt): "severe osteoporosis with more than 45% bone loss".
+# "Severe osteoporosis with more than 45% bone loss" [seed-spinemed].
 SEED_BONE_LOSS_THRESHOLD_PERCENT = 45.0
 # Ages for adult DXA interpretation: peak bone mass is reached by about 20 (young-adult reference
-# is 20-29, NHANES III); above 110 there is no reference data. Input check only.
+# is 20-29, NHANES III [looker1998]); above 110 there is no reference data. Input check only.
 AGE_MIN_YEARS = 20
 AGE_MAX_YEARS = 110
 
@@ -71,17 +71,17 @@ class Reference:
             raise InputError("reference_sd", "must be between 0 and 1 g/cm2", self.sd_g_cm2)
 
 
-# NHANES III femoral neck, non-Hispanic white women 20-29 (Looker et al. 1998, Osteoporos Int
-# 8:468-489; DESIGN.md 4). ISCD: use it for the T-scores of both women and men.
+# NHANES III femoral neck, non-Hispanic white women 20-29 [looker1998]. ISCD: use it for the
+# T-scores of both women and men [iscd2019].
 FEMORAL_NECK_NHANES3 = Reference(
     0.858, 0.120, "NHANES III femoral neck, white women 20-29 (Looker 1998)"
 )
-# NHANES III total femur (total hip), non-Hispanic white women 20-29 (Looker et al. 1998, the
-# reference the International Committee for Standards in Bone Measurement chose for the hip).
+# NHANES III total femur (total hip), non-Hispanic white women 20-29 [looker1998], the
+# reference the International Committee for Standards in Bone Measurement chose for the hip.
 TOTAL_HIP_NHANES3 = Reference(0.942, 0.122, "NHANES III total hip, white women 20-29 (Looker 1998)")
 # Lumbar spine L1-L4: each manufacturer has its own reference. Default: the Hologic QDR female
-# L1-L4 reference as commonly quoted (1.047 +/- 0.110 g/cm2). Not verified against Hologic's
-# documentation here: prefer a reference derived from the patient's own report
+# L1-L4 reference as commonly quoted (1.047 +/- 0.110 g/cm2) [hologic-ref]. Not verified against
+# Hologic's documentation here: prefer a reference derived from the patient's own report
 # (``reference_from_report``) or the T-score the device printed.
 LUMBAR_SPINE_HOLOGIC = Reference(
     1.047, 0.110, "Hologic female L1-L4 (commonly quoted; prefer the device report)"
@@ -93,8 +93,8 @@ DEFAULT_REFERENCES: Mapping[BmdSite, Reference] = {
     BmdSite.LUMBAR_SPINE: LUMBAR_SPINE_HOLOGIC,
 }
 
-# ISCD: the lowest of L1-L4, femoral neck and total hip decides; 33% radius only when those
-# cannot be used.
+# The lowest of L1-L4, femoral neck and total hip decides; 33% radius only when those cannot be
+# used [iscd2019].
 CENTRAL_SITES: tuple[BmdSite, ...] = (
     BmdSite.LUMBAR_SPINE,
     BmdSite.FEMORAL_NECK,
@@ -193,7 +193,7 @@ def percent_young_adult_mean(
 
 
 def bone_loss_percent(bmd: float, site: BmdSite | str, reference: Reference | None = None) -> float:
-    """Bone loss = 100 - %YAM (the seed's "bone loss"), one decimal."""
+    """Bone loss = 100 - %YAM (the "bone loss" of [seed-spinemed]), one decimal."""
     return round_score(100.0 - percent_young_adult_mean(bmd, site, reference))
 
 
@@ -204,7 +204,7 @@ def seed_threshold_t(site: BmdSite | str, reference: Reference | None = None) ->
 
 
 def who_class(t: float, fragility_fracture: bool = False) -> BoneClass:
-    """WHO class of a (rounded) T-score; a fragility fracture makes osteoporosis severe."""
+    """WHO class of a (rounded) T-score [who1994]; a fragility fracture makes it severe."""
     t = round_score(t)
     if t >= WHO_NORMAL_MIN_T:
         return BoneClass.NORMAL
@@ -214,14 +214,14 @@ def who_class(t: float, fragility_fracture: bool = False) -> BoneClass:
 
 
 def z_class(z: float) -> BoneClass:
-    """ISCD wording for Z-scores: below / within the expected range for age."""
+    """ISCD wording for Z-scores: below / within the expected range for age [iscd2019]."""
     if round_score(z) <= ISCD_Z_BELOW_EXPECTED:
         return BoneClass.BELOW_EXPECTED_RANGE
     return BoneClass.WITHIN_EXPECTED_RANGE
 
 
 def uses_z_score(sex: Sex | str, age: int, premenopausal: bool | None = None) -> bool:
-    """ISCD: Z-scores for premenopausal women and men under 50; T-scores for everyone else."""
+    """Z-scores for premenopausal women and men under 50, T-scores for everyone else [iscd2019]."""
     if Sex(sex) is Sex.MALE:
         return age < ISCD_MALE_Z_AGE_LIMIT
     if premenopausal is None:
@@ -229,19 +229,19 @@ def uses_z_score(sex: Sex | str, age: int, premenopausal: bool | None = None) ->
     return premenopausal
 
 
-# --- Osteoporosis Self-assessment Tool (Koh 2001; DESIGN.md 4) -----------------------------
+# --- Osteoporosis Self-assessment Tool [koh2001] --------------------------------------------
 OSTRisk = Literal["high", "moderate", "low"]
 
 
 def ost_index(weight_kg: float, age: int) -> int:
-    """OST = trunc(0.2 * (weight kg - age years)) (toward zero)."""
+    """OST = trunc(0.2 * (weight kg - age years)) (toward zero) [koh2001]."""
     if not 30.0 <= weight_kg <= 250.0:
         raise InputError("weight", "must be 30-250 kg", weight_kg)
     return math.trunc(0.2 * (weight_kg - age))
 
 
 def ost_risk(ost: int, sex: Sex | str) -> OSTRisk | None:
-    """Women: < -4 high, -4..-1 moderate, > -1 low (DESIGN.md 4). Men: not banded here."""
+    """Women: < -4 high, -4..-1 moderate, > -1 low [koh2001]. Men: not banded here."""
     if Sex(sex) is not Sex.FEMALE:
         return None
     if ost < -4:
@@ -251,7 +251,7 @@ def ost_risk(ost: int, sex: Sex | str) -> OSTRisk | None:
     return "low"
 
 
-# --- DVO 2017 drug-treatment T-score thresholds (DESIGN.md 4) ------------------------------
+# --- DVO 2017 drug-treatment T-score thresholds [dvo2017] ----------------------------------
 # (lower age inclusive, upper age exclusive, T threshold). Men's bands are the women's + 10 y.
 # Base thresholds without additional risk factors; DVO raises them by 0.5-1.0 for some risk
 # factors, which is not modelled here (docs/bone.md).
@@ -268,7 +268,7 @@ _DVO2017_MEN: tuple[tuple[int, int, float], ...] = tuple(
 
 
 def dvo2017_treatment_threshold_t(sex: Sex | str, age: int) -> float | None:
-    """T-score at or below which DVO 2017 suggests drug treatment; None below the age bands."""
+    """T-score at or below which [dvo2017] suggests drug treatment; None below the age bands."""
     table = _DVO2017_WOMEN if Sex(sex) is Sex.FEMALE else _DVO2017_MEN
     for lo, hi, t in table:
         if lo <= age < hi:
@@ -276,7 +276,7 @@ def dvo2017_treatment_threshold_t(sex: Sex | str, age: int) -> float | None:
     return None
 
 
-# --- Basic measures (DVO 2017; NOF) ---------------------------------------------------------
+# --- Basic measures [dvo2017] [nof2014] ----------------------------------------------------
 class NutritionGuidance(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -286,8 +286,9 @@ class NutritionGuidance(BaseModel):
     vitamin_d_note: str
 
 
-# Calcium 1000-1200 mg/day total intake, from food first (DVO 2017; NOF). The osteoporosis seed
-# says 1200-1500 mg: we follow the guideline. Vitamin D 800-1000 IU/day from 50 (DVO; NOF).
+# Calcium 1000-1200 mg/day total intake, from food first [dvo2017] [nof2014]. The osteoporosis
+# seed says 1200-1500 mg [seed-osteoporosis]: we follow the guideline. Vitamin D 800-1000 IU/day
+# from 50 [dvo2017] [nof2014].
 CALCIUM_MG_PER_DAY = (1000, 1200)
 VITAMIN_D_IU_PER_DAY = (800, 1000)
 VITAMIN_D_FROM_AGE = 50
@@ -307,7 +308,7 @@ def nutrition_guidance(age: int) -> NutritionGuidance:
     )
 
 
-# --- Risk factors named in the osteoporosis seed (osteoporosis-spine.txt) --------------------
+# --- Risk factors named in the osteoporosis seed [seed-osteoporosis] -----------------------
 @dataclass(frozen=True)
 class RiskFactor:
     code: str
@@ -428,7 +429,7 @@ def assess_bone(
     weight_kg: float | None = None,
     references: Mapping[BmdSite, Reference] | None = None,
 ) -> BoneAssessment:
-    """Assess all DXA sites: the lowest valid central site decides (ISCD)."""
+    """Assess all DXA sites: the lowest valid central site decides [iscd2019]."""
     sx = Sex(sex)
     check_age(age)
     refs = references or {}

@@ -1,9 +1,10 @@
 """The Spinomed-type orthosis pathway for osteoporotic vertebral fractures, with its evidence.
 
 Spinal decompression is contraindicated with severe osteoporosis or a recent compression
-fracture (seed CI-04, CI-12); such patients are offered a thoraco-lumbar orthosis instead, as
-the DVO guideline suggests. The trial results are kept as data, with who paid for them and the
-trial that found no difference, so a report can show the evidence honestly.
+fracture (seed CI-04, CI-12 [seed-spinemed]); such patients are offered a thoraco-lumbar orthosis
+instead, as the DVO guideline suggests [dvo2017] [seed-spinomed]. The trial results are kept as
+data, with who paid for them and the trial that found no difference, so a report can show the
+evidence honestly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from spinecare.clinical.findings import Fracture
 from spinecare.clinical.vocab import FractureKind
 
-# DVO 2017 guideline, quoted in the orthosis seed (spinomed-orthosis.txt).
+# The DVO guideline [dvo2017], quoted in the orthosis seed [seed-spinomed].
 DVO2017_ORTHOSIS_QUOTE = (
     "In order to allow for low-pain mobilisation, the supply of a spinal orthosis should be "
     "considered."
@@ -44,7 +45,8 @@ class TrialEvidence(BaseModel):
     summary: str
 
 
-# Pfeifer 2004 (Am J Phys Med Rehabil 83:177-186): RCT, 62 women, 6 months (DESIGN.md 4).
+# Pfeifer et al. [pfeifer2004]: RCT, 62 women, 6 months; percent changes as summarised by the
+# maker [seed-spinomed].
 PFEIFER_2004 = TrialEvidence(
     key="pfeifer2004",
     citation="Pfeifer M et al. Am J Phys Med Rehabil 2004;83(3):177-186",
@@ -65,8 +67,8 @@ PFEIFER_2004 = TrialEvidence(
     between_group_difference=True,
     summary="improvements in the orthosis group after 6 months",
 )
-# Pfeifer 2011 (Am J Phys Med Rehabil 90:805-815): Spinomed vs Spinomed active (DESIGN.md 4).
-# Participant number not recorded in our sources.
+# Pfeifer et al. [pfeifer2011]: Spinomed vs Spinomed active; percent changes as summarised by
+# the maker [seed-spinomed]. Participant number not recorded in our sources.
 PFEIFER_2011_SPINOMED = TrialEvidence(
     key="pfeifer2011_spinomed",
     citation="Pfeifer M et al. Am J Phys Med Rehabil 2011;90:805-815",
@@ -98,8 +100,8 @@ PFEIFER_2011_ACTIVE = PFEIFER_2011_SPINOMED.model_copy(
         },
     }
 )
-# Kaijser Alin C et al. Arch Osteoporos 2019;14(1):5 (doi 10.1007/s11657-018-0555-0): 113 women
-# >= 60 y with osteoporosis and back pain; orthosis vs equipment training vs control, 6 months.
+# Kaijser Alin et al. [kaijser-alin2019]: 113 women >= 60 y with osteoporosis and back pain;
+# orthosis vs equipment training vs control, 6 months.
 KAIJSER_ALIN_2019 = TrialEvidence(
     key="kaijseralin2019",
     citation="Kaijser Alin C et al. Arch Osteoporos 2019;14(1):5",
@@ -190,7 +192,7 @@ def osteoporotic_vertebral_fractures(fractures: Sequence[Fracture] | None) -> li
 def orthosis_recommendation(
     fractures: Sequence[Fracture] | None, *, osteoporosis: bool = False
 ) -> OrthosisRecommendation:
-    """Recommend the orthosis for an osteoporotic vertebral fracture (DVO 2017), or for a
+    """Recommend the orthosis for an osteoporotic vertebral fracture [dvo2017], or for a
     vertebral compression fracture in a patient with densitometric osteoporosis."""
     reasons = [
         f"osteoporotic vertebral fracture {f.level} ({f.date.isoformat()})"

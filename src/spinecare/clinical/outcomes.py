@@ -10,12 +10,12 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# --- Oswestry Disability Index v2.1a (Fairbank & Pynsent 2000, Spine 25:2940) ---------------
+# --- Oswestry Disability Index v2.1a [fairbank-pynsent2000] --------------------------------
 ODI_SECTIONS = 10
 ODI_SECTION_MAX = 5
-# Fairbank & Pynsent 2000: if a section is missed, divide the total by 5 x the number of
-# answered sections. They describe one missing section; we allow at most two (clinic choice,
-# common registry practice) and give no score when three or more are blank.
+# If a section is missed, divide the total by 5 x the number of answered sections
+# [fairbank-pynsent2000]. Fairbank and Pynsent describe one missing section; we allow at most
+# two (clinic choice, common registry practice) and give no score when three or more are blank.
 ODI_MAX_BLANK_SECTIONS = 2
 
 ODI_SECTION_NAMES: tuple[str, ...] = (
@@ -33,7 +33,7 @@ ODI_SECTION_NAMES: tuple[str, ...] = (
 
 
 class DisabilityBand(enum.StrEnum):
-    """Fairbank & Pynsent 2000 interpretation bands (upper bounds inclusive)."""
+    """Interpretation bands of [fairbank-pynsent2000] (upper bounds inclusive)."""
 
     MINIMAL = "minimal"  # 0-20 %
     MODERATE = "moderate"  # 21-40 %
@@ -115,14 +115,14 @@ class SessionOutcome(BaseModel):
 
 
 # --- Clinically important pain improvement ---------------------------------------------------
-# Farrar et al. 2001 (Pain 94:149) and IMMPACT (Dworkin et al. 2008, J Pain 9:105): a reduction
-# of about 2 points or 30% on the 0-10 NRS is clinically important.
+# Farrar et al. [farrar2001] and IMMPACT [dworkin2008]: a reduction of about 2 points or 30% on
+# the 0-10 NRS is clinically important.
 IMPROVEMENT_POINTS = 2
 IMPROVEMENT_FRACTION = 0.30
 
 
 def pain_improved(baseline: int, current: int) -> bool:
-    """Improved = NRS down by >= 2 points or >= 30% from baseline (Farrar 2001; IMMPACT)."""
+    """Improved = NRS down by >= 2 points or >= 30% from baseline [farrar2001] [dworkin2008]."""
     drop = baseline - current
     if drop <= 0:
         return False

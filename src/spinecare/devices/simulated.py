@@ -37,7 +37,9 @@ FloatArray = npt.NDArray[np.float64]
 STEPS_PER_S = pm.STEPS_PER_S
 # Watchdog: fires when the last command is older than COMMAND_TIMEOUT_S (base.py).
 _WATCHDOG_STEPS = round(COMMAND_TIMEOUT_S * STEPS_PER_S)
-# Watchdog release profile (brief): setpoint to base in 0.5 s (the force follows within 1 s),
+# Watchdog release profile (engineering choice for the simulated table): setpoint back to the base
+# tension in 0.5 s (the force follows within 1 s), so a lost command returns the patient to the
+# tension the table holds between pulls [seed-spinemed] [vaxd-patent] instead of dropping them;
 # hold until 2 s, setpoint to zero over 1.5 s, then pay out until slack (done within 4 s).
 _WD_TO_BASE_S = 0.5
 _WD_ZERO_AT_S = 2.0
@@ -45,13 +47,16 @@ _WD_ZERO_RAMP_S = 1.5
 # The table faults (and releases) at the end of cable travel or load-cell full scale.
 _TRAVEL_LIMIT_MM = WINCH_POSITION.absolute_max
 _OVERLOAD_N = TRACTION_FORCE.absolute_max
-# Sensor resolution: load cell 0.1 N, encoder 0.01 mm (brief).
+# Sensor resolution: load cell 0.1 N, encoder 0.01 mm (engineering choice: finer than the
+# simulated load-cell noise, 0.3-2 N SD in sim/population.py, and than the millimetres of
+# elongation that matter, so quantisation never hides a signal).
 _FORCE_LSB = 10.0  # counts per N
 _ENCODER_LSB = 100.0  # counts per mm
-# Spontaneous events: duration 0.3-2 s, 15-60% of max activation (brief).
+# Spontaneous events: duration 0.3-2 s, 15-60% of max activation (engineering choice: a cough or
+# a shift of position is a short and partial contraction, not a maximal one).
 SPONT_DURATION_S = (0.3, 2.0)
 SPONT_AMPLITUDE = (0.15, 0.60)
-# Reflex latency 48-70 ms (Miller 2010; Radebold 2000).
+# Reflex latency 48-70 ms [miller2010] [radebold2000].
 REFLEX_LATENCY_S = (0.048, 0.070)
 _LC_BLOCK = 4096
 _EMG_NOISE_BLOCK = 1 << 16

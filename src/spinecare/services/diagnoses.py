@@ -16,7 +16,7 @@ from spinecare.store.models import Diagnosis
 
 # ICD-10 (WHO) code: letter, two digits, optional '.' and 1-4 more characters for the
 # subcategory and national extensions (ICD-10-GM goes to 5 characters after the letter, e.g.
-# M80.08; BfArM ICD-10-GM systematics).
+# M80.08; the BfArM systematic index [icd10gm]).
 ICD10_PATTERN = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 
 

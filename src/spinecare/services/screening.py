@@ -35,8 +35,8 @@ AUDIT_ENTITY = "screening"
 
 
 def _premenopausal(p: Patient) -> bool | None:
-    """ISCD: Z-scores for premenopausal women; perimenopause may use T (ISCD 2019), so only
-    'pre' counts. None lets the bone rules infer it from age."""
+    """Z-scores for premenopausal women; perimenopause may use T [iscd2019], so only 'pre'
+    counts. None lets the bone rules infer it from age."""
     if p.menopausal_status is None:
         return None
     return p.menopausal_status == Menopause.PRE.value

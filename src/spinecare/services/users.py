@@ -19,13 +19,14 @@ from spinecare.store.audit import set_actor
 from spinecare.store.enums import Role
 from spinecare.store.models import User
 
-# Minimum password length: NIST SP 800-63B (section 5.1.1.2) asks for at least 8 characters.
+# Minimum password length: NIST SP 800-63B (section 5.1.1.2) asks for at least 8 characters
+# [nist-sp800-63b].
 MIN_PASSWORD_LENGTH = 8
 BOOTSTRAP_ACTOR = "bootstrap"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
-# argon2id with the library's RFC 9106 low-memory profile (its default). Tests swap in a cheap
-# profile with ``use_password_hasher``; production code never does.
+# argon2id with the library's RFC 9106 low-memory profile (its default) [rfc9106]. Tests swap in
+# a cheap profile with ``use_password_hasher``; production code never does.
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
 

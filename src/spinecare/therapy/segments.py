@@ -1,9 +1,10 @@
 """The segment model: which share of the cable force arrives at which movement segment.
 
-The seed promises that the pelvic-support angle and the weight-adapted force "determine exactly
-how much force actually arrives in which movement segment (e.g. L4/5)". No measurement of that
-exists; this module is a planar (sagittal) *model estimate* with every assumption written down in
-``MODEL_ASSUMPTIONS`` and in docs/segment-model.md. It must be shown to users as an estimate.
+The seed [seed-spinemed] promises that the pelvic-support angle and the weight-adapted force
+"determine exactly how much force actually arrives in which movement segment (e.g. L4/5)". No
+measurement of that exists; this module is a planar (sagittal) *model estimate* with every
+assumption written down in ``MODEL_ASSUMPTIONS`` and in docs/segment-model.md. It must be shown
+to users as an estimate.
 
 Geometry (supine patient, sagittal plane):
 - x runs along the table towards the puller (the foot end for lumbar, the head end for cervical),
@@ -40,7 +41,7 @@ from spinecare.vocab import (
 
 # --- Segmental lordosis (degrees, listed from the pulled/anchor end outwards) -------------------
 # Lumbar, standing, posterior-tangent relative rotation angles, 50 healthy subjects (Harrison et
-# al., DESIGN.md 4). Supine with straight legs stays within ~3 deg of standing (Andreasen 2007),
+# al. [harrison1998]). Supine with straight legs stays within ~3 deg of standing [andreasen2007],
 # so the standing values are used unchanged on the table.
 LUMBAR_LORDOSIS_DEG: dict[str, float] = {
     "L5/S1": 32.4,
@@ -50,10 +51,10 @@ LUMBAR_LORDOSIS_DEG: dict[str, float] = {
     "L1/2": 4.1,
 }
 # Cervical: C2-C7 absolute rotation angle 26.9 deg (posterior tangent, 72 asymptomatic subjects;
-# Harrison DE et al. 2004, Spine 29:2485, as cited by Open Med 2021 doi:10.1515/med-2021-0219).
-# No per-level table was available to us, so it is split equally over C2/3..C6/7 as Harrison's
-# circular model of the cervical lordosis implies (equal arcs on a circle have equal relative
-# rotation angles; Harrison DD et al. 1996, Spine 21:667).
+# Harrison DE et al. [harrison2004], as quoted in [openmed2021]). No per-level table was
+# available to us, so it is split equally over C2/3..C6/7 as Harrison's circular model of the
+# cervical lordosis implies (equal arcs on a circle have equal relative rotation angles;
+# Harrison DD et al. [harrison1996]).
 CERVICAL_C2_C7_LORDOSIS_DEG = 26.9
 _PER_LEVEL = CERVICAL_C2_C7_LORDOSIS_DEG / 5.0
 CERVICAL_LORDOSIS_DEG: dict[str, float] = {
@@ -68,38 +69,40 @@ CERVICAL_LORDOSIS_DEG: dict[str, float] = {
 }
 
 # --- Anchors ----------------------------------------------------------------------------------
-# Sacral slope (S1 endplate to horizontal, standing) about 40 deg in asymptomatic adults (Legaye
-# 1998 Eur Spine J 7:99; Vialle 2005 JBJS 87:260: 41 +/- 8 deg); taken unchanged supine with
-# straight legs for the same reason as the lordosis (Andreasen 2007).
+# Sacral slope (S1 endplate to horizontal, standing) about 40 deg in asymptomatic adults
+# [legaye1998] [vialle2005] (41 +/- 8 deg in Vialle et al.); taken unchanged supine with straight
+# legs for the same reason as the lordosis [andreasen2007].
 SACRAL_SLOPE_DEG = 40.0
-# T1 slope about 25 deg standing (Knott 2010, Spine J 10:994; C7 slope 20.5 +/- 8.9 deg in
-# adolescents, Zhu 2022 BMC Musculoskelet Disord 23:840). Supine values are reported smaller; the
-# standing value is used for lack of a supine norm.
+# T1 slope about 25 deg standing [knott2010] (C7 slope 20.5 +/- 8.9 deg in adolescents
+# [zhu2022]). Supine values are reported smaller; the standing value is used for lack of a supine
+# norm.
 T1_SLOPE_DEG = 25.0
 
 # --- Flexion produced by the pull angle -------------------------------------------------------
 # Engineering assumption, no source measured it: half of the cable elevation becomes rotation of
 # the pulled end (posterior pelvic tilt, or head/upper-neck flexion). At 30 deg this flattens the
 # lumbar lordosis by 15 deg, about the 13 deg difference between standing and recumbent lordosis
-# in 627 asymptomatic adults (Asian Spine J 2019, PMC6680033), i.e. a plausible magnitude.
+# in 627 asymptomatic adults [yukawa2019], i.e. a plausible magnitude.
 FLEXION_PER_PULL_DEG = 0.5
 
 # --- Masses and friction ----------------------------------------------------------------------
-# Lower body (pelvis and legs) roughly half the body weight (DESIGN.md 4; Dempster via Winter
-# 2009: thighs, shanks and feet 32.2% plus pelvis about 14%).
+# Lower body (pelvis and legs) roughly half the body weight: Dempster's segment masses via Winter
+# [winter2009], thighs, shanks and feet 32.2% plus pelvis about 14%.
 LOWER_BODY_FRACTION = 0.5
-# Head and neck 8.1% of body weight (Dempster via Winter 2009, Biomechanics and Motor Control of
-# Human Movement, table 4.1).
+# Head and neck 8.1% of body weight (Dempster via Winter [winter2009], table 4.1).
 HEAD_FRACTION = 0.081
-# Friction coefficient about 0.5 on a fixed table (Lee & Evans 2001, Aust J Physiother 47:102).
+# Friction coefficient about 0.5 on a fixed table (Lee & Evans [lee-evans2001]).
 FRICTION_FIXED = 0.5
-# The split table removes most of it (Lee & Evans 2001); the residual (rolling section, bearings,
+# The split table removes most of it [lee-evans2001]; the residual (rolling section, bearings,
 # harness drag) is an engineering assumption of 10% of the fixed value.
 FRICTION_SPLIT = 0.05
 
 # --- Device ranges ----------------------------------------------------------------------------
-# Pull-angle ranges of the device (DESIGN.md 4): lumbar 0-30 deg above the table plane; cervical
-# 15-35 deg of flexion (Hseuh 1991 range, larger angles for lower segments).
+# Pull-angle ranges of the device. Cervical 15-35 deg of flexion, up to the angles of largest
+# separation (about 30 deg for C4-6, 35 deg for C6-T1: larger for lower segments) [hseuh1991].
+# Lumbar 0-30 deg above the table plane: engineering choice, the span over which the flexion
+# assumption above (15 deg at 30 deg of pull) stays near the measured standing-to-recumbent
+# change [yukawa2019].
 ANGLE_RANGE_DEG: dict[Region, tuple[float, float]] = {
     Region.LUMBAR: (0.0, 30.0),
     Region.CERVICAL: (15.0, 35.0),
