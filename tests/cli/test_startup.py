@@ -89,6 +89,12 @@ def test_root_help_shows_each_command_s_own_help(capsys: pytest.CaptureFixture[s
         assert cmd.get_short_help_str(200) == shown, name
 
 
+def test_no_command_shows_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: spinecare") and "  patients " in err
+
+
 def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pateints", "list"]) == 2
     assert "Did you mean 'patients'?" in capsys.readouterr().err

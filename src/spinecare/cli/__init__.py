@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=argv, prog_name="spinecare", standalone_mode=False)
     except InputError as exc:
         return _fail(str(exc))
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command: its help
+        print(exc.format_message(), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except click.exceptions.NoSuchOption as exc:
         return _fail(exc.format_message())
     except click.exceptions.BadParameter as exc:
