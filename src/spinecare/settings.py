@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from spinecare.clinical.screening_settings import ScreeningSettings
 
@@ -102,6 +101,8 @@ class Settings(BaseSettings):
     def _parseable_url(cls, v: str) -> str:
         if v:
             try:
+                from sqlalchemy.engine import make_url  # on use: keeps CLI start-up light
+
                 make_url(v)
             except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message short
                 raise ValueError(f"not a database URL: {exc}") from None
@@ -132,6 +133,8 @@ class Settings(BaseSettings):
 
 
 def mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 

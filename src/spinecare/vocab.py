@@ -8,10 +8,11 @@ importing each other for a word.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # only for a type hint: the CLI imports this leaf without loading numpy
+    import numpy as np
+    import numpy.typing as npt
 
 # Loop period of the biofeedback loop: "the tension is automatically adjusted every 20
 # milliseconds" [seed-spinemed].
