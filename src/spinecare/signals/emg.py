@@ -1,11 +1,11 @@
 """Surface-EMG path for the 50 Hz biofeedback controller: paraspinal counter-tension detection.
 
 ``EmgGuardingDetector`` is what the controller calls, once per 20 ms tick with the tick's
-20 raw samples in microvolts. It uses the causal double-threshold detector [bonato1998]
-(``onset.TUNED["bonato"]``): in benchmark B2 it had the shortest onset error and report latency of
-the three tuned detectors at equal false-alarm performance (none in 30 min of synthetic rest, with
-or without drifting rest level, and none in the quiet stretches of a real rest recording), and
-the lowest per-block cost.
+20 raw samples in microvolts. It wraps ``signals.detector.GuardingEmgDetector``, built for real
+sEMG: gradual onsets, low-level tone at rest, recordings that begin mid-contraction (benchmark B2
+on the recordings in tests/data). The classic detectors of ``signals.onset`` ([hodges-bui1996],
+[bonato1998], TKEO [solnik2010]) stay as the comparison: the double-threshold detector used here
+before raised onsets on rest tone and could take a contraction in its calibration window for rest.
 
 ``EmgConditioner`` is the plain scipy reference of the conditioning chain (band-pass, notch,
 rectification, envelope) built from ``CausalSos``; the detector's fused kernel is tested against it.
@@ -19,6 +19,13 @@ import numpy as np
 import numpy.typing as npt
 
 from spinecare.errors import InputError
+from spinecare.signals.detector import (
+    STATUS_TEXT,
+    Calibration,
+    DetectorConfig,
+    EmgStatus,
+    GuardingEmgDetector,
+)
 from spinecare.signals.filters import (
     CausalSos,
     FloatArray,
@@ -27,7 +34,7 @@ from spinecare.signals.filters import (
     lowpass_sos,
     notch_sos,
 )
-from spinecare.signals.onset import TUNED, OnsetConfig, StreamingOnsetDetector
+from spinecare.signals.onset import OnsetConfig
 
 # BITalino EMG sensor transfer function [plux-emg] (BioSPPy's example recordings [data-biosppy]
 # come from PLUX/BITalino hardware): EMG(V) = (ADC / 2^n - 1/2) * VCC / G_EMG, VCC = 3.3 V,
@@ -76,43 +83,83 @@ class EmgConditioner:
 
 @dataclass(frozen=True, slots=True)
 class EmgUpdate:
-    """What the controller and the live monitor get per tick."""
+    """What the controller and the live monitor get per tick.
 
-    active: bool  # paraspinal activity above the guarding threshold at the block's end
-    onset: bool  # a new onset in this block (the controller's trigger to stop distraction)
+    The controller acts on ``onset``/``active`` only while ``ready``; otherwise it runs on the
+    force path alone and shows ``reason`` (never silently deaf).
+    """
+
+    active: bool  # a guarding contraction is under way at the block's end
+    onset: bool  # a new contraction confirmed in this block (the trigger to stop distraction)
     envelope_uv: float  # mean rectified EMG (5 Hz low-pass), microvolts, for the monitor
-    ready: bool  # baseline learned (False during the first settle + baseline seconds)
-    onset_index: int | None = None  # sample index of the new onset since reset, if any
+    ready: bool  # a valid quiet baseline: detection is live
+    onset_index: int | None = None  # back-dated start of the rise, samples since reset
+    status: EmgStatus = EmgStatus.READY
+    reason: str = ""  # why not ready (empty when ready), one line for events and the monitor
+    level: float = 0.0  # sustained level in multiples of the quiet level ("x rest")
+    tone: bool = False  # low-level tone present (shown, never acted on)
+    onset_lag_s: float | None = None  # the rise began this long before the block's end
+
+
+# Rest sEMG with good skin contact is a few microvolts: the quiet stretches of the surface
+# channels in tests/data ([data-biosppy], [data-biosignalsnotebooks], [data-uci-lowerlimb],
+# [data-pyomeca]) measure 1-17 uV mean rectified. A homogeneous stretch above 40 uV is a held
+# contraction (a session that starts with the patient tense) or a poor contact, never a baseline
+# (engineering choice).
+MAX_QUIET_UV = 40.0
 
 
 class EmgGuardingDetector:
     """Streaming counter-tension detector over raw sEMG blocks (1 kHz, microvolts).
 
-    The first 2.25 s after ``reset`` (0.25 s filter settling, 2 s rest baseline) must be rest:
-    the session's pretension phase. ``update`` never raises on bad samples: non-finite values
-    are replaced by 0 and counted in ``bad_samples`` (the safety supervisor judges sensors).
+    ``signals.detector.GuardingEmgDetector`` does the work (module docstring there: calibration,
+    tone versus guarding, back-dating). Call ``warm_up`` before the first tick: it compiles the
+    numba kernel. ``update`` never raises on bad samples: they are held, counted in
+    ``bad_samples`` and, if they persist, reported as not ready.
     """
 
-    def __init__(self, config: OnsetConfig | None = None) -> None:
-        self._det = StreamingOnsetDetector(config or TUNED["bonato"])
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self._det = GuardingEmgDetector(config or DetectorConfig(max_quiet=MAX_QUIET_UV))
+        self._fs = self._det.config.fs_hz
 
     @property
-    def config(self) -> OnsetConfig:
+    def config(self) -> DetectorConfig:
         return self._det.config
 
     @property
     def bad_samples(self) -> int:
         return self._det.bad_samples
 
+    @property
+    def quiet_level_uv(self) -> float:
+        """Mean rectified EMG of the quiet baseline (0 until calibrated)."""
+        return self._det.quiet_level
+
+    @property
+    def calibrations(self) -> list[Calibration]:
+        return self._det.calibrations
+
+    def warm_up(self) -> None:
+        """Compile the kernel off the clock (the runtime calls this before the first tick)."""
+        self._det.warm_up()
+
     def reset(self) -> None:
         self._det.reset()
 
     def update(self, block_uv: npt.NDArray[np.float64]) -> EmgUpdate:
         r = self._det.update(block_uv)
+        lag = None
+        if r.onset_index is not None:
+            lag = (self._det.samples_seen - r.onset_index) / self._fs
         return EmgUpdate(
             active=r.active,
             onset=r.onset_index is not None,
             envelope_uv=r.envelope,
             ready=r.ready,
             onset_index=r.onset_index,
+            status=r.status,
+            reason="" if r.ready else STATUS_TEXT[r.status],
+            level=r.level,
+            tone=r.tone,
+            onset_lag_s=lag,
         )

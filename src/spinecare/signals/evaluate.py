@@ -110,3 +110,120 @@ def score_onsets(
         false_alarms=fa,
         rest_s=rest_s,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RealScore:
+    """A detector's bursts on a real recording against its offline reference."""
+
+    clear: int  # clear reference bursts scored
+    detected: int  # ... with an onset of their own
+    covered: int  # ... that began while an earlier detection still held (distraction stopped)
+    missed: int
+    errors_ms: FloatArray  # detected onset - reference onset, per detected clear burst
+    latencies_ms: FloatArray  # reported - reference onset (NaN for offline methods)
+    retriggers: int  # further onsets inside a clear burst
+    quiet_alarms: int  # onsets outside every reference activation
+    quiet_min: float
+    tone_alarms: int  # onsets inside activations graded as tone
+    tone_min: float
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        def q(v: FloatArray, p: float) -> float | None:
+            v = v[np.isfinite(v)]
+            return round(float(np.percentile(v, p)), 1) if v.size else None
+
+        err_abs = np.abs(self.errors_ms)
+        return {
+            "clear_bursts": self.clear,
+            "detected": self.detected,
+            "covered": self.covered,
+            "missed": self.missed,
+            "onset_error_ms_median": q(self.errors_ms, 50),
+            "onset_error_ms_abs_p95": q(err_abs, 95),
+            "onset_error_ms_abs_max": q(err_abs, 100),
+            "report_latency_ms_median": q(self.latencies_ms, 50),
+            "report_latency_ms_p95": q(self.latencies_ms, 95),
+            "retriggers": self.retriggers,
+            "quiet_alarms": self.quiet_alarms,
+            "quiet_min": round(self.quiet_min, 3),
+            "tone_alarms": self.tone_alarms,
+            "tone_min": round(self.tone_min, 3),
+        }
+
+
+def score_real(
+    reference: list[tuple[float, float, str]],
+    detections: list[tuple[float, float | None, float]],
+    duration_s: float,
+    *,
+    skip_s: float = 0.25,
+    early_s: float = 0.3,
+    tail_s: float = 0.3,
+) -> RealScore:
+    """Score ``detections`` (onset, reported or None, offset) against ``reference`` activations
+    (onset, offset, grade), all in seconds.
+
+    A detection belongs to the nearest activation whose window [onset - early, offset + tail]
+    holds its onset (the one it falls inside, if any): the first in a clear burst detects it,
+    later ones are re-triggers; one in a tone activation is a tone alarm; one outside every
+    window is a quiet alarm. Ambiguous activations are neither required nor counted.
+    Activations starting before ``skip_s`` (under way before any detector could have calibrated)
+    are left out, as are detections there.
+    """
+    refs = [r for r in reference if r[0] >= skip_s]
+    dets = [d for d in detections if d[0] >= skip_s or (d[1] is not None and d[1] >= skip_s)]
+    first: dict[int, tuple[float, float | None, float]] = {}
+    retrig = quiet = tone = 0
+    for d in dets:
+        near = [
+            (max(r[0] - d[0], d[0] - r[1], 0.0), i)
+            for i, r in enumerate(refs)
+            if r[0] - early_s <= d[0] <= r[1] + tail_s
+        ]
+        hit = min(near)[1] if near else None
+        if hit is None:
+            quiet += 1
+        elif refs[hit][2] == "tone":
+            tone += 1
+        elif refs[hit][2] == "clear":
+            if hit in first:
+                retrig += 1
+            else:
+                first[hit] = d
+    errors: list[float] = []
+    lat: list[float] = []
+    covered = missed = 0
+    clear = [i for i, r in enumerate(refs) if r[2] == "clear"]
+    for i in clear:
+        on = refs[i][0]
+        if i in first:
+            d = first[i]
+            errors.append(1000.0 * (d[0] - on))
+            lat.append(float("nan") if d[1] is None else 1000.0 * (d[1] - on))
+        elif any(d[1] is not None and d[1] <= on <= d[2] for d in dets):
+            covered += 1
+        else:
+            missed += 1
+    windows = sorted((max(skip_s, r[0] - early_s), r[1] + tail_s) for r in refs)
+    busy = 0.0
+    end = skip_s
+    for a, b in windows:
+        a = max(a, end)
+        if b > a:
+            busy += b - a
+            end = b
+    tone_s = sum(r[1] - r[0] for r in refs if r[2] == "tone")
+    return RealScore(
+        clear=len(clear),
+        detected=len(first),
+        covered=covered,
+        missed=missed,
+        errors_ms=np.asarray(errors, dtype=np.float64),
+        latencies_ms=np.asarray(lat, dtype=np.float64),
+        retriggers=retrig,
+        quiet_alarms=quiet,
+        quiet_min=max(0.0, duration_s - skip_s - busy) / 60.0,
+        tone_alarms=tone,
+        tone_min=tone_s / 60.0,
+    )

@@ -110,3 +110,47 @@ def emg_bursts(
     starts = lead_s + np.concatenate(([0.0], np.cumsum(lengths + gaps)[:-1]))
     duration = float(starts[-1] + lengths[-1] + gaps[-1]) if n_bursts else lead_s
     return emg_synthetic(duration, starts, lengths, seed=seed, **kwargs)
+
+
+def emg_tone(
+    duration_s: float,
+    level: float,
+    *,
+    rest_rms_uv: float = 3.0,
+    n_units: int = 6,
+    rate_hz: tuple[float, float] = (6.0, 12.0),
+    fs_hz: float = 1000.0,
+    seed: int = 0,
+) -> FloatArray:
+    """Low-level postural tone to add to rest: a few motor units firing on their own.
+
+    Rest tone is not a dense interference pattern but single motor-unit action potentials, each
+    unit firing fairly regularly (inter-spike CV 0.2) at 6-12 Hz, each spike a biphasic wave of
+    about 6 ms (first derivative of a Gaussian). That spikiness is what fools amplitude
+    detectors tuned on Gaussian bursts ([data-biosppy] looks like this; engineering model).
+    The result is scaled so that rest plus tone has ``level`` times the rest RMS.
+    """
+    if duration_s <= 0 or fs_hz <= 0 or n_units < 1:
+        raise InputError("duration_s", "duration, rate and units must be positive", duration_s)
+    if level < 1.0:
+        raise InputError("level", "tone level is a multiple of rest, >= 1", level)
+    rng = np.random.default_rng(seed)
+    n = round(duration_s * fs_hz)
+    out = np.zeros(n)
+    half = max(2, round(0.006 * fs_hz))
+    t = np.arange(-half, half + 1) / fs_hz
+    sigma = 0.0012
+    wave = -t / sigma * np.exp(-0.5 * (t / sigma) ** 2)
+    for _ in range(n_units):
+        rate = rng.uniform(*rate_hz)
+        amp = rng.uniform(0.5, 1.5)
+        k = rng.uniform(0.0, 1.0 / rate)
+        while k < duration_s:
+            i = round(k * fs_hz)
+            a, b = max(0, i - half), min(n, i + half + 1)
+            out[a:b] += amp * wave[a - (i - half) : b - (i - half)]
+            k += max(0.02, rng.normal(1.0 / rate, 0.2 / rate))
+    rms = float(np.sqrt(np.mean(out**2)))
+    if rms > 0.0:
+        out *= rest_rms_uv * np.sqrt(level**2 - 1.0) / rms
+    return np.asarray(out, dtype=np.float64)

@@ -1,0 +1,699 @@
+"""The guarding sEMG detector: a calibration that checks itself, tone told from guarding, and
+onsets back-dated to the start of the rise.
+
+Real surface EMG differs from synthetic bursts in three ways (the recordings in tests/data,
+[data-biosppy], [data-biosignalsnotebooks], [data-uci-lowerlimb], [data-pyomeca]): onsets ramp
+up over 30 ms to a second, rest carries low-level tone made of single motor-unit spikes, and a
+recording may begin in the middle of a contraction. Every threshold here is a multiple of the
+measured quiet level, so any linear unit works.
+
+Conditioning, per sample and causal: 20-450 Hz band-pass [hermens2000] and 50 Hz notch [en50160]
+with carried state (the band-pass starts in its steady state for the first sample, so an ADC
+offset causes no start-up transient), full-wave rectification, then
+
+- the fast envelope ``e``: 2nd-order 50 Hz low-pass, the envelope of [hodges-bui1996];
+- the sustained level ``m``: mean rectified value over the last 80 ms;
+- the monitor envelope: 5 Hz low-pass, for the screen only.
+
+Calibration works on ticks (20 ms) and their mean rectified value. A stretch of ticks looks
+quiet when it is homogeneous: no tick above 3x the stretch's median and none below a third of it
+(ticks of quiet rest stay within 0.45-2.5x of their median in every recording in tests/data; a
+burst, its start or its end breaks that). The first homogeneous 0.2 s sets the quiet level ``q``
+(the median, robust to a stray tick); until then the detector is not ready and says why.
+Afterwards homogeneous stretches keep re-calibrating: one below half of ``q`` (a recording that
+began mid-contraction, a quieter electrode) replaces it at once; one within 1.5x of ``q`` refines
+it with a 5 s time constant; anything higher is tone and never becomes the quiet level, so
+activity never teaches the detector that it is rest. Activity without a break for 30 s means
+the baseline is lost: not ready, re-calibrate. A flat line or invalid samples for 0.1 s: not
+ready either.
+
+Tone versus guarding. Tone is sustained low-level activity; guarding is a contraction that rises
+clearly above the quiet level and above the present background. The background ``b`` follows
+the tick level with a 1 s time constant while no contraction is under way, capped at 4x ``q``.
+A contraction is confirmed when
+
+- ``m`` rises above ``max(5 q, 2.2 b)``, or
+- ``e`` stays above ``max(12 q, 3.5 b)`` for 10 ms (large fast contractions, a little sooner).
+
+Tone in the rest recording [data-biosppy] reaches 3.5x ``q`` on a 100 ms level and 5x on ``e``
+for 10 ms; single motor-unit spikes in the movement recordings reach 8-10x on ``e``. The factors
+sit above both (engineering choice, benchmark B2). A contraction ends when ``m`` has stayed below
+60 % of its confirmation threshold for 100 ms.
+
+Back-dating. A threshold above the tone band confirms a gradual rise late, so the onset is
+estimated afterwards over the last 1.5 s: the envelope of the past is recomputed zero-phase and
+the onset is the start of the earliest run of at least 25 ms above the low threshold ``L`` (the
+quiet stretch's envelope mean + 3 SD) that reaches the confirmation without a gap of 100 ms below
+``L``, minus the band-pass group delay. That is the offline reference's own rule
+(signals/reference.py, [hodges-bui1996]) applied to the past: it moves the onset back, never the
+moment the onset is reported.
+
+All per-sample work runs in one numba kernel with preallocated state; ``update`` allocates only
+its result. ``warm_up`` compiles (or loads) the kernel before the first tick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+from scipy import signal
+
+from spinecare.errors import InputError
+from spinecare.signals.filters import FloatArray, bandpass_sos, cascade, lowpass_sos, notch_sos
+
+IntArray = npt.NDArray[np.int64]
+
+
+class EmgStatus(IntEnum):
+    """Why the detector is (not) ready; the controller runs force-only unless READY."""
+
+    SETTLING = 0
+    CALIBRATING = 1
+    NOT_QUIET = 2
+    READY = 3
+    NO_SIGNAL = 4
+    BAD_INPUT = 5
+    BASELINE_LOST = 6
+
+
+STATUS_TEXT: dict[EmgStatus, str] = {
+    EmgStatus.SETTLING: "EMG settling",
+    EmgStatus.CALIBRATING: "EMG calibrating on rest",
+    EmgStatus.NOT_QUIET: "EMG calibration: muscle active, waiting for a quiet stretch",
+    EmgStatus.READY: "EMG ready",
+    EmgStatus.NO_SIGNAL: "EMG no signal (flat line): check the electrodes",
+    EmgStatus.BAD_INPUT: "EMG invalid samples: check the amplifier",
+    EmgStatus.BASELINE_LOST: "EMG baseline lost (activity for 30 s): re-calibrating",
+}
+
+
+class CalibrationKind(IntEnum):
+    """Why the quiet level was (re)set."""
+
+    INITIAL = 0  # first homogeneous stretch
+    LOWERED = 1  # a homogeneous stretch well below the quiet level replaced it
+    RELEARNED = 2  # after a lost baseline, no signal or bad input
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """Parameters of the guarding detector; defaults are what the controller uses."""
+
+    fs_hz: float = 1000.0  # sEMG sampling rate, 1 kHz or more [hermens2000]
+    tick_s: float = 0.020  # the controller's tick: tension adjusted every 20 ms [seed-spinemed]
+    band_hz: tuple[float, float] = (20.0, 450.0)  # sEMG band [hermens2000]
+    band_order: int = 4
+    notch_hz: float | None = 50.0  # mains in Germany [en50160]
+    notch_q: float = 30.0
+    envelope_lp_hz: float = 50.0  # fast envelope low-pass [hodges-bui1996]
+    monitor_lp_hz: float = 5.0  # smooth envelope for the monitor only
+    sustained_s: float = 0.080  # window of the sustained level m
+    settle_s: float = 0.020  # first tick ignored (filter start)
+    calib_s: float = 0.200  # length of a homogeneous stretch that (re)calibrates
+    # Homogeneity: ticks of quiet rest stay within 0.45-2.5x of their 0.2 s median in the
+    # recordings of tests/data ([data-biosppy] and the lead-ins of the others); 3x leaves margin.
+    homogeneity: float = 3.0
+    lower_below: float = 0.5  # a quiet stretch below this x q replaces q at once
+    quiet_max: float = 1.5  # above this the level is tone, not rest (engineering choice)
+    quiet_tau_s: float = 5.0  # refinement of the quiet level and low threshold on quiet stretches
+    background_tau_s: float = 1.0  # background (tone) tracking, slower than a 30-100 ms rise
+    tone_max: float = 4.0  # background cap: the top of the tone band (engineering choice)
+    # Confirmation thresholds, x q and x background: engineering choice, see the module docstring.
+    fast_q: float = 12.0
+    fast_bg: float = 3.5
+    fast_on_s: float = 0.010
+    slow_q: float = 5.0
+    slow_bg: float = 2.2
+    release: float = 0.6  # ends below this fraction of the slow threshold ...
+    min_off_s: float = 0.100  # ... for this long
+    # Back-dating: the offline reference's rule (signals/reference.py, [hodges-bui1996]).
+    h_low: float = 3.0
+    run_min_s: float = 0.025
+    merge_gap_s: float = 0.100
+    lookback_s: float = 1.5
+    stuck_s: float = 30.0  # continuous activity this long: the baseline is lost
+    flat_s: float = 0.100  # constant input this long: no signal
+    # Highest mean rectified value accepted as rest, in input units; None where the unit is
+    # unknown (a recording replayed from a file). The controller's microvolt detector sets it.
+    max_quiet: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 500.0 <= self.fs_hz <= 20000.0:
+            raise InputError("rate", "sEMG needs 500-20000 Hz", self.fs_hz)
+        if not 0.001 <= self.tick_s <= 0.1:
+            raise InputError("tick_s", "need 1-100 ms", self.tick_s)
+        if round(self.calib_s / self.tick_s) < 3:
+            raise InputError("calib_s", "need at least three ticks", self.calib_s)
+        for name in ("homogeneity", "fast_q", "fast_bg", "slow_q", "slow_bg", "tone_max"):
+            if getattr(self, name) < 1.0:
+                raise InputError(name, "must be at least 1", getattr(self, name))
+        if not 0.0 < self.release < 1.0 or not 0.0 < self.lower_below < 1.0:
+            raise InputError("release", "need 0 < release, lower_below < 1", self.release)
+
+
+# --- kernel state layout ---------------------------------------------------------------------
+# float state
+(F_Q, F_B, F_LR, F_HF, F_HS, F_HOFF, F_L, F_ENV, F_E, F_MSUM, F_TSUM, F_TMIN, F_TMAX) = range(13)
+(F_XLAST, F_M) = range(13, 15)
+NF = 15
+# int state
+(I_N, I_TICKN, I_TICKS, I_STATUS, I_ACTIVE, I_RUNF, I_OFF, I_VALID) = range(8)
+(I_TPOS, I_FLAT, I_BADT, I_TBAD, I_ACTT, I_LASTOFF, I_NCAL, I_BAD, I_CONFIRM, I_EVER) = range(8, 18)
+(I_SINCE,) = range(18, 19)
+NI = 19
+# int params
+(P_TICK, P_SETTLE, P_K, P_FON, P_OFF, P_RUNMIN, P_GAP, P_LOOK, P_DELAY, P_STUCK, P_FLAT) = range(11)
+(P_W,) = range(11, 12)
+NPI = 12
+# float params
+(Q_HOM, Q_LOW, Q_QMAX, Q_QRATE, Q_BRATE, Q_TONE, Q_FQ, Q_FB, Q_SQ, Q_SB, Q_REL, Q_H) = range(12)
+(Q_QABS,) = range(12, 13)
+NPF = 13
+CAL_LOG = 64  # calibration events kept (ring): sample index, kind, quiet level
+
+# Inputs beyond this magnitude are treated as invalid: no amplifier produces them in any unit
+# (1e15 uV is 1 GV), and the filters stay far from overflow.
+MAX_ABS = 1e15
+
+
+@njit(cache=True, nogil=True)
+def _biquads(sos: FloatArray, zi: FloatArray, x: float) -> float:  # pragma: no cover - jitted
+    for s in range(sos.shape[0]):
+        y = sos[s, 0] * x + zi[s, 0]
+        zi[s, 0] = sos[s, 1] * x - sos[s, 4] * y + zi[s, 1]
+        zi[s, 1] = sos[s, 2] * x - sos[s, 5] * y
+        x = y
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _steady(zi: FloatArray, zstep: FloatArray, level: float) -> None:  # pragma: no cover
+    """Filter state for a constant input ``level`` (scipy ``sosfilt_zi`` scaled)."""
+    for s in range(zi.shape[0]):
+        zi[s, 0] = zstep[s, 0] * level
+        zi[s, 1] = zstep[s, 1] * level
+
+
+@njit(cache=True, nogil=True)
+def _zero_phase(  # pragma: no cover - jitted
+    ring: FloatArray,
+    start: int,
+    end: int,
+    level: float,
+    sos: FloatArray,
+    zstep: FloatArray,
+    zi: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Forward-backward low-pass of ``ring[start..end]`` into ``out[0..end-start]``.
+
+    Looking back is allowed: this is the offline reference's envelope of the past, computed
+    once per calibration or onset, never per sample.
+    """
+    rl = ring.shape[0]
+    _steady(zi, zstep, level)
+    for j in range(start, end + 1):
+        out[j - start] = _biquads(sos, zi, ring[j % rl])
+    _steady(zi, zstep, out[end - start])
+    for j in range(end, start - 1, -1):
+        out[j - start] = _biquads(sos, zi, out[j - start])
+
+
+@njit(cache=True, nogil=True)
+def _median(v: FloatArray, k: int, scratch: FloatArray) -> float:  # pragma: no cover - jitted
+    """Median of the ``k`` entries of ``v`` (insertion sort into ``scratch``)."""
+    for i in range(k):
+        x = v[i]
+        j = i
+        while j > 0 and scratch[j - 1] > x:
+            scratch[j] = scratch[j - 1]
+            j -= 1
+        scratch[j] = x
+    if k % 2 == 1:
+        return float(scratch[k // 2])
+    return float(0.5 * (scratch[k // 2 - 1] + scratch[k // 2]))
+
+
+@njit(cache=True, nogil=True)
+def _thresholds(f: FloatArray, pf: FloatArray) -> None:  # pragma: no cover - jitted
+    q = f[F_Q]
+    b = min(f[F_B], pf[Q_TONE] * q)
+    f[F_HF] = max(pf[Q_FQ] * q, pf[Q_FB] * b)
+    f[F_HS] = max(pf[Q_SQ] * q, pf[Q_SB] * b)
+    f[F_HOFF] = pf[Q_REL] * f[F_HS]
+    f[F_L] = f[F_LR] * q
+
+
+@njit(cache=True, nogil=True)
+def _low_ratio(  # pragma: no cover - jitted
+    ring: FloatArray,
+    n: int,
+    med: float,
+    pi: IntArray,
+    pf: FloatArray,
+    sos_e: FloatArray,
+    zstep_e: FloatArray,
+    zi: FloatArray,
+    out: FloatArray,
+) -> float:
+    """(mean + h SD) / ``med`` of the zero-phase envelope over the last ``calib_s`` samples."""
+    start = max(0, n - pi[P_K] * pi[P_TICK] + 1)
+    _zero_phase(ring, start, n, med, sos_e, zstep_e, zi, out)
+    cnt = n - start + 1
+    s1 = 0.0
+    for j in range(cnt):
+        s1 += out[j]
+    mean = s1 / cnt
+    s2 = 0.0
+    for j in range(cnt):
+        s2 += (out[j] - mean) ** 2
+    return float(max(1.0, (mean + pf[Q_H] * math.sqrt(s2 / cnt)) / med))
+
+
+@njit(cache=True, nogil=True)
+def _calibrate(  # pragma: no cover - jitted
+    f: FloatArray,
+    st: IntArray,
+    pi: IntArray,
+    pf: FloatArray,
+    med: float,
+    kind: int,
+    cal: FloatArray,
+    ring: FloatArray,
+    sos_e: FloatArray,
+    zstep_e: FloatArray,
+    zi: FloatArray,
+    out: FloatArray,
+) -> None:
+    """Quiet level := ``med``; low threshold := mean + h SD of the stretch's zero-phase envelope.
+
+    The stretch is the last ``calib_s`` of samples (homogeneous, checked by the caller).
+    """
+    n = st[I_N] - 1
+    f[F_Q] = med
+    f[F_B] = med
+    f[F_LR] = _low_ratio(ring, n, med, pi, pf, sos_e, zstep_e, zi, out)
+    _thresholds(f, pf)
+    row = st[I_NCAL] % CAL_LOG
+    cal[row, 0] = n
+    cal[row, 1] = kind
+    cal[row, 2] = med
+    st[I_NCAL] += 1
+    st[I_STATUS] = 3  # READY
+    st[I_EVER] = 1
+    st[I_ACTIVE] = 0
+    st[I_RUNF] = 0
+    st[I_LASTOFF] = n
+
+
+@njit(cache=True, nogil=True)
+def _backdate(  # pragma: no cover - jitted
+    ring: FloatArray,
+    n: int,
+    f: FloatArray,
+    st: IntArray,
+    pi: IntArray,
+    sos_e: FloatArray,
+    zstep_e: FloatArray,
+    zi: FloatArray,
+    out: FloatArray,
+) -> int:
+    """Start of the rise confirmed at sample ``n`` (the reference's rule on the past)."""
+    floor = max(st[I_LASTOFF], n - pi[P_LOOK] + 1, 0)
+    _zero_phase(ring, floor, n, f[F_Q], sos_e, zstep_e, zi, out)
+    thr = f[F_L]
+    run_min = pi[P_RUNMIN]
+    gap = pi[P_GAP]
+    onset = n
+    run = 0
+    below = 0
+    first = True  # the run that holds the confirmation counts whatever its length
+    j = n
+    while j >= floor:
+        if out[j - floor] > thr:
+            run += 1
+        else:
+            if run > 0:
+                if first or run >= run_min:
+                    onset = j + 1
+                    below = 0
+                else:
+                    below += run  # a run too short to count is part of the gap
+                first = False
+                run = 0
+            below += 1
+            if below >= gap:
+                break
+        j -= 1
+    if run > 0 and (first or run >= run_min):
+        onset = j + 1
+    return int(max(onset - pi[P_DELAY], floor))
+
+
+@njit(cache=True, nogil=True)
+def _detect_block(  # pragma: no cover - jitted
+    x: FloatArray,
+    sos_c: FloatArray,
+    zi_c: FloatArray,
+    zstep_c: FloatArray,
+    sos_e: FloatArray,
+    zi_e: FloatArray,
+    zstep_e: FloatArray,
+    sos_m: FloatArray,
+    zi_m: FloatArray,
+    zi_tmp: FloatArray,
+    f: FloatArray,
+    st: IntArray,
+    ring: FloatArray,
+    out: FloatArray,
+    tick_m: FloatArray,
+    scratch: FloatArray,
+    cal: FloatArray,
+    pi: IntArray,
+    pf: FloatArray,
+) -> int:
+    """Process one block; return the back-dated index of the first onset confirmed in it, or -1.
+
+    The index of the sample that confirmed it is left in ``st[I_CONFIRM]``.
+    """
+    tick = pi[P_TICK]
+    k = pi[P_K]
+    w = pi[P_W]
+    rl = ring.shape[0]
+    first_onset = -1
+    for i in range(x.shape[0]):
+        n = st[I_N]
+        xi = x[i]
+        if not math.isfinite(xi) or abs(xi) > MAX_ABS:
+            st[I_BAD] += 1
+            st[I_TBAD] += 1
+            xi = f[F_XLAST]  # hold the last valid sample: no step into the filters
+        if n == 0:
+            _steady(zi_c, zstep_c, xi)  # an ADC offset causes no start-up transient
+            f[F_TMIN] = xi
+            f[F_TMAX] = xi
+        f[F_XLAST] = xi
+        y = _biquads(sos_c, zi_c, xi)
+        a = abs(y)
+        e = _biquads(sos_e, zi_e, a)
+        f[F_E] = e
+        f[F_ENV] = _biquads(sos_m, zi_m, a)
+        f[F_MSUM] += a - ring[(n - w) % rl]
+        ring[n % rl] = a
+        m = f[F_MSUM] / w
+        f[F_M] = m
+        f[F_TSUM] += a
+        f[F_TMIN] = min(f[F_TMIN], xi)
+        f[F_TMAX] = max(f[F_TMAX], xi)
+        st[I_N] = n + 1
+        # -- decision (ready only) -------------------------------------------------------------
+        if st[I_STATUS] == 3:
+            if st[I_ACTIVE] == 0:
+                st[I_RUNF] = st[I_RUNF] + 1 if e > f[F_HF] else 0
+                if st[I_RUNF] >= pi[P_FON] or m > f[F_HS]:
+                    st[I_ACTIVE] = 1
+                    st[I_OFF] = 0
+                    st[I_ACTT] = 0
+                    onset = _backdate(ring, n, f, st, pi, sos_e, zstep_e, zi_tmp, out)
+                    if first_onset < 0:
+                        first_onset = onset
+                        st[I_CONFIRM] = n
+            elif m < f[F_HOFF]:
+                st[I_OFF] += 1
+                if st[I_OFF] >= pi[P_OFF]:
+                    st[I_ACTIVE] = 0
+                    st[I_RUNF] = 0
+                    st[I_LASTOFF] = n - pi[P_OFF] + 1  # where the level fell below release
+            else:
+                st[I_OFF] = 0
+        # -- tick end --------------------------------------------------------------------------
+        st[I_TICKN] += 1
+        if st[I_TICKN] < tick:
+            continue
+        mav = f[F_TSUM] / tick
+        flat = f[F_TMAX] - f[F_TMIN] <= 0.0
+        bad = st[I_TBAD] * 2 > tick
+        st[I_TICKN] = 0
+        f[F_TSUM] = 0.0
+        f[F_TMIN] = xi
+        f[F_TMAX] = xi
+        st[I_TBAD] = 0
+        # Re-sum the sustained window once a tick: no drift from running subtraction.
+        acc = 0.0
+        for j in range(min(w, n + 1)):
+            acc += ring[(n - j) % rl]
+        f[F_MSUM] = acc
+        st[I_TICKS] += 1
+        if st[I_TICKS] <= pi[P_SETTLE]:
+            continue
+        st[I_FLAT] = st[I_FLAT] + 1 if flat else 0
+        st[I_BADT] = st[I_BADT] + 1 if bad else 0
+        if flat or bad:
+            st[I_VALID] = 0  # such ticks never calibrate anything
+            if st[I_FLAT] >= pi[P_FLAT] or st[I_BADT] >= pi[P_FLAT]:
+                st[I_STATUS] = 5 if st[I_BADT] >= pi[P_FLAT] else 4  # held samples look flat
+                st[I_ACTIVE] = 0
+            continue
+        tick_m[st[I_TPOS]] = mav
+        st[I_TPOS] = (st[I_TPOS] + 1) % k
+        st[I_VALID] = min(st[I_VALID] + 1, k)
+        status = st[I_STATUS]
+        if status == 3 and st[I_ACTIVE] == 1:
+            st[I_ACTT] += 1
+            if st[I_ACTT] >= pi[P_STUCK]:
+                st[I_STATUS] = 6  # BASELINE_LOST: re-learn from the next homogeneous stretch
+                st[I_ACTIVE] = 0
+                st[I_VALID] = 0
+            continue
+        if st[I_VALID] < k:
+            if status != 3 and status != 6:
+                st[I_STATUS] = 1  # CALIBRATING
+            continue
+        md = _median(tick_m, k, scratch)
+        hom = md > 0.0
+        if hom:
+            for j in range(k):
+                v = tick_m[j]
+                if v > pf[Q_HOM] * md or v * pf[Q_HOM] < md:
+                    hom = False
+                    break
+        if status != 3:
+            if hom and (pf[Q_QABS] <= 0.0 or md <= pf[Q_QABS]):
+                kind = 0 if st[I_EVER] == 0 else 2
+                _calibrate(f, st, pi, pf, md, kind, cal, ring, sos_e, zstep_e, zi_tmp, out)
+            elif status != 6:
+                st[I_STATUS] = 2  # NOT_QUIET
+            continue
+        # ready and inactive: background tracking and re-calibration on quiet stretches
+        q = f[F_Q]
+        if mav < f[F_HS]:
+            f[F_B] += pf[Q_BRATE] * (mav - f[F_B])
+        st[I_SINCE] += 1
+        if hom:
+            if md < pf[Q_LOW] * q:
+                _calibrate(f, st, pi, pf, md, 1, cal, ring, sos_e, zstep_e, zi_tmp, out)
+                st[I_SINCE] = 0
+            elif md <= pf[Q_QMAX] * q and st[I_SINCE] >= k:
+                # a fresh quiet-looking stretch (no overlap with the last one): refine q and L
+                st[I_SINCE] = 0
+                lr = _low_ratio(ring, st[I_N] - 1, md, pi, pf, sos_e, zstep_e, zi_tmp, out)
+                f[F_Q] = q + pf[Q_QRATE] * (md - q)
+                f[F_LR] += pf[Q_QRATE] * (lr - f[F_LR])
+        _thresholds(f, pf)
+    return first_onset
+
+
+def _group_delay_samples(cfg: DetectorConfig, band: FloatArray) -> int:
+    """Delay of the causal band-pass at the band's geometric centre, in samples: what separates
+    the back-dated envelope (zero-phase over a causally band-passed signal) from the reference's."""
+    centre = math.sqrt(cfg.band_hz[0] * min(cfg.band_hz[1], 0.45 * cfg.fs_hz))
+    total = 0.0
+    for row in band:
+        _, gd = signal.group_delay((row[:3], row[3:]), w=[centre], fs=cfg.fs_hz)
+        total += float(gd[0])
+    return max(0, round(total))
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorUpdate:
+    """State at the end of one block, and the first onset confirmed in it (if any)."""
+
+    active: bool
+    onset_index: int | None  # back-dated start of the rise, samples since reset
+    confirm_index: int | None  # sample at which the onset was confirmed
+    envelope: float  # monitor envelope (mean rectified value, 5 Hz), input units
+    ready: bool
+    status: EmgStatus
+    level: float  # sustained level / quiet level (0 until calibrated)
+    tone: bool  # background above the quiet band: tone, not guarding
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """One (re)calibration: when, why and the quiet level found (mean rectified, input units)."""
+
+    index: int
+    kind: CalibrationKind
+    quiet_level: float
+
+
+class GuardingEmgDetector:
+    """Streaming detector; feed raw blocks (any length; the controller gives one tick)."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        cfg = config or DetectorConfig()
+        self.config = cfg
+        fs = cfg.fs_hz
+        hi = min(cfg.band_hz[1], 0.45 * fs)
+        parts = [bandpass_sos(cfg.band_hz[0], hi, fs, cfg.band_order)]
+        if cfg.notch_hz is not None:
+            parts.append(notch_sos(cfg.notch_hz, fs, cfg.notch_q))
+        self._sos_c = cascade(*parts)
+        self._zstep_c = np.ascontiguousarray(signal.sosfilt_zi(self._sos_c), dtype=np.float64)
+        self._sos_e = lowpass_sos(cfg.envelope_lp_hz, fs)
+        self._zstep_e = np.ascontiguousarray(signal.sosfilt_zi(self._sos_e), dtype=np.float64)
+        self._sos_m = lowpass_sos(cfg.monitor_lp_hz, fs)
+        self.tick_len = max(1, round(cfg.tick_s * fs))
+        k = round(cfg.calib_s / cfg.tick_s)
+        look = round(cfg.lookback_s * fs)
+        self._pi = np.array(
+            [
+                self.tick_len,
+                round(cfg.settle_s / cfg.tick_s),
+                k,
+                max(1, round(cfg.fast_on_s * fs)),
+                max(1, round(cfg.min_off_s * fs)),
+                max(1, round(cfg.run_min_s * fs)),
+                max(1, round(cfg.merge_gap_s * fs)),
+                look,
+                _group_delay_samples(cfg, parts[0]),
+                max(1, round(cfg.stuck_s / cfg.tick_s)),
+                max(1, round(cfg.flat_s / cfg.tick_s)),
+                max(1, round(cfg.sustained_s * fs)),
+            ],
+            dtype=np.int64,
+        )
+        ticks_per_s = 1.0 / cfg.tick_s
+        self._pf = np.array(
+            [
+                cfg.homogeneity,
+                cfg.lower_below,
+                cfg.quiet_max,
+                cfg.calib_s / cfg.quiet_tau_s,  # per non-overlapping quiet stretch
+                1.0 / (cfg.background_tau_s * ticks_per_s),
+                cfg.tone_max,
+                cfg.fast_q,
+                cfg.fast_bg,
+                cfg.slow_q,
+                cfg.slow_bg,
+                cfg.release,
+                cfg.h_low,
+                0.0 if cfg.max_quiet is None else cfg.max_quiet,
+            ],
+            dtype=np.float64,
+        )
+        self._zi_c = np.zeros((self._sos_c.shape[0], 2))
+        self._zi_e = np.zeros((self._sos_e.shape[0], 2))
+        self._zi_m = np.zeros((self._sos_m.shape[0], 2))
+        self._f = np.zeros(NF)
+        self._st = np.zeros(NI, dtype=np.int64)
+        # rectified samples over the look-back (a power of two >= look-back + sustained window)
+        size = 1 << (look + int(self._pi[P_W]) + k * self.tick_len).bit_length()
+        self._ring = np.zeros(size)
+        self._out = np.zeros(size)
+        self._zi_tmp = np.zeros((self._sos_e.shape[0], 2))
+        self._tick_m = np.zeros(k)
+        self._scratch = np.zeros(k)
+        self._cal = np.zeros((CAL_LOG, 3))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything: filters at rest, quiet level to be learned again."""
+        for a in (self._zi_c, self._zi_e, self._zi_m, self._f, self._ring, self._tick_m):
+            a[...] = 0.0
+        self._cal[...] = 0.0
+        self._st[:] = 0
+
+    def warm_up(self) -> None:
+        """Compile (or load from cache) the kernel off the clock; leaves the detector reset."""
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(self.tick_len * 40)
+        x[self.tick_len * 30 :] *= 30.0  # through calibration, an onset and the back-dating
+        self.update(x)
+        self.reset()
+
+    # -- streaming ---------------------------------------------------------------------------
+    def update(self, block: npt.ArrayLike) -> DetectorUpdate:
+        """Feed one block of raw samples; returns the state at its end."""
+        x = np.ascontiguousarray(block, dtype=np.float64)
+        if x.ndim != 1:
+            raise InputError("block", "need a 1-D block of samples", x.shape)
+        st = self._st
+        onset = _detect_block(
+            x, self._sos_c, self._zi_c, self._zstep_c, self._sos_e, self._zi_e, self._zstep_e,
+            self._sos_m, self._zi_m, self._zi_tmp, self._f, st, self._ring, self._out,
+            self._tick_m, self._scratch, self._cal, self._pi, self._pf,
+        )  # fmt: skip
+        status = EmgStatus(int(st[I_STATUS]))
+        q = float(self._f[F_Q])
+        return DetectorUpdate(
+            active=bool(st[I_ACTIVE]),
+            onset_index=None if onset < 0 else int(onset),
+            confirm_index=None if onset < 0 else int(st[I_CONFIRM]),
+            envelope=float(self._f[F_ENV]),
+            ready=status is EmgStatus.READY,
+            status=status,
+            level=float(self._f[F_M]) / q if q > 0.0 else 0.0,
+            tone=q > 0.0 and float(self._f[F_B]) > self.config.quiet_max * q,
+        )
+
+    # -- introspection -----------------------------------------------------------------------
+    @property
+    def quiet_level(self) -> float:
+        """Mean rectified value of the quiet signal, input units (0 until calibrated)."""
+        return float(self._f[F_Q])
+
+    @property
+    def background_level(self) -> float:
+        return float(self._f[F_B])
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Present thresholds in input units (fast and sustained confirmation, release, low)."""
+        f = self._f
+        return {"fast": f[F_HF], "sustained": f[F_HS], "release": f[F_HOFF], "low": f[F_L]}
+
+    @property
+    def delay_samples(self) -> int:
+        """Group delay subtracted from back-dated onsets."""
+        return int(self._pi[P_DELAY])
+
+    @property
+    def last_offset_index(self) -> int:
+        """Sample where the last contraction fell below the release threshold (or the last
+        calibration, whichever is later)."""
+        return int(self._st[I_LASTOFF])
+
+    @property
+    def samples_seen(self) -> int:
+        return int(self._st[I_N])
+
+    @property
+    def bad_samples(self) -> int:
+        """Non-finite or absurd input samples (each replaced by the last valid one)."""
+        return int(self._st[I_BAD])
+
+    @property
+    def calibrations(self) -> list[Calibration]:
+        """The (re)calibrations so far, oldest first (the last 64)."""
+        n = int(self._st[I_NCAL])
+        rows = [(n - CAL_LOG + i) % CAL_LOG for i in range(CAL_LOG)] if n > CAL_LOG else range(n)
+        return [
+            Calibration(int(c[0]), CalibrationKind(int(c[1])), float(c[2]))
+            for c in (self._cal[r] for r in rows)
+        ]
