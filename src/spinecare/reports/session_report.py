@@ -24,6 +24,7 @@ from spinecare.errors import InputError
 from spinecare.reports import charts
 from spinecare.reports.i18n import check_lang
 from spinecare.reports.render import ClinicInfo, load_texts, render_pdf
+from spinecare.therapy.safety import FaultKind
 
 Floats = npt.NDArray[np.float64]
 
@@ -35,14 +36,8 @@ SUMMARY = "summary.json"
 # "guarding_onset" at once and the complete "guarding" record (time to relax, ramp after) once
 # the muscles relaxed or the session ended; the report counts the complete records.
 GUARDING_KINDS = frozenset({"guarding", "counter_tension"})
-# Fault kinds of the safety policy (therapy/safety.py FaultKind) plus generic names.
-FAULT_KINDS = frozenset(
-    {
-        "fault", "stale_reading", "out_of_range", "stuck_load_cell", "force_jump",
-        "encoder_jump", "harness_slip", "actuator_stall", "overforce", "controller_exception",
-        "loop_overrun", "device_refused", "device_fault", "tick_exception",
-    }
-)  # fmt: skip
+# Fault kinds: the safety policy's own vocabulary, plus the generic "fault" event.
+FAULT_KINDS = frozenset({"fault", *(k.value for k in FaultKind)})
 # "Time at force": time with the measured force at or above 90% of the session's peak target.
 # An engineering definition for the dose summary (no published standard for traction dose).
 AT_FORCE_FRACTION = 0.9

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from spinecare.clinical.outcomes import odi_score
+from spinecare.errors import InputError
 from spinecare.reports.course_report import CourseReportData, CourseSession, OdiScore
+from spinecare.runtime.summary import summary_parse
 from spinecare.services.auth import Actor
 from spinecare.services.courses import get_course
 from spinecare.services.outcomes import course_outcomes
@@ -27,14 +29,18 @@ def course_report_data(session: Session, actor: Actor, course_id: int) -> Course
     for s in course.sessions:
         if s.summary is None:
             continue
+        try:  # validated on read: a record that is not a valid summary is not guessed at
+            summary = summary_parse(s.summary)
+        except InputError:
+            continue
         o = by_number.get(s.number)
         rows.append(
             CourseSession(
                 number=s.number,
                 on=s.scheduled_start.date(),
-                peak_force_n=float(s.summary.get("peak_force_n") or 0.0),
-                time_at_force_s=float(s.summary.get("hold_time_s") or 0.0),
-                guarding_count=int(s.summary.get("guarding_detected") or 0),
+                peak_force_n=summary.peak_force_n,
+                time_at_force_s=summary.hold_time_s,
+                guarding_count=summary.guarding_detected,
                 pain_before=None if o is None else o.nrs_before,
                 pain_after=None if o is None else o.nrs_after,
             )
