@@ -40,6 +40,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("bone", "Bone density assessment (DXA)."),
     ("session", "Run decompression sessions."),
     ("findings", "Findings screening reads: contraindication items, diagnoses, DXA, fractures."),
+    ("emg", "Surface EMG: replay the guarding detector over a recording."),
 )
 for _name, _help in _COMMANDS:
     lazy_command(_name, f"spinecare.cli.{_name}", _help)

@@ -1,0 +1,151 @@
+"""`spinecare emg detect`: the JSON a reviewer reads, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spinecare.cli import main
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+BICEPS = DATA / "emg-biceps-bursts-1khz.txt"
+
+
+def _detect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["emg", "detect", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_lists_each_burst_as_the_loop_would_have_acted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["rate_hz"] == 1000.0 and doc["column"] == 2  # default: the last column
+    assert len(doc["bursts"]) == 9  # the nine contractions, nothing else
+    for b in doc["bursts"]:
+        assert set(b) == {"onset_s", "reported_s", "offset_s"}
+        assert b["onset_s"] <= b["reported_s"] <= b["offset_s"]
+        # reported at the end of a 20 ms tick
+        assert b["reported_s"] * 50 == pytest.approx(round(b["reported_s"] * 50), abs=1e-6)
+    cal = doc["calibration"]
+    assert cal["ready_s"] == pytest.approx(0.22) and cal["events"][0]["kind"] == "initial"
+
+
+def test_text_output_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    png = tmp_path / "bursts.png"
+    code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--plot", str(png))
+    assert code == 0
+    assert "bursts: 9" in out and "calibration: ready at 0.22 s" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_header_lines_and_a_chosen_column(capsys: pytest.CaptureFixture[str]) -> None:
+    uci = DATA / "emg-lowerlimb-uci-5Npie-1khz.txt"  # 7 header lines without '#'
+    code, out, _ = _detect(capsys, str(uci), "--rate", "1000", "--column", "3", "--json")
+    assert code == 0 and len(json.loads(out)["bursts"]) >= 5
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--rate", "100"], "rate"),
+        (["--rate", "nan"], "rate"),
+        (["--rate", "1000", "--column", "7"], "column"),
+        (["--rate", "1000", "--column", "-1"], "column"),
+        (["--rate", "1000", "--plot", "out.pdf"], "plot"),
+        ([], "rate"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], field: str
+) -> None:
+    code, out, err = _detect(capsys, str(BICEPS), *args)
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1 and field in err
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "not found"),
+        (b"", "no numeric data"),
+        (b"\xff\xfe\x00binary", "not a text file"),
+        (b"# header\n1 2\n3 4 5\n", "columns"),
+        (b"1\n2\nthree\n", "not numeric"),
+        (b"nan\n" * 100, "no finite sample"),
+        (b"1.0\n2.0\n", "20 ms block"),
+    ],
+)
+def test_bad_files_get_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / "rec.txt"
+    if content is not None:
+        path.write_bytes(content)
+    code, out, err = _detect(capsys, str(path), "--rate", "1000")
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1 and reason in err
+
+
+_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e308, max_value=1e308),
+    st.sampled_from([0.0, 2048.0, 1e-300, -1e300]),
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(_VALUES, min_size=1, max_size=3), min_size=0, max_size=120),
+    width=st.integers(min_value=1, max_value=3),
+    sep=st.sampled_from([" ", "\t", ",", ";"]),
+    junk=st.text(max_size=40),
+)
+def test_hostile_tables_never_crash(
+    capsys: pytest.CaptureFixture[str],
+    rows: list[list[float]],
+    width: int,
+    sep: str,
+    junk: str,
+) -> None:
+    body = "\n".join(sep.join(repr(v) for v in (r * width)[:width]) for r in rows)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "rec.txt"
+        path.write_text(f"# {junk!r}\n{body}\n", encoding="utf-8")
+        code, out, err = _detect(capsys, str(path), "--rate", "1000", "--json")
+    assert code in (0, 2)
+    if code == 2:
+        assert not out and len(err.strip().splitlines()) == 1 and err.startswith("error:")
+        return
+    doc = json.loads(out)
+    assert doc["samples"] == len(rows)
+    for b in doc["bursts"]:
+        assert all(math.isfinite(b[k]) for k in ("onset_s", "reported_s", "offset_s"))
+        assert 0.0 <= b["onset_s"] <= b["reported_s"] <= b["offset_s"]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=300))
+def test_any_text_is_parsed_or_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "rec.txt"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        code, _out, err = _detect(capsys, str(path), "--rate", "500")
+    assert code in (0, 2)
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1
