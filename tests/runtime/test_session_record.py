@@ -52,3 +52,39 @@ def test_no_cycle_starts_that_the_end_of_traction_would_cut_short(tmp_path: Path
     # No ramp above base tension after the last hold: the rest stays at base until the end.
     last_ramp = np.flatnonzero(phase == "ramp_up")
     assert tel["t_s"][last_ramp[-1]] < tel["t_s"][starts[-1]]
+
+
+def test_pause_holds_the_force_and_stops_the_clock(tmp_path: Path) -> None:
+    from spinecare.cohort.run import make_table
+    from spinecare.runtime.clock import SessionClock, SimulatedClock
+    from spinecare.runtime.recorder import Recorder
+    from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner, TickView
+
+    vs = VirtualSession(seed=7, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=2)
+    clock = SessionClock(SimulatedClock())
+    out = tmp_path / "p"
+    runner: SessionRunner
+
+    def press(view: TickView) -> None:  # the monitor's PAUSE during the hold, released 10 s later
+        if 30.0 <= view.t_s < 40.0:
+            runner.request_pause(True)
+        elif view.t_s >= 40.0:
+            runner.request_pause(False)
+
+    runner = SessionRunner(
+        vs.protocol(),
+        make_table(vs, clock.now),
+        clock=clock,
+        recorder=Recorder(out, TELEMETRY_COLUMNS, fsync=False),
+        subscribers=(press,),
+    )
+    result = runner.run()
+    assert result.summary.completed
+    tel = load_telemetry(out)
+    paused = tel["phase"] == "paused"
+    assert 9.5 <= paused.sum() * TICK_S <= 10.5
+    held = tel["commanded_n"][paused]
+    assert held.max() - held.min() < 1e-6  # the force is held, not ramped
+    # The traction clock stood still: the session ends about 10 s later than without a pause.
+    plain = run_virtual_session(vs)
+    assert abs(result.summary.duration_s - plain["duration_s"] - 10.0) < 0.5

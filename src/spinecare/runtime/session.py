@@ -156,6 +156,7 @@ class SessionRunner:
         self.tick_view_every = max(1, tick_view_every)
         self.realtime = realtime
         self._stop_request = threading.Event()
+        self._pause_request = threading.Event()
         self._stop_reason = "patient stop"
         self._m = _Metrics()
         self._t_prev: float | None = None
@@ -177,6 +178,14 @@ class SessionRunner:
         """Thread-safe: Ctrl-C or the monitor's stop button. Acts on the next tick."""
         self._stop_reason = reason
         self._stop_request.set()
+
+    def request_pause(self, paused: bool = True) -> None:
+        """Thread-safe: the monitor's PAUSE (hold the force, stop the clock) or its release.
+        Acts on the next tick; a stop always wins."""
+        if paused:
+            self._pause_request.set()
+        else:
+            self._pause_request.clear()
 
     # -- running -----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -246,6 +255,11 @@ class SessionRunner:
             reading, fresh = self._guard.read(now)
             if fresh and not policy.releasing:
                 try:
+                    if self._pause_request.is_set() != self.controller.paused:
+                        if self.controller.paused:
+                            self.controller.resume(now)
+                        else:
+                            self.controller.pause(now)
                     proposal = self.controller.update(reading, now, dt)
                 except Exception as exc:  # SAF-11: a controller error becomes a safe release
                     policy.fault(FaultKind.CONTROLLER_EXCEPTION, now, repr(exc))
@@ -283,6 +297,8 @@ class SessionRunner:
             return "stopped"
         if policy.faulted:
             return "fault"
+        if self.controller.paused:
+            return "paused"
         return self.controller.phase.value
 
     def _observe(self, k: int, now: float, r: Reading, cmd: Command) -> None:
@@ -315,7 +331,7 @@ class SessionRunner:
         flags = cmd.flags
         if clamps:
             flags = flags + tuple(f"clamp:{x.stage}" for x in clamps)
-        phase_name = self._phase_name() if releasing else phase.value
+        phase_name = self._phase_name() if releasing or c.paused else phase.value
         target = 0.0 if releasing else c.target_n
         if rec is not None:
             if rec.error is not None:

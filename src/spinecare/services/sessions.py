@@ -118,6 +118,10 @@ class LiveSession:
     def request_stop(self, reason: str = "patient stop") -> None:
         self.runner.request_stop(reason)
 
+    def request_pause(self, paused: bool = True) -> None:
+        """PAUSE holds the current force and stops the session clock; ``False`` resumes."""
+        self.runner.request_pause(paused)
+
     def run(self) -> SessionRun:
         try:
             result = self.runner.run()

@@ -153,6 +153,8 @@ class DecompressionController:
         self._alarm_before = False
         self._wait_start_s = 0.0
         self._settle_start_s: float | None = None
+        self._paused_at: float | None = None
+        self.paused_s = 0.0  # total time held by PAUSE (not traction time)
         self._x_hist: deque[tuple[float, float]] = deque()
 
     # -- public ------------------------------------------------------------------------------
@@ -161,7 +163,38 @@ class DecompressionController:
         return self.phase is Phase.DONE
 
     def elapsed_s(self, now: float) -> float:
-        return 0.0 if self._start_s is None else now - self._start_s
+        """Traction time so far: a pause stops this clock."""
+        if self._start_s is None:
+            return 0.0
+        return (now if self._paused_at is None else self._paused_at) - self._start_s
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self, now: float) -> None:
+        """Hold the current force and stop the session clock (as peer tables' PAUSE does).
+
+        Not during the final release: the session is ending. Counter-tension still stops the
+        distraction while paused (it resumes the clock and is handled as always).
+        """
+        if self._paused_at is None and self.phase not in _RELEASED and self._start_s is not None:
+            self._paused_at = now
+
+    def resume(self, now: float) -> None:
+        """Continue where PAUSE stopped: every phase timer moves on by the time paused."""
+        if self._paused_at is None:
+            return
+        held = max(0.0, now - self._paused_at)
+        self._paused_at = None
+        self.paused_s += held
+        if self._start_s is not None:
+            self._start_s += held
+        self._phase_end_s += held
+        self._wait_start_s += held
+        if self._settle_start_s is not None:
+            self._settle_start_s += held
+        self._x_hist.clear()
 
     def time_left_s(self, now: float) -> float:
         return max(0.0, self._traction_s - self.elapsed_s(now))
@@ -200,6 +233,15 @@ class DecompressionController:
 
         rising = alarm and not self._alarm_before
         self._alarm_before = alarm
+        if self._paused_at is not None:
+            if not alarm:
+                return Command(
+                    t_s=now,
+                    force_n=self.target_n,
+                    base_n=min(self.base_n, self.target_n),
+                    flags=("paused",),
+                )
+            self.resume(now)  # counter-tension: the distraction stops, paused or not
         if self.phase is not Phase.FINAL_RELEASE and self.phase is not Phase.DONE:
             if self.elapsed_s(now) >= self._traction_s:
                 self.phase = Phase.FINAL_RELEASE
