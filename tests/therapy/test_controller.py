@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from spinecare.therapy.controller import DecompressionController
+from spinecare.therapy.controller import ControllerSettings, DecompressionController, GuardingEvent
+from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingUpdate
 from spinecare.therapy.profile import Phase
-from spinecare.therapy.protocol import default_protocol
-from spinecare.vocab import TICK_S, Command
+from spinecare.therapy.protocol import Protocol, default_protocol
+from spinecare.vocab import TICK_S, Command, Reading, Region
 
 
 def drive(
@@ -122,3 +124,262 @@ def test_no_false_alarm_on_a_quiet_spring(fake_table: Callable[..., Any]) -> Non
     ctrl, table = DecompressionController(proto), fake_table(stiffness_n_mm=35.0)
     drive(ctrl, table, 6 * 60 + 30)
     assert ctrl.events == []
+
+
+# --- The guarding reaction, tick by tick (docs/safety.md, "Counter-tension") -----------------
+# A protocol with round numbers: base 150 N, peak 300 N, ramps 15 N/s up and 30 N/s down.
+GUARD_PROTO = Protocol(
+    region=Region.LUMBAR,
+    body_weight_kg=80.0,
+    segment="L4/5",
+    peak_force_n=300.0,
+    base_force_n=150.0,
+    ramp_up_n_s=15.0,
+    ramp_down_n_s=30.0,
+    hold_s=60.0,
+    rest_s=30.0,
+    traction_minutes=10.0,
+)
+# ControllerSettings: back to base at 5x the ramp-down rate (150 N/s = 3 N a tick); wait at least
+# 2 s and until the winch moves at most 0.25 mm/s, at most 20 s; rebuild at half the ramp
+# (7.5 N/s); two onsets at 85% of the peak or more lower it to 90% of the onset's target.
+GUARD_RELEASE_PER_TICK = 3.0
+REBUILD_N_S = 7.5
+GUARDING = (Phase.GUARD_RELEASE, Phase.GUARD_WAIT)
+
+
+class ScriptedTension(ForceGuardingDetector):
+    """The force path with the alarm scripted: the test says when the muscles are tense."""
+
+    tense = False
+
+    def update(
+        self, force_n: float, winch_mm: float, unloading_scale: float | None = None
+    ) -> ForceGuardingUpdate:
+        return ForceGuardingUpdate(self.tense, 30.0 if self.tense else 0.0)
+
+
+class Patient:
+    """Hand-made readings for the controller: the table follows each command exactly (force =
+    the last command, winch = force / 10 N/mm plus any creep the test asks for)."""
+
+    def __init__(self, settings: ControllerSettings | None = None) -> None:
+        self.ctrl = DecompressionController(GUARD_PROTO, settings=settings)
+        self.tension = ScriptedTension()
+        self.ctrl.force_detector = self.tension
+        self.k = 0
+        self.force = 0.0
+        self.creep_mm_s = 0.0
+        self._creep_mm = 0.0
+
+    @property
+    def now(self) -> float:
+        return self.k * TICK_S
+
+    @property
+    def phase(self) -> Phase:
+        return self.ctrl.phase
+
+    def tick(self, tense: bool = False, extra_n: float = 0.0) -> Command:
+        now = self.now
+        self._creep_mm += self.creep_mm_s * TICK_S
+        force = self.force + extra_n
+        reading = Reading(now, self.k + 1, force, self.force / 10.0 + self._creep_mm, False)
+        self.tension.tense = tense
+        cmd = self.ctrl.update(reading, now, TICK_S)
+        self.force = cmd.force_n
+        self.k += 1
+        return cmd
+
+    def until(self, cond: Callable[[], bool], max_s: float = 400.0, tense: bool = False) -> float:
+        """Tick until ``cond`` holds after a tick; the time of that tick."""
+        for _ in range(round(max_s / TICK_S)):
+            t = self.now
+            self.tick(tense)
+            if cond():
+                return t
+        raise AssertionError("never happened")
+
+    def phase_is(self, *phases: Phase) -> Callable[[], bool]:
+        return lambda: self.ctrl.phase in phases
+
+    def strike(self, cond: Callable[[], bool]) -> GuardingEvent:
+        """Wait for ``cond``, one tense tick, then relaxed until the guarding has ended."""
+        self.until(cond)
+        self.tick(tense=True)
+        self.until(lambda: self.ctrl.phase not in GUARDING)
+        return self.ctrl.events[-1]
+
+
+def test_guarding_in_the_ramp_goes_back_to_base_at_five_times_the_ramp_down_rate() -> None:
+    p = Patient()
+    p.until(lambda: p.ctrl.phase is Phase.RAMP_UP and p.ctrl.target_n >= 250.0)
+    before, onset = p.ctrl.target_n, p.now
+    out = [p.tick(tense=True)]
+    ev = p.ctrl.events[0]
+    assert (ev.onset_s, ev.phase, ev.source) == (onset, "ramp_up", "force")
+    assert ev.force_at_onset_n == ev.target_at_onset_n == ev.peak_force_n == before
+    assert p.ctrl.phase is Phase.GUARD_RELEASE
+    # Stopped in the tick of detection: the first command is already one release step lower.
+    assert out[0].force_n == pytest.approx(before - GUARD_RELEASE_PER_TICK)
+    t_wait = p.until(p.phase_is(Phase.GUARD_WAIT), max_s=5.0)
+    ticks = round((t_wait - onset) / TICK_S)
+    assert ticks == math.ceil((before - 150.0) / GUARD_RELEASE_PER_TICK) - 1
+    assert p.ctrl.target_n == 150.0  # at base, never below
+    wait = [p.tick() for _ in range(50)]
+    assert all(c.force_n == 150.0 and c.base_n == 150.0 for c in wait)
+    assert all(c.flags == ("guarding",) for c in [*out, *wait])
+
+
+def _to_wait(p: Patient) -> tuple[float, float]:
+    """Onset during the ramp; returns (onset, time the wait at base began)."""
+    p.until(lambda: p.ctrl.phase is Phase.RAMP_UP and p.ctrl.target_n >= 250.0)
+    onset = p.now
+    p.tick(tense=True)
+    return onset, p.until(p.phase_is(Phase.GUARD_WAIT), max_s=5.0)
+
+
+@pytest.mark.parametrize(
+    ("creep_mm_s", "relaxes"), [(0.0, True), (0.2, True), (-0.2, True), (0.3, False), (-0.3, False)]
+)
+def test_relaxed_after_2_s_at_base_with_a_still_winch_else_after_20_s(
+    creep_mm_s: float, relaxes: bool
+) -> None:
+    p = Patient()
+    onset, t_wait = _to_wait(p)
+    p.creep_mm_s = creep_mm_s
+    t_end = p.until(lambda: p.ctrl.phase is not Phase.GUARD_WAIT, max_s=30.0)
+    ev = p.ctrl.events[0]
+    assert ev.relaxed_s == t_end
+    assert ev.time_to_relax_s == pytest.approx(t_end - onset)
+    if relaxes:  # 2 s counted from the start of the wait, not from the onset
+        assert 2.0 - 1e-9 <= t_end - t_wait <= 2.0 + TICK_S + 1e-9
+    else:
+        assert 20.0 - 1e-9 <= t_end - onset <= 20.0 + TICK_S + 1e-9
+    # Then a slower rebuild to the same peak.
+    assert p.ctrl.phase is Phase.REBUILD
+    assert ev.ramp_after_n_s == REBUILD_N_S and ev.peak_after_n == 300.0
+    a, b = p.tick(), p.tick()
+    assert b.force_n - a.force_n == pytest.approx(REBUILD_N_S * TICK_S)
+    assert b.flags == ()
+
+
+def test_tension_while_waiting_restarts_the_wait_and_a_new_one_is_a_new_event() -> None:
+    p = Patient()
+    _, t_wait = _to_wait(p)
+    p.until(lambda: p.now - t_wait >= 0.5)
+    t1 = p.now
+    p.tick(tense=True, extra_n=200.0)  # within the recoil second: the same event
+    assert len(p.ctrl.events) == 1
+    assert p.ctrl.events[0].peak_force_n == 350.0
+    p.until(lambda: p.now - t1 >= 1.2)
+    t2 = p.now
+    p.tick(tense=True)  # 1.2 s after the wait restarted: a new contraction
+    assert len(p.ctrl.events) == 2
+    ev = p.ctrl.events[1]
+    assert (ev.onset_s, ev.phase) == (t2, "guard_wait")
+    t_end = p.until(lambda: p.ctrl.phase is not Phase.GUARD_WAIT, max_s=30.0)
+    assert 2.0 - 1e-9 <= t_end - t2 <= 2.0 + TICK_S + 1e-9
+    assert ev.relaxed_s == t_end
+
+
+def test_continuous_tension_ends_the_wait_after_20_s() -> None:
+    p = Patient()
+    p.until(lambda: p.ctrl.phase is Phase.RAMP_UP and p.ctrl.target_n >= 250.0)
+    onset = p.now
+    t_end = p.until(lambda: p.ctrl.events[0].relaxed_s is not None, max_s=30.0, tense=True)
+    assert 20.0 - 1e-9 <= t_end - onset <= 20.0 + TICK_S + 1e-9
+
+
+@pytest.mark.parametrize(("into_hold_s", "resumed_s"), [(5.0, 55.0), (57.0, 10.0)])
+def test_a_hold_interrupted_by_guarding_resumes_for_what_is_left_at_least_10_s(
+    into_hold_s: float, resumed_s: float
+) -> None:
+    p = Patient()
+    t_hold = p.until(p.phase_is(Phase.HOLD))
+    p.until(lambda: p.now - t_hold >= into_hold_s)
+    p.tick(tense=True)
+    assert p.ctrl.events[0].phase == "hold"
+    t_again = p.until(p.phase_is(Phase.HOLD), max_s=60.0)
+    t_down = p.until(p.phase_is(Phase.RAMP_DOWN), max_s=80.0)
+    assert t_down - t_again == pytest.approx(resumed_s, abs=2 * TICK_S)
+
+
+def test_guarding_at_rest_waits_at_base_then_finishes_the_rest() -> None:
+    p = Patient()
+    t_rest = p.until(p.phase_is(Phase.REST))
+    p.until(lambda: p.now - t_rest >= 10.0)
+    onset = p.now
+    cmd = p.tick(tense=True)
+    assert p.ctrl.phase is Phase.GUARD_WAIT  # already at base: nothing to release
+    assert cmd.force_n == 150.0 and cmd.flags == ("guarding",)
+    t_end = p.until(lambda: p.ctrl.phase is not Phase.GUARD_WAIT, max_s=30.0)
+    assert 2.0 - 1e-9 <= t_end - onset <= 2.0 + TICK_S + 1e-9
+    assert p.phase is Phase.REST
+    ev = p.ctrl.events[0]
+    assert ev.phase == "rest" and ev.ramp_after_n_s == 15.0
+    t_ramp = p.until(p.phase_is(Phase.RAMP_UP), max_s=40.0)
+    # What was left of the rest at the onset (30 s - 10 s), after the relaxation.
+    assert t_ramp - t_end == pytest.approx(20.0, abs=2 * TICK_S)
+
+
+def test_guarding_in_the_ramp_down_is_followed_by_a_whole_rest() -> None:
+    p = Patient()
+    p.until(lambda: p.ctrl.phase is Phase.RAMP_DOWN and p.ctrl.target_n <= 280.0)
+    p.tick(tense=True)
+    assert p.ctrl.phase is Phase.GUARD_RELEASE
+    t_end = p.until(lambda: p.ctrl.phase not in GUARDING, max_s=30.0)
+    assert p.phase is Phase.REST and p.ctrl.events[0].ramp_after_n_s == 15.0
+    t_ramp = p.until(p.phase_is(Phase.RAMP_UP), max_s=40.0)
+    assert t_ramp - t_end == pytest.approx(30.0, abs=2 * TICK_S)
+
+
+def test_guarding_in_pretension_holds_the_force_then_pretension_goes_on() -> None:
+    p = Patient()
+    p.until(lambda: p.ctrl.target_n >= 100.0)
+    level = p.ctrl.target_n
+    cmd = p.tick(tense=True)
+    assert p.ctrl.phase is Phase.GUARD_WAIT and cmd.force_n == level
+    p.until(lambda: p.ctrl.phase not in GUARDING, max_s=30.0)
+    assert p.phase is Phase.PRETENSION
+    assert p.ctrl.events[0].ramp_after_n_s == 15.0
+    a, b = p.tick(), p.tick()
+    assert b.force_n - a.force_n == pytest.approx(15.0 * TICK_S)
+
+
+def _ramping_at(p: Patient, level: float) -> Callable[[], bool]:
+    return lambda: p.ctrl.phase in (Phase.RAMP_UP, Phase.REBUILD) and p.ctrl.target_n >= level
+
+
+@pytest.mark.parametrize(("level", "lowered"), [(256.0, True), (250.0, False)])
+def test_two_onsets_near_the_peak_lower_it(level: float, lowered: bool) -> None:
+    # 85% of 300 N = 255 N: two onsets at or above it, without a whole hold between them.
+    p = Patient()
+    first = p.strike(_ramping_at(p, level))
+    assert p.ctrl.peak_n == 300.0 and first.peak_after_n == 300.0
+    second = p.strike(_ramping_at(p, level))
+    assert second.phase == "rebuild"
+    if lowered:
+        assert p.ctrl.peak_n == pytest.approx(0.9 * second.target_at_onset_n)
+    else:
+        assert p.ctrl.peak_n == 300.0
+    assert second.peak_after_n == p.ctrl.peak_n
+    # The count starts again: one more onset does not lower it further.
+    third = p.strike(_ramping_at(p, min(level, 0.9 * p.ctrl.peak_n)))
+    assert third.peak_after_n == p.ctrl.peak_n == second.peak_after_n
+
+
+def test_a_lowered_peak_stays_above_base_tension() -> None:
+    p = Patient(ControllerSettings(peak_backoff=0.5))
+    p.strike(p.phase_is(Phase.HOLD))
+    p.strike(p.phase_is(Phase.HOLD))
+    assert p.ctrl.peak_n == pytest.approx(1.1 * 150.0)  # 50% of 300 N would be base tension
+
+
+def test_an_onset_while_releasing_is_no_strike_against_the_peak() -> None:
+    p = Patient()
+    # Near the peak, but the pull was already falling: not a sign the peak is too high.
+    p.strike(lambda: p.ctrl.phase is Phase.RAMP_DOWN)
+    assert p.ctrl.events[0].target_at_onset_n >= 255.0
+    p.strike(_ramping_at(p, 256.0))
+    assert p.ctrl.peak_n == 300.0
