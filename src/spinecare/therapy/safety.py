@@ -334,10 +334,7 @@ class SafetyPolicy:
         # While releasing, the table pays out at full speed and a force below the falling
         # command is the point; only a force that stays above it (a winch that cannot pay
         # out) is a stall then.
-        if self._releasing:
-            error = r.force_n - self._last_cmd
-        else:
-            error = abs(self._last_cmd - r.force_n)
+        error = r.force_n - self._last_cmd if self._releasing else abs(self._last_cmd - r.force_n)
         if error > max(STALL_ERROR_MIN_N, STALL_ERROR_FRACTION * self._last_cmd) and (
             max(self._x_hist) - min(self._x_hist) < STALL_STILL_MM
         ):
