@@ -257,12 +257,12 @@ def test_saf2_constraint_only_tightens() -> None:
     r = Constraint(-3.0)
     r.refuse("invalid", "negative")
     assert r.value_n == 0.0 and r.clamps == [Clamp("invalid", "negative", -3.0, 0.0, 0.0)]
-    assert Clamp("s", "r", 1.234, 5.678, 9.999).as_dict() == {
+    assert Clamp("s", "r", 1.234, 5.678, 9.876).as_dict() == {
         "stage": "s",
         "reason": "r",
         "before_n": 1.23,
         "limit_n": 5.68,
-        "after_n": 10.0,
+        "after_n": 9.88,
     }
 
 
@@ -772,7 +772,7 @@ def test_saf10_faults_latch_until_acknowledged() -> None:
     assert all(c.release and c.flags == ("fault",) for c in feed.decisions[40:])
     assert feed.decisions[-1].force_n == 0.0
     assert pol.acknowledge()
-    assert not pol.faulted and not pol.releasing and not pol.stopped
+    assert not pol.faulted and pol.releasing is False and not pol.stopped
     # Back under the controller, rising from where the release left the table (0 N).
     d = pol.decide(Command(feed.now, 40.0, 20.0), feed.now)
     assert d.command == Command(feed.now, 1.0, 1.0)
@@ -809,7 +809,10 @@ def test_saf10_a_held_stop_button_cannot_be_acknowledged() -> None:
 def test_saf10_acknowledge_before_any_reading() -> None:
     pol = make()
     pol.request_stop(0.0)
-    assert pol.acknowledge() and not pol.releasing
+    assert pol.stop_reason == "patient stop"  # the default reason
+    assert pol.acknowledge() and pol.releasing is False
+    pol.fault(FaultKind.TICK_EXCEPTION, 1.0)
+    assert pol.faults == [FaultRecord(FaultKind.TICK_EXCEPTION, 1.0, "")]
 
 
 def test_saf10_after_acknowledging_a_new_release_starts_from_the_new_command() -> None:
