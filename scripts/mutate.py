@@ -80,7 +80,6 @@ AREA_ORDER = (
     "stop, latch and release",
     "reporting",
     "controller guarding reaction",
-    "controller, other phases",
 )
 GOAL = {"clamp chain": 0.95, "fault checks": 0.95, "limits (module constants)": 0.95}
 KILLED = {"killed", "timeout", "caught by type check"}
@@ -120,15 +119,22 @@ def prepare(work: Path) -> None:
         cfg.write(fh)
 
 
-def run_mutmut(work: Path, children: int, log: Path) -> None:
-    ctl = "spinecare.therapy.controller.xǁDecompressionControllerǁ"
-    patterns = ["spinecare.therapy.safety.*", *(ctl + f + "*" for f in CONTROLLER_FUNCTIONS)]
+def _mutmut(work: Path, children: int, log: Path, names: list[str]) -> None:
     mutmut = Path(sys.executable).with_name("mutmut")
-    cmd = [str(mutmut), "run", "--max-children", str(children), *patterns]
-    with log.open("w") as out:
+    cmd = [str(mutmut), "run", "--max-children", str(children), *names]
+    with log.open("a") as out:
         done = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         sys.exit(f"mutmut failed (exit {done.returncode}); see {log}")
+
+
+def run_mutmut(work: Path, children: int, log: Path) -> None:
+    """Generate the mutants (and the test coverage of each function) with one cheap run, then
+    run exactly the mutants of the areas: all of safety.py, and of controller.py those of the
+    guarding functions and of the guarding lines of ``update`` and ``_step_phase``."""
+    _mutmut(work, children, log, ["spinecare.therapy.safety.xǁSafetyPolicyǁrequest_stop*"])
+    names = [m.name for m in _mutants(work, with_status=False)]
+    _mutmut(work, children, log, names)
 
 
 # --- reading mutmut's results ---------------------------------------------------------------
@@ -200,7 +206,8 @@ def _locate(diff: str, span: tuple[int, int], source: list[str]) -> tuple[int, s
     return line, " / ".join(changed)
 
 
-def collect(work: Path) -> list[Mutant]:
+def _mutants(work: Path, *, with_status: bool = True) -> list[Mutant]:
+    """The mutants of the areas, read from mutmut's files (status "not checked" before a run)."""
     sys.path.insert(0, str(work))
     cwd = Path.cwd()
     os.chdir(work)
@@ -219,14 +226,14 @@ def collect(work: Path) -> list[Mutant]:
                 function = function.lstrip("x").strip("ǁ").replace("ǁ", ".")
                 if rel == CONTROLLER and function.rsplit(".", 1)[-1] not in CONTROLLER_FUNCTIONS:
                     continue
-                status = status_by_exit_code[code]
                 line, diff = _locate(get_diff_for_mutant(name, path=rel), defs[function], source)
                 if rel == SAFETY:
                     area = SAFETY_AREAS.get(function, "reporting")
                 elif function.endswith(("._step_phase", ".update")) and line not in guarding:
-                    area = "controller, other phases"
+                    continue  # the other phases of the controller: not this test's subject
                 else:
                     area = "controller guarding reaction"
+                status = status_by_exit_code[code] if with_status else "not checked"
                 mutants.append(Mutant(name, area, function, status, line, diff))
         return mutants
     finally:
@@ -378,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare(work)
         print(f"mutmut in {work} ...", flush=True)
         run_mutmut(work, args.children, work / "mutmut.log")
-        mutants = collect(work)
+        mutants = _mutants(work)
         if not args.skip_constants:
             print("module constants ...", flush=True)
             mutants += run_constants(work, args.children)
