@@ -422,7 +422,7 @@ class PublishedChange(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     trial: str  # TrialEvidence.key
-    label: str  # e.g. "Pfeifer 2004, Spinomed"
+    label: str  # author, year and arm, as the chart legend shows it
     arm: str
     percent: float
     funding: str
