@@ -1,0 +1,83 @@
+"""The guarding detector on the real recordings in tests/data, against their offline references.
+
+``tests/data/emg-references.json`` keeps, per channel, the quiet stretch picked by eye and the
+reference activations built from it (``signals.reference``; regenerate and draw them with
+``python -m bench.b2_emg_real --write-references`` / ``--plot DIR``). The full figures, with
+NeuroKit2 and the previous detector for comparison, are benchmark B2 (bench/b2_emg_real.py).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from spinecare.signals.evaluate import RealScore, score_real
+from spinecare.signals.reference import ReferenceParams, reference_bursts, tone_stretches
+from spinecare.signals.replay import replay
+from spinecare.signals.textfile import column, parse_table
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+REFS: list[dict[str, Any]] = json.loads((DATA / "emg-references.json").read_text())["recordings"]
+NAMES = [r["name"] for r in REFS]
+
+
+@cache
+def _signal(file: str, col: int) -> np.ndarray:
+    return column(parse_table((DATA / file).read_text(encoding="utf-8")), col)
+
+
+@cache
+def _score(name: str) -> RealScore:
+    ref = next(r for r in REFS if r["name"] == name)
+    rp = replay(_signal(ref["file"], ref["column"]), ref["rate_hz"])
+    acts = [(b["onset_s"], b["offset_s"], b["grade"]) for b in ref["bursts"]]
+    acts += [(a, b, "tone") for a, b in ref["tone_s"]]
+    dets = [(b.onset_s, b.reported_s, b.offset_s) for b in rp.bursts]
+    return score_real(acts, dets, rp.duration_s)
+
+
+@pytest.mark.parametrize("name", ["rest", "biceps", "uci-st", "pyomeca-biceps"])
+def test_stored_reference_is_what_the_method_gives(name: str) -> None:
+    ref = next(r for r in REFS if r["name"] == name)
+    x = _signal(ref["file"], ref["column"])
+    params = ReferenceParams(quiet_s=tuple(ref["quiet_s"]))  # type: ignore[arg-type]
+    bursts, _ = reference_bursts(x, ref["rate_hz"], params)
+    assert [b.as_dict() for b in bursts] == ref["bursts"]
+    tone = tone_stretches(x, ref["rate_hz"], params, bursts)
+    assert [[round(a, 3), round(b, 3)] for a, b in tone] == ref["tone_s"]
+
+
+def test_the_references_hold_what_the_files_are_known_for() -> None:
+    clear = {r["name"]: sum(b["grade"] == "clear" for b in r["bursts"]) for r in REFS}
+    assert clear["rest"] == 0  # rest with low-level tone only
+    assert clear["biceps"] == 9  # nine contractions [data-biosignalsnotebooks]
+    assert clear["uci-st"] == 5  # five semitendinosus bursts [data-uci-lowerlimb]
+    rest = next(r for r in REFS if r["name"] == "rest")
+    assert sum(b - a for a, b in rest["tone_s"]) > 10.0  # tone near 36-41 s and 50-58 s
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_clear_burst_is_caught(name: str) -> None:
+    sc = _score(name)
+    assert sc.missed == 0, name
+
+
+def test_rest_and_its_tone_raise_no_alarm() -> None:
+    sc = _score("rest")
+    assert sc.quiet_alarms == 0 and sc.tone_alarms == 0
+    assert sc.quiet_min > 1.2 and sc.tone_min > 0.15
+
+
+def test_onsets_agree_with_the_references() -> None:
+    errors = np.concatenate([_score(n).errors_ms for n in NAMES])
+    assert errors.size >= 40
+    assert np.median(np.abs(errors)) <= 20.0
+    # slow rises over hundreds of ms are where threshold methods disagree most (B2 lists them)
+    assert np.mean(np.abs(errors) <= 40.0) >= 0.85
+    alarms = sum(_score(n).quiet_alarms for n in NAMES)
+    assert alarms <= 1

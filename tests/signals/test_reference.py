@@ -1,0 +1,32 @@
+"""The offline reference: onsets where the ground truth puts them, grades by amplitude."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinecare.errors import InputError
+from spinecare.signals.reference import ReferenceParams, reference_bursts
+from spinecare.signals.synthetic import emg_synthetic
+
+
+def test_reference_onsets_on_synthetic_bursts() -> None:
+    s = emg_synthetic(12.0, [3.0, 6.0, 9.0], 1.0, snr_db=20.0, rise_s=0.01, seed=2)
+    bursts, stats = reference_bursts(s.signal_uv, 1000.0, ReferenceParams(quiet_s=(0.5, 2.5)))
+    assert [b.grade for b in bursts] == ["clear"] * 3
+    onsets = np.array([b.onset_s for b in bursts])
+    np.testing.assert_allclose(onsets, [3.0, 6.0, 9.0], atol=0.01)  # zero-phase: a bit early
+    assert all(b.peak_ratio == pytest.approx(10.0, rel=0.25) for b in bursts)  # 20 dB
+    assert stats["threshold"] > stats["quiet_mean"]
+
+
+def test_low_bursts_are_graded_tone() -> None:
+    s = emg_synthetic(8.0, [4.0], 1.5, snr_db=8.0, seed=3)  # 2.5x rest: tone, not guarding
+    bursts, _ = reference_bursts(s.signal_uv, 1000.0, ReferenceParams(quiet_s=(0.5, 3.5)))
+    assert bursts and {b.grade for b in bursts} == {"tone"}
+
+
+def test_quiet_stretch_must_lie_in_the_recording() -> None:
+    x = np.zeros(1000)
+    with pytest.raises(InputError):
+        reference_bursts(x, 1000.0, ReferenceParams(quiet_s=(0.9, 1.5)))
