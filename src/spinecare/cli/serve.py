@@ -1,0 +1,48 @@
+"""`spinecare serve`: the clinic web app on http://127.0.0.1:8000 (what `make run` starts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from spinecare.cli.app import app
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8000,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="fill an empty clinic with demo data")
+    ] = True,
+) -> None:
+    """Run the clinic web app (browser pages, live monitor, REST API under /api/v1)."""
+    typer.echo("spinecare serve: opening the database ...")
+    import uvicorn
+
+    from spinecare.services.users import actor_for
+    from spinecare.settings import get_settings
+    from spinecare.store import open_store
+    from spinecare.web.accounts import FIRST_ADMIN, bootstrap_admin
+    from spinecare.web.app import create_app
+    from spinecare.web.demo import seed_demo
+
+    settings = get_settings()
+    store = open_store(settings)
+    with store.unit_of_work() as db:
+        password = bootstrap_admin(db, settings.data_dir)
+    if password is not None:
+        typer.echo(
+            f"\n  First start: user '{FIRST_ADMIN}', one-time password: {password}\n"
+            "  (shown only now; you will be asked to change it at the first login)\n"
+        )
+    if demo:
+        with store.session() as db:
+            admin = actor_for(db, FIRST_ADMIN) if password is not None else None
+        # (the demo data is attributed to the first admin)
+        if admin is not None:
+            typer.echo("spinecare serve: preparing the demo clinic (one simulated session) ...")
+            seed_demo(store, settings, admin)
+    typer.echo(f"spinecare serve: http://{host}:{port}/  (Ctrl-C stops; running sessions release)")
+    uvicorn.run(create_app(settings, store=store), host=host, port=port, log_level="warning")

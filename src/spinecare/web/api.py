@@ -1,0 +1,450 @@
+"""The REST API under ``/api/v1``: per-entity Create/Update/Public schemas, roles per route.
+
+The same browser session as the pages (signed cookie) and the same CSRF token for changes
+(``X-CSRF-Token``). Every route calls a service; responses are the services' ``*Public``
+schemas, never table rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from spinecare.clinical.contraindications import ScreeningResult
+from spinecare.clinical.findings import Finding
+from spinecare.services import courses as course_svc
+from spinecare.services import findings as findings_svc
+from spinecare.services import invoices as invoice_svc
+from spinecare.services import outcomes as outcome_svc
+from spinecare.services import patients as patient_svc
+from spinecare.services import screening as screening_svc
+from spinecare.services import sessions as session_svc
+from spinecare.services import users as user_svc
+from spinecare.services.courses import CoursePlan, CoursePublic, SessionPublic
+from spinecare.services.errors import NotFoundError
+from spinecare.services.findings import BmdCreate, BmdPublic, FindingPublic
+from spinecare.services.invoices import InvoicePublic
+from spinecare.services.outcomes import CourseOutcomes, NrsRecord, OdiRecord, OutcomePublic
+from spinecare.services.patients import PatientCreate, PatientPublic, PatientUpdate
+from spinecare.services.users import UserCreate, UserPublic
+from spinecare.store.enums import Role
+from spinecare.vocab import Region
+from spinecare.web.audit import AuditEntryPublic, audit_log
+from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect
+from spinecare.web.live import LiveEntry
+from spinecare.web.roles import ADMIN, BILL, DECIDE, READ, WRITE
+from spinecare.web.search import search_patients
+from spinecare.web.sessions import PauseRequest, SessionStart, start_course_session
+
+router = APIRouter(dependencies=[Depends(csrf_protect)])
+
+# Database ids are 32-bit on every backend the store supports.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: Role
+
+
+class FractureHistory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    taken_on: date
+
+
+class ScreenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    region: Region
+
+
+class InvoiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    patient_id: int = Field(ge=1, le=2**31 - 1)
+    course_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    session_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        default=None, max_length=40
+    )
+    lang: Literal["de", "en"] = "de"
+
+
+class LiveStatus(BaseModel):
+    """A running (or just finished) session on this server."""
+
+    session_id: int
+    patient_id: int
+    running: bool
+    paused: bool
+    seq: int
+    phase: str | None
+    measured_n: float | None
+    target_n: float | None
+    time_left_s: float | None
+    guarding_events: int | None
+    ended: bool
+    end_reason: str | None
+    started_by: str
+    started_at: datetime
+    error: str | None
+
+
+def live_status(e: LiveEntry) -> LiveStatus:
+    f = e.latest()
+    v = f.view if f is not None else None
+    return LiveStatus(
+        session_id=e.session_id,
+        patient_id=e.patient_id,
+        running=e.running,
+        paused=e.paused,
+        seq=e.seq,
+        phase=v.phase if v else None,
+        measured_n=v.measured_n if v else None,
+        target_n=v.target_n if v else None,
+        time_left_s=v.time_left_s if v else None,
+        guarding_events=v.guarding_events if v else None,
+        ended=bool(v and v.ended) or not e.running,
+        end_reason=(v.end_reason or None) if v else None,
+        started_by=e.started_by,
+        started_at=e.started_at,
+        error=e.error,
+    )
+
+
+# -- who am I -------------------------------------------------------------------------------
+@router.get("/me", response_model=Me, tags=["users"])
+def me(user: CurrentUser) -> Me:
+    return Me(id=user.id, username=user.username, role=user.role)
+
+
+# -- patients -------------------------------------------------------------------------------
+@router.get("/patients", response_model=list[PatientPublic], tags=["patients"], dependencies=[READ])
+def patients_list(
+    db: DbDep, user: CurrentUser, q: Annotated[str | None, Query(max_length=200)] = None
+) -> list[PatientPublic]:
+    return search_patients(patient_svc.list_patients(db, user, limit=100_000), q)
+
+
+@router.post(
+    "/patients",
+    response_model=PatientPublic,
+    status_code=201,
+    tags=["patients"],
+    dependencies=[WRITE],
+)
+def patients_create(db: DbDep, user: CurrentUser, data: PatientCreate) -> PatientPublic:
+    out = patient_svc.add_patient(db, user, data)
+    db.commit()
+    return out
+
+
+@router.get(
+    "/patients/{patient_id}", response_model=PatientPublic, tags=["patients"], dependencies=[READ]
+)
+def patients_get(db: DbDep, user: CurrentUser, patient_id: Id) -> PatientPublic:
+    return patient_svc.get_patient(db, user, patient_id)
+
+
+@router.patch(
+    "/patients/{patient_id}", response_model=PatientPublic, tags=["patients"], dependencies=[WRITE]
+)
+def patients_edit(
+    db: DbDep, user: CurrentUser, patient_id: Id, changes: PatientUpdate
+) -> PatientPublic:
+    out = patient_svc.edit_patient(db, user, patient_id, changes)
+    db.commit()
+    return out
+
+
+@router.get(
+    "/patients/{patient_id}/findings",
+    response_model=list[FindingPublic],
+    tags=["screening"],
+    dependencies=[READ],
+)
+def findings_list(db: DbDep, user: CurrentUser, patient_id: Id) -> list[FindingPublic]:
+    return findings_svc.list_findings(db, user, patient_id, latest_only=True)
+
+
+@router.post(
+    "/patients/{patient_id}/findings",
+    response_model=FindingPublic,
+    status_code=201,
+    tags=["screening"],
+    dependencies=[WRITE],
+)
+def findings_add(db: DbDep, user: CurrentUser, patient_id: Id, finding: Finding) -> FindingPublic:
+    out = findings_svc.record_finding(db, user, patient_id, finding)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/patients/{patient_id}/fracture-history",
+    status_code=204,
+    tags=["screening"],
+    dependencies=[WRITE],
+)
+def fracture_history(db: DbDep, user: CurrentUser, patient_id: Id, data: FractureHistory) -> None:
+    findings_svc.record_fracture_history(db, user, patient_id, data.taken_on)
+    db.commit()
+
+
+@router.post(
+    "/patients/{patient_id}/bmd",
+    response_model=BmdPublic,
+    status_code=201,
+    tags=["screening"],
+    dependencies=[WRITE],
+)
+def bmd_add(db: DbDep, user: CurrentUser, patient_id: Id, data: BmdCreate) -> BmdPublic:
+    out = findings_svc.record_bmd(db, user, patient_id, data)
+    db.commit()
+    return out
+
+
+@router.get(
+    "/patients/{patient_id}/screening",
+    response_model=ScreeningResult,
+    tags=["screening"],
+    dependencies=[READ],
+)
+def screening_preview(
+    ctx: CtxDep, db: DbDep, user: CurrentUser, patient_id: Id, region: Region = Region.LUMBAR
+) -> ScreeningResult:
+    return screening_svc.evaluate_screening(
+        db, user, patient_id, region, settings=ctx.settings.clinic.screening
+    )
+
+
+@router.post(
+    "/patients/{patient_id}/screening",
+    response_model=ScreeningResult,
+    tags=["screening"],
+    dependencies=[DECIDE],
+)
+def screening_record(
+    ctx: CtxDep, db: DbDep, user: CurrentUser, patient_id: Id, data: ScreenRequest
+) -> ScreeningResult:
+    out = screening_svc.screen_patient(
+        db, user, patient_id, data.region, settings=ctx.settings.clinic.screening
+    )
+    db.commit()
+    return out
+
+
+# -- courses --------------------------------------------------------------------------------
+@router.get(
+    "/patients/{patient_id}/courses",
+    response_model=list[CoursePublic],
+    tags=["courses"],
+    dependencies=[READ],
+)
+def courses_of_patient(db: DbDep, user: CurrentUser, patient_id: Id) -> list[CoursePublic]:
+    return course_svc.list_courses(db, user, patient_id)
+
+
+@router.post(
+    "/courses",
+    response_model=CoursePublic,
+    status_code=201,
+    tags=["courses"],
+    dependencies=[DECIDE],
+)
+def courses_plan(ctx: CtxDep, db: DbDep, user: CurrentUser, plan: CoursePlan) -> CoursePublic:
+    out = course_svc.plan_course(db, user, plan, clinic=ctx.settings.clinic)
+    db.commit()
+    return out
+
+
+@router.get(
+    "/courses/{course_id}", response_model=CoursePublic, tags=["courses"], dependencies=[READ]
+)
+def courses_get(db: DbDep, user: CurrentUser, course_id: Id) -> CoursePublic:
+    return course_svc.get_course(db, user, course_id)
+
+
+@router.get(
+    "/courses/{course_id}/outcomes",
+    response_model=CourseOutcomes,
+    tags=["outcomes"],
+    dependencies=[READ],
+)
+def courses_outcomes(ctx: CtxDep, db: DbDep, user: CurrentUser, course_id: Id) -> CourseOutcomes:
+    return outcome_svc.course_outcomes(db, user, course_id, clinic=ctx.settings.clinic)
+
+
+# -- sessions -------------------------------------------------------------------------------
+@router.get(
+    "/sessions/{session_id}", response_model=SessionPublic, tags=["sessions"], dependencies=[READ]
+)
+def sessions_get(db: DbDep, user: CurrentUser, session_id: Id) -> SessionPublic:
+    return session_svc.get_session(db, user, session_id)
+
+
+def _entry(ctx: CtxDep, session_id: int) -> LiveEntry:
+    entry = ctx.live.get(session_id)
+    if entry is None:
+        raise NotFoundError("running session", session_id)
+    return entry
+
+
+@router.post(
+    "/sessions/{session_id}/start",
+    response_model=LiveStatus,
+    status_code=201,
+    tags=["sessions"],
+    dependencies=[WRITE],
+)
+def sessions_start(
+    ctx: CtxDep, user: CurrentUser, session_id: Id, data: SessionStart
+) -> LiveStatus:
+    return live_status(start_course_session(ctx, user, session_id, data))
+
+
+@router.get(
+    "/sessions/{session_id}/live", response_model=LiveStatus, tags=["sessions"], dependencies=[READ]
+)
+def sessions_live(ctx: CtxDep, session_id: Id) -> LiveStatus:
+    return live_status(_entry(ctx, session_id))
+
+
+@router.post(
+    "/sessions/{session_id}/stop",
+    response_model=LiveStatus,
+    tags=["sessions"],
+    dependencies=[WRITE],
+)
+def sessions_stop(ctx: CtxDep, user: CurrentUser, session_id: Id) -> LiveStatus:
+    entry = _entry(ctx, session_id)
+    entry.stop(f"stop on the monitor ({user.username})")
+    return live_status(entry)
+
+
+@router.post(
+    "/sessions/{session_id}/pause",
+    response_model=LiveStatus,
+    tags=["sessions"],
+    dependencies=[WRITE],
+)
+def sessions_pause(ctx: CtxDep, session_id: Id, data: PauseRequest) -> LiveStatus:
+    entry = _entry(ctx, session_id)
+    entry.pause(data.paused)
+    return live_status(entry)
+
+
+@router.post(
+    "/sessions/{session_id}/nrs",
+    response_model=list[OutcomePublic],
+    status_code=201,
+    tags=["outcomes"],
+    dependencies=[WRITE],
+)
+def sessions_nrs(
+    db: DbDep, user: CurrentUser, session_id: Id, data: NrsRecord
+) -> list[OutcomePublic]:
+    out = outcome_svc.record_nrs(db, user, session_id, data)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/sessions/{session_id}/odi",
+    response_model=OutcomePublic,
+    status_code=201,
+    tags=["outcomes"],
+    dependencies=[WRITE],
+)
+def sessions_odi(db: DbDep, user: CurrentUser, session_id: Id, data: OdiRecord) -> OutcomePublic:
+    out, _ = outcome_svc.record_odi(db, user, data, session_id=session_id)
+    db.commit()
+    return out
+
+
+# -- invoices -------------------------------------------------------------------------------
+@router.get("/invoices", response_model=list[InvoicePublic], tags=["invoices"], dependencies=[BILL])
+def invoices_list(
+    db: DbDep,
+    user: CurrentUser,
+    patient_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> list[InvoicePublic]:
+    return invoice_svc.list_invoices(db, user, patient_id=patient_id)
+
+
+@router.post(
+    "/invoices",
+    response_model=InvoicePublic,
+    status_code=201,
+    tags=["invoices"],
+    dependencies=[BILL],
+)
+def invoices_create(db: DbDep, user: CurrentUser, data: InvoiceCreate) -> InvoicePublic:
+    out = invoice_svc.create_invoice(
+        db,
+        user,
+        data.patient_id,
+        course_id=data.course_id,
+        session_ids=data.session_ids,
+        lang=data.lang,
+    )
+    db.commit()
+    return out
+
+
+@router.get(
+    "/invoices/{invoice_id}", response_model=InvoicePublic, tags=["invoices"], dependencies=[BILL]
+)
+def invoices_get(db: DbDep, user: CurrentUser, invoice_id: Id) -> InvoicePublic:
+    return invoice_svc.get_invoice(db, user, invoice_id)
+
+
+@router.post(
+    "/invoices/{invoice_id}/{action}",
+    response_model=InvoicePublic,
+    tags=["invoices"],
+    dependencies=[BILL],
+)
+def invoices_action(
+    db: DbDep,
+    user: CurrentUser,
+    invoice_id: Id,
+    action: Literal["issue", "pay", "cancel"],
+) -> InvoicePublic:
+    fn: Any = {
+        "issue": invoice_svc.issue_invoice,
+        "pay": invoice_svc.mark_paid,
+        "cancel": invoice_svc.cancel_invoice,
+    }[action]
+    out: InvoicePublic = fn(db, user, invoice_id)
+    db.commit()
+    return out
+
+
+# -- users and audit ------------------------------------------------------------------------
+@router.get("/users", response_model=list[UserPublic], tags=["users"], dependencies=[ADMIN])
+def users_list(db: DbDep, user: CurrentUser) -> list[UserPublic]:
+    return user_svc.list_users(db, user)
+
+
+@router.post(
+    "/users", response_model=UserPublic, status_code=201, tags=["users"], dependencies=[ADMIN]
+)
+def users_create(db: DbDep, user: CurrentUser, data: UserCreate) -> UserPublic:
+    out = user_svc.create_user(db, user, data)
+    db.commit()
+    return out
+
+
+@router.get("/audit", response_model=list[AuditEntryPublic], tags=["audit"], dependencies=[ADMIN])
+def audit(
+    db: DbDep,
+    user: CurrentUser,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AuditEntryPublic]:
+    return audit_log(db, user, entity=entity, limit=limit)

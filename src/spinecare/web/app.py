@@ -1,0 +1,155 @@
+"""The ASGI application: ``create_app()`` wires settings, store, middleware, routes and errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.middleware.sessions import SessionMiddleware
+
+from spinecare.errors import InputError, describe_validation_error
+from spinecare.services.errors import NotFoundError, PermissionDeniedError
+from spinecare.settings import Settings, get_settings
+from spinecare.store import Store, open_store
+from spinecare.web.config import WebSettings, secret_key
+from spinecare.web.deps import CsrfRejected, LoginRequired, PasswordChangePending, WebContext
+from spinecare.web.live import LiveRegistry
+from spinecare.web.security import LoginThrottle
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "spinecare_session"
+API_PREFIX = "/api/v1"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    web: WebSettings | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    web = web or WebSettings()
+    store = store or open_store(settings)
+    data_dir = Path(settings.data_dir)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    ctx = WebContext(
+        settings=settings,
+        web=web,
+        store=store,
+        live=LiveRegistry(web.max_live_sessions),
+        throttle=LoginThrottle(web.lockout_failures, web.lockout_window_s, web.lockout_s),
+        templates=templates,
+        data_dir=data_dir,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # The server is going away: every running session gets the stop (controlled release).
+        ctx.live.stop_all("server shutdown")
+
+    app = FastAPI(
+        title="spinecare",
+        version="1",
+        summary="Clinic web app and REST API (research software, not a medical device)",
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.ctx = ctx
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(web, data_dir),
+        session_cookie=SESSION_COOKIE,
+        max_age=web.session_max_age_s,
+        same_site="strict",
+        https_only=web.cookie_secure,
+    )
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from spinecare.web.api import router as api_router
+    from spinecare.web.pages import router as pages_router
+
+    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(pages_router)
+    _errors(app)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    def problem(request: Request, status: int, detail: Any, key: str) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": detail}, status_code=status)
+        from spinecare.web.deps import optional_user
+        from spinecare.web.render import page
+
+        ctx: WebContext = request.app.state.ctx
+        with ctx.store.session() as db:
+            user = optional_user(request, db)
+        return page(request, "error.html", user, status_code=status, key=key, detail=detail)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": "not signed in"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Cookie"},
+            )
+        from spinecare.web.render import redirect
+
+        return redirect(f"/login?next={request.url.path}")
+
+    @app.exception_handler(PasswordChangePending)
+    async def _change_password(request: Request, exc: PasswordChangePending) -> Response:
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": "change the one-time password first (/account)"}, status_code=403
+            )
+        from spinecare.web.render import redirect
+
+        return redirect("/account")
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf(request: Request, exc: CsrfRejected) -> Response:
+        return JSONResponse({"detail": "CSRF token missing or wrong"}, status_code=403)
+
+    @app.exception_handler(PermissionDeniedError)
+    async def _forbidden(request: Request, exc: PermissionDeniedError) -> Response:
+        return problem(request, 403, str(exc), "forbidden")
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return problem(request, 404, str(exc), "not_found")
+
+    @app.exception_handler(InputError)
+    async def _bad_input(request: Request, exc: InputError) -> Response:
+        return problem(request, 422, str(exc), "error")
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(request: Request, exc: ValidationError) -> Response:
+        return problem(request, 422, describe_validation_error(exc), "error")
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        if _is_api(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        text = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+        return problem(request, 422, text, "error")

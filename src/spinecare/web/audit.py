@@ -1,0 +1,55 @@
+"""Reading the audit log (admins and physicians).
+
+The log is written by the store on every flush (``store/audit.py``); there is no service to
+read it yet, so the web app reads it here, newest first, with the same role set that manages
+users.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spinecare.services.auth import USER_ADMINS, Actor, require_role
+from spinecare.store.models import AuditEntry
+
+
+class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    entity: str
+    entity_id: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def audit_log(
+    db: Session, actor: Actor, *, entity: str | None = None, limit: int = 200
+) -> list[AuditEntryPublic]:
+    require_role(actor, USER_ADMINS, "read the audit log")
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if entity:
+        stmt = stmt.where(AuditEntry.entity == entity)
+    return [AuditEntryPublic.model_validate(e) for e in db.scalars(stmt)]
+
+
+def changed_fields(e: AuditEntryPublic) -> str:
+    """'weight_kg: 70.0 -> 72.0, ...' for an update; the entity's name or summary otherwise."""
+    if e.before and e.after:
+        parts = [
+            f"{k}: {e.before.get(k)} → {v}"
+            for k, v in e.after.items()
+            if e.before.get(k) != v and k not in ("updated_at",)
+        ]
+        return ", ".join(parts)[:300]
+    data = e.after or e.before or {}
+    keys = ("name", "username", "number", "decision", "status", "kind", "code")
+    return ", ".join(f"{k}: {data[k]}" for k in keys if k in data)[:300]

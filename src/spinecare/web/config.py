@@ -1,0 +1,55 @@
+"""The web app's own settings (env prefix ``SPINECARE_WEB_``), beside the project's Settings.
+
+The clinic-wide settings (database, data directory, clinic) stay in ``spinecare.settings``; these
+are only what a web server adds: the cookie-signing key, cookie flags, lockout and live-view
+limits.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = "web-secret.key"
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPINECARE_WEB_", extra="ignore")
+
+    # Signs the session cookie. Empty: a random key is created once in the data directory.
+    secret_key: SecretStr = SecretStr("")
+    # Send the session cookie only over HTTPS (set it behind a TLS proxy; plain http on
+    # 127.0.0.1 needs False).
+    cookie_secure: bool = False
+    session_max_age_s: int = Field(default=8 * 3600, ge=300, le=7 * 24 * 3600)
+    # Lockout: this many failed logins for a username within the window lock it for as long.
+    # NIST SP 800-63B 5.2.2 requires limiting failed attempts [nist-sp800-63b]; 5 per 15 min
+    # is an engineering choice well inside its ceiling of 100.
+    lockout_failures: int = Field(default=5, ge=3, le=20)
+    lockout_window_s: float = Field(default=15 * 60, ge=60)
+    lockout_s: float = Field(default=15 * 60, ge=60)
+    # Sessions running at once on one server (each is one loop thread).
+    max_live_sessions: int = Field(default=12, ge=1, le=64)
+
+
+def secret_key(settings: WebSettings, data_dir: Path) -> str:
+    """The configured key, or one generated once and kept (0600) in the data directory so
+    browser sessions survive a restart."""
+    given = settings.secret_key.get_secret_value()
+    if given:
+        return given
+    path = Path(data_dir) / SECRET_FILE
+    if path.is_file():
+        key = path.read_text(encoding="utf-8").strip()
+        if len(key) >= 32:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key)
+    return key

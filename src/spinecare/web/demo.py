@@ -1,0 +1,158 @@
+"""A demo clinic for ``make run``: a few patients, screening, a planned course, one finished
+session (run on the simulated table, faster than real time) with its outcomes and an invoice.
+
+Everything goes through the services as the admin, so the audit log shows how it came about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from spinecare.clinical.findings import CI_CODES, Finding
+from spinecare.clinical.vocab import BmdSite, Menopause, Sex
+from spinecare.errors import InputError
+from spinecare.services import courses as course_svc
+from spinecare.services import findings as findings_svc
+from spinecare.services import invoices as invoice_svc
+from spinecare.services import outcomes as outcome_svc
+from spinecare.services import patients as patient_svc
+from spinecare.services import screening as screening_svc
+from spinecare.services.auth import Actor
+from spinecare.services.courses import CoursePlan
+from spinecare.services.findings import BmdCreate
+from spinecare.services.outcomes import NrsRecord, OdiRecord
+from spinecare.services.patients import PatientCreate
+from spinecare.services.sessions import SessionOptions, course_session_prepare
+from spinecare.settings import Settings
+from spinecare.store import Store
+from spinecare.store.enums import Insurance
+from spinecare.store.models import Patient
+from spinecare.vocab import Region
+
+DEMO_PATIENTS: tuple[dict[str, object], ...] = (
+    {
+        "name": "Erika Mustermann",
+        "birth_date": date(1962, 3, 14),
+        "sex": Sex.FEMALE,
+        "weight_kg": Decimal("70.0"),
+        "height_cm": Decimal("165.0"),
+        "insurance": Insurance.PRIVATE,
+        "menopausal_status": Menopause.POST,
+        "icd_consent": True,
+    },
+    {
+        "name": "Jürgen Weiß",
+        "birth_date": date(1958, 11, 2),
+        "sex": Sex.MALE,
+        "weight_kg": Decimal("86.5"),
+        "height_cm": Decimal("181.0"),
+        "insurance": Insurance.SELF_PAYER,
+    },
+    {
+        "name": "Zoë Öztürk",
+        "birth_date": date(1985, 6, 30),
+        "sex": Sex.FEMALE,
+        "weight_kg": Decimal("61.0"),
+        "height_cm": Decimal("168.0"),
+        "insurance": Insurance.STATUTORY,
+    },
+)
+
+
+def _eligible(db: Session, actor: Actor, pid: int) -> None:
+    for code in CI_CODES:
+        findings_svc.record_finding(db, actor, pid, Finding(code=code, present=False))
+    findings_svc.record_fracture_history(db, actor, pid, date.today())
+
+
+def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
+    """Fill an empty clinic; False (and nothing done) when patients exist already."""
+    with store.session() as db:
+        if (db.scalar(select(func.count()).select_from(Patient)) or 0) > 0:
+            return False
+    ids: list[int] = []
+    with store.unit_of_work() as db:
+        for data in DEMO_PATIENTS:
+            ids.append(patient_svc.add_patient(db, actor, PatientCreate.model_validate(data)).id)
+        erika, juergen, _zoe = ids
+        _eligible(db, actor, erika)
+        findings_svc.record_bmd(
+            db,
+            actor,
+            erika,
+            BmdCreate(
+                measured_on=date.today() - timedelta(days=40),
+                site=BmdSite.LUMBAR_SPINE,
+                bmd_g_cm2=Decimal("0.912"),
+                t_score=Decimal("-1.2"),
+            ),
+        )
+        _eligible(db, actor, juergen)
+        screening_svc.screen_patient(
+            db, actor, erika, Region.LUMBAR, settings=settings.clinic.screening
+        )
+        screening_svc.screen_patient(
+            db, actor, juergen, Region.LUMBAR, settings=settings.clinic.screening
+        )
+        start = date.today()
+        course = course_svc.plan_course(
+            db,
+            actor,
+            CoursePlan(
+                patient_id=erika,
+                region=Region.LUMBAR,
+                segment="L4/5",
+                sessions=15,
+                per_week=3,
+                start=start,
+            ),
+            clinic=settings.clinic,
+        )
+        course_svc.plan_course(
+            db,
+            actor,
+            CoursePlan(
+                patient_id=juergen,
+                region=Region.LUMBAR,
+                segment="L5/S1",
+                sessions=15,
+                per_week=2,
+                start=start,
+            ),
+            clinic=settings.clinic,
+        )
+        first = course.sessions[0].id
+        outcome_svc.record_odi(
+            db, actor, OdiRecord(answers=[3, 2, 2, 1, 3, 2, 1, 2, 2, 1]), course_id=course.id
+        )
+    # Erika's first session, on the simulated table (simulated clock: a second or two).
+    from spinecare.cohort.run import VirtualSession, make_table
+
+    out_dir = (
+        Path(settings.session_root)
+        / f"course-{course.id}"
+        / ("s01-demo-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
+    )
+    vs = VirtualSession(seed=7, region=Region.LUMBAR, weight_kg=70.0, segment="L4/5", emg=True)
+    live = course_session_prepare(
+        store.unit_of_work,
+        actor,
+        first,
+        lambda now: make_table(vs, now),
+        out_dir=out_dir,
+        options=SessionOptions(emg=True, fsync=False),
+    )
+    live.run()
+    with store.unit_of_work() as db:
+        outcome_svc.record_nrs(db, actor, first, NrsRecord(nrs_before=6, nrs_after=4))
+    # Billed once the service date has come (a course planned on a weekend starts on Monday).
+    with contextlib.suppress(InputError), store.unit_of_work() as db:
+        inv = invoice_svc.create_invoice(db, actor, erika, session_ids=[first])
+        invoice_svc.issue_invoice(db, actor, inv.id)
+    return True

@@ -1,0 +1,213 @@
+"""Running sessions of this server: one loop thread each, telemetry out one way.
+
+The session service's loop calls ``LiveEntry.on_tick`` in the loop thread on every published
+tick. It only stores the view in a preallocated ring (one list item assignment: never blocks,
+never allocates more than the frame, never awaits). The SSE handlers in the event loop poll the
+ring and send what is new; a browser that disconnects loses nothing the ring still holds, and
+the session neither notices nor waits. Commands go the other way through the runner's
+thread-safe requests (stop, pause).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from spinecare.runtime.session import TickView
+from spinecare.services.sessions import LiveSession, SessionRun
+from spinecare.vocab import TICK_S
+
+# Ring capacity: two minutes of ticks at 50 Hz, enough for a monitor that reconnects after a
+# network hiccup to catch up without a gap (engineering choice).
+RING_TICKS = int(120 / TICK_S)
+# How long a finished session stays listed (its monitor shows the end) before it is dropped.
+KEEP_FINISHED_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    seq: int
+    wall_ms: float  # when the loop published it (for the latency figure)
+    view: TickView
+
+    def row(self) -> list[Any]:
+        v = self.view
+        return [
+            self.seq,
+            round(self.wall_ms, 1),
+            round(v.t_s, 3),
+            v.phase,
+            round(v.target_n, 1),
+            round(v.commanded_n, 1),
+            round(v.measured_n, 1),
+            round(v.muscle_tension_n, 2),
+            round(v.emg_envelope_uv, 1),
+            round(v.segment_force_n, 1),
+            round(v.time_left_s, 1),
+            v.guarding_events,
+            round(v.peak_n, 1),
+            list(v.flags),
+            v.ended,
+            v.end_reason,
+        ]
+
+
+FRAME_FIELDS = (
+    "seq",
+    "wall_ms",
+    "t_s",
+    "phase",
+    "target_n",
+    "commanded_n",
+    "measured_n",
+    "muscle_tension_n",
+    "emg_envelope_uv",
+    "segment_force_n",
+    "time_left_s",
+    "guarding_events",
+    "peak_n",
+    "flags",
+    "ended",
+    "end_reason",
+)
+
+
+@dataclass
+class LiveEntry:
+    """One session running (or just finished) on this server."""
+
+    session_id: int
+    patient_id: int
+    patient_name: str
+    started_by: str
+    live: LiveSession
+    ring: list[Frame | None] = field(default_factory=lambda: [None] * RING_TICKS)
+    seq: int = 0  # written only by the loop thread
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: float | None = None
+    result: SessionRun | None = None
+    error: str | None = None
+    paused: bool = False
+    thread: threading.Thread | None = None
+
+    # -- loop thread -------------------------------------------------------------------------
+    def on_tick(self, view: TickView) -> None:
+        seq = self.seq + 1
+        self.ring[seq % RING_TICKS] = Frame(seq, time.time() * 1000.0, view)
+        self.seq = seq  # published after the frame is in place
+
+    def _run(self) -> None:
+        try:
+            self.result = self.live.run()
+        except BaseException as exc:  # recorded for the monitor; the runner released the table
+            self.error = repr(exc)
+        finally:
+            self.finished_at = time.monotonic()
+
+    # -- any thread --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.finished_at is None
+
+    def frames_since(self, last: int) -> tuple[list[Frame], int]:
+        """Frames after ``last`` still in the ring, and how many were overwritten (lost)."""
+        newest = self.seq
+        first = max(last + 1, newest - RING_TICKS + 1)
+        lost = max(0, first - (last + 1))
+        out: list[Frame] = []
+        for s in range(first, newest + 1):
+            f = self.ring[s % RING_TICKS]
+            if f is not None and f.seq == s:
+                out.append(f)
+            else:
+                lost += 1
+        return out, lost
+
+    def latest(self) -> Frame | None:
+        s = self.seq
+        return self.ring[s % RING_TICKS] if s else None
+
+    def stop(self, reason: str) -> None:
+        self.live.request_stop(reason)
+
+    def pause(self, paused: bool) -> None:
+        self.paused = paused
+        self.live.request_pause(paused)
+
+
+class LiveRegistry:
+    """The sessions this server runs; started, listed, stopped, and all stopped on shutdown."""
+
+    def __init__(self, max_sessions: int) -> None:
+        self.max_sessions = max_sessions
+        self._entries: dict[int, LiveEntry] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self) -> None:
+        with self._lock:
+            self._prune()
+            if sum(1 for e in self._entries.values() if e.running) >= self.max_sessions:
+                from spinecare.errors import InputError
+
+                raise InputError("session", "this server runs as many sessions as it may")
+
+    def start(
+        self,
+        session_id: int,
+        prepare: Callable[[Callable[[TickView], None]], LiveSession],
+        *,
+        patient_id: int,
+        patient_name: str,
+        started_by: str,
+    ) -> LiveEntry:
+        """``prepare(on_tick)`` checks and records the session (the table has not moved);
+        then its loop starts in a thread of its own."""
+        holder: dict[str, LiveEntry] = {}
+
+        def on_tick(view: TickView) -> None:
+            holder["e"].on_tick(view)
+
+        live = prepare(on_tick)
+        entry = LiveEntry(session_id, patient_id, patient_name, started_by, live)
+        holder["e"] = entry
+        thread = threading.Thread(target=entry._run, name=f"session-{session_id}", daemon=True)
+        entry.thread = thread
+        with self._lock:
+            self._entries[session_id] = entry
+        thread.start()
+        return entry
+
+    def get(self, session_id: int) -> LiveEntry | None:
+        with self._lock:
+            return self._entries.get(session_id)
+
+    def entries(self) -> list[LiveEntry]:
+        with self._lock:
+            self._prune()
+            return list(self._entries.values())
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for sid, e in list(self._entries.items()):
+            if e.finished_at is not None and now - e.finished_at > KEEP_FINISHED_S:
+                del self._entries[sid]
+
+    def stop_all(self, reason: str, timeout_s: float = 15.0) -> None:
+        """Shutdown: every running session gets the stop (controlled release) and is joined."""
+        entries = self.entries()
+        for e in entries:
+            if e.running:
+                e.stop(reason)
+        deadline = time.monotonic() + timeout_s
+        for e in entries:
+            if e.thread is not None:
+                with contextlib.suppress(RuntimeError):
+                    e.thread.join(max(0.0, deadline - time.monotonic()))
+
+    def __iter__(self) -> Iterator[LiveEntry]:
+        return iter(self.entries())
