@@ -32,6 +32,11 @@ class Q(enum.StrEnum):
     SESSION_NUMBER = "session_number"
     PULL_ANGLE = "pull_angle"
     PLAYBACK_SPEED = "playback_speed"
+    PROGRESSIVE_STEPS = "progressive_steps"
+    REGRESSIVE_STEPS = "regressive_steps"
+    LOG_RAMP_FACTOR = "log_ramp_factor"
+    OSCILLATION_AMPLITUDE = "oscillation_amplitude"
+    OSCILLATION_FREQUENCY = "oscillation_frequency"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +253,62 @@ REGISTRY: dict[Q, Quantity] = {
             1000.0,
             0,
             "simulation only: how many times real time a demonstration runs",
+        ),
+        # Treatment modes (therapy/profile.py, docs/modes.md).
+        Quantity(
+            "progressive_steps",
+            "",
+            0.0,
+            10.0,
+            0.0,
+            10.0,
+            0,
+            "progressive phase of peer tables [triton-dts-manual] [atp9-k992733]; at most 10 "
+            "(engineering choice: each step is a whole cycle, 10 fill about half a session)",
+        ),
+        Quantity(
+            "regressive_steps",
+            "",
+            0.0,
+            10.0,
+            0.0,
+            10.0,
+            0,
+            "regressive phase of peer tables [triton-dts-manual] [atp9-k992733]; at most 10 "
+            "(engineering choice, as the progressive steps)",
+        ),
+        Quantity(
+            "log_ramp_factor",
+            "x",
+            1.0,
+            10.0,
+            1.5,
+            5.0,
+            1,
+            "how much steeper a logarithmic ramp starts than its mean rate [vaxd-patent]; "
+            "engineering range (1.5: nearly straight, 5: most of the rise in the first tenth)",
+        ),
+        Quantity(
+            "oscillation_amplitude",
+            "N",
+            0.0,
+            100.0,
+            0.0,
+            50.0,
+            1,
+            "hold oscillation [busch2023]; no published amplitude: engineering range, further "
+            "bounded by the rise limit and the span above base (therapy/protocol.py)",
+        ),
+        Quantity(
+            "oscillation_frequency",
+            "Hz",
+            0.0,
+            5.0,
+            0.05,
+            2.0,
+            2,
+            "hold oscillation [busch2023]; no published frequency: engineering range (periods of "
+            "0.5-20 s, slower than the guarding reflex, within the drive's bandwidth)",
         ),
     )
 }

@@ -20,12 +20,37 @@ import numpy as np
 import numpy.typing as npt
 
 from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingSettings
-from spinecare.therapy.profile import DISTRACTING, Phase, ramp_toward
+from spinecare.therapy.profile import (
+    DISTRACTING,
+    ModeProfile,
+    Phase,
+    Stage,
+    TractionMode,
+    ramp_toward,
+    step_fraction,
+)
 from spinecare.therapy.protocol import Protocol
 from spinecare.vocab import EMG_BLOCK, TICK_S, Command, Reading
 
 DISTRACTING_NAMES = frozenset(p.value for p in DISTRACTING)
 _RELEASED = frozenset({Phase.FINAL_RELEASE, Phase.DONE})
+# Planning slack per cycle for the regressive steps: each phase change lands on a tick, so a
+# cycle on the table takes up to a few ticks longer than its nominal length (engineering
+# choice: 10 ticks).
+CYCLE_MARGIN_S = 10 * TICK_S
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """One pull of the programme: its stage, its level (fraction of the way from base to the
+    current peak; 1 is the peak), its hold and rest, and whether it is static mode's one
+    sustained pull (held until the programme's end needs the time)."""
+
+    stage: Stage
+    fraction: float
+    hold_s: float
+    rest_s: float
+    static: bool = False
 
 
 class EmgUpdateLike(TypingProtocol):
@@ -120,7 +145,12 @@ class GuardingEvent:  # the one GuardingEvent (the simulator's truth is a TrueCo
 
 
 class DecompressionController:
-    """Intermittent distraction with biofeedback; a small state machine over ``Phase``."""
+    """Distraction with biofeedback; a small state machine over ``Phase``.
+
+    The protocol's mode (therapy/profile.py) chooses each cycle's level, hold and rest and the
+    shape of its ramp and hold; the guarding reaction, base tension and PAUSE are the same in
+    every mode.
+    """
 
     def __init__(
         self,
@@ -156,6 +186,16 @@ class DecompressionController:
         self._paused_at: float | None = None
         self.paused_s = 0.0  # total time held by PAUSE (not traction time)
         self._x_hist: deque[tuple[float, float]] = deque()
+        # The mode's programme: progressive steps, the main phase, regressive steps.
+        self.profile = ModeProfile.of(protocol)
+        self.stage = Stage.PROGRESSIVE if self.profile.progressive_steps else Stage.MAIN
+        self._stage_cycles = 0  # cycles begun in the current stage
+        self._regressive_done = 0
+        self.cycle = Cycle(Stage.MAIN, 1.0, protocol.hold_s, protocol.rest_s)
+        self._next_cycle = self.cycle
+        self._ramp_from_n = 0.0
+        self._ramp_t0 = 0.0
+        self._hold_t0 = 0.0
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -192,12 +232,23 @@ class DecompressionController:
             self._start_s += held
         self._phase_end_s += held
         self._wait_start_s += held
+        self._ramp_t0 += held
+        self._hold_t0 += held
         if self._settle_start_s is not None:
             self._settle_start_s += held
         self._x_hist.clear()
 
     def time_left_s(self, now: float) -> float:
         return max(0.0, self._traction_s - self.elapsed_s(now))
+
+    @property
+    def level_n(self) -> float:
+        """The level the current cycle pulls to: its share of the span from base to the
+        (possibly lowered) peak."""
+        frac = self.cycle.fraction
+        if frac >= 1.0:
+            return self.peak_n
+        return self.base_n + frac * (self.peak_n - self.base_n)
 
     def warm_up(self) -> None:
         """Compile what the EMG detector compiles, before the first tick (never inside it)."""
@@ -281,17 +332,23 @@ class DecompressionController:
                 if self._settle_start_s is None:
                     self._settle_start_s = now
                 if now - self._settle_start_s >= self.s.settle_s and self._cycle_fits(now):
-                    self._begin_ramp(p.ramp_up_n_s, p.hold_s)
+                    self._begin_ramp(now)
         elif self.phase in (Phase.RAMP_UP, Phase.REBUILD):
-            self.target_n = ramp_toward(self.target_n, self.peak_n, self._ramp_n_s, dt)
+            level = self.level_n
+            if self.phase is Phase.RAMP_UP and self.profile.log_k > 0.0:
+                shaped = self.profile.rise(self._ramp_from_n, level, now - self._ramp_t0)
+                self.target_n = min(level, max(self.target_n, shaped))
+            else:
+                self.target_n = ramp_toward(self.target_n, level, self._ramp_n_s, dt)
             if not alarm and self.force_detector.quiet:
                 self.force_detector.learn_stiffness(force, winch)
-            if self.target_n >= self.peak_n:
+            if self.target_n >= level:
                 self.phase = Phase.HOLD
                 self._phase_end_s = now + self._resume_hold_s
+                self._hold_t0 = now
         elif self.phase is Phase.HOLD:
-            self.target_n = self.peak_n
-            if now >= self._phase_end_s:
+            self.target_n = self.profile.hold_target(self.level_n, self.base_n, now - self._hold_t0)
+            if self._hold_over(now):
                 self.phase = Phase.RAMP_DOWN
                 self.force_detector.reset_learning_window()
                 self._near_peak_strikes = 0  # a whole hold was tolerated
@@ -301,11 +358,11 @@ class DecompressionController:
                 self.force_detector.learn_unloading(force, winch)
             if self.target_n <= self.base_n:
                 self.phase = Phase.REST
-                self._phase_end_s = now + p.rest_s
+                self._phase_end_s = now + self.cycle.rest_s
         elif self.phase is Phase.REST:
             self.target_n = self.base_n
             if now >= self._phase_end_s and self._cycle_fits(now):
-                self._begin_ramp(p.ramp_up_n_s, p.hold_s)
+                self._begin_ramp(now)
         elif self.phase is Phase.GUARD_RELEASE:
             rate = p.ramp_down_n_s * self.s.guard_release_factor
             self.target_n = ramp_toward(self.target_n, min(self.target_n, self.base_n), rate, dt)
@@ -325,16 +382,89 @@ class DecompressionController:
         # DONE: target stays at zero.
 
     def _cycle_fits(self, now: float) -> bool:
-        """Start a cycle only if its ramp and whole hold end before the traction time does: a
-        pull that would be cut short by the final release is no treatment, only a load."""
-        p = self.protocol
-        ramp_s = max(0.0, self.peak_n - self.target_n) / p.ramp_up_n_s
-        return self.elapsed_s(now) + ramp_s + p.hold_s <= self._traction_s
+        """Choose the programme's next cycle and start it only if its ramp and whole hold end
+        before the traction time does: a pull that would be cut short by the final release is
+        no treatment, only a load. Before regressive steps, a cycle must also leave them their
+        time; a stage with no cycle left that fits hands over to the next."""
+        prof = self.profile
+        hold, rest = prof.hold_s, prof.rest_s
+        if self.stage is Stage.PROGRESSIVE:
+            n = prof.progressive_steps
+            if self._stage_cycles < n:
+                frac = step_fraction(self._stage_cycles + 1, n)
+                if self._fits(now, Cycle(Stage.PROGRESSIVE, frac, hold, rest)):
+                    return True
+            self._enter(Stage.MAIN)
+        if self.stage is Stage.MAIN:
+            if prof.mode is TractionMode.STATIC:
+                # One sustained pull: it needs at least one hold's time before it must end.
+                if self._stage_cycles == 0 and self._fits(
+                    now, Cycle(Stage.MAIN, 1.0, hold, 0.0, static=True)
+                ):
+                    return True
+            elif self._fits(now, Cycle(Stage.MAIN, 1.0, hold, rest)):
+                return True
+            self._enter(Stage.REGRESSIVE)
+        n = prof.regressive_steps
+        while self._regressive_done < n:
+            frac = step_fraction(n - self._regressive_done, n)
+            if self._fits(now, Cycle(Stage.REGRESSIVE, frac, hold, rest)):
+                return True
+            self._regressive_done += 1  # no time left for this step: the lower ones are shorter
+        return False
 
-    def _begin_ramp(self, rate: float, hold_s: float) -> None:
+    def _fits(self, now: float, cycle: Cycle) -> bool:
+        """Whether ``cycle`` fits in the traction time left; remembered for ``_begin_ramp``."""
+        prof = self.profile
+        frac = cycle.fraction
+        level = self.peak_n if frac >= 1.0 else self.base_n + frac * (self.peak_n - self.base_n)
+        ramp_s = prof.rise_s(self.target_n, level)
+        tail = 0.0  # what must still fit after the hold
+        if cycle.stage is not Stage.REGRESSIVE and prof.regressive_steps:
+            tail = self._regressive_left_s() + prof.fall_s(level, self.base_n) + cycle.rest_s
+        elif cycle.static:
+            tail = prof.fall_s(level, self.base_n)
+        if self.elapsed_s(now) + ramp_s + cycle.hold_s + tail <= self._traction_s:
+            self._next_cycle = cycle
+            return True
+        return False
+
+    def _regressive_left_s(self) -> float:
+        """Nominal time the regressive steps not yet begun need (with a margin per cycle)."""
+        return self.profile.regressive_s(
+            self._regressive_done, self.base_n, self.peak_n, CYCLE_MARGIN_S
+        )
+
+    def _enter(self, stage: Stage) -> None:
+        if self.stage is not stage:
+            self.stage = stage
+            self._stage_cycles = 0
+
+    def _hold_over(self, now: float) -> bool:
+        """A hold ends after its time; static mode's pull when the rest of the programme (the
+        ramp down to base and any regressive steps) needs the time left; a cyclic peak at
+        once."""
+        if self.cycle.static:
+            left = self._traction_s - self.elapsed_s(now)
+            tail = self.profile.fall_s(self.level_n, self.base_n)
+            if self.profile.regressive_steps:
+                tail += self._regressive_left_s()
+            return left <= tail
+        if self.cycle.hold_s <= 0.0:
+            return True
+        return now >= self._phase_end_s
+
+    def _begin_ramp(self, now: float) -> None:
+        cycle = self._next_cycle
+        self.cycle = cycle
+        self._stage_cycles += 1
+        if cycle.stage is Stage.REGRESSIVE:
+            self._regressive_done += 1
         self.phase = Phase.RAMP_UP
-        self._ramp_n_s = rate
-        self._resume_hold_s = hold_s
+        self._ramp_n_s = self.protocol.ramp_up_n_s
+        self._resume_hold_s = cycle.hold_s
+        self._ramp_from_n = self.target_n
+        self._ramp_t0 = now
         self.force_detector.reset_learning_window()
 
     @staticmethod
@@ -360,7 +490,7 @@ class DecompressionController:
         elif self.phase is Phase.REST:
             self._rest_left_s = max(0.0, self._phase_end_s - now)
         elif self.phase is Phase.RAMP_DOWN:
-            self._rest_left_s = self.protocol.rest_s
+            self._rest_left_s = self.cycle.rest_s
         self._log_event(now, force, source)
         self._x_hist.clear()
         # Stop the distraction in this very tick: the target may only fall from here.

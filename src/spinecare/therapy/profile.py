@@ -1,13 +1,35 @@
-"""The intermittent force profile: phases and the ramp arithmetic they share.
+"""The force profiles: phases, treatment modes and the arithmetic the controller and the target
+curve share.
 
 pretension to base -> ramp up -> hold -> ramp down to base -> rest -> ... -> final release.
 Base tension is kept throughout until the final release (seed: "a basic tension is always
 maintained").
+
+Treatment modes (docs/modes.md). The main phase of a session is one of the traction types peer
+tables offer [triton-dts-manual] [spinemed-k030060] [atp9-k992733]:
+
+- **static**: one sustained pull, ramped from base and released to base;
+- **intermittent**: pull, hold, release to base, rest, repeated (the default);
+- **cyclic**: ramps up and down without holds or rests [smartrac-manual].
+
+Around it, progressive steps (the first cycles pull to rising levels) and regressive steps (the
+last cycles to falling levels) are intermittent cycles, as in the Triton's progressive and
+regressive phases [triton-dts-manual]. Each ramp up is linear or logarithmic (a fast start that
+slows toward the peak; the release stays linear [vaxd-patent] [axiom-bearings]), and a hold may
+carry a small oscillation below its level [busch2023]. Everything here is a pure function of
+its arguments: the controller follows it tick by tick and ``therapy/curve.py`` draws it ahead of
+time from the same controller.
 """
 
 from __future__ import annotations
 
 import enum
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the protocol imports this module for its enums
+    from spinecare.therapy.protocol import Protocol
 
 
 class Phase(enum.StrEnum):
@@ -39,9 +61,153 @@ BASE_HELD = frozenset(
 )
 
 
+class TractionMode(enum.StrEnum):
+    """The main phase of a session (the traction type of peer tables [triton-dts-manual])."""
+
+    STATIC = "static"
+    INTERMITTENT = "intermittent"
+    CYCLIC = "cyclic"
+
+
+class RampShape(enum.StrEnum):
+    LINEAR = "linear"
+    LOGARITHMIC = "logarithmic"
+
+
+class Stage(enum.StrEnum):
+    """Where a session is in its programme: rising steps, the main phase, falling steps."""
+
+    PROGRESSIVE = "progressive"
+    MAIN = "main"
+    REGRESSIVE = "regressive"
+
+
 def ramp_toward(current: float, goal: float, rate_per_s: float, dt_s: float) -> float:
     """Move ``current`` toward ``goal`` by at most ``rate_per_s * dt_s``."""
     step = rate_per_s * dt_s
     if goal > current:
         return min(goal, current + step)
     return max(goal, current - step)
+
+
+def step_fraction(step: int, steps: int) -> float:
+    """Level of progressive step ``step`` (1..steps) as a fraction of the way from base to peak.
+
+    The steps divide the span evenly and stay below the peak, which the main phase reaches
+    (after the Smartrac's progressive traction, whose steps together make up the traction force
+    [smartrac-manual]); regressive steps use the same levels in reverse.
+    """
+    return step / (steps + 1)
+
+
+def log_curvature(factor: float) -> float:
+    """The curvature ``k`` of ``ln(1 + k x) / ln(1 + k)`` whose start is ``factor`` times steeper
+    than its mean slope (``k / ln(1 + k) = factor``; 1 is the straight line)."""
+    if factor <= 1.0:
+        return 0.0
+    lo, hi = 1e-9, 1e6
+    for _ in range(200):  # bisection: k / ln(1 + k) rises monotonically from 1
+        mid = math.sqrt(lo * hi)
+        if mid / math.log1p(mid) < factor:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi)
+
+
+def log_ramp(start_n: float, goal_n: float, elapsed_s: float, duration_s: float, k: float) -> float:
+    """A logarithmic rise from ``start_n`` to ``goal_n`` over ``duration_s``: steepest at the
+    start, flattening toward the goal [vaxd-patent]. ``k = 0`` is the linear ramp."""
+    if elapsed_s >= duration_s or duration_s <= 0.0:
+        return goal_n
+    x = max(0.0, elapsed_s) / duration_s
+    shape = x if k <= 0.0 else math.log1p(k * x) / math.log1p(k)
+    return start_n + (goal_n - start_n) * shape
+
+
+def oscillation_dip(amplitude_n: float, hz: float, elapsed_s: float) -> float:
+    """How far below its level a hold is at ``elapsed_s``: ``A (1 - cos 2 pi f t)``, from 0 to
+    2A. It starts at the level with zero slope (no jerk when the hold begins), and its steepest
+    rise is ``2 pi f A``, which the protocol keeps within the policy's rise limit."""
+    if amplitude_n <= 0.0 or hz <= 0.0:
+        return 0.0
+    return amplitude_n * (1.0 - math.cos(2.0 * math.pi * hz * elapsed_s))
+
+
+def oscillation_max_rise_n_s(amplitude_n: float, hz: float) -> float:
+    return 2.0 * math.pi * hz * amplitude_n
+
+
+# The oscillation's trough stays in the upper half of the span between base and the hold's level
+# (engineering choice: a dip to base would be a release, not a hold): 2A <= (level - base) / 2.
+OSCILLATION_SPAN_FRACTION = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ModeProfile:
+    """One protocol's mode, steps, ramp shape and oscillation, with the durations they imply."""
+
+    mode: TractionMode
+    progressive_steps: int
+    regressive_steps: int
+    hold_s: float
+    rest_s: float
+    ramp_up_n_s: float
+    ramp_down_n_s: float
+    log_k: float = 0.0  # 0: linear ramps
+    oscillation_n: float = 0.0
+    oscillation_hz: float = 0.0
+
+    @classmethod
+    def of(cls, p: Protocol) -> ModeProfile:
+        log = p.ramp_shape is RampShape.LOGARITHMIC
+        return cls(
+            mode=p.mode,
+            progressive_steps=p.progressive_steps,
+            regressive_steps=p.regressive_steps,
+            hold_s=0.0 if p.mode is TractionMode.CYCLIC else p.hold_s,
+            rest_s=0.0 if p.mode is TractionMode.CYCLIC else p.rest_s,
+            ramp_up_n_s=p.ramp_up_n_s,
+            ramp_down_n_s=p.ramp_down_n_s,
+            log_k=log_curvature(p.log_ramp_factor) if log else 0.0,
+            oscillation_n=p.oscillation_amplitude_n,
+            oscillation_hz=p.oscillation_hz,
+        )
+
+    def rise_s(self, from_n: float, to_n: float) -> float:
+        """Duration of a ramp up: both shapes take as long as the linear ramp (the protocol's
+        ramp rate is the mean rate)."""
+        return max(0.0, to_n - from_n) / self.ramp_up_n_s
+
+    def fall_s(self, from_n: float, to_n: float) -> float:
+        return max(0.0, from_n - to_n) / self.ramp_down_n_s
+
+    def rise(self, start_n: float, goal_n: float, elapsed_s: float) -> float:
+        """The logarithmic ramp's target ``elapsed_s`` after it began at ``start_n``."""
+        return log_ramp(start_n, goal_n, elapsed_s, self.rise_s(start_n, goal_n), self.log_k)
+
+    def hold_target(self, level_n: float, base_n: float, elapsed_s: float) -> float:
+        """The target ``elapsed_s`` into a hold at ``level_n``: the level, or below it by the
+        oscillation (its amplitude shrunk where a lowered peak leaves less room above base)."""
+        if self.oscillation_n <= 0.0:
+            return level_n
+        room = OSCILLATION_SPAN_FRACTION * max(0.0, level_n - base_n)
+        return level_n - oscillation_dip(
+            min(self.oscillation_n, room), self.oscillation_hz, elapsed_s
+        )
+
+    def cycle_s(self, level_n: float, base_n: float, *, hold_s: float, rest_s: float) -> float:
+        """One whole cycle from base: ramp up, hold, ramp down, rest."""
+        return self.rise_s(base_n, level_n) + hold_s + self.fall_s(level_n, base_n) + rest_s
+
+    def regressive_s(self, done: int, base_n: float, peak_n: float, margin_s: float) -> float:
+        """Time the regressive steps not yet begun need (the last one up to the end of its hold):
+        the main phase ends early enough to leave it."""
+        n = self.regressive_steps
+        total = 0.0
+        for j in range(n - done, 0, -1):
+            level = base_n + step_fraction(j, n) * (peak_n - base_n)
+            total += self.rise_s(base_n, level) + self.hold_s + margin_s
+            if j > 1:
+                total += self.fall_s(level, base_n) + self.rest_s
+        return total

@@ -7,6 +7,7 @@ value is refused with the field, the value and the allowed range and never reach
 
 from __future__ import annotations
 
+import math
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +21,14 @@ from spinecare.clinical.dosing import (
     weight_force_n,
 )
 from spinecare.quantities import REGISTRY, Q, Quantity
+from spinecare.therapy.profile import (
+    OSCILLATION_SPAN_FRACTION,
+    ModeProfile,
+    RampShape,
+    TractionMode,
+    oscillation_max_rise_n_s,
+    step_fraction,
+)
 from spinecare.vocab import SEGMENTS, G, Region, TableType, segment_normalise
 
 # Base tension about 50% of peak [vaxd-patent] [pergolizzi-drx].
@@ -36,6 +45,15 @@ LUMBAR_RAMP_UP_N_S = 15.0
 LUMBAR_RAMP_DOWN_N_S = 30.0
 CERVICAL_RAMP_UP_N_S = 4.0
 CERVICAL_RAMP_DOWN_N_S = 8.0
+# A logarithmic ramp starts three times steeper than its mean rate: half the rise is done in
+# the first 28% of the ramp, the "quick rise, then logarithmic" of [vaxd-patent]; and 3 x the
+# default 15 N/s lumbar and 4 N/s cervical ramps (45 and 12 N/s) stay below the policy's rise
+# limits of 50 and 15 N/s (engineering choice).
+DEFAULT_LOG_RAMP_FACTOR = 3.0
+# Hold oscillation: a period of 2 s (engineering choice; no published frequency [busch2023]):
+# slower than a guarding contraction's rise (20-40 ms, sim/population.py) and well within the
+# simulated drive's bandwidth.
+DEFAULT_OSCILLATION_HZ = 0.5
 
 
 def _range(q: Q, **kw: Any) -> Any:
@@ -66,6 +84,15 @@ class Protocol(BaseModel):
     ramp_down_n_s: float = _range(Q.RAMP_DOWN_RATE)
     traction_minutes: float = _range(Q.SESSION_MINUTES, default=DEFAULT_TRACTION_MIN)
     session_number: int = _range(Q.SESSION_NUMBER, default=1)
+    # Treatment mode (therapy/profile.py, docs/modes.md). The defaults are the intermittent
+    # profile, so a protocol stored before modes existed means what it meant.
+    mode: TractionMode = TractionMode.INTERMITTENT
+    progressive_steps: int = _range(Q.PROGRESSIVE_STEPS, default=0)
+    regressive_steps: int = _range(Q.REGRESSIVE_STEPS, default=0)
+    ramp_shape: RampShape = RampShape.LINEAR
+    log_ramp_factor: float = _range(Q.LOG_RAMP_FACTOR, default=DEFAULT_LOG_RAMP_FACTOR)
+    oscillation_amplitude_n: float = _range(Q.OSCILLATION_AMPLITUDE, default=0.0)
+    oscillation_hz: float = _range(Q.OSCILLATION_FREQUENCY, default=DEFAULT_OSCILLATION_HZ)
 
     @field_validator("segment")
     @classmethod
@@ -91,7 +118,67 @@ class Protocol(BaseModel):
                 f"base_force_n: {self.base_force_n:.0f} N must be below peak_force_n "
                 f"{self.peak_force_n:.0f} N"
             )
+        self._check_mode()
         return self
+
+    def _check_mode(self) -> None:
+        """The mode's parameters against each other, the peak, the base and the drive's rise
+        limit: the safety policy would clamp a curve that rises faster than its limit, so such a
+        curve is refused here, with the field and the allowed range, before anything moves."""
+        # Imported here: the policy module imports this one.
+        from spinecare.therapy.safety import MAX_RISE_N_S
+
+        limit = MAX_RISE_N_S[self.region]
+        where = f"the rise limit of {limit:g} N/s ({self.region.value})"
+        if self.ramp_shape is RampShape.LOGARITHMIC:
+            start = self.log_ramp_factor * self.ramp_up_n_s
+            if start > limit + 1e-9:
+                raise ValueError(
+                    f"log_ramp_factor: a logarithmic ramp starts at {self.log_ramp_factor:g} x "
+                    f"{self.ramp_up_n_s:g} N/s = {start:g} N/s, above {where}; with this ramp "
+                    f"rate it must be at most {limit / self.ramp_up_n_s:.2f}"
+                )
+        amp = self.oscillation_amplitude_n
+        if amp > 0.0:
+            if self.mode is TractionMode.CYCLIC:
+                raise ValueError(
+                    "oscillation_amplitude_n: cyclic mode has no hold to oscillate in "
+                    "(must be 0 for cyclic)"
+                )
+            rise = oscillation_max_rise_n_s(amp, self.oscillation_hz)
+            if rise > limit + 1e-9:
+                raise ValueError(
+                    f"oscillation_amplitude_n: {amp:g} N at {self.oscillation_hz:g} Hz rises at "
+                    f"up to {rise:.1f} N/s, above {where}; at {self.oscillation_hz:g} Hz it must "
+                    f"be at most {limit / (2 * math.pi * self.oscillation_hz):.1f} N"
+                )
+            room = OSCILLATION_SPAN_FRACTION * (self.peak_force_n - self.base_force_n)
+            if amp > room + 1e-9:
+                raise ValueError(
+                    f"oscillation_amplitude_n: {amp:g} N swings the hold down by {2 * amp:g} N; "
+                    f"it must be at most {room:.1f} N (the trough stays in the upper half "
+                    "between base and peak)"
+                )
+        steps = self.progressive_steps + self.regressive_steps
+        if steps:
+            need = self._steps_s()
+            if need > self.traction_minutes * 60.0:
+                raise ValueError(
+                    f"progressive_steps: {self.progressive_steps} + {self.regressive_steps} "
+                    f"regressive steps take {need / 60:.1f} min, more than the traction time of "
+                    f"{self.traction_minutes:g} min"
+                )
+
+    def _steps_s(self) -> float:
+        """How long the progressive and regressive step cycles take together."""
+        prof = ModeProfile.of(self)
+        base, span = self.base_force_n, self.peak_force_n - self.base_force_n
+        total = 0.0
+        for n in (self.progressive_steps, self.regressive_steps):
+            for k in range(1, n + 1):
+                level = base + step_fraction(k, n) * span
+                total += prof.cycle_s(level, base, hold_s=prof.hold_s, rest_s=prof.rest_s)
+        return total
 
     @property
     def body_weight_n(self) -> float:
