@@ -383,3 +383,32 @@ def test_an_onset_while_releasing_is_no_strike_against_the_peak() -> None:
     assert p.ctrl.events[0].target_at_onset_n >= 255.0
     p.strike(_ramping_at(p, 256.0))
     assert p.ctrl.peak_n == 300.0
+
+
+def test_a_step_of_the_winch_in_the_last_half_second_delays_the_relaxation() -> None:
+    # The winch speed is judged over the last 0.5 s: a 0.2 mm step (0.4 mm/s over the window)
+    # at the moment the wait turns 2 s old keeps the patient "moving" until it leaves the window.
+    p = Patient()
+    _, t_wait = _to_wait(p)
+    p.until(lambda: p.now - t_wait >= 2.0, max_s=3.0)  # the next tick is the first at 2 s
+    step_at = p.now
+    p._creep_mm += 0.2
+    t_end = p.until(lambda: p.ctrl.phase is not Phase.GUARD_WAIT, max_s=5.0)
+    assert 0.5 - 1e-9 <= t_end - step_at <= 0.5 + 2 * TICK_S + 1e-9
+
+
+def test_an_onset_exactly_at_the_near_peak_fraction_counts() -> None:
+    p = Patient(ControllerSettings(near_peak_fraction=1.0))
+    p.strike(p.phase_is(Phase.HOLD))  # at the peak itself: 300 N >= 100% of 300 N
+    p.strike(p.phase_is(Phase.HOLD))
+    assert p.ctrl.peak_n == pytest.approx(270.0)
+
+
+def test_guarding_just_before_the_rest_ends_keeps_only_what_was_left() -> None:
+    p = Patient()
+    t_rest = p.until(p.phase_is(Phase.REST))
+    p.until(lambda: p.now - t_rest >= 29.5)
+    p.tick(tense=True)
+    t_end = p.until(lambda: p.ctrl.phase not in GUARDING, max_s=30.0)
+    t_ramp = p.until(p.phase_is(Phase.RAMP_UP), max_s=5.0)
+    assert t_ramp - t_end == pytest.approx(0.5, abs=2 * TICK_S)

@@ -100,6 +100,11 @@ class Feed:
     def now(self) -> float:
         return self.k * TICK
 
+    @property
+    def last(self) -> float:
+        """The time of the last reading checked."""
+        return (self.k - 1) * TICK
+
     def __call__(
         self,
         force: float,
@@ -522,8 +527,14 @@ def test_saf6_the_first_stop_is_kept_and_latched() -> None:
 )
 def test_saf7_a_reading_older_than_two_ticks_is_stale(age: float, stale: bool) -> None:
     pol = make()
-    Feed(pol)(50.0, age=age)
-    assert kinds(pol) == ([FaultKind.STALE_READING] if stale else [])
+    feed = Feed(pol)
+    feed(50.0)
+    feed(50.3, age=age)
+    assert pol.faults == (
+        [FaultRecord(FaultKind.STALE_READING, TICK, f"reading {1000 * age:.0f} ms old")]
+        if stale
+        else []
+    )
 
 
 def test_saf7_a_repeated_reading_is_not_fresh_and_goes_stale_on_the_third_tick() -> None:
@@ -578,8 +589,8 @@ def test_saf8_range_of_load_cell_and_encoder(force: float, winch: float, bad: bo
     Feed(pol)(force, winch=winch)
     assert kinds(pol) == ([FaultKind.OUT_OF_RANGE] if bad else [])
     if bad:
-        part = "encoder" if force == 100.0 else "load cell"
-        assert pol.faults[0].detail.startswith(part)
+        detail = f"encoder {winch} mm" if force == 100.0 else f"load cell {force} N"
+        assert pol.faults[0] == FaultRecord(FaultKind.OUT_OF_RANGE, 0.0, detail)
 
 
 def test_saf8_out_of_range_skips_the_other_checks() -> None:
@@ -604,7 +615,9 @@ def test_saf8_stuck_load_cell(force: float, repeats: int, stuck: bool) -> None:
     t = feed.now
     feed(force)  # the last repeat
     if stuck:
-        assert kinds(pol) == [FaultKind.STUCK_LOAD_CELL] and pol.faults[0].t_s == t
+        assert pol.faults == [
+            FaultRecord(FaultKind.STUCK_LOAD_CELL, t, f"load cell frozen at {force} N")
+        ]
     else:
         assert not pol.faulted
 
@@ -633,8 +646,12 @@ def test_saf8_force_jump(region: str, weight: float, start: float, above: bool) 
     pol = make(region, weight)
     feed = Feed(pol)
     feed(start)
-    feed(start + jump + (0.5 if above else -0.5))
+    step = jump + (0.5 if above else -0.5)
+    feed(start + step)
     assert kinds(pol) == ([FaultKind.FORCE_JUMP] if above else [])
+    if above:
+        detail = f"force changed {start + step - start:+.0f} N in one tick"
+        assert pol.faults[0] == FaultRecord(FaultKind.FORCE_JUMP, TICK, detail)
 
 
 @pytest.mark.parametrize(
@@ -680,6 +697,9 @@ def test_saf8_encoder_jump(dx: float, jump: bool) -> None:
     feed(150.0)
     feed(150.3, dx=dx)
     assert kinds(pol) == ([FaultKind.ENCODER_JUMP] if jump else [])
+    if jump:
+        detail = f"encoder moved {dx:+.1f} mm in one tick"
+        assert pol.faults[0] == FaultRecord(FaultKind.ENCODER_JUMP, TICK, detail)
 
 
 @pytest.mark.parametrize(
@@ -699,6 +719,9 @@ def test_saf8_harness_slip(before: float, drop: float, dx: float, slip: bool) ->
     feed(before)
     feed(before - drop, dx=dx)
     assert kinds(pol) == ([FaultKind.HARNESS_SLIP] if slip else [])
+    if slip:
+        detail = f"force fell {drop:.0f} N with the winch holding"
+        assert pol.faults[0] == FaultRecord(FaultKind.HARNESS_SLIP, TICK, detail)
 
 
 def stall_run(
@@ -737,6 +760,10 @@ def test_saf8_actuator_stall(
 ) -> None:
     pol = stall_run(command, error, jitter=jitter, ticks=ticks)
     assert kinds(pol) == ([FaultKind.ACTUATOR_STALL] if stall else [])
+    if stall:
+        t = (10_000 + 25 + ticks - 1) * TICK  # the 25th tick off the command
+        detail = f"tracking error {abs(error):.0f} N, winch still"
+        assert pol.faults[0] == FaultRecord(FaultKind.ACTUATOR_STALL, pytest.approx(t), detail)
 
 
 def test_saf8_while_releasing_only_a_force_above_the_falling_command_is_a_stall() -> None:
@@ -754,8 +781,12 @@ def test_saf8_while_releasing_only_a_force_above_the_falling_command_is_a_stall(
 )
 def test_saf8_a_table_reporting_a_fault(state: DeviceState, fault: bool) -> None:
     pol = make()
-    Feed(pol)(50.0, state=state)
-    assert kinds(pol) == ([FaultKind.DEVICE_FAULT] if fault else [])
+    feed = Feed(pol)
+    feed(50.0)
+    feed(50.3, state=state)
+    assert pol.faults == (
+        [FaultRecord(FaultKind.DEVICE_FAULT, TICK, "table reports a fault")] if fault else []
+    )
 
 
 # --- SAF-10: latched until acknowledged -----------------------------------------------------
@@ -868,11 +899,103 @@ def test_saf10_acknowledging_restarts_every_count(check: str) -> None:
 
 
 # --- SAF-12: loop overrun -------------------------------------------------------------------
-@pytest.mark.parametrize(("gap", "overrun"), [(0.020, False), (0.044, False), (0.046, True)])
+@pytest.mark.parametrize(
+    ("gap", "overrun"), [(0.020, False), (0.044, False), (0.046, True), (1.0, True)]
+)
 def test_saf12_a_pause_of_more_than_two_ticks_and_5_ms(gap: float, overrun: bool) -> None:
     pol = make()
     pol.check(Reading(1.0, 1, 50.0, 10.0, False), 1.0)
     pol.check(Reading(1.0 + gap, 2, 50.3, 10.01, False), 1.0 + gap)
     assert kinds(pol) == ([FaultKind.LOOP_OVERRUN] if overrun else [])
     if overrun:
-        assert pol.faults[0].detail == f"tick gap {1000 * gap:.0f} ms"
+        detail = f"tick gap {1000 * gap:.0f} ms"
+        assert pol.faults == [FaultRecord(FaultKind.LOOP_OVERRUN, 1.0 + gap, detail)]
+
+
+# --- Exactly at a threshold: each check fires strictly above its limit --------------------------
+def test_saf4_saf8_a_force_exactly_at_a_threshold_is_no_fault() -> None:
+    pol = make(clinician=200.0)
+    assert pol.overforce_n == 215.0
+    feed = Feed(pol)
+    for _ in range(5):
+        feed(215.0)  # 1.05 x 200 N + 5 N, not above it
+    assert not pol.faulted
+    pol = make()
+    feed = Feed(pol)
+    feed(0.0)
+    feed(pol.force_jump_n)  # a step of exactly half the cap + 20 N
+    assert not pol.faulted
+    pol = make(weight=40.0)
+    feed = Feed(pol)
+    feed(0.0)
+    feed(40.0)  # an excursion of exactly 40 N is no spike yet
+    feed(0.0, dx=-0.1)
+    assert not pol.faulted
+    pol = make(weight=40.0)
+    feed = Feed(pol)
+    feed(0.0)
+    feed(50.0)
+    feed(15.0, dx=-0.1)  # back by exactly 70%: a spike
+    assert kinds(pol) == [FaultKind.FORCE_JUMP]
+
+
+def test_saf8_motion_exactly_at_a_threshold() -> None:
+    pol = make()
+    feed = Feed(pol)
+    feed(100.0, winch=10.0)
+    feed(100.3, winch=13.0)  # exactly 3.0 mm in one tick
+    feed(200.0, winch=13.0)
+    feed(150.0, winch=13.0)  # a drop of exactly 25% of 200 N with the winch holding
+    assert not pol.faulted
+    pol = make()
+    feed = Feed(pol)
+    feed(200.0, winch=0.1)
+    feed(149.0, winch=0.05)  # paid out exactly 0.05 mm: still "holding"
+    assert kinds(pol) == [FaultKind.HARNESS_SLIP]
+
+
+def test_saf8_stall_exactly_at_its_thresholds_is_no_stall() -> None:
+    # A tracking error of exactly 20 N (at 100 N, 15% is less): 120 N and 80 N in turn, the winch
+    # paying out 0.06 mm on each fall (no slip) and so within 0.1 mm (standing still).
+    pol = make()
+    command_up_to(pol, 100.0)
+    feed = Feed(pol, k=10_000)
+    for i in range(60):
+        feed(120.0 if i % 2 else 80.0, winch=10.0 if i % 2 else 9.94, propose=100.0)
+    assert not pol.faulted
+    # A winch moving exactly 0.1 mm is not standing still.
+    pol = make()
+    command_up_to(pol, 200.0)
+    feed = Feed(pol, k=10_000)
+    for i in range(60):
+        feed(noisy(169.0, i), winch=0.2 if i % 2 else 0.1, propose=200.0)
+    assert not pol.faulted
+
+
+def test_saf7_saf12_exactly_at_the_time_limits() -> None:
+    pol = make()
+    pol.check(Reading(-(0.040 + 1e-6), 1, 50.0, 10.0, False), 0.0)  # 2 ticks + 1 us old
+    pol.check(Reading(0.045, 2, 50.3, 10.01, False), 0.045)  # 2 ticks + 5 ms later
+    assert not pol.faulted
+
+
+def test_saf8_a_stall_from_the_first_readings_needs_25_ticks_too() -> None:
+    pol = make()  # no command yet: a force of 30 N is 30 N off
+    feed = Feed(pol)
+    for _ in range(25):
+        feed(noisy(30.0, feed.k), winch=10.0)
+    assert not pol.faulted  # the first reading has nothing to compare with: 24 counted
+    feed(30.0, winch=10.0)
+    assert kinds(pol) == [FaultKind.ACTUATOR_STALL]
+
+
+def test_a_new_policy_has_nothing_latched_and_holds_zero() -> None:
+    pol = make(clinician=250.0)
+    assert pol.faults == [] and pol.faulted is False
+    assert pol.stopped is False and pol.releasing is False
+    assert pol.stop_requested_s is None and pol.stop_reason == ""
+    assert pol.last_command is None and pol.last_clamps == () and pol.clamp_counts == {}
+    assert pol.clinician_max_force_n == 250.0
+    Feed(pol)(10.0)
+    d = pol.decide(None, 0.0)  # a reading but no proposal yet: hold zero, no release
+    assert d.command == Command(0.0, 0.0, 0.0) and d.clamps == ()
