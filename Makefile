@@ -16,7 +16,7 @@ system-deps:
 	./scripts/ensure-system-deps.sh
 
 run: $(STAMP)
-	$(BIN)/spinecare demo
+	$(BIN)/spinecare serve
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check src tests bench

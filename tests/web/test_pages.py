@@ -96,7 +96,10 @@ def test_outcomes_and_invoice_pdf(login: Any, clinic: Clinic) -> None:
     if clinic.invoice_id is None:  # a weekend: the demo session is still in the future
         assert inv.status_code == 422
         return
-    assert inv.status_code == 422  # the only treated session is billed already
+    assert inv.status_code == 422  # the only treated session is on the demo's draft already
+    assert bill.post(f"/invoices/{clinic.invoice_id}/issue").status_code == 303
+    shown = bill.api("GET", f"/api/v1/invoices/{clinic.invoice_id}").json()
+    assert shown["status"] == "issued" and shown["number"]
     pdf = bill.client.get(f"/invoices/{clinic.invoice_id}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 

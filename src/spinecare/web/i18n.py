@@ -69,6 +69,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cervical": ("zervikal", "cervical"),
     "segment": ("Segment", "Segment"),
     "sessions": ("Sitzungen", "Sessions"),
+    "session": ("Sitzung", "Session"),
     "per_week": ("pro Woche", "per week"),
     "start": ("Beginn", "Start"),
     "review_after": ("Zwischenbilanz nach Sitzung", "Review after session"),

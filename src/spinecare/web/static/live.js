@@ -16,7 +16,7 @@
   window.__spinecare = stats;
 
   const chartEl = document.getElementById("chart");
-  function size() { return { width: chartEl.clientWidth - 10, height: Math.max(320, window.innerHeight - 330) }; }
+  function size() { return { width: chartEl.clientWidth - 10, height: Math.max(300, window.innerHeight - 400) }; }
   const guardPlugin = { hooks: { draw: [function (u) {
     const ctx = u.ctx; ctx.save(); ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2; ctx.setLineDash([6, 4]);
     guardTimes.forEach(function (t) {

@@ -1,0 +1,153 @@
+"""The clinic's journey in a real browser (Playwright driving Debian's chromium), with a
+screenshot of every page in tests/web/artifacts/."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import ARTIFACTS, PASSWORD, Clinic
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def page(server: str) -> Any:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/ensure-system-deps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        ctx = browser.new_context(
+            viewport={"width": 1280, "height": 800}, base_url=server, accept_downloads=True
+        )
+        pg = ctx.new_page()
+        pg.set_default_timeout(15_000)
+        yield pg
+        browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def _session_in_the_past(clinic: Clinic) -> None:
+    """The demo's treated session counts as yesterday's (a weekend start books it for Monday,
+    and a session is billed only once its date has come)."""
+    from sqlalchemy import create_engine, update
+
+    from spinecare.store.models import TreatmentSession
+
+    engine = create_engine(clinic.db_url)
+    start = datetime.now(UTC) - timedelta(days=1)
+    with engine.begin() as conn:
+        conn.execute(
+            update(TreatmentSession)
+            .where(TreatmentSession.id == clinic.done_session_id)
+            .values(scheduled_start=start, scheduled_end=start + timedelta(minutes=45))
+        )
+    engine.dispose()
+
+
+def test_clinic_journey(page: Any, clinic: Clinic) -> None:
+    _session_in_the_past(clinic)
+    # log in
+    page.goto("/")
+    shot(page, "01-login")
+    page.fill("input[name=username]", "physician")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url("**/")
+    shot(page, "02-today")
+    # create a patient
+    page.goto("/patients/new")
+    page.fill("input[name=name]", "Anna Schröder")
+    page.fill("input[name=birth_date]", "1971-04-05")
+    page.select_option("select[name=sex]", "F")
+    page.fill("input[name=weight_kg]", "66")
+    page.fill("input[name=height_cm]", "170")
+    page.select_option("select[name=menopausal_status]", "post")
+    page.click("button.primary")
+    page.wait_for_url("**/patients/*")
+    patient_url = page.url
+    assert "unvollständig" in page.inner_text(".decision")
+    # the screening form until eligible
+    for i in range(1, 14):
+        page.check(f"input[name='ci_CI-{i:02d}'][value=no]")
+    page.click("form.findings button.primary")
+    page.click("text=Anamnese erhoben: keine Frakturen")
+    assert "geeignet" in page.inner_text(".decision")
+    shot(page, "03-patient")
+    # plan a course
+    page.click("#plan-course button.primary")
+    page.wait_for_url("**/courses/*")
+    shot(page, "04-course")
+    # set up and start a simulated session (one minute of traction, real time)
+    page.click("a.btn.primary >> nth=0")
+    page.wait_for_url("**/setup")
+    assert "Modellschätzung" in page.inner_text("#segments")
+    shot(page, "05-setup")
+    page.check("input[name=harness_fastened]")
+    page.check("input[name=stop_switch_in_hand]")
+    page.check("input[name=contraindications_reconfirmed]")
+    page.fill("input[name=minutes]", "1")
+    page.click("#start-form button.primary")
+    page.wait_for_url("**/live/*")
+    # the chart moves
+    page.wait_for_function("window.__spinecare && window.__spinecare.rows > 50")
+    page.wait_for_function(
+        "parseFloat(document.getElementById('v-measured').textContent) > 20", timeout=20_000
+    )
+    time.sleep(1.0)
+    stats = page.evaluate("window.__spinecare")
+    assert stats["frames"] > 10 and stats["gaps"] == 0
+    shot(page, "06-live")
+    # STOP: the force is below 5 N within 2 s
+    page.click("#stop")
+    t0 = time.monotonic()
+    page.wait_for_function(
+        "parseFloat(document.getElementById('v-measured').textContent) < 5", timeout=2_000
+    )
+    assert time.monotonic() - t0 < 2.0
+    page.wait_for_selector("#history-link:not([hidden])", timeout=10_000)
+    shot(page, "07-live-stopped")
+    # history: the session replayed from its telemetry
+    page.click("#history-link")
+    page.wait_for_url("**/sessions/*")
+    page.wait_for_function("window.__replay && window.__replay.points > 10")
+    page.click("#play")
+    time.sleep(0.5)
+    assert "aborted" in page.inner_text(".meta")
+    shot(page, "08-history")
+    # NRS and ODI
+    page.fill("#nrs-form input[name=nrs_before]", "6")
+    page.fill("#nrs-form input[name=nrs_after]", "4")
+    page.click("#nrs-form button")
+    page.fill("#odi-form input[name=answers]", "3,2,2,1,3,2,1,0,2,1")
+    page.click("#odi-form button")
+    assert "<strong>6</strong>" in page.content()
+    # the patient page with its courses
+    page.goto(patient_url)
+    # invoices: issue the demo patient's draft (or draft it) and download the PDF
+    page.goto(f"/courses/{clinic.course_id}")
+    page.goto("/invoices")
+    if not page.query_selector("text=Ausstellen"):
+        page.goto(f"/courses/{clinic.course_id}")
+        page.click("text=Rechnung erstellen")
+    page.click("text=Ausstellen >> nth=0")
+    shot(page, "09-invoices")
+    with page.expect_download() as dl:
+        page.click("a:text('PDF') >> nth=0")
+    path = dl.value.path()
+    assert Path(path).read_bytes().startswith(b"%PDF")
+    # audit
+    page.goto("/audit")
+    assert "physician" in page.inner_text("table")
+    shot(page, "10-audit")
