@@ -12,12 +12,38 @@ from pydantic import SecretStr
 from spinecare.clinical.vocab import Menopause, Sex
 from spinecare.services.auth import Actor
 from spinecare.services.patients import PatientCreate, add_patient
-from spinecare.services.users import UserCreate, actor_for, create_user
+from spinecare.services.users import (
+    UserCreate,
+    actor_for,
+    bootstrap_admin,
+    change_password,
+    create_user,
+)
 from spinecare.store import Store
 from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import Insurance, Role
 
 PASSWORD = "correct horse battery"
+
+
+def make_users(db: AuditedSession, roles: tuple[Role, ...] = tuple(Role)) -> dict[Role, Actor]:
+    """The first admin (its one-time password changed to PASSWORD) and one user per role,
+    each named after the role; committed."""
+    one_time = bootstrap_admin(db)
+    assert one_time is not None
+    db.commit()
+    admin = actor_for(db, "admin")
+    change_password(db, admin, one_time, PASSWORD)
+    out = {Role.ADMIN: admin}
+    for role in roles:
+        if role is Role.ADMIN:
+            continue
+        create_user(
+            db, admin, UserCreate(username=role.value, role=role, password=SecretStr(PASSWORD))
+        )
+        out[role] = actor_for(db, role.value)
+    db.commit()
+    return out
 
 
 @pytest.fixture
@@ -29,18 +55,7 @@ def db(store: Store) -> Iterator[AuditedSession]:
 
 @pytest.fixture
 def actors(db: AuditedSession) -> dict[Role, Actor]:
-    create_user(
-        db, None, UserCreate(username="admin", role=Role.ADMIN, password=SecretStr(PASSWORD))
-    )
-    admin = actor_for(db, "admin")
-    out = {Role.ADMIN: admin}
-    for role in (Role.PHYSICIAN, Role.THERAPIST, Role.BILLING):
-        create_user(
-            db, admin, UserCreate(username=role.value, role=role, password=SecretStr(PASSWORD))
-        )
-        out[role] = actor_for(db, role.value)
-    db.commit()
-    return out
+    return make_users(db)
 
 
 def patient_data(**over: object) -> PatientCreate:

@@ -205,17 +205,56 @@ def test_refused_changes_take_no_number(
     assert err.value.field == "status"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CHECK constraint number_iff_issued ((status = 'draft') = (number IS NULL)) "
-    "forbids a cancelled draft without a number; needs a migration (store owner)",
-)
 def test_a_draft_is_discarded_without_a_number(
     db: AuditedSession, actors: dict[Role, Actor], patient_id: int
 ) -> None:
     biller = actors[Role.BILLING]
     course = _course(db, patient_id, done=1)
     draft = svc.create_invoice(db, biller, patient_id, course_id=course.id).id
-    discarded = svc.cancel_invoice(db, biller, draft, on=ISSUE_DAY)
+    # not before the day it was drafted
+    with pytest.raises(InputError, match="drafted"):
+        svc.cancel_invoice(db, biller, draft, on=ISSUE_DAY)
+    discarded = svc.cancel_invoice(db, biller, draft)
     db.commit()
     assert discarded.status == "cancelled" and discarded.number is None
+    # and the numbering goes on without it
+    assert svc.list_invoices(db, biller, status="cancelled")[0].number is None
+
+
+def test_invoice_dates_are_neither_future_nor_before_what_they_follow(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    biller = actors[Role.BILLING]
+    course = _course(db, patient_id, done=2)
+    inv = svc.create_invoice(db, biller, patient_id, course_id=course.id).id
+    db.commit()
+    today = date.today()
+    for bad, reason in (
+        (date(2099, 1, 2), "future"),
+        (today + timedelta(days=1), "future"),
+        (date(2025, 3, 4), "last service"),  # the second session was on 2025-03-05
+    ):
+        with pytest.raises(InputError, match=reason) as err:
+            svc.issue_invoice(db, biller, inv, on=bad)
+        assert err.value.field == "date"
+        db.rollback()
+    issued = svc.issue_invoice(db, biller, inv, on=ISSUE_DAY)
+    db.commit()
+    assert issued.number == "2025-00001"
+    with pytest.raises(InputError, match="issue date"):
+        svc.mark_paid(db, biller, inv, on=ISSUE_DAY - timedelta(days=1))
+    db.rollback()
+    with pytest.raises(InputError, match="future"):
+        svc.mark_paid(db, biller, inv, on=date(2099, 12, 31))
+    db.rollback()
+    # a later number is not dated before an earlier one of the same year
+    second = svc.create_invoice(
+        db, biller, patient_id, session_ids=[_course(db, patient_id, done=1).sessions[0].id]
+    ).id
+    db.commit()
+    with pytest.raises(InputError, match="newest invoice number"):
+        svc.issue_invoice(db, biller, second, on=ISSUE_DAY - timedelta(days=1))
+    db.rollback()
+    assert svc.get_invoice(db, biller, second).number is None
+    paid = svc.mark_paid(db, biller, inv, on=ISSUE_DAY + timedelta(days=3))
+    assert paid.status == "paid"

@@ -285,6 +285,10 @@ def test_sessions_and_outcomes(
     with pytest.raises(InputError, match="odi"):
         parse_odi("1,2,3")
     with pytest.raises(InputError, match="odi"):
-        record_odi(db, ther, parse_odi(",,,1,1,1,1,1,1,1"), session_id=s3.id)
+        record_odi(db, ther, parse_odi(",,,1,1,1,1,1,1,1"), session_id=s2.id)
+    # outcomes belong to sessions that have run
+    with pytest.raises(InputError, match="once the session has run") as err:
+        record_nrs(db, ther, s3.id, NrsRecord(nrs_before=5))
+    assert err.value.field == "session"
     with pytest.raises(PermissionDeniedError):
         record_nrs(db, actors[Role.BILLING], s3.id, NrsRecord(nrs_before=5))

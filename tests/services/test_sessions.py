@@ -190,34 +190,16 @@ _CHILD = textwrap.dedent(
 def test_a_killed_session_is_closed_as_aborted_with_its_telemetry_on_the_next_start(
     tmp_path: Path,
 ) -> None:
-    from spinecare.services.users import actor_for
     from spinecare.store import open_store
-    from tests.services.conftest import PASSWORD
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
     store = open_store(url=url)
     try:
-        from pydantic import SecretStr
-
         from spinecare.services.patients import add_patient
-        from spinecare.services.users import UserCreate, create_user
-        from tests.services.conftest import patient_data
+        from tests.services.conftest import make_users, patient_data
 
         with store.unit_of_work() as db:
-            create_user(
-                db,
-                None,
-                UserCreate(username="admin", role=Role.ADMIN, password=SecretStr(PASSWORD)),
-            )
-            admin = actor_for(db, "admin")
-            actors = {Role.ADMIN: admin}
-            for role in (Role.PHYSICIAN, Role.THERAPIST):
-                create_user(
-                    db,
-                    admin,
-                    UserCreate(username=role.value, role=role, password=SecretStr(PASSWORD)),
-                )
-                actors[role] = actor_for(db, role.value)
+            actors = make_users(db, (Role.PHYSICIAN, Role.THERAPIST))
             pid = add_patient(db, actors[Role.THERAPIST], patient_data()).id
         with store.session() as db:
             ids = _course(db, actors, pid)

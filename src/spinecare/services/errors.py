@@ -24,4 +24,32 @@ class PermissionDeniedError(PermissionError):
         super().__init__(f"{username} ({role}) may not {action}")
 
 
-__all__ = ["InputError", "NotFoundError", "PermissionDeniedError"]
+class AuthenticationError(Exception):
+    """Who is acting is not established: not logged in, wrong credentials, an expired or
+    revoked login, a locked account. ``hint`` says what to do; faces show both, never which
+    of username and password was wrong."""
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"{reason}{'; ' + hint if hint else ''}")
+
+
+class PasswordChangeRequired(AuthenticationError):
+    """The user logged in with a one-time password and must choose a new one first."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"{username} must change the one-time password before anything else",
+            "run spinecare passwd",
+        )
+        self.username = username
+
+
+__all__ = [
+    "AuthenticationError",
+    "InputError",
+    "NotFoundError",
+    "PasswordChangeRequired",
+    "PermissionDeniedError",
+]

@@ -8,6 +8,11 @@ and assigns numbers. Numbering: a per-year counter row is created if missing and
 write, so the whole issue runs under SQLite's single writer lock). The counter and the invoice
 change commit together, so a failed issue leaves no gap and two concurrent issues never get the
 same number.
+
+Dates: an invoice is issued, paid or cancelled today or on a past day, never in the future (an
+invoice dated 2099 would be the year's last number and block every payment before it), never
+before the services it bills or the date it was issued, and never before the newest number of
+its year (numbers follow dates).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,17 +32,15 @@ from sqlalchemy.orm import Session
 from spinecare import billing
 from spinecare.errors import InputError
 from spinecare.services._common import act_as, load, utcnow
-from spinecare.services.auth import Actor, require_reader, require_role
+from spinecare.services.auth import BILLING_ROLES, Actor, require_reader, require_role
 from spinecare.services.errors import NotFoundError
 from spinecare.services.patients import load_patient
 from spinecare.store.audit import jsonable, record_event
 from spinecare.store.billing_models import Invoice, InvoiceCounter, InvoiceLine
-from spinecare.store.enums import AuditAction, Role, SessionStatus
+from spinecare.store.enums import AuditAction, SessionStatus
 from spinecare.store.models import Course, Diagnosis, TreatmentSession
 
 ENTITY = "invoices"
-# Who may bill: the billing office, physicians (a small practice bills itself) and admins.
-BILLING_ROLES = frozenset({Role.BILLING, Role.PHYSICIAN, Role.ADMIN})
 DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
 
 
@@ -109,6 +112,38 @@ def _audit(
 
 def _require_biller(actor: Actor) -> Actor:
     return require_role(actor, BILLING_ROLES, "bill")
+
+
+def _check_day(
+    field: str,
+    day: date,
+    today: date,
+    *,
+    not_before: date | None = None,
+    what: str = "",
+) -> date:
+    """A date of an invoice event: not in the future, not before ``not_before`` (``what``)."""
+    if day > today:
+        raise InputError(field, f"must not be in the future (today is {today.isoformat()})",
+                         day.isoformat())  # fmt: skip
+    if not_before is not None and day < not_before:
+        raise InputError(field, f"must not be before {what} ({not_before.isoformat()})",
+                         day.isoformat())  # fmt: skip
+    return day
+
+
+def _newest_issue_of_year(session: Session, year: int) -> date | None:
+    return session.scalar(
+        select(func.max(Invoice.issued_on)).where(
+            Invoice.year == year, Invoice.number.is_not(None)
+        )
+    )
+
+
+def _check_number_day(session: Session, field: str, day: date, today: date) -> None:
+    """A day that takes the year's next number: not before the newest one already taken."""
+    newest = _newest_issue_of_year(session, day.year)
+    _check_day(field, day, today, not_before=newest, what="the newest invoice number of its year")
 
 
 # --- domain <-> rows -------------------------------------------------------------------------
@@ -346,10 +381,15 @@ def issue_invoice(
     _require_biller(actor)
     act_as(session, actor)
     stamp = utcnow(now)
-    day = on or stamp.astimezone(zone).date()
+    today = stamp.astimezone(zone).date()
+    day = on or today
+    _check_day("date", day, today)
     # The counter first: on SQLite this write takes the writer lock before anything is read.
     seq = _next_number(session, day.year)
     inv = load(session, Invoice, invoice_id, "invoice")
+    served = max((ln.service_date for ln in inv.lines), default=None)
+    _check_day("date", day, today, not_before=served, what="the last service it bills")
+    _check_number_day(session, "date", day, today)
     before = _snapshot(inv)
     number = billing.format_invoice_number(day.year, seq)
     issued = billing.issue(to_domain(session, inv), number, day)  # raises when not allowed
@@ -372,9 +412,11 @@ def mark_paid(
     _require_biller(actor)
     act_as(session, actor)
     stamp = utcnow(now)
+    today = stamp.astimezone(zone).date()
     inv = load(session, Invoice, invoice_id, "invoice")
+    day = _check_day("date", on or today, today, not_before=inv.issued_on, what="its issue date")
     before = _snapshot(inv)
-    paid = billing.mark_paid(to_domain(session, inv), on or stamp.astimezone(zone).date())
+    paid = billing.mark_paid(to_domain(session, inv), day)
     inv.status, inv.paid_on, inv.updated_at = paid.status.value, paid.paid_on, stamp
     _audit(session, inv, AuditAction.UPDATE, before)
     return _public(session, inv)
@@ -394,8 +436,12 @@ def cancel_invoice(
     _require_biller(actor)
     act_as(session, actor)
     stamp = utcnow(now)
-    day = on or stamp.astimezone(zone).date()
+    today = stamp.astimezone(zone).date()
+    day = on or today
     probe = load(session, Invoice, invoice_id, "invoice")
+    drafted = probe.created_at.astimezone(zone).date()
+    _check_day("date", day, today, not_before=probe.issued_on or drafted,
+               what="its issue date" if probe.issued_on else "the day it was drafted")  # fmt: skip
     action = billing.cancel_action(probe.status)
     # Refused before a number is taken (raises InvoiceStateError with the reason).
     billing.invoice_transition(probe.status, action, probe.kind)
@@ -406,6 +452,7 @@ def cancel_invoice(
         _audit(session, probe, AuditAction.UPDATE, before)
         return _public(session, probe)
     seq = _next_number(session, day.year)
+    _check_number_day(session, "date", day, today)
     inv = load(session, Invoice, invoice_id, "invoice")
     before = _snapshot(inv)
     number = billing.format_invoice_number(day.year, seq)

@@ -2,6 +2,10 @@
 
 Scoring and the review rule are ``clinical/outcomes.py`` and ``clinical/course.py``; a correction
 is a new row (the newest per session and kind counts), so nothing recorded is ever lost.
+
+Outcomes belong to what has happened: a session's NRS and ODI are recorded once the session has
+run (done or aborted), never for a planned, running or cancelled one, and nothing new is recorded
+for a deleted patient.
 """
 
 from __future__ import annotations
@@ -28,8 +32,29 @@ from spinecare.errors import InputError
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.settings import ClinicSettings
-from spinecare.store.enums import OutcomeKind
+from spinecare.store.enums import OutcomeKind, SessionStatus
 from spinecare.store.models import Course, Outcome, TreatmentSession
+
+# A session has run when it ended, completed or not; outcomes of others would describe nothing.
+RUN_STATES = frozenset({SessionStatus.DONE.value, SessionStatus.ABORTED.value})
+
+
+def _session_that_ran(session: Session, session_id: int) -> TreatmentSession:
+    s = load(session, TreatmentSession, session_id, "session")
+    if s.course.patient.deleted_at is not None:
+        raise InputError("session", "its patient has been deleted", session_id)
+    if s.status not in RUN_STATES:
+        raise InputError(
+            "session", f"is {s.status}: outcomes are recorded once the session has run", session_id
+        )
+    return s
+
+
+def _live_course(session: Session, course_id: int) -> Course:
+    c = load(session, Course, course_id, "course")
+    if c.patient.deleted_at is not None:
+        raise InputError("course", "its patient has been deleted", course_id)
+    return c
 
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Nrs = Annotated[int, Field(ge=0, le=10)]  # NRS-11: integers 0-10 (clinical/outcomes.py)
@@ -123,7 +148,7 @@ def record_nrs(
     """Pain before and/or after a session (NRS-11)."""
     require_clinical_writer(actor)
     act_as(session, actor)
-    s = load(session, TreatmentSession, session_id, "session")
+    s = _session_that_ran(session, session_id)
     at = utcnow(now)
     rows = [
         _add(session, kind, value, session_id=s.id, course_id=s.course_id, at=at)
@@ -150,10 +175,12 @@ def record_odi(
     require_clinical_writer(actor)
     act_as(session, actor)
     if session_id is not None:
-        s = load(session, TreatmentSession, session_id, "session")
+        s = _session_that_ran(session, session_id)
+        if course_id is not None and course_id != s.course_id:
+            raise InputError("course", f"session {session_id} is of another course", course_id)
         course_id = s.course_id
     elif course_id is not None:
-        load(session, Course, course_id, "course")
+        _live_course(session, course_id)
     else:
         raise InputError("session", "an ODI belongs to a session or a course")
     result = odi_score(data.answers)

@@ -1,7 +1,9 @@
 """Patients: register, find, show, edit, soft-delete.
 
 Edits re-validate the whole record (so e.g. a menopausal status cannot be set on a male
-patient); the audit log keeps the values before and after every change.
+patient, or a weight no child of that age has); the audit log keeps the values before and after
+every change. A name holds no control or formatting characters; a birth date is not moved after
+anything already recorded for the patient.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from spinecare.clinical.growth import implausible_for_age
 from spinecare.clinical.vocab import Menopause, Sex
+from spinecare.errors import InputError
 from spinecare.services._common import act_as, utcnow
 from spinecare.services.auth import (
     Actor,
@@ -31,7 +35,15 @@ from spinecare.services.auth import (
 )
 from spinecare.services.errors import NotFoundError
 from spinecare.store.enums import Insurance
-from spinecare.store.models import Patient
+from spinecare.store.models import (
+    BmdMeasurement,
+    Course,
+    Diagnosis,
+    Patient,
+    ScreeningFinding,
+    VertebralFracture,
+)
+from spinecare.store.text import refuse_reason
 
 # Plausible adult ranges, an input check only: weight as clinical/findings.py accepts it
 # (30-250 kg); height 100-250 cm (engineering bounds around adult stature).
@@ -66,6 +78,20 @@ class _PatientFields(BaseModel):
     def _birth_date(cls, v: date | None) -> date | None:
         return _check_birth_date(v)
 
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and (reason := refuse_reason(v)) is not None:
+            raise ValueError(reason)
+        return v
+
+
+def _age_months(birth: date, on: date) -> float:
+    months = (on.year - birth.year) * 12 + (on.month - birth.month)
+    if on.day < birth.day:
+        months -= 1
+    return float(months) + 0.5  # within the month: the reference's mid-month convention
+
 
 class PatientCreate(_PatientFields):
     name: str = Field(min_length=1, max_length=200)
@@ -81,6 +107,12 @@ class PatientCreate(_PatientFields):
     def _consistent(self) -> Self:
         if self.sex is Sex.MALE and self.menopausal_status is not None:
             raise ValueError("menopausal_status: only for female patients")
+        # Children: weight and height within what children of that age and sex have.
+        months = _age_months(self.birth_date, date.today())
+        for problem in implausible_for_age(
+            self.sex, months, weight_kg=float(self.weight_kg), height_cm=float(self.height_cm)
+        ):
+            raise ValueError(f"{problem.field}: {problem.reason}")
         return self
 
 
@@ -193,6 +225,15 @@ def edit_patient(
     p = load_patient(session, patient_id)
     given = changes.model_dump(exclude_unset=True)
     merged = PatientCreate.model_validate({**_fields(p), **given})  # whole-record consistency
+    if "birth_date" in given:
+        earliest = earliest_record_date(session, p)
+        if earliest is not None and merged.birth_date > earliest:
+            raise InputError(
+                "birth_date",
+                f"must not be after the patient's records (the earliest is of "
+                f"{earliest.isoformat()})",
+                merged.birth_date.isoformat(),
+            )
     changed = False
     for key in given:
         new = getattr(merged, key)
@@ -204,6 +245,25 @@ def edit_patient(
         p.updated_at = utcnow(now)
         session.flush()
     return PatientPublic.model_validate(p)
+
+
+def earliest_record_date(session: Session, p: Patient) -> date | None:
+    """The earliest calendar date recorded for the patient (diagnoses, findings, DXA,
+    fractures, fracture history, courses): a birth date may not come after it."""
+    candidates: list[date] = []
+    if p.fracture_history_on is not None:
+        candidates.append(p.fracture_history_on)
+    for column, owner in (
+        (Diagnosis.diagnosed_on, Diagnosis.patient_id),
+        (ScreeningFinding.event_date, ScreeningFinding.patient_id),
+        (BmdMeasurement.measured_on, BmdMeasurement.patient_id),
+        (VertebralFracture.occurred_on, VertebralFracture.patient_id),
+        (Course.start_date, Course.patient_id),
+    ):
+        d = session.scalar(select(func.min(column)).where(owner == p.id))
+        if d is not None:
+            candidates.append(d)
+    return min(candidates, default=None)
 
 
 def delete_patient(

@@ -7,23 +7,41 @@ a trace, and a rollback removes change and trace together.
 
 Append-only: this module offers inserting and reading only; the migration adds triggers that
 reject UPDATE and DELETE on ``audit_log`` (SQLite and PostgreSQL).
+
+Tamper-evident: each entry stores ``prev_hash`` (the hash of the entry before it) and ``hash``,
+the SHA-256 of its own content and ``prev_hash`` [schneier-kelsey1999]. An entry changed after
+it was written no longer matches its hash; one removed or slipped in breaks the link of the
+entry after it; ``audit_chain`` holds the newest entry, so entries cut off at the end show too.
+Writers take the chain head's row lock before they append, so the chain never forks, and an
+entry is never dated before the one it follows (a back-dated entry cannot be a real one).
+:func:`verify_chain` walks the log and names the first entry that breaks the chain.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from spinecare.store.base import Base
 from spinecare.store.enums import AuditAction
-from spinecare.store.models import AUDITED_TABLES, SECRET_COLUMNS, AuditEntry
+from spinecare.store.models import (
+    AUDITED_TABLES,
+    SECRET_COLUMNS,
+    UNAUDITED_COLUMNS,
+    AuditChainHead,
+    AuditEntry,
+)
 
 ACTOR_KEY = "spinecare.actor"
+GENESIS = "0" * 64  # the "previous hash" of the first entry
 
 
 class MissingActorError(RuntimeError):
@@ -75,7 +93,11 @@ def _before_after(obj: Base) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
         hist = state.attrs[key].history
         new = getattr(obj, key)
         old = hist.deleted[0] if hist.deleted else new
-        if hist.added and (not hist.deleted or hist.added[0] != hist.deleted[0]):
+        if (
+            hist.added
+            and (not hist.deleted or hist.added[0] != hist.deleted[0])
+            and key not in UNAUDITED_COLUMNS
+        ):
             changed.add(key)
         mask = key in SECRET_COLUMNS
         before[key] = "***" if mask else jsonable(old)
@@ -122,7 +144,7 @@ def _audit_flush(session: Session, flush_context: UOWTransaction) -> None:
         )
     for row in rows:
         row["actor"] = actor
-    session.connection().execute(insert(AuditEntry), rows)
+    _append(session, rows)
 
 
 def _row(
@@ -158,7 +180,7 @@ def record_event(
         raise MissingActorError(f"{entity} event without an acting user (set_actor first)")
     row = _row(datetime.now(UTC), entity, str(entity_id), action, before, after)
     row["actor"] = actor
-    session.execute(insert(AuditEntry), [row])
+    _append(session, [row])
 
 
 def audit_entries(
@@ -171,3 +193,201 @@ def audit_entries(
     if entity_id is not None:
         stmt = stmt.where(AuditEntry.entity_id == str(entity_id))
     return session.scalars(stmt).all()
+
+
+# --- the hash chain ------------------------------------------------------------------------
+
+
+class ChainHeadMissingError(RuntimeError):
+    """The audit chain's head row is gone: the log has been tampered with."""
+
+
+def _number(value: int | float | Decimal) -> str:
+    """A number as exact normalised decimal text: 260, 260.0 and 2.6E+2 hash alike, as JSON
+    storage (JSONB) may return any of them for what was written."""
+    text = str(Decimal(str(value)).normalize())
+    return "0" if text in ("-0", "0E+0") else text
+
+
+def _canonical(value: Any) -> str:
+    """Deterministic text of a JSON value: sorted keys, ASCII escapes, normalised numbers."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float | Decimal):
+        return _number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=True)
+    if isinstance(value, dict):
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(f"{json.dumps(k)}:{_canonical(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=True)
+
+
+def _instant(at: datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(
+    prev_hash: str,
+    entry_id: int,
+    at: datetime,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    action: str,
+    before: Any,
+    after: Any,
+) -> str:
+    """SHA-256 (hex) of one entry's content and the hash of the entry before it."""
+    text = _canonical(
+        {
+            "prev": prev_hash,
+            "id": entry_id,
+            "at": _instant(at),
+            "actor": actor,
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "before": before,
+            "after": after,
+        }
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    last_id: int
+    last_hash: str
+    last_at: datetime | None
+
+
+def lock_chain(session: Session) -> ChainHead:
+    """Take the chain head's row lock for this transaction and return the head.
+
+    The first statement is a write (an UPDATE that changes nothing): on PostgreSQL it waits for
+    any other appender to commit and then sees its entries; on SQLite it takes the writer lock
+    before anything is read. Also used to serialise other once-only work (the first admin)."""
+    conn = session.connection()
+    conn.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .values(last_id=AuditChainHead.last_id)
+    )
+    row = conn.execute(
+        select(AuditChainHead.last_id, AuditChainHead.last_hash, AuditChainHead.last_at).where(
+            AuditChainHead.id == 1
+        )
+    ).first()
+    if row is None:
+        raise ChainHeadMissingError("audit_chain has no head row")
+    return ChainHead(row.last_id, row.last_hash, row.last_at)
+
+
+def _append(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` at the end of the chain (ids, dates and hashes assigned here)."""
+    head = lock_chain(session)
+    last_id, prev, last_at = head.last_id, head.last_hash, head.last_at
+    for row in rows:
+        last_id += 1
+        # Never dated before the entry it follows: the clocks of two writers may differ by a
+        # little, a back-dated entry would make every real one look forged.
+        at: datetime = row["at"]
+        if last_at is not None and at < last_at:
+            at = last_at
+        row.update(id=last_id, at=at, prev_hash=prev)
+        row["hash"] = prev = entry_hash(
+            prev, last_id, at, row["actor"], row["entity"], row["entity_id"], row["action"],
+            _json(row["before"]), _json(row["after"]),
+        )  # fmt: skip
+        last_at = at
+    conn = session.connection()
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == 1)
+        .values(last_id=last_id, last_hash=prev, last_at=last_at)
+    )
+
+
+def _json(value: Any) -> Any:
+    """What the database will hand back for ``value`` (a JSON round trip)."""
+    return None if value is None else json.loads(json.dumps(value, default=str))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The result of :func:`verify_chain`: ``broken_at`` is the first entry that breaks the
+    chain (None when intact), ``reason`` says how."""
+
+    entries: int
+    last_id: int
+    last_hash: str
+    broken_at: int | None = None
+    reason: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None and not self.reason
+
+
+def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
+    """Walk the log oldest first and check every link, every hash, the dates and the head."""
+    prev_hash, prev_id, prev_at = GENESIS, 0, None
+    count = 0
+    stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=batch)
+    for e in session.scalars(stmt):
+        count += 1
+        where = f"the entry before it (#{prev_id})" if prev_id else "the start of the log"
+        if e.prev_hash != prev_hash:
+            return ChainReport(
+                count, e.id, e.hash or "", e.id,
+                f"does not follow {where}: an entry was removed, inserted or reordered there",
+            )  # fmt: skip
+        expected = entry_hash(
+            e.prev_hash, e.id, e.at, e.actor, e.entity, e.entity_id, e.action, e.before, e.after
+        )
+        if e.hash != expected:
+            return ChainReport(
+                count, e.id, e.hash or "", e.id,
+                "its content does not match its hash: it was changed after it was written",
+            )  # fmt: skip
+        if prev_at is not None and e.at < prev_at:
+            return ChainReport(
+                count, e.id, e.hash, e.id,
+                f"it is dated before {where}: it was not written when it says (back-dated)",
+            )  # fmt: skip
+        prev_hash, prev_id, prev_at = e.hash, e.id, e.at
+        session.expunge(e)
+    head = session.execute(
+        select(AuditChainHead.last_id, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
+    ).first()
+    if head is None:
+        return ChainReport(count, prev_id, prev_hash, None, "the chain's head record is missing")
+    if (head.last_id, head.last_hash) != (prev_id, prev_hash):
+        if head.last_id == prev_id:
+            first = prev_id
+            reason = "the chain's head does not match the last entry: one of them was changed"
+        elif head.last_id > prev_id:
+            first = prev_id + 1
+            reason = (
+                f"the log ends at #{prev_id} but its head names #{head.last_id}: "
+                "entries at the end were removed"
+            )
+        else:
+            first = head.last_id + 1
+            reason = (
+                f"the log ends at #{prev_id} but its head names #{head.last_id}: entries were "
+                "added at the end without the chain's lock, or the head was changed"
+            )
+        return ChainReport(count, prev_id, prev_hash, first, reason)
+    return ChainReport(count, prev_id, prev_hash)
+
+
+def entry_hash_of(session: Session, entry_id: int) -> str | None:
+    """The stored hash of entry ``entry_id`` (None if there is no such entry)."""
+    return session.scalar(select(AuditEntry.hash).where(AuditEntry.id == entry_id))

@@ -39,8 +39,13 @@ class Invoice(Base):
     __table_args__ = (
         CheckConstraint(f"kind IN ({_in(INVOICE_KINDS)})", name="kind"),
         CheckConstraint(f"status IN ({_in(INVOICE_STATUSES)})", name="status"),
-        # Issued invoices carry a number; drafts do not (numbers are assigned at issue time).
-        CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_iff_issued"),
+        # Issued invoices carry a number; drafts do not (numbers are assigned at issue time); a
+        # cancelled invoice has one, a discarded draft none (migration 0004).
+        CheckConstraint(
+            "(status = 'draft' AND number IS NULL) OR (status IN ('issued', 'paid') AND number "
+            "IS NOT NULL) OR status = 'cancelled'",
+            name="number_iff_issued",
+        ),
         UniqueConstraint("number", name="uq_invoices_number"),
         UniqueConstraint("year", "sequence", name="uq_invoices_year_sequence"),
         Index("ix_invoices_patient_id", "patient_id"),

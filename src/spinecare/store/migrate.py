@@ -2,17 +2,31 @@
 
 The migration scripts live inside the package (``store/migrations``); the database URL comes from
 the settings. ``spinecare db upgrade`` and the automatic upgrade on first use both end here.
+
+A migration is all or nothing. PostgreSQL runs DDL in transactions; SQLite does too, but Python's
+sqlite3 driver opens its transaction only at the first data change, so on SQLite a migration runs
+on a connection of its own that begins with ``BEGIN IMMEDIATE`` (the writer lock from the start)
+and, as SQLite's procedure for rebuilding tables prescribes, with foreign keys off and checked
+with ``PRAGMA foreign_key_check`` before it commits [sqlite-altertable].
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+# How long a statement waits for a lock another writer holds (SQLite busy timeout, PostgreSQL
+# lock_timeout), in milliseconds.
+LOCK_TIMEOUT_MS = 5000
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -31,6 +45,14 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def is_known_revision(revision: str) -> bool:
+    """True when ``revision`` is one of the migrations this version ships."""
+    return any(
+        script.revision == revision
+        for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -40,15 +62,52 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
+@contextmanager
+def _migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction that commits only if the whole migration succeeds."""
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:") or "mode=memory" in database:
+        with engine.begin() as conn:
+            yield conn
+        return
+    own = create_engine(engine.url, poolclass=NullPool)
+
+    @event.listens_for(own, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver opens no transaction of its own
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; back on per use
+        cur.close()
+
+    @event.listens_for(own, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with own.begin() as conn:
+            yield conn
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+            if broken is not None:
+                from spinecare.store.faults import MigrationRefused
+
+                raise MigrationRefused(
+                    f"the migration would leave rows of {broken[0]} pointing at missing rows of "
+                    f"{broken[2]}; nothing was changed"
+                )
+    finally:
+        own.dispose()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as conn:
+    with _migration_connection(engine) as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str = "-1") -> None:
-    with engine.begin() as conn:
+    with _migration_connection(engine) as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -56,6 +57,10 @@ AUDITED_TABLES = frozenset(
 )
 # Never copied into audit snapshots.
 SECRET_COLUMNS = frozenset({"password_hash"})
+# Bookkeeping of failed logins: a change to these alone is not an audit entry (a password
+# guesser would otherwise fill the log); the lock itself shows in the failed logins' effect.
+UNAUDITED_COLUMNS = frozenset({"failed_logins", "locked_until"})
+TOKEN_KINDS = ("cli", "web")
 
 
 class User(Base):
@@ -68,8 +73,35 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A one-time password (first admin, reset) must be replaced before anything else.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # Consecutive failed logins, and the end of the lock they caused (services/users.py).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuthToken(Base):
+    """A login: the SHA-256 of a random bearer token (never the token), until it expires or is
+    revoked. The CLI keeps the token in a 0600 file; the web app in a session cookie."""
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in TOKEN_KINDS)})", name="kind"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        Index("ix_auth_tokens_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Patient(Base):
@@ -234,6 +266,9 @@ class TreatmentSession(Base):
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("scheduled_end > scheduled_start", name="end_after_start"),
         UniqueConstraint("course_id", "number", name="uq_sessions_course_id_number"),
+        # One output directory records one session: attaching it twice would give two sessions
+        # the same telemetry.
+        Index("uq_sessions_telemetry_dir", "telemetry_dir", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -279,7 +314,9 @@ class Outcome(Base):
 
 
 class AuditEntry(Base):
-    """Append-only record of a change. No update or delete API; triggers refuse both."""
+    """Append-only record of a change. No update or delete API; triggers refuse both, and each
+    entry carries the SHA-256 of its content and of the entry before it (``store/audit.py``),
+    so an entry changed, removed or slipped in afterwards breaks the chain."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
@@ -292,3 +329,200 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(16))
     before: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The newest entry of the audit chain (one row, id 1): writers lock it to append in turn,
+    and ``audit verify`` compares it with the log's end (entries cut off at the end)."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    last_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# --- The orthosis pathway (migration 0005_orthosis): prescription, follow-ups, the osteoporosis
+# follow-up beside it, and posture recordings. Appended here, imports included, so the tables
+# of the pathway stay together.
+from spinecare.clinical.orthosis import FollowUpVisit, OrthosisDevice  # noqa: E402
+from spinecare.clinical.osteoporosis_followup import (  # noqa: E402
+    RISK_FACTOR_CODES,
+    DrugClass,
+)
+
+POSTURE_SOURCES = ("simulated", "csv", "serial")
+HEIGHT_KINDS = ("measured", "recalled_adult")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class OrthosisPrescription(Base):
+    """A prescribed Spinomed-type orthosis: device, size, the fitting, the wearing plan
+    (``clinical.orthosis.WearingPlan`` as JSON) and the prescribing physician."""
+
+    __tablename__ = "orthosis_prescriptions"
+    __table_args__ = (
+        CheckConstraint(f"device IN ({sql_in(OrthosisDevice)})", name="device"),
+        CheckConstraint("fitted_on IS NULL OR fitted_on >= prescribed_on", name="fitted_after"),
+        CheckConstraint("ended_on IS NULL OR ended_on >= prescribed_on", name="ended_after"),
+        Index("ix_orthosis_prescriptions_patient_id", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    device: Mapped[str] = mapped_column(String(16))
+    device_name: Mapped[str | None] = mapped_column(String(120), default=None)
+    size: Mapped[str | None] = mapped_column(String(8), default=None)
+    prescribed_on: Mapped[date]
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    fitted_on: Mapped[date | None] = mapped_column(default=None)
+    fitted_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    plan: Mapped[dict[str, Any]] = mapped_column()
+    ended_on: Mapped[date | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    followups: Mapped[list[OrthosisFollowUp]] = relationship(
+        back_populates="prescription", order_by="OrthosisFollowUp.due_on"
+    )
+
+
+class OrthosisFollowUp(Base):
+    """A visit (baseline, 3 or 6 months) with the trials' outcome measures, in the units of
+    ``clinical.orthosis.OUTCOME_MEASURES`` (N, N, deg, mm, NRS, score, score)."""
+
+    __tablename__ = "orthosis_followups"
+    __table_args__ = (
+        CheckConstraint(f"visit IN ({sql_in(FollowUpVisit)})", name="visit"),
+        UniqueConstraint(
+            "prescription_id", "visit", name="uq_orthosis_followups_prescription_id_visit"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("orthosis_prescriptions.id"))
+    visit: Mapped[str] = mapped_column(String(16))
+    due_on: Mapped[date]
+    done_on: Mapped[date | None] = mapped_column(default=None)
+    back_extensor_strength: Mapped[Decimal | None] = mapped_column(Numeric(6, 1), default=None)
+    abdominal_flexor_strength: Mapped[Decimal | None] = mapped_column(Numeric(6, 1), default=None)
+    kyphosis_angle: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), default=None)
+    body_sway: Mapped[Decimal | None] = mapped_column(Numeric(6, 1), default=None)
+    pain: Mapped[Decimal | None] = mapped_column(Numeric(3, 1), default=None)
+    well_being: Mapped[Decimal | None] = mapped_column(Numeric(4, 1), default=None)
+    limitations_of_daily_living: Mapped[Decimal | None] = mapped_column(
+        Numeric(4, 1), default=None
+    )
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    prescription: Mapped[OrthosisPrescription] = relationship(back_populates="followups")
+
+
+class OsteoporosisRiskFactor(Base):
+    """One answer about a risk factor of the osteoporosis seed; the newest per code counts."""
+
+    __tablename__ = "osteoporosis_risk_factors"
+    __table_args__ = (
+        CheckConstraint(f"code IN ({_in(RISK_FACTOR_CODES)})", name="code"),
+        Index("ix_osteoporosis_risk_factors_patient_id", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    present: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    recorded_on: Mapped[date]
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DrugTherapyRecord(Base):
+    """Drug therapy as the treating physician prescribed it (recorded, never prescribed here)."""
+
+    __tablename__ = "drug_therapies"
+    __table_args__ = (
+        CheckConstraint(f"drug_class IN ({sql_in(DrugClass)})", name="drug_class"),
+        CheckConstraint("stopped_on IS NULL OR stopped_on >= started_on", name="stopped_after"),
+        Index("ix_drug_therapies_patient_id", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    drug_class: Mapped[str] = mapped_column(String(24))
+    substance: Mapped[str] = mapped_column(String(120))
+    dose: Mapped[str | None] = mapped_column(String(120), default=None)
+    started_on: Mapped[date]
+    stopped_on: Mapped[date | None] = mapped_column(default=None)
+    prescriber: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class HeightMeasurement(Base):
+    """Body height over time (measured at a visit, or the tallest adult height recalled)."""
+
+    __tablename__ = "height_measurements"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_in(HEIGHT_KINDS)})", name="kind"),
+        CheckConstraint("height_cm > 0", name="height_positive"),
+        Index("ix_height_measurements_patient_id", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    measured_on: Mapped[date]
+    height_cm: Mapped[Decimal] = mapped_column(Numeric(5, 1))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PostureRecording(Base):
+    """One posture-sensor recording analysed (``signals.posture.PostureAnalysis`` as JSON; the
+    raw samples stay in the file they came from)."""
+
+    __tablename__ = "posture_recordings"
+    __table_args__ = (
+        CheckConstraint(f"source IN ({_in(POSTURE_SOURCES)})", name="source"),
+        CheckConstraint("wear_time_s >= 0 AND upright_time_s >= 0", name="times"),
+        Index("ix_posture_recordings_patient_id", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    prescription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orthosis_prescriptions.id"), default=None
+    )
+    started_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    duration_s: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    wear_time_s: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    upright_time_s: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    reminders: Mapped[int] = mapped_column(Integer)
+    analysis: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# Every change to the pathway's tables is audited like the clinical tables above.
+AUDITED_TABLES = AUDITED_TABLES | frozenset(
+    {
+        "orthosis_prescriptions",
+        "orthosis_followups",
+        "osteoporosis_risk_factors",
+        "drug_therapies",
+        "height_measurements",
+        "posture_recordings",
+    }
+)

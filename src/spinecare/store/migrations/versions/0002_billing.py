@@ -88,6 +88,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Invoice numbers once issued are never given out again: dropping the invoices and the
+    # counters would start the numbering afresh. Refuse while any number has been taken.
+    from spinecare.store.faults import MigrationRefused
+
+    bind = op.get_bind()
+    issued = bind.execute(
+        sa.text("SELECT COUNT(*) FROM invoices WHERE number IS NOT NULL")
+    ).scalar_one()
+    taken = bind.execute(
+        sa.text("SELECT COUNT(*) FROM invoice_counters WHERE last_number > 0")
+    ).scalar_one()
+    if issued or taken:
+        raise MigrationRefused(
+            f"{issued} issued invoice(s) and numbers taken in {taken} year(s): below "
+            "0002_billing they would be lost and the numbers issued again. Nothing was changed"
+        )
     op.drop_table("invoice_counters")
     op.drop_index("ix_invoice_lines_session_id", table_name="invoice_lines")
     op.drop_table("invoice_lines")
