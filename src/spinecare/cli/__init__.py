@@ -41,7 +41,16 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("session", "Run decompression sessions."),
     ("findings", "Findings screening reads: contraindication items, diagnoses, DXA, fractures."),
     ("emg", "Surface EMG: replay the guarding detector over a recording."),
+    ("table", "Traction tables on Modbus: serve the simulated table, probe a table."),
     ("serve", "Run the clinic web app (browser pages, live monitor, REST API under /api/v1)."),
+    (
+        "orthosis",
+        "Orthosis pathway: prescribe, fit, follow-ups against the trials, osteoporosis follow-up.",
+    ),
+    (
+        "posture",
+        "Posture sensor on the upper back: analyse, simulate, stream live, record, summarise.",
+    ),
 )
 for _name, _help in _COMMANDS:
     lazy_command(_name, f"spinecare.cli.{_name}", _help)

@@ -367,7 +367,7 @@ class FollowUpMeasures(BaseModel):
         for m in OUTCOME_MEASURES:
             v = getattr(self, m.key)
             if v is not None and not m.low <= v <= m.high:
-                raise ValueError(f"{m.key}: must be {m.low:g}-{m.high:g} {m.unit}")
+                raise ValueError(f"{m.key}: must be {m.low:g}-{m.high:g} ({m.unit})")
         return self
 
     def values(self) -> dict[str, float]:
@@ -442,7 +442,7 @@ class EvidenceRow(BaseModel):
     published: list[PublishedChange]
 
 
-def _label(e: TrialEvidence) -> str:
+def trial_label(e: TrialEvidence) -> str:
     author = e.citation.split(" ")[0]
     year = e.citation.split(";")[0][-4:]
     return f"{author.replace('Kaijser', 'Kaijser Alin')} {year}, {e.arm}"
@@ -461,7 +461,7 @@ def evidence_comparison(
             if m.key in e.results:
                 pub.append(
                     PublishedChange(
-                        trial=e.key, label=_label(e), arm=e.arm, percent=e.results[m.key],
+                        trial=e.key, label=trial_label(e), arm=e.arm, percent=e.results[m.key],
                         funding=e.funding, maker_funded=e.maker_funded,
                         between_group_difference=e.between_group_difference,
                     )
@@ -469,7 +469,7 @@ def evidence_comparison(
             for arm, pct in e.comparators.get(m.key, {}).items():
                 pub.append(
                     PublishedChange(
-                        trial=e.key, label=f"{_label(e).rsplit(',', 1)[0]}, {arm}", arm=arm,
+                        trial=e.key, label=f"{trial_label(e).rsplit(',', 1)[0]}, {arm}", arm=arm,
                         percent=pct, funding=e.funding, maker_funded=e.maker_funded,
                         between_group_difference=e.between_group_difference,
                     )

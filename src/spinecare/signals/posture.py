@@ -213,7 +213,7 @@ def posture_csv_parse(text: str) -> ImuRecording:
     if data.size == 0:
         raise InputError("file", "no samples after the header")
     if data.shape[1] != len(CSV_HEADER):
-        raise InputError("file", f"{data.shape[1]} columns, expected {len(CSV_HEADER)}")
+        _raise_bad_line(lines, first)
     return imu_validate(data[:, 0], data[:, 1:4], data[:, 4:7])
 
 
