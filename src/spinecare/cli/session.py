@@ -122,6 +122,13 @@ def run(
     as_user: Annotated[
         str | None, typer.Option("--as", help="acting user (with --course-session)")
     ] = None,
+    device_spec: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="simulated (default), modbus://HOST:PORT or rtu:///dev/ttyX?baud=N",
+        ),
+    ] = "simulated",
 ) -> None:
     """Run one session on the simulated table: telemetry, summary.json and a force chart.
 
@@ -139,6 +146,10 @@ def run(
     out_dir = out or _default_out_dir()
     if (out_dir / "telemetry.csv").exists():
         raise InputError("out", "holds a session already; choose a new directory", str(out_dir))
+    from spinecare.cli._device import table_choice
+
+    # A table on the wire (None: the simulated table); never a silent fallback to the simulator.
+    wire = table_choice(device_spec, fast=fast, speed=speed, emg=emg)
 
     from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock, SimulatedClock
     from spinecare.runtime.loop import RealtimeOptions
@@ -165,6 +176,8 @@ def run(
     )
 
     def device(proto: Protocol) -> svc.DeviceFactory:
+        if wire is not None:
+            return wire.factory(proto, clinician_max_force_n=clinician_max, emg=emg)
         from spinecare.cohort.run import VirtualSession, make_table
 
         vs = VirtualSession(
