@@ -41,6 +41,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("session", "Run decompression sessions."),
     ("findings", "Findings screening reads: contraindication items, diagnoses, DXA, fractures."),
     ("emg", "Surface EMG: replay the guarding detector over a recording."),
+    ("table", "Traction tables on Modbus: serve the simulated table, probe a table."),
     ("serve", "Run the clinic web app (browser pages, live monitor, REST API under /api/v1)."),
     (
         "orthosis",
