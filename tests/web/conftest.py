@@ -47,7 +47,7 @@ def _seed(root: Path, template_db: Path) -> Clinic:
     from spinecare.store import open_store
     from spinecare.store.billing_models import Invoice
     from spinecare.store.models import Course, Patient, TreatmentSession, User
-    from spinecare.web.accounts import FIRST_ADMIN, MUST_CHANGE_DIR, bootstrap_admin
+    from spinecare.web.accounts import FIRST_ADMIN, bootstrap_admin
     from spinecare.web.demo import seed_demo
 
     data_dir = root / "data"
@@ -58,14 +58,12 @@ def _seed(root: Path, template_db: Path) -> Clinic:
     settings = Settings(data_dir=data_dir, database_url=url)
     store = open_store(settings)
     with store.unit_of_work() as db:
-        bootstrap_admin(db, data_dir)
+        bootstrap_admin(db)
     with store.unit_of_work("test-setup") as db:
         admin_row = db.scalar(select(User).where(User.username == FIRST_ADMIN))
         assert admin_row is not None
         admin_row.password_hash = PasswordHasher.from_parameters(CHEAPEST).hash(PASSWORD)
-        if hasattr(admin_row, "must_change_password"):
-            admin_row.must_change_password = False
-    shutil.rmtree(data_dir / MUST_CHANGE_DIR, ignore_errors=True)
+        admin_row.must_change_password = False
     with store.unit_of_work() as db:
         admin = actor_for(db, FIRST_ADMIN)
         for role in (Role.PHYSICIAN, Role.THERAPIST, Role.BILLING):

@@ -109,6 +109,13 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     stats = page.evaluate("window.__spinecare")
     assert stats["frames"] > 10 and stats["gaps"] == 0
     shot(page, "06-live")
+    # the full-screen view for the display in front of the patient (it has STOP as well)
+    page.goto(page.url + "/patient")
+    page.wait_for_function("window.__spinecare && window.__spinecare.rows > 20")
+    page.wait_for_function(
+        "parseFloat(document.getElementById('v-measured').textContent) > 20", timeout=20_000
+    )
+    shot(page, "07-patient-view")
     # STOP: the force is below 5 N within 2 s
     page.click("#stop")
     t0 = time.monotonic()
@@ -117,7 +124,7 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     )
     assert time.monotonic() - t0 < 2.0
     page.wait_for_selector("#history-link:not([hidden])", timeout=10_000)
-    shot(page, "07-live-stopped")
+    shot(page, "08-live-stopped")
     # history: the session replayed from its telemetry
     page.click("#history-link")
     page.wait_for_url("**/sessions/*")
@@ -125,7 +132,7 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     page.click("#play")
     time.sleep(0.5)
     assert "aborted" in page.inner_text(".meta")
-    shot(page, "08-history")
+    shot(page, "09-history")
     # NRS and ODI
     page.fill("#nrs-form input[name=nrs_before]", "6")
     page.fill("#nrs-form input[name=nrs_after]", "4")
@@ -142,7 +149,7 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
         page.goto(f"/courses/{clinic.course_id}")
         page.click("text=Rechnung erstellen")
     page.click("text=Ausstellen >> nth=0")
-    shot(page, "09-invoices")
+    shot(page, "10-invoices")
     with page.expect_download() as dl:
         page.click("a:text('PDF') >> nth=0")
     path = dl.value.path()
@@ -150,4 +157,4 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     # audit
     page.goto("/audit")
     assert "physician" in page.inner_text("table")
-    shot(page, "10-audit")
+    shot(page, "11-audit")

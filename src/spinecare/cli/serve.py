@@ -31,7 +31,7 @@ def serve(
     settings = get_settings()
     store = open_store(settings)
     with store.unit_of_work() as db:
-        password = bootstrap_admin(db, settings.data_dir)
+        password = bootstrap_admin(db)
     if password is not None:
         typer.echo(
             f"\n  First start: user '{FIRST_ADMIN}', one-time password: {password}\n"

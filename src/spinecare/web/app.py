@@ -22,7 +22,6 @@ from spinecare.store import Store, open_store
 from spinecare.web.config import WebSettings, secret_key
 from spinecare.web.deps import CsrfRejected, LoginRequired, PasswordChangePending, WebContext
 from spinecare.web.live import LiveRegistry
-from spinecare.web.security import LoginThrottle
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "spinecare_session"
@@ -49,7 +48,6 @@ def create_app(
         web=web,
         store=store,
         live=LiveRegistry(web.max_live_sessions),
-        throttle=LoginThrottle(web.lockout_failures, web.lockout_window_s, web.lockout_s),
         templates=templates,
         data_dir=data_dir,
     )

@@ -26,12 +26,6 @@ class WebSettings(BaseSettings):
     # 127.0.0.1 needs False).
     cookie_secure: bool = False
     session_max_age_s: int = Field(default=8 * 3600, ge=300, le=7 * 24 * 3600)
-    # Lockout: this many failed logins for a username within the window lock it for as long.
-    # NIST SP 800-63B 5.2.2 requires limiting failed attempts [nist-sp800-63b]; 5 per 15 min
-    # is an engineering choice well inside its ceiling of 100.
-    lockout_failures: int = Field(default=5, ge=3, le=20)
-    lockout_window_s: float = Field(default=15 * 60, ge=60)
-    lockout_s: float = Field(default=15 * 60, ge=60)
     # Sessions running at once on one server (each is one loop thread).
     max_live_sessions: int = Field(default=12, ge=1, le=64)
 

@@ -23,7 +23,7 @@ from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import Role
 from spinecare.web.config import WebSettings
 from spinecare.web.live import LiveRegistry
-from spinecare.web.security import CSRF_FIELD, CSRF_HEADER, LoginThrottle, csrf_ok
+from spinecare.web.security import CSRF_FIELD, CSRF_HEADER, csrf_ok
 
 LANG_KEY = "lang"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -37,7 +37,6 @@ class WebContext:
     web: WebSettings
     store: Store
     live: LiveRegistry
-    throttle: LoginThrottle
     templates: Jinja2Templates
     data_dir: Path
 
@@ -74,8 +73,7 @@ DbDep = Annotated[AuditedSession, Depends(get_db)]
 def optional_user(request: Request, db: DbDep) -> Actor | None:
     from spinecare.web.accounts import resolve
 
-    ctx: WebContext = request.app.state.ctx
-    found = resolve(db, request.session, ctx.data_dir)
+    found = resolve(db, request.session)
     if found is None:
         return None
     actor, must_change = found

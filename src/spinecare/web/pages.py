@@ -128,20 +128,14 @@ def login(
 ) -> Response:
     lang = request.session.get(LANG_KEY)
     done = accounts.login(
-        ctx.store,
-        request.session,
-        username,
-        password,
-        throttle=ctx.throttle,
-        data_dir=ctx.data_dir,
-        lifetime_s=ctx.web.session_max_age_s,
+        ctx.store, request.session, username, password, lifetime_s=ctx.web.session_max_age_s
     )
     if isinstance(lang, str):
         request.session[LANG_KEY] = lang
     if done is None:
         flash(request, "login_failed", "error")
         return page(request, "login.html", None, status_code=401, next=_safe_next(next))
-    if done.must_change:
+    if done[1]:  # a one-time password: change it first
         return redirect("/account")
     return redirect(_safe_next(next))
 
@@ -181,9 +175,7 @@ def account_save(
     current_password: Annotated[str, Form(max_length=1024)],
     new_password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    accounts.change_password(
-        db, request.session, user, current_password, new_password, ctx.data_dir
-    )
+    accounts.change_password(db, request.session, user, current_password, new_password)
     flash(request, "saved")
     return redirect("/")
 
