@@ -7,6 +7,7 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 dpkg -s libpango-1.0-0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # browser tests (Playwright drives it)
+command -v socat >/dev/null 2>&1 || need+=(socat)  # Modbus RTU tests on a pseudo-terminal pair
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]} (run as root or install them)" >&2

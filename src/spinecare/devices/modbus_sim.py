@@ -111,6 +111,8 @@ class SimTableServer:
         self.read_exception: int | None = None
         self.fault_code = mm.FaultCode.NONE
         self.corrupt: dict[int, int] = {}
+        self.ignore_commands = False  # answered, but never reach the drive (lost inside)
+        self._scheduled: list[tuple[float, Callable[[SimTableServer], None]]] = []
         # What the table has been told and has served.
         self.requests = 0
         self.commands = 0
@@ -124,6 +126,7 @@ class SimTableServer:
         self._error: BaseException | None = None
         self._server: Any = None
         self._regs: list[int] | None = None
+        self._origin: float | None = None
 
     # ---------------------------------------------------------------- running --------------
     @property
@@ -258,7 +261,20 @@ class SimTableServer:
         assert self.tick_s is not None
         while True:
             await asyncio.sleep(self.tick_s)
+            if self._scheduled:
+                self._due()
             self._catch_up()
+
+    def at(self, t_s: float, change: Callable[[SimTableServer], None]) -> None:
+        """Apply ``change`` on the server's thread once the table's clock reaches ``t_s`` (at
+        the first request or tick after it): wire faults at a given session time."""
+        self._scheduled.append((t_s, change))
+        self._scheduled.sort(key=lambda x: x[0])
+
+    def _due(self) -> None:
+        while self._scheduled and self.clock() >= self._scheduled[0][0]:
+            _, change = self._scheduled.pop(0)
+            change(self)
 
     # ---------------------------------------------------------------- the firmware ---------
     def _catch_up(self) -> None:
@@ -266,7 +282,17 @@ class SimTableServer:
         if self.table.state is not DeviceState.UNCONFIGURED:
             self.table.read()
 
+    def _advance_to_clock(self) -> None:
+        origin = self._origin
+        if origin is None:
+            return
+        due = self.clock() - origin - self.table.time_s
+        if due >= 0.001:
+            self.table.advance(math.floor(due * 1000.0 + 1e-6) / 1000.0)
+
     def _trace_pdu(self, sending: bool, pdu: Any) -> Any:
+        if not sending and self._scheduled:
+            self._due()
         if not sending and self.mute:
             self._catch_up()  # the table runs on; the request never reaches it
             return None
@@ -329,14 +355,15 @@ class SimTableServer:
         except ValueError:
             return mm.EXC_ILLEGAL_VALUE
         table = self.table
-        # The drive takes the command at the table's present time (the status read of this
-        # tick, or the ticker, caught the physics up); sampling here would change the noise.
+        # The drive takes the command at the present time: catch the physics (and so the
+        # watchdog) up first, without sampling the sensors (that would draw their noise).
+        self._advance_to_clock()
         if table.state is not DeviceState.ACTIVE:
             return mm.EXC_DEVICE_BUSY
         if cmd.force_n > self.identity.max_force_n or cmd.base_n > cmd.force_n + 1e-9:
             return mm.EXC_ILLEGAL_VALUE
-        if cmd.seq == self._cmd_seq:
-            return None  # a repeated frame: taken, but it does not feed the watchdog
+        if cmd.seq == self._cmd_seq or self.ignore_commands:
+            return None  # a repeated (or lost) frame: answered, but it does not feed the watchdog
         try:
             table.write(Command(self.clock(), cmd.force_n, cmd.base_n, cmd.release))
         except DeviceNotActiveError:
@@ -362,6 +389,8 @@ class SimTableServer:
         if self.fault_code and table.state is DeviceState.ACTIVE:
             table.deactivate()  # an injected fault: the table releases itself
         rd = table.read()
+        if self._origin is None:  # the clock time of the table's time zero
+            self._origin = self.clock() - table.time_s
         self._sample += 1
         emg = rd.emg_uv
         env = 0.0
