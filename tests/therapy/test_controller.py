@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from spinecare.therapy.controller import ControllerSettings, DecompressionController, GuardingEvent
 from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingUpdate
 from spinecare.therapy.profile import Phase
 from spinecare.therapy.protocol import Protocol, default_protocol
-from spinecare.vocab import TICK_S, Command, Reading, Region
+from spinecare.vocab import EMG_BLOCK, TICK_S, Command, DeviceState, Reading, Region
 
 
 def drive(
@@ -159,12 +162,30 @@ class ScriptedTension(ForceGuardingDetector):
         return ForceGuardingUpdate(self.tense, 30.0 if self.tense else 0.0)
 
 
+@dataclass(frozen=True)
+class EmgNow:
+    active: bool
+    onset: bool
+    envelope_uv: float
+    ready: bool = True
+
+
+class ScriptedEmg:
+    """An EMG channel whose activity the test scripts (calibrated from the start)."""
+
+    tense = False
+
+    def update(self, block_uv: npt.NDArray[np.float64]) -> EmgNow:
+        return EmgNow(self.tense, False, 80.0 if self.tense else 5.0)
+
+
 class Patient:
     """Hand-made readings for the controller: the table follows each command exactly (force =
     the last command, winch = force / 10 N/mm plus any creep the test asks for)."""
 
-    def __init__(self, settings: ControllerSettings | None = None) -> None:
-        self.ctrl = DecompressionController(GUARD_PROTO, settings=settings)
+    def __init__(self, settings: ControllerSettings | None = None, emg: bool = False) -> None:
+        self.emg = ScriptedEmg() if emg else None
+        self.ctrl = DecompressionController(GUARD_PROTO, settings=settings, emg_detector=self.emg)
         self.tension = ScriptedTension()
         self.ctrl.force_detector = self.tension
         self.k = 0
@@ -180,12 +201,16 @@ class Patient:
     def phase(self) -> Phase:
         return self.ctrl.phase
 
-    def tick(self, tense: bool = False, extra_n: float = 0.0) -> Command:
+    def tick(self, tense: bool = False, extra_n: float = 0.0, emg_tense: bool = False) -> Command:
         now = self.now
         self._creep_mm += self.creep_mm_s * TICK_S
         force = self.force + extra_n
-        reading = Reading(now, self.k + 1, force, self.force / 10.0 + self._creep_mm, False)
+        winch = self.force / 10.0 + self._creep_mm
+        block = np.zeros(EMG_BLOCK) if self.emg is not None else None
+        reading = Reading(now, self.k + 1, force, winch, False, DeviceState.ACTIVE, block)
         self.tension.tense = tense
+        if self.emg is not None:
+            self.emg.tense = emg_tense
         cmd = self.ctrl.update(reading, now, TICK_S)
         self.force = cmd.force_n
         self.k += 1
@@ -277,7 +302,7 @@ def test_tension_while_waiting_restarts_the_wait_and_a_new_one_is_a_new_event() 
     p.tick(tense=True)  # 1.2 s after the wait restarted: a new contraction
     assert len(p.ctrl.events) == 2
     ev = p.ctrl.events[1]
-    assert (ev.onset_s, ev.phase) == (t2, "guard_wait")
+    assert (ev.onset_s, ev.phase, ev.source) == (t2, "guard_wait", "force")
     t_end = p.until(lambda: p.ctrl.phase is not Phase.GUARD_WAIT, max_s=30.0)
     assert 2.0 - 1e-9 <= t_end - t2 <= 2.0 + TICK_S + 1e-9
     assert ev.relaxed_s == t_end
@@ -412,3 +437,18 @@ def test_guarding_just_before_the_rest_ends_keeps_only_what_was_left() -> None:
     t_end = p.until(lambda: p.ctrl.phase not in GUARDING, max_s=30.0)
     t_ramp = p.until(p.phase_is(Phase.RAMP_UP), max_s=5.0)
     assert t_ramp - t_end == pytest.approx(0.5, abs=2 * TICK_S)
+
+
+@pytest.mark.parametrize(
+    ("force", "emg", "source"),
+    [(True, False, "force"), (False, True, "emg"), (True, True, "force+emg")],
+)
+def test_each_event_names_the_channel_that_detected_it(force: bool, emg: bool, source: str) -> None:
+    p = Patient(emg=True)
+    p.until(lambda: p.ctrl.phase is Phase.RAMP_UP and p.ctrl.target_n >= 250.0)
+    p.tick(tense=force, emg_tense=emg)
+    assert p.ctrl.phase is Phase.GUARD_RELEASE and p.ctrl.emg_status == "active"
+    t_wait = p.until(p.phase_is(Phase.GUARD_WAIT), max_s=5.0)
+    p.until(lambda: p.now - t_wait >= 1.2)
+    p.tick(tense=force, emg_tense=emg)  # a new contraction while waiting
+    assert [e.source for e in p.ctrl.events] == [source, source]
