@@ -297,7 +297,8 @@ REGISTRY: dict[Q, Quantity] = {
             50.0,
             1,
             "hold oscillation [busch2023]; no published amplitude: engineering range, further "
-            "bounded by the rise limit and the span above base (therapy/protocol.py)",
+            "bounded by 5% of the peak, the span above base and the rise limit "
+            "(therapy/protocol.py)",
         ),
         Quantity(
             "oscillation_frequency",
@@ -305,10 +306,11 @@ REGISTRY: dict[Q, Quantity] = {
             0.0,
             5.0,
             0.05,
-            2.0,
+            0.25,
             2,
             "hold oscillation [busch2023]; no published frequency: engineering range (periods of "
-            "0.5-20 s, slower than the guarding reflex, within the drive's bandwidth)",
+            "4-20 s; faster swings made the force path stop without counter-tension in the "
+            "simulated cohort, docs/modes.md)",
         ),
     )
 }

@@ -138,9 +138,21 @@ def oscillation_max_rise_n_s(amplitude_n: float, hz: float) -> float:
     return 2.0 * math.pi * hz * amplitude_n
 
 
-# The oscillation's trough stays in the upper half of the span between base and the hold's level
-# (engineering choice: a dip to base would be a release, not a hold): 2A <= (level - base) / 2.
+# A *small* oscillation: its trough (2A below the level) stays within 10% of the level, so the
+# hold remains a hold (engineering choice from the simulated cohort: deeper swings at the same
+# rate made the force path stop the distraction without counter-tension, the reversals of the
+# viscoelastic spine looking like it), and in the upper half of the span above base (a dip to
+# base would be a release).
+OSCILLATION_LEVEL_FRACTION = 0.05
 OSCILLATION_SPAN_FRACTION = 0.25
+
+
+def oscillation_room_n(level_n: float, base_n: float) -> float:
+    """The largest amplitude a hold at ``level_n`` above ``base_n`` may carry."""
+    return max(
+        0.0,
+        min(OSCILLATION_LEVEL_FRACTION * level_n, OSCILLATION_SPAN_FRACTION * (level_n - base_n)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +200,10 @@ class ModeProfile:
 
     def hold_target(self, level_n: float, base_n: float, elapsed_s: float) -> float:
         """The target ``elapsed_s`` into a hold at ``level_n``: the level, or below it by the
-        oscillation (its amplitude shrunk where a lowered peak leaves less room above base)."""
+        oscillation (its amplitude shrunk where a step or a lowered peak leaves less room)."""
         if self.oscillation_n <= 0.0:
             return level_n
-        room = OSCILLATION_SPAN_FRACTION * max(0.0, level_n - base_n)
+        room = oscillation_room_n(level_n, base_n)
         return level_n - oscillation_dip(
             min(self.oscillation_n, room), self.oscillation_hz, elapsed_s
         )

@@ -22,11 +22,11 @@ from spinecare.clinical.dosing import (
 )
 from spinecare.quantities import REGISTRY, Q, Quantity
 from spinecare.therapy.profile import (
-    OSCILLATION_SPAN_FRACTION,
     ModeProfile,
     RampShape,
     TractionMode,
     oscillation_max_rise_n_s,
+    oscillation_room_n,
     step_fraction,
 )
 from spinecare.vocab import SEGMENTS, G, Region, TableType, segment_normalise
@@ -45,15 +45,17 @@ LUMBAR_RAMP_UP_N_S = 15.0
 LUMBAR_RAMP_DOWN_N_S = 30.0
 CERVICAL_RAMP_UP_N_S = 4.0
 CERVICAL_RAMP_DOWN_N_S = 8.0
-# A logarithmic ramp starts three times steeper than its mean rate: half the rise is done in
-# the first 28% of the ramp, the "quick rise, then logarithmic" of [vaxd-patent]; and 3 x the
-# default 15 N/s lumbar and 4 N/s cervical ramps (45 and 12 N/s) stay below the policy's rise
-# limits of 50 and 15 N/s (engineering choice).
-DEFAULT_LOG_RAMP_FACTOR = 3.0
-# Hold oscillation: a period of 2 s (engineering choice; no published frequency [busch2023]):
-# slower than a guarding contraction's rise (20-40 ms, sim/population.py) and well within the
-# simulated drive's bandwidth.
-DEFAULT_OSCILLATION_HZ = 0.5
+# A logarithmic ramp starts twice as steep as its mean rate: half the rise is done in the first
+# 35% of the ramp, the "quick rise, then logarithmic" of [vaxd-patent]. Engineering choice from
+# the simulated cohort: 2 x the default 15 N/s lumbar and 4 N/s cervical ramps (30 and 8 N/s)
+# stay below the stretch-reflex thresholds of the simulated paraspinals (40-90 and 12-25 N/s,
+# sim/population.py); a start three times steeper provoked reflexes that stopped the
+# distraction in one session in two. The policy's rise limit (50 and 15 N/s) bounds the factor.
+DEFAULT_LOG_RAMP_FACTOR = 2.0
+# Hold oscillation: a period of 5 s (engineering choice; no published frequency [busch2023]):
+# in the simulated cohort faster swings of the same size made the force path stop the
+# distraction without counter-tension (docs/modes.md).
+DEFAULT_OSCILLATION_HZ = 0.2
 
 
 def _range(q: Q, **kw: Any) -> Any:
@@ -152,12 +154,12 @@ class Protocol(BaseModel):
                     f"up to {rise:.1f} N/s, above {where}; at {self.oscillation_hz:g} Hz it must "
                     f"be at most {limit / (2 * math.pi * self.oscillation_hz):.1f} N"
                 )
-            room = OSCILLATION_SPAN_FRACTION * (self.peak_force_n - self.base_force_n)
+            room = oscillation_room_n(self.peak_force_n, self.base_force_n)
             if amp > room + 1e-9:
                 raise ValueError(
                     f"oscillation_amplitude_n: {amp:g} N swings the hold down by {2 * amp:g} N; "
-                    f"it must be at most {room:.1f} N (the trough stays in the upper half "
-                    "between base and peak)"
+                    f"it must be at most {room:.1f} N (the trough stays within 10% of the peak "
+                    "and in the upper half between base and peak)"
                 )
         steps = self.progressive_steps + self.regressive_steps
         if steps:
