@@ -33,8 +33,19 @@ def build_protocol(
     peak: float | None,
     base: float | None,
     session_number: int,
+    mode: str = "intermittent",
+    progressive_steps: int = 0,
+    regressive_steps: int = 0,
+    ramp: str = "linear",
+    log_factor: float | None = None,
+    oscillation: float = 0.0,
+    oscillation_hz: float | None = None,
 ) -> Protocol:
-    """The protocol from CLI arguments, validated before anything starts."""
+    """The protocol from CLI arguments, validated before anything starts.
+
+    The mode options (docs/modes.md) are validated by the protocol itself, each against its
+    range and the drive's rise limit, with the protocol field named in the message.
+    """
     try:
         reg = Region(region)
     except ValueError:
@@ -63,7 +74,25 @@ def build_protocol(
         proto = Protocol.model_validate(
             {**proto.model_dump(), "peak_force_n": new_peak, "base_force_n": new_base}
         )
-    return proto
+    from spinecare.therapy.profile import RampShape, TractionMode
+
+    modes = ", ".join(m.value for m in TractionMode)
+    if mode not in {m.value for m in TractionMode}:
+        raise InputError("mode", f"must be one of {modes}", mode)
+    if ramp not in {r.value for r in RampShape}:
+        raise InputError("ramp", "must be linear or logarithmic", ramp)
+    changes: dict[str, object] = {
+        "mode": mode,
+        "progressive_steps": progressive_steps,
+        "regressive_steps": regressive_steps,
+        "ramp_shape": ramp,
+        "oscillation_amplitude_n": oscillation,
+    }
+    if log_factor is not None:
+        changes["log_ramp_factor"] = log_factor
+    if oscillation_hz is not None:
+        changes["oscillation_hz"] = oscillation_hz
+    return Protocol.model_validate({**proto.model_dump(), **changes})
 
 
 def _default_out_dir() -> Path:
@@ -129,6 +158,25 @@ def run(
             help="simulated (default), modbus://HOST:PORT or rtu:///dev/ttyX?baud=N",
         ),
     ] = "simulated",
+    mode: Annotated[
+        str, typer.Option(help="static, intermittent or cyclic (docs/modes.md)")
+    ] = "intermittent",
+    progressive_steps: Annotated[
+        int, typer.Option(help="cycles pulling to rising levels first (0-10)")
+    ] = 0,
+    regressive_steps: Annotated[
+        int, typer.Option(help="cycles pulling to falling levels last (0-10)")
+    ] = 0,
+    ramp: Annotated[str, typer.Option(help="ramp up: linear or logarithmic")] = "linear",
+    log_factor: Annotated[
+        float | None, typer.Option(help="logarithmic ramp: start / mean rate (default 2)")
+    ] = None,
+    oscillation: Annotated[
+        float, typer.Option(help="hold oscillation amplitude, N (0 = none)")
+    ] = 0.0,
+    oscillation_hz: Annotated[
+        float | None, typer.Option(help="hold oscillation frequency, Hz (default 0.2)")
+    ] = None,
 ) -> None:
     """Run one session on the simulated table: telemetry, summary.json and a force chart.
 
@@ -192,6 +240,9 @@ def run(
         return lambda now: make_table(vs, now)
 
     if course_session is not None:
+        mode_options = (mode, progressive_steps, regressive_steps, ramp, log_factor, oscillation)
+        if mode_options != ("intermittent", 0, 0, "linear", None, 0.0) or oscillation_hz:
+            raise InputError("mode", "a course session runs its planned protocol's mode")
         live = _course_live(course_session, as_user, out_dir, minutes, options, device)
     else:
         proto = build_protocol(
@@ -204,6 +255,13 @@ def run(
             peak=peak,
             base=base,
             session_number=session_number,
+            mode=mode,
+            progressive_steps=progressive_steps,
+            regressive_steps=regressive_steps,
+            ramp=ramp,
+            log_factor=log_factor,
+            oscillation=oscillation,
+            oscillation_hz=oscillation_hz,
         )
         live = svc.session_prepare(proto, device(proto), options=options, out_dir=out_dir)
     monitor.proto = live.protocol
@@ -397,3 +455,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     if not s.get("telemetry_complete", True):
         lines.append(f"telemetry incomplete: {s.get('telemetry_error')}")
     typer.echo("\n".join(lines))
+
+
+# `session curve` (the mode's target curve ahead of time) registers itself on ``session_app``.
+from spinecare.cli import session_curve as _session_curve  # noqa: E402, F401

@@ -404,7 +404,8 @@ class DecompressionController:
                     return True
             elif self._fits(now, Cycle(Stage.MAIN, 1.0, hold, rest)):
                 return True
-            self._enter(Stage.REGRESSIVE)
+            if prof.regressive_steps:
+                self._enter(Stage.REGRESSIVE)
         n = prof.regressive_steps
         while self._regressive_done < n:
             frac = step_fraction(n - self._regressive_done, n)

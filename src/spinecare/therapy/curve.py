@@ -16,7 +16,9 @@ import numpy.typing as npt
 
 from spinecare.therapy.controller import ControllerSettings, DecompressionController
 from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingUpdate
+from spinecare.therapy.profile import Phase
 from spinecare.therapy.protocol import Protocol
+from spinecare.therapy.segments import recommend_angle, segment_transfer
 from spinecare.vocab import TICK_S, Reading
 
 # The ideal table's stiffness, N/mm: only the winch column of the readings depends on it, and
@@ -37,15 +39,41 @@ class _NeverTense(ForceGuardingDetector):
 
 
 @dataclass(frozen=True, slots=True)
+class CurveCycle:
+    """One pull of the programme, at tick resolution: when its ramp began, its hold (a cyclic
+    peak lasts a tick), its stage and the level it pulled to."""
+
+    stage: str
+    ramp_start_s: float
+    hold_start_s: float
+    hold_end_s: float
+    level_n: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {
+            "stage": self.stage,
+            "ramp_start_s": round(self.ramp_start_s, 2),
+            "hold_start_s": round(self.hold_start_s, 2),
+            "hold_s": round(self.hold_end_s - self.hold_start_s, 2),
+            "level_n": round(self.level_n, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class TargetCurve:
-    """The target force over session time, with the phase and the programme's stage."""
+    """The target force over session time, with the phase and the programme's stage, and the
+    force the segment model estimates at the target segment for it (model, not measured)."""
 
     protocol: Protocol
     t_s: npt.NDArray[np.float64]
     target_n: npt.NDArray[np.float64]
+    segment_n: npt.NDArray[np.float64]
     phase: tuple[str, ...]
     stage: tuple[str, ...]
     step_s: float
+    pull_angle_deg: float
+    cycles: tuple[CurveCycle, ...]
+    max_rise_n_s: float  # the steepest rise of the target between two ticks
 
     @property
     def duration_s(self) -> float:
@@ -58,11 +86,26 @@ class TargetCurve:
         return self.phase[i], float(self.target_n[i])
 
     def as_dict(self) -> dict[str, object]:
+        p = self.protocol
         return {
-            "mode": self.protocol.mode.value,
+            "region": p.region.value,
+            "mode": p.mode.value,
+            "ramp_shape": p.ramp_shape.value,
+            "progressive_steps": p.progressive_steps,
+            "regressive_steps": p.regressive_steps,
+            "oscillation_amplitude_n": p.oscillation_amplitude_n,
+            "oscillation_hz": p.oscillation_hz,
+            "peak_force_n": p.peak_force_n,
+            "base_force_n": p.base_force_n,
+            "segment": p.segment,
+            "pull_angle_deg": self.pull_angle_deg,
+            "duration_s": round(self.duration_s, 2),
+            "max_rise_n_s": round(self.max_rise_n_s, 2),
+            "cycles": [c.as_dict() for c in self.cycles],
             "step_s": self.step_s,
             "t_s": [round(float(t), 3) for t in self.t_s],
             "target_n": [round(float(f), 2) for f in self.target_n],
+            "segment_n": [round(float(f), 2) for f in self.segment_n],
             "phase": list(self.phase),
             "stage": list(self.stage),
         }
@@ -80,25 +123,56 @@ def target_curve(
     target: list[float] = []
     phase: list[str] = []
     stage: list[str] = []
-    force = 0.0
+    cycles: list[CurveCycle] = []
+    ramp_start = hold_start = 0.0
+    before = Phase.PRETENSION
+    force = max_rise = 0.0
     k = 0
     while k * TICK_S <= _MAX_S:
         now = k * TICK_S
         reading = Reading(now, k + 1, force, force / _IDEAL_STIFFNESS_N_MM, False)
-        force = ctrl.update(reading, now, TICK_S).force_n
+        new = ctrl.update(reading, now, TICK_S).force_n
+        max_rise = max(max_rise, (new - force) / TICK_S)
+        force = new
+        ph = ctrl.phase
+        if ph is not before:
+            if ph is Phase.RAMP_UP:
+                ramp_start = now
+            elif ph is Phase.HOLD:
+                hold_start = now
+            if before is Phase.HOLD:
+                cycles.append(
+                    CurveCycle(ctrl.cycle.stage.value, ramp_start, hold_start, now, ctrl.level_n)
+                )
+            before = ph
         if k % every == 0 or ctrl.done:
             t.append(now)
             target.append(ctrl.target_n)
-            phase.append(ctrl.phase.value)
+            phase.append(ph.value)
             stage.append(ctrl.stage.value)
         if ctrl.done:
             break
         k += 1
+    angle = protocol.pull_angle_deg
+    if angle is None:  # as the session runner chooses it
+        angle = round(
+            recommend_angle(
+                protocol.segment, protocol.region, protocol.body_weight_kg, protocol.table
+            ),
+            1,
+        )
+    transfer = segment_transfer(
+        protocol.region, protocol.body_weight_kg, angle, protocol.table, protocol.segment
+    )
     return TargetCurve(
         protocol=protocol,
         t_s=np.asarray(t, dtype=np.float64),
         target_n=np.asarray(target, dtype=np.float64),
+        segment_n=np.asarray([transfer.axial_n(max(0.0, f)) for f in target], dtype=np.float64),
         phase=tuple(phase),
         stage=tuple(stage),
         step_s=every * TICK_S,
+        pull_angle_deg=angle,
+        cycles=tuple(cycles),
+        max_rise_n_s=max_rise,
     )
