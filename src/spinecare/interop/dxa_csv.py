@@ -1,0 +1,91 @@
+"""DXA results from a CSV file (the documented exchange format of docs/interop.md).
+
+One row per site and day, as the DXA report printed it; a header row names the columns (in any
+order):
+
+    measured_on,site,bmd_g_cm2,t_score,z_score,device,manufacturer
+    2026-03-02,lumbar_spine,0.912,-1.8,-1.2,Hologic Horizon A,Hologic
+
+``measured_on`` (YYYY-MM-DD) and ``site`` (lumbar_spine, femoral_neck, total_hip, radius_33) are
+required, and ``bmd_g_cm2`` or ``t_score``; the others may be empty or missing. Decimals use a
+point. The ranges are checked where every DXA result is checked (``services/findings.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from spinecare.clinical.vocab import BmdSite
+from spinecare.errors import InputError
+from spinecare.interop.fhir import DxaImport
+from spinecare.interop.records import BmdData
+
+COLUMNS = ("measured_on", "site", "bmd_g_cm2", "t_score", "z_score", "device", "manufacturer")
+REQUIRED = ("measured_on", "site")
+MAX_ROWS = 1000  # a DXA report has a handful of sites; a larger file is not one
+
+
+def dxa_from_csv(text: str) -> DxaImport:
+    """Parse the DXA CSV; an InputError names the line and the column of the first problem."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError("file", f"the header must name {', '.join(missing)} (columns: "
+                         f"{', '.join(COLUMNS)})")  # fmt: skip
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise InputError("file", f"unknown column(s): {', '.join(unknown)}")
+    out: list[BmdData] = []
+    for n, row in enumerate(reader, start=2):
+        if n - 1 > MAX_ROWS:
+            raise InputError("file", f"more than {MAX_ROWS} rows")
+        cells = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        if not any(cells.values()):
+            continue
+        out.append(_row(cells, n))
+    if not out:
+        raise InputError("file", "no DXA rows")
+    return DxaImport(out, [])
+
+
+def _row(cells: dict[str, str], line: int) -> BmdData:
+    where = f"line {line}"
+    try:
+        measured = date.fromisoformat(cells["measured_on"])
+    except ValueError:
+        raise InputError("measured_on", f"{where}: not a date (YYYY-MM-DD)",
+                         cells["measured_on"]) from None  # fmt: skip
+    try:
+        site = BmdSite(cells["site"])
+    except ValueError:
+        allowed = ", ".join(s.value for s in BmdSite)
+        raise InputError("site", f"{where}: one of {allowed}", cells["site"]) from None
+
+    def number(name: str) -> Decimal | None:
+        raw = cells.get(name, "")
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise InputError(name, f"{where}: not a number", raw) from None
+        if not value.is_finite():
+            raise InputError(name, f"{where}: not a number", raw)
+        return value
+
+    bmd, t = number("bmd_g_cm2"), number("t_score")
+    if bmd is None and t is None:
+        raise InputError("bmd_g_cm2", f"{where}: give bmd_g_cm2 or t_score")
+    return BmdData(
+        measured_on=measured,
+        site=site,
+        bmd_g_cm2=bmd,
+        t_score=t,
+        z_score=number("z_score"),
+        device=cells.get("device") or None,
+        manufacturer=cells.get("manufacturer") or None,
+    )

@@ -1,0 +1,552 @@
+"""A patient's record as a FHIR R4B bundle, and back; DXA results from FHIR Observations.
+
+The bundle (type ``collection``) holds: the Patient; a Condition per diagnosis (ICD-10-GM
+[icd10gm]); Observations for each DXA site (BMD, T-score, Z-score), pain NRS before and after
+sessions and the Oswestry Disability Index (LOINC [loinc] where a code exists: 24966-4 lumbar
+BMD, 38267-1 lumbar T-score, 38263-0 femur T-score, 38264-8 hip T-score, 72514-3 pain NRS,
+97909-6 ODI; every Observation also carries spinecare's own code, so nothing is coded with a
+LOINC code we have not checked); a Procedure per decompression session that ran, with its
+force summary as an extension and the whole typed session summary as a DocumentReference.
+Resources are built as FHIR JSON and validated by ``fhir.resources`` (R4B models); ids are
+name-based UUIDs, so the same record always gives the same bundle. Only scores are exported for
+the ODI, never its questionnaire text, which is copyrighted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from spinecare.clinical.vocab import BmdSite, Sex
+from spinecare.errors import InputError
+from spinecare.interop.records import (
+    BmdData,
+    DiagnosisData,
+    OutcomeData,
+    PatientData,
+    PatientRecord,
+    SessionData,
+)
+from spinecare.runtime.summary import SessionSummary
+from spinecare.vocab import Region
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+# The code system URL of ICD-10-GM used by the German FHIR base profiles [fhir-de-basis].
+ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
+CLINICAL_STATUS = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+# spinecare's own identifiers, codes and extensions (URNs: they name, they do not resolve).
+SC = "urn:spinecare"
+SC_CODE = f"{SC}:code"
+SC_EXT = f"{SC}:fhir"
+EXT_FORCE = f"{SC_EXT}:force-summary"
+EXT_COURSE = f"{SC_EXT}:course"
+EXT_SESSION_NUMBER = f"{SC_EXT}:session-number"
+EXT_BMD_VALID = f"{SC_EXT}:bmd-valid"
+EXT_MANUFACTURER = f"{SC_EXT}:dxa-manufacturer"
+_NS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:spinecare:fhir")
+
+# LOINC codes [loinc] for DXA results, by (quantity, site). Sites without a code here are
+# exported with spinecare's code only.
+DXA_LOINC: dict[tuple[str, BmdSite], str] = {
+    ("bmd", BmdSite.LUMBAR_SPINE): "24966-4",
+    ("t-score", BmdSite.LUMBAR_SPINE): "38267-1",
+    ("t-score", BmdSite.FEMORAL_NECK): "38263-0",
+    ("t-score", BmdSite.TOTAL_HIP): "38264-8",
+}
+LOINC_DXA = {code: key for key, code in DXA_LOINC.items()}
+NRS_LOINC = "72514-3"
+ODI_LOINC = "97909-6"
+SITE_TEXT = {
+    BmdSite.LUMBAR_SPINE: "lumbar spine L1-L4",
+    BmdSite.FEMORAL_NECK: "femoral neck",
+    BmdSite.TOTAL_HIP: "total hip",
+    BmdSite.RADIUS_33: "radius 33%",
+}
+QUANTITY_TEXT = {"bmd": "bone mineral density (DXA)", "t-score": "T-score", "z-score": "Z-score"}
+DXA_QUANTITIES = ("bmd", "t-score", "z-score")
+PROCEDURE_STATUS = {"done": "completed", "aborted": "stopped", "running": "in-progress"}
+STATUS_OF_PROCEDURE = {v: k for k, v in PROCEDURE_STATUS.items()}
+FINAL_STATUSES = frozenset({"final", "amended", "corrected"})
+DECOMPRESSION_TEXT = "Spinal decompression: computer-controlled intermittent traction"
+
+
+def _uuid(*parts: object) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NS, '/'.join(str(p) for p in parts))}"
+
+
+def _iso(t: datetime) -> str:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.isoformat()
+
+
+def _quantity(value: Decimal | float, unit: str) -> dict[str, Any]:
+    return {"value": float(value), "unit": unit, "system": UCUM, "code": unit}
+
+
+def _sc_identifier(kind: str, value: int) -> list[dict[str, Any]]:
+    return [{"system": f"{SC}:{kind}", "value": str(value)}]
+
+
+# -- record -> bundle ------------------------------------------------------------------------
+def bundle_from_record(record: PatientRecord, *, timestamp: datetime | None = None) -> Any:
+    """The record as a validated ``fhir.resources.R4B.bundle.Bundle``."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    pid = record.patient.id
+    patient_url = _uuid("patient", pid)
+    entries: list[dict[str, Any]] = [{"fullUrl": patient_url, "resource": _patient(record.patient)}]
+    subject = {"reference": patient_url}
+    for d in record.diagnoses:
+        entries.append({"fullUrl": _uuid("patient", pid, "diagnosis", d.id),
+                        "resource": _condition(d, subject)})  # fmt: skip
+    for i, b in enumerate(record.bmd):
+        key = b.id if b.id is not None else f"new{i}"
+        entries.extend(_bmd_entries(b, pid, key, subject))
+    procedures: dict[tuple[int | None, int | None], str] = {}
+    for s in record.sessions:
+        url = _uuid("patient", pid, "course", s.course_id, "session", s.number)
+        procedures[(s.course_id, s.number)] = url
+        entries.extend(_procedure_entries(s, url, pid, subject))
+    for o in record.outcomes:
+        part_of = procedures.get((o.course_id, o.session_number))
+        entries.append({"fullUrl": _uuid("patient", pid, "outcome", o.id),
+                        "resource": _outcome(o, subject, part_of)})  # fmt: skip
+    data = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "identifier": {"system": f"{SC}:patient-record", "value": str(pid)},
+        "timestamp": _iso(timestamp or datetime.now(UTC)),
+        "entry": entries,
+    }
+    return Bundle.model_validate(data)
+
+
+def bundle_json(record: PatientRecord, *, timestamp: datetime | None = None) -> str:
+    bundle = bundle_from_record(record, timestamp=timestamp)
+    return json.dumps(bundle.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
+
+
+def _patient(p: PatientData) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": _sc_identifier("patient", p.id),
+        "name": [{"text": p.name}],
+        "gender": "female" if p.sex is Sex.FEMALE else "male",
+        "birthDate": p.birth_date.isoformat(),
+    }
+
+
+def _condition(d: DiagnosisData, subject: dict[str, str]) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "identifier": _sc_identifier("diagnosis", d.id),
+        "clinicalStatus": {"coding": [{"system": CLINICAL_STATUS, "code": "active"}]},
+        "verificationStatus": {"coding": [{"system": VERIFICATION, "code": "confirmed"}]},
+        "code": {"coding": [{"system": ICD10GM, "code": d.icd10}], "text": d.text},
+        "subject": subject,
+        "recordedDate": d.diagnosed_on.isoformat(),
+    }
+
+
+def _dxa_code(quantity: str, site: BmdSite) -> dict[str, Any]:
+    coding = []
+    loinc = DXA_LOINC.get((quantity, site))
+    if loinc is not None:
+        coding.append({"system": LOINC, "code": loinc})
+    coding.append({"system": SC_CODE, "code": f"dxa-{quantity}-{site.value}"})
+    return {"coding": coding, "text": f"DXA {SITE_TEXT[site]}: {QUANTITY_TEXT[quantity]}"}
+
+
+def _bmd_entries(
+    b: BmdData, pid: int, key: object, subject: dict[str, str]
+) -> list[dict[str, Any]]:
+    values = {"bmd": b.bmd_g_cm2, "t-score": b.t_score, "z-score": b.z_score}
+    units = {"bmd": "g/cm2", "t-score": "{T-score}", "z-score": "{Z-score}"}
+    urls = {q: _uuid("patient", pid, "bmd", key, q) for q in DXA_QUANTITIES}
+    extension: list[dict[str, Any]] = []
+    if b.manufacturer:
+        extension.append({"url": EXT_MANUFACTURER, "valueString": b.manufacturer})
+    if not b.valid:
+        extension.append({"url": EXT_BMD_VALID, "valueBoolean": False})
+    out = []
+    for q in DXA_QUANTITIES:
+        v = values[q]
+        if v is None:
+            continue
+        res: dict[str, Any] = {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": [{"coding": [{"system": OBS_CATEGORY, "code": "imaging"}]}],
+            "code": _dxa_code(q, b.site),
+            "subject": subject,
+            "effectiveDateTime": b.measured_on.isoformat(),
+            "valueQuantity": _quantity(v, units[q]),
+            "bodySite": {"text": SITE_TEXT[b.site]},
+        }
+        if b.id is not None:
+            res["identifier"] = _sc_identifier("bmd", b.id)
+        if b.device:
+            res["device"] = {"display": b.device}
+        if extension:
+            res["extension"] = extension
+        if q != "bmd" and values["bmd"] is not None:
+            res["derivedFrom"] = [{"reference": urls["bmd"]}]
+        out.append({"fullUrl": urls[q], "resource": res})
+    return out
+
+
+def _outcome(
+    o: OutcomeData, subject: dict[str, str], part_of: str | None
+) -> dict[str, Any]:
+    ext: list[dict[str, Any]] = []
+    if o.course_id is not None:
+        ext.append({"url": EXT_COURSE, "valueInteger": o.course_id})
+    if o.session_number is not None:
+        ext.append({"url": EXT_SESSION_NUMBER, "valueInteger": o.session_number})
+    res: dict[str, Any] = {
+        "resourceType": "Observation",
+        "identifier": _sc_identifier("outcome", o.id),
+        "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "survey"}]}],
+        "subject": subject,
+        "effectiveDateTime": _iso(o.recorded_at),
+    }
+    if o.kind == "odi":
+        res["code"] = {
+            "coding": [{"system": LOINC, "code": ODI_LOINC}, {"system": SC_CODE, "code": "odi"}],
+            "text": "Oswestry Disability Index (score only)",
+        }
+        res["valueQuantity"] = _quantity(o.value, "%")
+    else:
+        when = "before" if o.kind == "nrs_before" else "after"
+        res["code"] = {
+            "coding": [
+                {"system": LOINC, "code": NRS_LOINC},
+                {"system": SC_CODE, "code": f"nrs-{when}"},
+            ],
+            "text": f"Pain intensity, numeric rating scale 0-10, {when} the session",
+        }
+        res["valueInteger"] = int(o.value)
+    if part_of is not None:
+        res["partOf"] = [{"reference": part_of}]
+    if ext:
+        res["extension"] = ext
+    return res
+
+
+def _force_extension(s: SessionSummary) -> dict[str, Any]:
+    def q(url: str, value: float | None, unit: str) -> dict[str, Any] | None:
+        return None if value is None else {"url": url, "valueQuantity": _quantity(value, unit)}
+
+    parts = [
+        q("peak-force", s.peak_force_n, "N"),
+        q("final-peak-target", s.final_peak_target_n, "N"),
+        q("effective-limit", s.effective_limit_n, "N"),
+        q("force-time-integral", s.force_time_integral_ns, "N.s"),
+        q("hold-time", s.hold_time_s, "s"),
+        q("base-tension-lost", s.base_tension_lost_s, "s"),
+        q("segment-force-hold-mean-model-estimate", s.segment_force_hold_mean_n, "N"),
+        {"url": "guarding-detected", "valueInteger": s.guarding_detected},
+        {"url": "limit-violations", "valueInteger": s.limit_violations},
+        {"url": "completed", "valueBoolean": s.completed},
+        {"url": "stopped", "valueBoolean": s.stopped},
+        {"url": "faulted", "valueBoolean": s.faulted},
+        {"url": "simulated", "valueBoolean": s.simulated},
+    ]
+    if s.hold_within_10pct is not None:
+        parts.append({"url": "hold-within-10pct", "valueDecimal": s.hold_within_10pct})
+    return {"url": EXT_FORCE, "extension": [p for p in parts if p is not None]}
+
+
+def _procedure_entries(
+    s: SessionData, url: str, pid: int, subject: dict[str, str]
+) -> list[dict[str, Any]]:
+    start = s.scheduled_start if s.scheduled_start.tzinfo else s.scheduled_start.replace(tzinfo=UTC)
+    res: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "identifier": _sc_identifier("session", s.id),
+        "status": PROCEDURE_STATUS.get(s.status, "unknown"),
+        "code": {"coding": [{"system": SC_CODE, "code": "spinal-decompression"}],
+                 "text": DECOMPRESSION_TEXT},
+        "subject": subject,
+        "bodySite": [{
+            "coding": [{"system": f"{SC_CODE}:region", "code": s.region.value},
+                       {"system": f"{SC_CODE}:segment", "code": s.segment}],
+            "text": f"{s.region.value} spine, {s.segment}",
+        }],
+        "extension": [
+            {"url": EXT_COURSE, "valueInteger": s.course_id},
+            {"url": EXT_SESSION_NUMBER, "valueInteger": s.number},
+        ],
+    }  # fmt: skip
+    out = [{"fullUrl": url, "resource": res}]
+    summary = s.summary
+    if summary is None:
+        res["performedDateTime"] = _iso(start)
+        return out
+    end = start + timedelta(seconds=summary.duration_s)
+    res["performedPeriod"] = {"start": _iso(start), "end": _iso(end)}
+    res["outcome"] = {"text": summary.end_reason}
+    res["extension"].append(_force_extension(summary))
+    res["note"] = [{"text": (
+        f"peak {summary.peak_force_n:g} N (target {summary.final_peak_target_n:g} N), "
+        f"{summary.guarding_detected} counter-tension episodes, {summary.end_reason}; force at "
+        f"{summary.target_segment} is a model estimate"
+        + ("; simulated table" if summary.simulated else "")
+    )}]  # fmt: skip
+    doc_url = _uuid("patient", pid, "course", s.course_id, "session", s.number, "summary")
+    res["report"] = [{"reference": doc_url}]
+    raw = summary.model_dump_json().encode()
+    doc = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "subject": subject,
+        "description": "spinecare session summary (typed, versioned JSON)",
+        "content": [{"attachment": {"contentType": "application/json",
+                                    "data": base64.b64encode(raw).decode("ascii"),
+                                    "title": "summary.json"}}],
+    }  # fmt: skip
+    out.append({"fullUrl": doc_url, "resource": doc})
+    return out
+
+
+# -- bundle -> record ------------------------------------------------------------------------
+def parse_bundle(text: str | bytes | Mapping[str, Any]) -> Any:
+    """Validate a FHIR R4B bundle (JSON text or parsed); an InputError says what is wrong."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    try:
+        data = json.loads(text) if isinstance(text, str | bytes) else dict(text)
+        return Bundle.model_validate(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError("file", f"not JSON: {exc}") from None
+    except (ValidationError, ValueError) as exc:
+        raise InputError("file", f"not a valid FHIR R4B Bundle: {str(exc)[:300]}") from None
+
+
+def _ident(res: Any, kind: str) -> int | None:
+    for i in res.identifier or ():
+        if i.system == f"{SC}:{kind}" and i.value is not None and str(i.value).isdigit():
+            return int(i.value)
+    return None
+
+
+def _codes(concept: Any) -> dict[str, str]:
+    return {c.system: c.code for c in (concept.coding or ()) if c.system and c.code}
+
+
+def _ext(res: Any, url: str) -> Any:
+    for e in res.extension or ():
+        if e.url == url:
+            return e
+    return None
+
+
+def record_from_bundle(bundle: Any) -> PatientRecord:
+    """A spinecare bundle back into the record it was made from."""
+    by_url = {e.fullUrl: e.resource for e in bundle.entry or ()}
+    patients = [r for r in by_url.values() if r.get_resource_type() == "Patient"]
+    if len(patients) != 1:
+        raise InputError("file", f"a patient record bundle holds one Patient, not {len(patients)}")
+    p = patients[0]
+    pid = _ident(p, "patient")
+    patient = PatientData(
+        id=pid if pid is not None else 0,
+        name=(p.name[0].text if p.name else "") or "",
+        birth_date=p.birthDate,
+        sex=Sex.FEMALE if p.gender == "female" else Sex.MALE,
+    )
+    diagnoses, outcomes, sessions = [], [], []
+    dxa_obs = []
+    for res in by_url.values():
+        kind = res.get_resource_type()
+        if kind == "Condition":
+            diagnoses.append(DiagnosisData(
+                id=_ident(res, "diagnosis") or 0,
+                icd10=_codes(res.code).get(ICD10GM, ""),
+                text=res.code.text or "",
+                diagnosed_on=_as_date(res.recordedDate),
+            ))  # fmt: skip
+        elif kind == "Observation":
+            local = _codes(res.code).get(SC_CODE, "")
+            if local.startswith("dxa-"):
+                dxa_obs.append(res)
+            elif local in ("nrs-before", "nrs-after", "odi"):
+                outcomes.append(_outcome_of(res, local))
+        elif kind == "Procedure":
+            sessions.append(_session_of(res, by_url))
+    bmd = dxa_from_observations(dxa_obs, keep_ids=True).measurements
+    return PatientRecord(
+        patient=patient,
+        diagnoses=sorted(diagnoses, key=lambda d: d.id),
+        bmd=bmd,
+        outcomes=sorted(outcomes, key=lambda o: o.id),
+        sessions=sorted(sessions, key=lambda s: (s.course_id, s.number)),
+    )
+
+
+def _as_date(v: Any) -> date:
+    return v.date() if isinstance(v, datetime) else v
+
+
+def _outcome_of(res: Any, local: str) -> OutcomeData:
+    course = _ext(res, EXT_COURSE)
+    number = _ext(res, EXT_SESSION_NUMBER)
+    value = res.valueQuantity.value if local == "odi" else Decimal(res.valueInteger)
+    return OutcomeData(
+        id=_ident(res, "outcome") or 0,
+        kind={"nrs-before": "nrs_before", "nrs-after": "nrs_after", "odi": "odi"}[local],
+        value=Decimal(str(value)),
+        recorded_at=res.effectiveDateTime,
+        course_id=course.valueInteger if course is not None else None,
+        session_number=number.valueInteger if number is not None else None,
+    )
+
+
+def _session_of(res: Any, by_url: Mapping[str, Any]) -> SessionData:
+    site = _codes(res.bodySite[0]) if res.bodySite else {}
+    start = res.performedPeriod.start if res.performedPeriod else res.performedDateTime
+    summary = None
+    for ref in res.report or ():
+        doc = by_url.get(ref.reference)
+        if doc is not None and doc.get_resource_type() == "DocumentReference":
+            raw = doc.content[0].attachment.data
+            try:
+                summary = SessionSummary.model_validate_json(raw)
+            except ValidationError as exc:
+                raise InputError(
+                    "file", f"a session summary in the bundle is invalid: {exc}"
+                ) from None
+    return SessionData(
+        id=_ident(res, "session") or 0,
+        course_id=_ext(res, EXT_COURSE).valueInteger,
+        number=_ext(res, EXT_SESSION_NUMBER).valueInteger,
+        status=STATUS_OF_PROCEDURE.get(res.status, res.status),
+        scheduled_start=start,
+        region=Region(site.get(f"{SC_CODE}:region", "lumbar")),
+        segment=site.get(f"{SC_CODE}:segment", ""),
+        summary=summary,
+    )
+
+
+# -- DXA Observations (ours or another system's) ---------------------------------------------
+@dataclass(slots=True)
+class DxaImport:
+    """DXA results read from a file: one measurement per site, day and device; and what was
+    left out, each with its reason (never silently)."""
+
+    measurements: list[BmdData] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def dxa_from_fhir(text: str | bytes) -> DxaImport:
+    """DXA results from a FHIR R4B Bundle, a single Observation or a JSON list of them."""
+    from fhir.resources.R4B.observation import Observation
+
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError("file", f"not JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    observations: list[Any] = []
+    skipped: list[str] = []
+    for i, item in enumerate(items):
+        kind = item.get("resourceType") if isinstance(item, dict) else None
+        if kind == "Bundle":
+            bundle = parse_bundle(item)
+            for e in bundle.entry or ():
+                if e.resource is not None and e.resource.get_resource_type() == "Observation":
+                    observations.append(e.resource)
+        elif kind == "Observation":
+            try:
+                observations.append(Observation.model_validate(item))
+            except ValidationError as exc:
+                raise InputError(
+                    "file", f"item {i + 1} is not a valid Observation: {exc}"
+                ) from None
+        else:
+            skipped.append(f"item {i + 1}: a {kind or 'non-FHIR object'}, not an Observation")
+    result = dxa_from_observations(observations)
+    result.skipped[:0] = skipped
+    return result
+
+
+def _dxa_kind(res: Any) -> tuple[str, BmdSite] | None:
+    codes = _codes(res.code)
+    local = codes.get(SC_CODE, "")
+    if local.startswith("dxa-"):
+        for q in DXA_QUANTITIES:
+            prefix = f"dxa-{q}-"
+            if local.startswith(prefix):
+                try:
+                    return q, BmdSite(local[len(prefix) :])
+                except ValueError:
+                    return None
+    loinc = codes.get(LOINC)
+    return LOINC_DXA.get(loinc) if loinc else None
+
+
+def _bmd_value(res: Any) -> Decimal:
+    q = res.valueQuantity
+    unit = (q.code or q.unit or "").replace("²", "2").replace(" ", "")
+    value = Decimal(str(q.value))
+    if unit == "g/cm2":
+        return value
+    if unit == "mg/cm2":
+        return value / 1000
+    raise InputError("file", f"BMD in {q.code or q.unit!r}; expected g/cm2 (UCUM)")
+
+
+def dxa_from_observations(observations: Iterable[Any], *, keep_ids: bool = False) -> DxaImport:
+    """Group DXA Observations into one measurement per site, day and device."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    skipped: list[str] = []
+    for res in observations:
+        label = f"Observation {res.id or _codes(res.code)}"
+        kind = _dxa_kind(res)
+        if kind is None:
+            skipped.append(f"{label}: not a DXA result spinecare knows")
+            continue
+        if res.status not in FINAL_STATUSES:
+            skipped.append(f"{label}: status {res.status}, not a final result")
+            continue
+        quantity, site = kind
+        when = res.effectiveDateTime or (res.effectivePeriod.start if res.effectivePeriod else None)
+        if when is None:
+            skipped.append(f"{label}: no date")
+            continue
+        if res.valueQuantity is None or res.valueQuantity.value is None:
+            skipped.append(f"{label}: no value")
+            continue
+        device = res.device.display if res.device is not None else None
+        row_id = _ident(res, "bmd") if keep_ids else None
+        key = (row_id,) if row_id is not None else (site, _as_date(when), device)
+        g = groups.setdefault(key, {"site": site, "measured_on": _as_date(when),
+                                    "device": device, "id": row_id})  # fmt: skip
+        value = _bmd_value(res) if quantity == "bmd" else Decimal(str(res.valueQuantity.value))
+        name = {"bmd": "bmd_g_cm2", "t-score": "t_score", "z-score": "z_score"}[quantity]
+        if name in g and g[name] != value:
+            raise InputError(
+                "file", f"two different {QUANTITY_TEXT[quantity]}s for {site.value} on {when}"
+            )
+        g[name] = value
+        manufacturer = _ext(res, EXT_MANUFACTURER)
+        if manufacturer is not None:
+            g["manufacturer"] = manufacturer.valueString
+        if _ext(res, EXT_BMD_VALID) is not None:
+            g["valid"] = bool(_ext(res, EXT_BMD_VALID).valueBoolean)
+    measurements = [BmdData(**g) for g in groups.values()]
+    measurements.sort(key=lambda b: (b.id or 0, b.measured_on, b.site.value))
+    return DxaImport(measurements, skipped)
