@@ -218,27 +218,32 @@ def live_cmd(
         saved.write(",".join(CSV_HEADER) + "\n")
     t0: float | None = None
     bad = 0
+    pending = b""
+    done = False
     typer.echo(f"listening on {port}; calibrating on the first minute of wear (stand upright)")
     try:
-        while True:
-            raw = link.readline()
-            if not raw:
+        while not done:
+            chunk = link.read(max(1, link.in_waiting))  # whole lines at a time, not byte by byte
+            if not chunk:
                 if seconds is not None and t0 is None:
                     break  # nothing arrives at all
                 continue
-            sample = _parse_line(raw.decode("ascii", errors="replace"))
-            if sample is None:
-                bad += 1
-                continue
-            t, acc, gyr = sample
-            t0 = t if t0 is None else t0
-            if saved is not None:
-                saved.write(raw.decode("ascii").strip() + "\n")
-            for ev in monitor.update(t, acc, gyr):
-                angle = "" if ev.angle_deg is None else f" ({ev.angle_deg:.0f} deg)"
-                typer.echo(f"{ev.t_s:9.2f} s  {ev.kind}{angle}")
-            if seconds is not None and t - t0 >= seconds:
-                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                sample = _parse_line(raw.decode("ascii", errors="replace"))
+                if sample is None:
+                    bad += raw.strip() != b""
+                    continue
+                t, acc, gyr = sample
+                t0 = t if t0 is None else t0
+                if saved is not None:
+                    saved.write(raw.decode("ascii").strip() + "\n")
+                for ev in monitor.update(t, acc, gyr):
+                    angle = "" if ev.angle_deg is None else f" ({ev.angle_deg:.0f} deg)"
+                    typer.echo(f"{ev.t_s:9.2f} s  {ev.kind}{angle}")
+                if seconds is not None and t - t0 >= seconds:
+                    done = True
+                    break
     except KeyboardInterrupt:
         pass
     finally:

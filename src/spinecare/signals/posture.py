@@ -646,7 +646,8 @@ class PostureLive:
 
     Wear is judged on the trailing window (a still minute turns it off), so the live view
     lags the offline analysis by up to ``min_off_s`` at a take-off; the stored record is the
-    offline analysis of the whole stream.
+    offline analysis of the whole stream. Plain floats and running sums keep a sample to a few
+    microseconds besides the filter.
     """
 
     def __init__(
@@ -660,12 +661,16 @@ class PostureLive:
             raise InputError("rate", f"must be {lo:g}-{hi:g} Hz", rate_hz)
         self.st = settings or PostureSettings()
         self.rate = rate_hz
-        self.ref = reference
+        self.ref: UprightReference | None = None
+        self._axes: tuple[Floats, Floats] | None = None
+        if reference is not None:
+            self._set_reference(reference)
         self._ahrs = _ahrs(rate_hz, self.st.gains)
         self._started = False
         self._w = max(2, round(self.st.wear.window_s * rate_hz))
-        self._gyr = np.zeros((self._w, 3))
-        self._acc = np.zeros((self._w, 3))
+        self._ring: list[tuple[float, ...]] = []  # (gx, gy, gz, ax, ay, az) of the window
+        self._sum = [0.0] * 6
+        self._sq = [0.0] * 6
         self._k = 0
         self._still_since: float | None = None
         self.worn = False
@@ -674,6 +679,35 @@ class PostureLive:
         self._slump_t0: float | None = None
         self._reminded = False
         self._last_t: float | None = None
+
+    def _set_reference(self, ref: UprightReference) -> None:
+        self.ref = ref
+        u = np.asarray(ref.up)
+        b = np.array([0.0, 0.0, 1.0]) - u[2] * u
+        if float(np.linalg.norm(b)) < 1e-3:
+            b = np.array([1.0, 0.0, 0.0]) - u[0] * u
+        self._axes = (u, b / float(np.linalg.norm(b)))
+
+    def _moving(self, row: tuple[float, ...]) -> bool:
+        """Trailing-window motion level (running sums of the window's values and squares)."""
+        if len(self._ring) == self._w:
+            old = self._ring[self._k % self._w]
+            self._ring[self._k % self._w] = row
+        else:
+            old = None
+            self._ring.append(row)
+        self._k += 1
+        for j in range(6):
+            self._sum[j] += row[j]
+            self._sq[j] += row[j] * row[j]
+            if old is not None:
+                self._sum[j] -= old[j]
+                self._sq[j] -= old[j] * old[j]
+        n = len(self._ring)
+        var = [max(self._sq[j] / n - (self._sum[j] / n) ** 2, 0.0) for j in range(6)]
+        gyro = math.sqrt(var[0] + var[1] + var[2])
+        acc = math.sqrt(var[3] + var[4] + var[5])
+        return gyro > self.st.wear.gyro_std_dps or acc > self.st.wear.acc_std_ms2
 
     def update(self, t_s: float, acc: Sequence[float], gyr: Sequence[float]) -> list[LiveEvent]:
         a = np.asarray(acc, dtype=np.float64) / G_N
@@ -686,17 +720,8 @@ class PostureLive:
             self._ahrs.set_sample_period(max(t_s - self._last_t, 1e-4))
         self._last_t = t_s
         self._ahrs.update_no_magnetometer(g, a)
-        up = np.asarray(self._ahrs.get_gravity(), dtype=np.float64)
-        # trailing motion level
-        self._gyr[self._k % self._w] = g
-        self._acc[self._k % self._w] = a * G_N
-        self._k += 1
-        filled = min(self._k, self._w)
-        moving = (
-            float(np.sqrt(self._gyr[:filled].var(axis=0).sum())) > self.st.wear.gyro_std_dps
-            or float(np.sqrt(self._acc[:filled].var(axis=0).sum())) > self.st.wear.acc_std_ms2
-        )
-        if moving:
+        up = self._ahrs.get_gravity()
+        if self._moving((gyr[0], gyr[1], gyr[2], acc[0], acc[1], acc[2])):
             self._still_since = None
             if not self.worn:
                 self.worn = True
@@ -710,23 +735,26 @@ class PostureLive:
                 events.append(LiveEvent(t_s, "off"))
         if not self.worn:
             return events
-        if self.ref is None:
-            self._cal.append(up)
+        if self._axes is None:
+            self._cal.append(np.asarray(up, dtype=np.float64))
             self._cal_t0 = t_s if self._cal_t0 is None else self._cal_t0
             if len(self._cal) >= round(self.st.calibration_s * self.rate):
-                mean = np.median(self._cal, axis=0)
+                mean = np.median(np.asarray(self._cal), axis=0)
                 mean /= max(float(np.linalg.norm(mean)), 1e-9)
-                self.ref = UprightReference(
-                    up=(float(mean[0]), float(mean[1]), float(mean[2])),
-                    source="first_minute_of_wear",
-                    from_s=self._cal_t0,
-                    to_s=t_s,
-                    thoracic_inclination_deg=round(_inclination(mean), 1),
+                self._set_reference(
+                    UprightReference(
+                        up=(float(mean[0]), float(mean[1]), float(mean[2])),
+                        source="first_minute_of_wear",
+                        from_s=self._cal_t0,
+                        to_s=t_s,
+                        thoracic_inclination_deg=round(_inclination(mean), 1),
+                    )
                 )
-                events.append(LiveEvent(t_s, "calibrated", self.ref.thoracic_inclination_deg))
+                self._cal = []
+                events.append(LiveEvent(t_s, "calibrated", round(_inclination(mean), 1)))
             return events
-        fwd, _ = posture_angles(up[None, :], self.ref)
-        angle = float(fwd[0])
+        u, b = self._axes
+        angle = math.degrees(math.atan2(float(np.dot(up, b)), float(np.dot(up, u))))
         if self._slump_t0 is None:
             if angle > self.st.slump_deg:
                 self._slump_t0 = t_s
