@@ -447,7 +447,7 @@ class DecompressionController:
         once."""
         if self.cycle.static:
             left = self._traction_s - self.elapsed_s(now)
-            tail = self.profile.fall_s(self.level_n, self.base_n)
+            tail = self.profile.fall_s(self.level_n, self.base_n) + CYCLE_MARGIN_S
             if self.profile.regressive_steps:
                 tail += self._regressive_left_s()
             return left <= tail
