@@ -1,0 +1,124 @@
+"""`spinecare export session|course|patient` and `spinecare import dxa`: open data a user writes
+and reads from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from fhir.resources.R4B.bundle import Bundle
+
+Run = Callable[..., tuple[int, str, str]]
+CODES = [f"CI-{i:02d}" for i in range(1, 14)]
+DXA_CSV = """measured_on,site,bmd_g_cm2,t_score,z_score,device,manufacturer
+2026-10-01,lumbar_spine,0.780,-2.9,-2.1,Lunar iDXA,GE
+2026-10-01,femoral_neck,0.440,,,Lunar iDXA,GE
+"""
+
+
+def _patient(cli: Run, name: str) -> str:
+    code, out, err = cli(
+        "patients", "add", "--name", name, "--birth-date", "1958-03-02", "--sex", "F",
+        "--weight", "68", "--height", "164", "--insurance", "private", "--menopausal", "post",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    pid = str(json.loads(out)["id"])
+    for c in CODES:
+        code, _, err = cli("findings", "add", "--patient", pid, "--code", c, "--absent")
+        assert code == 0, err
+    code, _, err = cli("findings", "no-fractures", "--patient", pid, "--on", "2026-11-20")
+    assert code == 0, err
+    return pid
+
+
+def _screen(cli: Run, pid: str) -> dict[str, object]:
+    code, out, err = cli(
+        "screen", "--patient", pid, "--region", "lumbar", "--on", "2026-12-01", "--json"
+    )
+    assert code == 0, err
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def _classify(cli: Run, site: str, bmd: str) -> dict[str, object]:
+    code, out, err = cli(
+        "bone", "classify", "--site", site, "--sex", "F", "--age", "68", "--bmd", bmd,
+        "--weight", "68", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def test_import_dxa_gives_screening_and_bone_classify_the_typed_answers(
+    cli_doc: Run, tmp_path: Path
+) -> None:
+    typed, imported = _patient(cli_doc, "Typed Muster"), _patient(cli_doc, "Imported Muster")
+    for line in DXA_CSV.splitlines()[1:]:
+        day, site, bmd, t, z, device, _ = line.split(",")
+        args = ["--bmd", bmd] + (["--t-score", t] if t else []) + (["--z-score", z] if z else [])
+        code, _, err = cli_doc("findings", "bmd", "--patient", typed, "--site", site, "--date",
+                               day, "--device", device, *args)  # fmt: skip
+        assert code == 0, err
+    f = tmp_path / "dxa.csv"
+    f.write_text(DXA_CSV)
+    code, out, err = cli_doc("import", "dxa", str(f), "--patient", imported, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert len(report["stored"]) == 2 and report["skipped"] == []
+    a, b = _screen(cli_doc, typed), _screen(cli_doc, imported)
+    assert a == b and a["decision"] == "not_eligible"
+    # Each imported site is rated exactly as `bone classify` rates its values.
+    for item in report["stored"]:
+        ref = _classify(cli_doc, item["site"], str(item["bmd_g_cm2"]))
+        assert {k: ref[k] for k in item["assessment"]} == item["assessment"]
+    # Again: nothing stored twice.
+    code, out, _ = cli_doc("import", "dxa", str(f), "--patient", imported, "--json")
+    assert code == 0 and json.loads(out)["stored"] == []
+    # The patient's FHIR bundle exports and imports back (its DXA part) unchanged.
+    bundle_path = tmp_path / "patient.json"
+    code, out, err = cli_doc("export", "patient", imported, "--out", str(bundle_path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["Observation"] == 4  # lumbar BMD, T, Z; femoral neck BMD
+    Bundle.model_validate_json(bundle_path.read_text())
+    third = _patient(cli_doc, "Third Muster")
+    code, out, err = cli_doc("import", "dxa", str(bundle_path), "--patient", third, "--json")
+    assert code == 0, err
+    assert _screen(cli_doc, third) == a
+
+
+def test_import_refuses_bad_files_with_one_line(cli_doc: Run, tmp_path: Path) -> None:
+    pid = _patient(cli_doc, "Bad Files")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("measured_on,site,t_score\n2026-01-01,knee,-1\n")
+    code, _, err = cli_doc("import", "dxa", str(bad), "--patient", pid)
+    assert code == 2 and "site: line 2" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli_doc("import", "dxa", str(tmp_path / "missing.csv"), "--patient", pid)
+    assert code == 2 and "file: cannot be read" in err
+    empty = tmp_path / "obs.json"
+    empty.write_text(json.dumps([{"resourceType": "Patient"}]))
+    code, _, err = cli_doc("import", "dxa", str(empty), "--patient", pid)
+    assert code == 2 and "no DXA result in it" in err
+    code, _, err = cli_doc("export", "course", "999", "--out", str(tmp_path / "c.zip"))
+    assert code == 1 and "course" in err and not (tmp_path / "c.zip").exists()
+
+
+def test_export_a_session_directory(cli: Run, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    code, _, err = cli("session", "run", "--fast", "--minutes", "0.3", "--out", str(run_dir),
+                       "--json")  # fmt: skip
+    assert code == 0, err
+    out = tmp_path / "open"
+    code, stdout, err = cli("export", "session", "--dir", str(run_dir), "--out", str(out),
+                            "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(stdout)["files"] == ["session.json", "summary.csv", "telemetry.csv"]
+    doc = json.loads((out / "session.json").read_text())
+    assert doc["summary"]["completed"] and doc["telemetry"]["units"]["measured_n"] == "N"
+    # Never over existing files unless asked.
+    code, _, err = cli("export", "session", "--dir", str(run_dir), "--out", str(out))
+    assert code == 2 and "--overwrite" in err
+    code, _, err = cli("export", "session", "--out", str(out))
+    assert code == 2 and "give a session id or --dir" in err
