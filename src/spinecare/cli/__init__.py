@@ -42,6 +42,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("findings", "Findings screening reads: contraindication items, diagnoses, DXA, fractures."),
     ("emg", "Surface EMG: replay the guarding detector over a recording."),
     ("table", "Traction tables on Modbus: serve the simulated table, probe a table."),
+    ("export", "Open data: a session as CSV/JSON, a course as one archive, a patient as FHIR R4B."),
+    ("import", "Import data: DXA results (FHIR or CSV)."),
     ("serve", "Run the clinic web app (browser pages, live monitor, REST API under /api/v1)."),
     (
         "orthosis",
