@@ -1,0 +1,141 @@
+"""`spinecare orthosis`: the pathway from prescription to the follow-up PDF on a SQLite file.
+
+The acting user is resolved by ``cli/db.py`` (logins); here the commands' ``run_read`` and
+``run_write`` are pointed at a fixed actor so the test exercises the pathway, not the login.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.services.conftest import make_users
+
+from spinecare.cli import main
+from spinecare.clinical.vocab import Menopause, Sex
+from spinecare.services.patients import PatientCreate, add_patient
+from spinecare.store import open_store
+from spinecare.store.enums import Insurance, Role
+
+Run = Callable[..., tuple[int, str, str]]
+T0 = date.today() - timedelta(days=190)
+
+
+@pytest.fixture
+def run(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Run]:
+    import spinecare.cli.orthosis  # noqa: F401  (registers the command)
+    from spinecare.cli import orthosis as cli_mod
+
+    store = open_store(url=sqlite_env)
+    with store.session() as s:
+        actors = make_users(s, (Role.PHYSICIAN, Role.THERAPIST))
+        add_patient(s, actors[Role.PHYSICIAN], PatientCreate(
+            name="Erika Mustermann", birth_date=date(1951, 3, 14), sex=Sex.FEMALE,
+            weight_kg=Decimal("62.0"), height_cm=Decimal("158.0"),
+            insurance=Insurance.PRIVATE, menopausal_status=Menopause.POST,
+        ))  # fmt: skip
+        s.commit()
+    acting = {"who": actors[Role.PHYSICIAN]}
+
+    def write(_as: str | None, work: Callable[..., Any]) -> Any:
+        from spinecare.settings import get_settings
+
+        with store.unit_of_work() as s:
+            return work(s, acting["who"], get_settings())
+
+    def read(_as: str | None, work: Callable[..., Any]) -> Any:
+        from spinecare.settings import get_settings
+
+        with store.session() as s:
+            return work(s, acting["who"], get_settings())
+
+    monkeypatch.setattr(cli_mod, "run_write", write)
+    monkeypatch.setattr(cli_mod, "run_read", read)
+
+    def go(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield go
+    store.dispose()
+
+
+def test_pathway_from_prescription_to_the_followup_pdf(run: Run, tmp_path: Path) -> None:
+    ok = lambda *a: run(*a)[0] == 0  # noqa: E731
+    assert ok("orthosis", "prescribe", "--patient", "1", "--device", "spinomed", "--size", "M",
+              "--on", T0.isoformat(), "--fitted", T0.isoformat())  # fmt: skip
+    visits = [
+        ("baseline", 0, "200", "6"),
+        ("month_3", 92, "240", "5"),
+        ("month_6", 183, "250", "3"),
+    ]
+    for visit, days, strength, pain in visits:
+        on = (T0 + timedelta(days=days)).isoformat()
+        code, _, err = run("orthosis", "followup", "--prescription", "1", "--visit", visit,
+                           "--on", on, "--back-extensor", strength, "--pain", pain,
+                           "--kyphosis", "60")  # fmt: skip
+        assert code == 0, err
+    code, out, _ = run("orthosis", "show", "--prescription", "1", "--json")
+    prog = json.loads(out)
+    six = {c["key"]: c for c in prog["changes"][-1]["changes"]}
+    assert six["back_extensor_strength"]["percent"] == 25.0  # (250 - 200) / 200
+    assert six["pain"]["percent"] == -50.0 and six["kyphosis_angle"]["percent"] == 0.0
+    chart = tmp_path / "evidence.png"
+    code, out, _ = run("orthosis", "show", "--prescription", "1", "--chart", str(chart))
+    assert code == 0 and "maker-funded" in out and "Kaijser Alin" in out
+    assert chart.read_bytes()[:4] == b"\x89PNG"
+    assert ok("orthosis", "height", "--patient", "1", "--cm", "165", "--on", "1980-01-01",
+              "--recalled")  # fmt: skip
+    assert ok("orthosis", "height", "--patient", "1", "--cm", "160.5")
+    assert ok("orthosis", "risk", "--patient", "1", "--code", "smoking", "--absent")
+    assert ok("orthosis", "drug", "--patient", "1", "--class", "bisphosphonate", "--substance",
+              "alendronate", "--since", T0.isoformat(), "--prescriber", "Dr. Hausarzt")  # fmt: skip
+    code, out, _ = run("orthosis", "osteo", "--patient", "1", "--json")
+    osteo = json.loads(out)["followup"]
+    assert osteo["height_loss"]["imaging_indicated"] is True  # 4.5 cm since the tallest
+    assert osteo["drug_therapy"][0]["substance"] == "alendronate"
+    pdf = tmp_path / "followup.pdf"
+    code, out, err = run("orthosis", "report", "--prescription", "1", "--out", str(pdf),
+                         "--lang", "en")  # fmt: skip
+    assert code == 0, err
+    from pypdf import PdfReader
+
+    text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
+    assert "Orthosis follow-up" in text and "funded by the" in text and "Kaijser Alin" in text
+    assert "does not prescribe" in text and "Debrunner" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["orthosis", "prescribe", "--patient", "1", "--device", "corset"], "device"),
+        (["orthosis", "prescribe", "--patient", "1", "--device", "spinomed", "--size", "XXXL"],
+         "size"),
+        (["orthosis", "prescribe", "--patient", "1", "--device", "other_tlo"], "device_name"),
+        (["orthosis", "prescribe", "--patient", "1", "--device", "spinomed", "--start-hours", "3",
+          "--target-hours", "2"], "start_hours"),
+        (["orthosis", "prescribe", "--patient", "1", "--device", "spinomed", "--on", "2026-13-01"],
+         "on"),
+        (["orthosis", "followup", "--prescription", "1", "--visit", "month_9"], "visit"),
+        (["orthosis", "height", "--patient", "1", "--cm", "20"], "height_cm"),
+        (["orthosis", "report", "--prescription", "1", "--out", "x.txt"], "out"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_status_two(run: Run, args: list[str], needle: str) -> None:
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and needle in err
+
+
+def test_evidence_needs_no_database(run: Run) -> None:
+    code, out, _ = run("orthosis", "evidence")
+    assert code == 0 and "funded by the manufacturer" in out and "n=113" in out
