@@ -1,4 +1,5 @@
-"""A patient's record as a FHIR R4B bundle, and back; DXA results from FHIR Observations.
+"""A patient's record as a FHIR R4B bundle [fhir-r4b], and back; DXA results from FHIR
+Observations.
 
 The bundle (type ``collection``) holds: the Patient; a Condition per diagnosis (ICD-10-GM
 [icd10gm]); Observations for each DXA site (BMD, T-score, Z-score), pain NRS before and after
@@ -39,7 +40,7 @@ from spinecare.runtime.summary import SessionSummary
 from spinecare.vocab import Region
 
 LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
+UCUM = "http://unitsofmeasure.org"  # units g/cm2, N, N.s, s, %, {T-score} [ucum]
 # The code system URL of ICD-10-GM used by the German FHIR base profiles [fhir-de-basis].
 ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
 CLINICAL_STATUS = "http://terminology.hl7.org/CodeSystem/condition-clinical"
