@@ -8,7 +8,6 @@ Rest about 1.3 uV RMS, with low-level tone (up to 2.5x rest on a 250 ms RMS) nea
 
 from __future__ import annotations
 
-import dataclasses
 from functools import cache
 from pathlib import Path
 
@@ -91,7 +90,7 @@ def test_update_is_frozen_and_reset_relearns() -> None:
     x = np.random.default_rng(0).normal(0, 3, 3000)
     last = _run(x, det)[-1]
     assert last.ready and det.quiet_level_uv > 0.0
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         last.active = True  # type: ignore[misc]
     det.reset()
     assert not det.update(x[:EMG_BLOCK]).ready

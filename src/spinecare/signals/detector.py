@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +81,8 @@ class EmgStatus(IntEnum):
     BAD_INPUT = 5
     BASELINE_LOST = 6
 
+
+_STATUSES = tuple(EmgStatus)  # indexed by the kernel's status code
 
 STATUS_TEXT: dict[EmgStatus, str] = {
     EmgStatus.SETTLING: "EMG settling",
@@ -168,8 +171,8 @@ NF = 15
 NI = 19
 # int params
 (P_TICK, P_SETTLE, P_K, P_FON, P_OFF, P_RUNMIN, P_GAP, P_LOOK, P_DELAY, P_STUCK, P_FLAT) = range(11)
-(P_W,) = range(11, 12)
-NPI = 12
+(P_W, P_NC, P_NE, P_NM) = range(11, 15)
+NPI = 15
 # float params
 (Q_HOM, Q_LOW, Q_QMAX, Q_QRATE, Q_BRATE, Q_TONE, Q_FQ, Q_FB, Q_SQ, Q_SB, Q_REL, Q_H) = range(12)
 (Q_QABS,) = range(12, 13)
@@ -358,15 +361,9 @@ def _backdate(  # pragma: no cover - jitted
 @njit(cache=True, nogil=True)
 def _detect_block(  # pragma: no cover - jitted
     x: FloatArray,
-    sos_c: FloatArray,
-    zi_c: FloatArray,
-    zstep_c: FloatArray,
-    sos_e: FloatArray,
-    zi_e: FloatArray,
-    zstep_e: FloatArray,
-    sos_m: FloatArray,
-    zi_m: FloatArray,
-    zi_tmp: FloatArray,
+    sos: FloatArray,
+    zi: FloatArray,
+    zstep: FloatArray,
     f: FloatArray,
     st: IntArray,
     ring: FloatArray,
@@ -381,6 +378,15 @@ def _detect_block(  # pragma: no cover - jitted
 
     The index of the sample that confirmed it is left in ``st[I_CONFIRM]``.
     """
+    # One array per kind (few arguments: numba's dispatch costs per argument): conditioning,
+    # fast envelope and monitor sections, and a scratch state for the zero-phase envelopes.
+    c1 = pi[P_NC]
+    e1 = c1 + pi[P_NE]
+    m1 = e1 + pi[P_NM]
+    sos_c, zi_c, zstep_c = sos[:c1], zi[:c1], zstep[:c1]
+    sos_e, zi_e, zstep_e = sos[c1:e1], zi[c1:e1], zstep[c1:e1]
+    sos_m, zi_m = sos[e1:m1], zi[e1:m1]
+    zi_tmp = zi[m1:]
     tick = pi[P_TICK]
     k = pi[P_K]
     w = pi[P_W]
@@ -519,9 +525,11 @@ def _group_delay_samples(cfg: DetectorConfig, band: FloatArray) -> int:
     return max(0, round(total))
 
 
-@dataclass(frozen=True, slots=True)
-class DetectorUpdate:
-    """State at the end of one block, and the first onset confirmed in it (if any)."""
+class DetectorUpdate(NamedTuple):
+    """State at the end of one block, and the first onset confirmed in it (if any).
+
+    A NamedTuple: built every tick, it must be cheap (and is immutable).
+    """
 
     active: bool
     onset_index: int | None  # back-dated start of the rise, samples since reset
@@ -553,11 +561,18 @@ class GuardingEmgDetector:
         parts = [bandpass_sos(cfg.band_hz[0], hi, fs, cfg.band_order)]
         if cfg.notch_hz is not None:
             parts.append(notch_sos(cfg.notch_hz, fs, cfg.notch_q))
-        self._sos_c = cascade(*parts)
-        self._zstep_c = np.ascontiguousarray(signal.sosfilt_zi(self._sos_c), dtype=np.float64)
-        self._sos_e = lowpass_sos(cfg.envelope_lp_hz, fs)
-        self._zstep_e = np.ascontiguousarray(signal.sosfilt_zi(self._sos_e), dtype=np.float64)
-        self._sos_m = lowpass_sos(cfg.monitor_lp_hz, fs)
+        sos_c = cascade(*parts)
+        sos_e = lowpass_sos(cfg.envelope_lp_hz, fs)
+        sos_m = lowpass_sos(cfg.monitor_lp_hz, fs)
+        self._sos = cascade(sos_c, sos_e, sos_m)
+        self._zstep = np.ascontiguousarray(
+            np.vstack(
+                (signal.sosfilt_zi(sos_c), signal.sosfilt_zi(sos_e), np.zeros((len(sos_m), 2)))
+            ),
+            dtype=np.float64,
+        )
+        # filter states: conditioning, envelope, monitor, then scratch for zero-phase envelopes
+        self._zi = np.zeros((self._sos.shape[0] + sos_e.shape[0], 2))
         self.tick_len = max(1, round(cfg.tick_s * fs))
         k = round(cfg.calib_s / cfg.tick_s)
         look = round(cfg.lookback_s * fs)
@@ -575,6 +590,9 @@ class GuardingEmgDetector:
                 max(1, round(cfg.stuck_s / cfg.tick_s)),
                 max(1, round(cfg.flat_s / cfg.tick_s)),
                 max(1, round(cfg.sustained_s * fs)),
+                sos_c.shape[0],
+                sos_e.shape[0],
+                sos_m.shape[0],
             ],
             dtype=np.int64,
         )
@@ -597,24 +615,21 @@ class GuardingEmgDetector:
             ],
             dtype=np.float64,
         )
-        self._zi_c = np.zeros((self._sos_c.shape[0], 2))
-        self._zi_e = np.zeros((self._sos_e.shape[0], 2))
-        self._zi_m = np.zeros((self._sos_m.shape[0], 2))
         self._f = np.zeros(NF)
         self._st = np.zeros(NI, dtype=np.int64)
         # rectified samples over the look-back (a power of two >= look-back + sustained window)
         size = 1 << (look + int(self._pi[P_W]) + k * self.tick_len).bit_length()
         self._ring = np.zeros(size)
         self._out = np.zeros(size)
-        self._zi_tmp = np.zeros((self._sos_e.shape[0], 2))
         self._tick_m = np.zeros(k)
         self._scratch = np.zeros(k)
         self._cal = np.zeros((CAL_LOG, 3))
+        self._tone_at = cfg.quiet_max
 
     # -- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything: filters at rest, quiet level to be learned again."""
-        for a in (self._zi_c, self._zi_e, self._zi_m, self._f, self._ring, self._tick_m):
+        for a in (self._zi, self._f, self._ring, self._tick_m):
             a[...] = 0.0
         self._cal[...] = 0.0
         self._st[:] = 0
@@ -635,21 +650,21 @@ class GuardingEmgDetector:
             raise InputError("block", "need a 1-D block of samples", x.shape)
         st = self._st
         onset = _detect_block(
-            x, self._sos_c, self._zi_c, self._zstep_c, self._sos_e, self._zi_e, self._zstep_e,
-            self._sos_m, self._zi_m, self._zi_tmp, self._f, st, self._ring, self._out,
+            x, self._sos, self._zi, self._zstep, self._f, st, self._ring, self._out,
             self._tick_m, self._scratch, self._cal, self._pi, self._pf,
         )  # fmt: skip
-        status = EmgStatus(int(st[I_STATUS]))
-        q = float(self._f[F_Q])
+        f = self._f
+        status = _STATUSES[st[I_STATUS]]
+        q = f[F_Q]
         return DetectorUpdate(
-            active=bool(st[I_ACTIVE]),
-            onset_index=None if onset < 0 else int(onset),
-            confirm_index=None if onset < 0 else int(st[I_CONFIRM]),
-            envelope=float(self._f[F_ENV]),
-            ready=status is EmgStatus.READY,
-            status=status,
-            level=float(self._f[F_M]) / q if q > 0.0 else 0.0,
-            tone=q > 0.0 and float(self._f[F_B]) > self.config.quiet_max * q,
+            bool(st[I_ACTIVE]),
+            None if onset < 0 else int(onset),
+            None if onset < 0 else int(st[I_CONFIRM]),
+            float(f[F_ENV]),
+            status is EmgStatus.READY,
+            status,
+            float(f[F_M] / q) if q > 0.0 else 0.0,
+            bool(q > 0.0 and f[F_B] > self._tone_at * q),
         )
 
     # -- introspection -----------------------------------------------------------------------

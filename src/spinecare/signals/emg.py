@@ -13,7 +13,7 @@ rectification, envelope) built from ``CausalSos``; the detector's fused kernel i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -81,9 +81,8 @@ class EmgConditioner:
         return y, self.envelope.process(np.abs(y))
 
 
-@dataclass(frozen=True, slots=True)
-class EmgUpdate:
-    """What the controller and the live monitor get per tick.
+class EmgUpdate(NamedTuple):
+    """What the controller and the live monitor get per tick (a NamedTuple: cheap, immutable).
 
     The controller acts on ``onset``/``active`` only while ``ready``; otherwise it runs on the
     force path alone and shows ``reason`` (never silently deaf).
@@ -148,18 +147,17 @@ class EmgGuardingDetector:
 
     def update(self, block_uv: npt.NDArray[np.float64]) -> EmgUpdate:
         r = self._det.update(block_uv)
-        lag = None
-        if r.onset_index is not None:
-            lag = (self._det.samples_seen - r.onset_index) / self._fs
+        onset = r.onset_index
+        lag = None if onset is None else (self._det.samples_seen - onset) / self._fs
         return EmgUpdate(
-            active=r.active,
-            onset=r.onset_index is not None,
-            envelope_uv=r.envelope,
-            ready=r.ready,
-            onset_index=r.onset_index,
-            status=r.status,
-            reason="" if r.ready else STATUS_TEXT[r.status],
-            level=r.level,
-            tone=r.tone,
-            onset_lag_s=lag,
+            r.active,
+            onset is not None,
+            r.envelope,
+            r.ready,
+            onset,
+            r.status,
+            "" if r.ready else STATUS_TEXT[r.status],
+            r.level,
+            r.tone,
+            lag,
         )
