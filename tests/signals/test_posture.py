@@ -271,3 +271,55 @@ def test_daily_summary_counts_planned_days_without_wear() -> None:
     assert days[1].wear_vs_plan == 0.0 and days[1].upright_fraction is None
     with pytest.raises(InputError):
         posture_daily([(datetime(2026, 12, 7, 9, 0), an)], zone)
+
+
+# --- property: any scripted wearer ----------------------------------------------------------------
+@settings(max_examples=12, deadline=None)
+@given(
+    rate=st.sampled_from([25.0, 50.0, 100.0, 200.0]),
+    inclination=st.floats(10.0, 45.0),
+    mount=st.floats(-20.0, 20.0),
+    bias=st.tuples(*[st.floats(-1.0, 1.0)] * 3),
+    slumps=st.lists(
+        st.tuples(st.floats(5.0, 150.0), st.floats(26.0, 50.0), st.floats(1.0, 3.0)),
+        min_size=1,
+        max_size=3,
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_scripted_wearers_slumps_wear_and_reminders(
+    rate: float,
+    inclination: float,
+    mount: float,
+    bias: tuple[float, float, float],
+    slumps: list[tuple[float, float, float]],
+    seed: int,
+) -> None:
+    """Slumps found within 1 s, wear within 2%, a reminder exactly for the slumps above the
+    threshold longer than the delay, never during it: for any mounting, bias and rate."""
+    events, t = [], 150.0  # worn from 30 s; upright for the calibration minute and after
+    for hold, angle, ramp in slumps:
+        events.append(SlumpEvent(onset_s=t, hold_s=hold, angle_deg=angle, ramp_s=ramp))
+        t = events[-1].end_s + 40.0
+    end = t + 30.0
+    rec, truth = posture_simulate(
+        end + 90.0, rate, random_state=seed, wear_periods=[(30.0, end)], slumps=events,
+        walks=[], profile=WearerProfile(
+            thoracic_inclination_deg=inclination, mount_rotation_deg=mount, gyro_bias_dps=bias
+        ),
+    )  # fmt: skip
+    a, _ = posture_analyze(rec, PostureSettings(slump_deg=20.0, delay_s=60.0))
+    assert a.wear_time_s == pytest.approx(truth.wear_time_s, rel=0.02)
+    onsets = truth.slump_onsets(20.0, rec.t_s)
+    assert len(a.slumps) == len(onsets) == len(events)
+    for s, o in zip(a.slumps, onsets, strict=True):
+        assert abs(s.onset_s - o) <= 1.0
+    for r in a.reminders:
+        assert r.t_s - r.slump_onset_s > 60.0
+    # above 20 deg for longer than the delay, with a margin of the detection tolerance
+    long = [e for e in events if e.hold_s + e.ramp_s > 61.0]
+    short = [e for e in events if e.hold_s + 2 * e.ramp_s < 59.0]
+    reminded = {round(r.slump_onset_s) for r in a.reminders}
+    assert len(a.reminders) >= len(long)
+    assert len(a.reminders) <= len(events) - len(short)
+    assert len(reminded) == len(a.reminders)
