@@ -452,3 +452,28 @@ def test_each_event_names_the_channel_that_detected_it(force: bool, emg: bool, s
     p.until(lambda: p.now - t_wait >= 1.2)
     p.tick(tense=force, emg_tense=emg)  # a new contraction while waiting
     assert [e.source for e in p.ctrl.events] == [source, source]
+
+
+def test_a_contraction_at_rest_is_waited_out_with_the_real_detector(
+    fake_table: Callable[..., Any],
+) -> None:
+    # At base there is nothing to release: the wait starts at once, and the force path keeps
+    # its passive reference (re-referencing it at the onset would absorb the contraction and
+    # declare the muscles relaxed 2 s later while they still pull).
+    proto = default_protocol("lumbar", 80, "L4/5", traction_minutes=10)
+    ctrl, table = DecompressionController(proto), fake_table()
+    out = drive(ctrl, table, 120.0)
+    t = out[-1][0] + TICK_S
+    while ctrl.phase is not Phase.REST:
+        drive(ctrl, table, TICK_S, t0=t)
+        t += TICK_S
+    drive(ctrl, table, 5.0, t0=t)
+    t0 = t + 5.0
+
+    def tense(now: float) -> None:
+        table.extra_force = 40.0 if now < t0 + 6.0 else 0.0
+
+    drive(ctrl, table, 20.0, t0=t0, hook=tense)
+    ev = ctrl.events[0]
+    assert ev.phase == "rest" and ev.onset_s == pytest.approx(t0)
+    assert ev.time_to_relax_s is not None and ev.time_to_relax_s > 4.0
