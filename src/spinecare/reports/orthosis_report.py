@@ -178,8 +178,50 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def evidence_figure(rows: Sequence[EvidenceRow], patient_label: str = "this patient") -> Figure:
+CHART_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "patient": "this patient",
+        "maker": "maker-funded",
+        "independent": "independent",
+        "null": "independent; no difference between groups",
+        "lower": "lower is better",
+        "higher": "higher is better",
+        "x": "change from baseline (%)",
+        "missing": "not recorded",
+        "wear": "mean wear time (% of plan)",
+        "upright": "upright (% of wear time)",
+    },
+    "de": {
+        "patient": "Patient/in",
+        "maker": "vom Hersteller finanziert",
+        "independent": "unabhängig",
+        "null": "unabhängig; kein Unterschied zwischen den Gruppen",
+        "lower": "niedriger ist besser",
+        "higher": "höher ist besser",
+        "x": "Änderung gegenüber dem Ausgangswert (%)",
+        "missing": "nicht erfasst",
+        "wear": "mittlere Tragezeit (% vom Plan)",
+        "upright": "aufrecht (% der Tragezeit)",
+    },
+}
+MEASURE_NAMES_DE = {
+    "back_extensor_strength": "Kraft der Rückenstrecker",
+    "abdominal_flexor_strength": "Kraft der Bauchmuskeln",
+    "kyphosis_angle": "Kyphosewinkel",
+    "body_sway": "Körperschwankung",
+    "pain": "Rückenschmerz",
+    "well_being": "Wohlbefinden",
+    "limitations_of_daily_living": "Einschränkungen im Alltag",
+}
+
+
+def measure_name(key: str, lang: str) -> str:
+    return MEASURE_NAMES_DE[key] if lang == "de" else MEASURES[key].name
+
+
+def evidence_figure(rows: Sequence[EvidenceRow], lang: str = "en") -> Figure:
     """Horizontal bars per measure: the patient's change and each published change."""
+    tx = CHART_TEXTS[check_lang(lang)]
     fig = Figure(figsize=(7.2, 0.24 * sum(1 + len(r.published) for r in rows) + 2.2))
     ax = fig.add_subplot(1, 1, 1)
     y = 0.0
@@ -189,22 +231,22 @@ def evidence_figure(rows: Sequence[EvidenceRow], patient_label: str = "this pati
     maker_i: dict[str, int] = {}
     for r in rows:
         bars: list[tuple[str, float | None, str, bool]] = [
-            (patient_label, r.patient_percent, PATIENT, True)
+            (tx["patient"], r.patient_percent, PATIENT, True)
         ]
         for p in r.published:
             if p.maker_funded:
                 colour = MAKER[maker_i.setdefault(p.label, len(maker_i) % len(MAKER))]
-                lab = f"{p.label} (maker-funded)"
+                lab = f"{p.label} ({tx['maker']})"
             elif p.arm == "control" or "training" in p.arm:
-                colour, lab = COMPARATOR, f"{p.label} (independent)"
+                colour, lab = COMPARATOR, f"{p.label} ({tx['independent']})"
             else:
-                colour, lab = INDEPENDENT, f"{p.label} (independent; no difference between groups)"
+                colour, lab = INDEPENDENT, f"{p.label} ({tx['null']})"
             bars.append((lab, p.percent, colour, False))
         start = y
         for lab, val, colour, is_patient in bars:
             if val is None:
                 if is_patient:
-                    ax.text(0.5, y, "not recorded", va="center", fontsize=6, color="#777")
+                    ax.text(0.5, y, tx["missing"], va="center", fontsize=6, color="#777")
             else:
                 ax.barh(y, val, height=0.8, color=colour,
                         label=None if lab in seen else lab)  # fmt: skip
@@ -212,14 +254,14 @@ def evidence_figure(rows: Sequence[EvidenceRow], patient_label: str = "this pati
                 ax.text(val + (1.5 if val >= 0 else -1.5), y, f"{val:+.0f}%", va="center",
                         ha="left" if val >= 0 else "right", fontsize=6)  # fmt: skip
             y += 1.0
-        better = "lower is better" if r.lower_is_better else "higher is better"
+        better = tx["lower"] if r.lower_is_better else tx["higher"]
         ticks.append((start + y - 1.0) / 2)
-        names.append(f"{r.name}\n({better})")
+        names.append(f"{measure_name(r.key, lang)}\n({better})")
         y += 0.8
     ax.set_yticks(ticks, names, fontsize=7)
     ax.invert_yaxis()
     ax.axvline(0.0, color="#333", lw=0.8)
-    ax.set_xlabel("change from baseline (%)", fontsize=7)
+    ax.set_xlabel(tx["x"], fontsize=7)
     charts._style(ax)
     lo, hi = ax.get_xlim()
     ax.set_xlim(min(lo, -60.0) - 10, max(hi, 80.0) + 10)
@@ -228,16 +270,17 @@ def evidence_figure(rows: Sequence[EvidenceRow], patient_label: str = "this pati
     return fig
 
 
-def posture_trend_figure(weeks: Sequence[PostureWeek]) -> Figure:
+def posture_trend_figure(weeks: Sequence[PostureWeek], lang: str = "en") -> Figure:
     """Mean daily wear against the plan (bars) and the upright fraction (line), by week."""
+    tx = CHART_TEXTS[check_lang(lang)]
     fig = Figure(figsize=(7.2, 2.6))
     ax = fig.add_subplot(1, 1, 1)
     x = list(range(len(weeks)))
     vs = [100 * (w.mean_wear_vs_plan or 0.0) for w in weeks]
-    ax.bar(x, vs, color=PATIENT, alpha=0.8, label="mean wear time (% of plan)")
+    ax.bar(x, vs, color=PATIENT, alpha=0.8, label=tx["wear"])
     ax.axhline(100.0, color="#333", lw=0.8, ls="--")
     ax.plot(x, [100 * (w.upright_fraction or 0.0) for w in weeks], color=INDEPENDENT,
-            marker="o", label="upright (% of wear time)")  # fmt: skip
+            marker="o", label=tx["upright"])  # fmt: skip
     ax.set_xticks(x, [w.week for w in weeks], fontsize=7, rotation=30)
     ax.set_ylabel("%", fontsize=7)
     ax.set_ylim(0, max([120.0, *vs]) * 1.05)
@@ -279,7 +322,7 @@ def posture_recording_figure(
     return fig
 
 
-def _visit_table(data: OrthosisReportData) -> list[dict[str, Any]]:
+def _visit_table(data: OrthosisReportData, lang: str) -> list[dict[str, Any]]:
     """Rows: measure, value at each visit, change at 3 and 6 months."""
     by_visit = {f.visit: f for f in data.followups}
     change = {v: {c.key: c for c in cs} for v, cs in data.changes}
@@ -293,7 +336,7 @@ def _visit_table(data: OrthosisReportData) -> list[dict[str, Any]]:
             continue
         rows.append(
             {
-                "name": m.name,
+                "name": measure_name(key, lang),
                 "unit": m.unit,
                 "values": vals,
                 "changes": {v.value: change.get(v, {}).get(key) for v in FollowUpVisit},
@@ -311,9 +354,11 @@ def orthosis_report_context(
         "d": data,
         "o": TEXTS[lang],
         "visits": list(FollowUpVisit),
-        "table": _visit_table(data),
-        "evidence_chart": charts.to_data_uri(evidence_figure(data.evidence)),
-        "trend_chart": charts.to_data_uri(posture_trend_figure(data.weeks)) if data.weeks else None,
+        "table": _visit_table(data, lang),
+        "evidence_chart": charts.to_data_uri(evidence_figure(data.evidence, lang)),
+        "trend_chart": (
+            charts.to_data_uri(posture_trend_figure(data.weeks, lang)) if data.weeks else None
+        ),
     }
 
 
