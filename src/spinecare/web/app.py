@@ -28,6 +28,19 @@ SESSION_COOKIE = "spinecare_session"
 API_PREFIX = "/api/v1"
 
 
+# The interpreter's thread switch interval for a server that runs session loops: a loop thread
+# that wakes for its tick waits at most this long for the interpreter lock held by a request
+# handler (CPython's default is 5 ms; engineering choice, see bench/b6_web.py).
+SWITCH_INTERVAL_S = 0.001
+
+
+def tune_interpreter() -> None:
+    """Call once in a process that serves sessions (``spinecare serve``)."""
+    import sys
+
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 

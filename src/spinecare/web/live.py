@@ -1,11 +1,10 @@
-"""Running sessions of this server: one loop thread each, telemetry out one way.
+"""Running sessions of this server: one process each (``worker.py``), telemetry out one way.
 
-The session service's loop calls ``LiveEntry.on_tick`` in the loop thread on every published
-tick. It only stores the view in a preallocated ring (one list item assignment: never blocks,
-never allocates more than the frame, never awaits). The SSE handlers in the event loop poll the
-ring and send what is new; a browser that disconnects loses nothing the ring still holds, and
-the session neither notices nor waits. Commands go the other way through the runner's
-thread-safe requests (stop, pause).
+A relay thread per session takes the ticks the session's process sends and stores each in a
+preallocated ring (one list item assignment). The SSE handlers in the event loop poll the ring
+and send what is new; a browser that disconnects loses nothing the ring still holds, and the
+session neither notices nor waits. Commands go the other way (stop, pause) over the process's
+command pipe into the runner's thread-safe requests.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spinecare.runtime.session import TickView
-from spinecare.services.sessions import LiveSession, SessionRun
 from spinecare.vocab import TICK_S
+from spinecare.web.worker import ProcessSession
 
 # Ring capacity: two minutes of ticks at 50 Hz, enough for a monitor that reconnects after a
 # network hiccup to catch up without a gap (engineering choice).
@@ -85,26 +84,28 @@ class LiveEntry:
     patient_id: int
     patient_name: str
     started_by: str
-    live: LiveSession
+    live: ProcessSession
     ring: list[Frame | None] = field(default_factory=lambda: [None] * RING_TICKS)
     seq: int = 0  # written only by the loop thread
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: float | None = None
-    result: SessionRun | None = None
+    outcome: str | None = None
     error: str | None = None
     paused: bool = False
     thread: threading.Thread | None = None
 
-    # -- loop thread -------------------------------------------------------------------------
-    def on_tick(self, view: TickView) -> None:
-        seq = self.seq + 1
-        self.ring[seq % RING_TICKS] = Frame(seq, time.time() * 1000.0, view)
+    # -- relay thread ------------------------------------------------------------------------
+    def put(self, seq: int, wall_ms: float, view: TickView) -> None:
+        """A tick from the session's process (``seq`` counts from 1 there)."""
+        self.ring[seq % RING_TICKS] = Frame(seq, wall_ms, view)
         self.seq = seq  # published after the frame is in place
 
     def _run(self) -> None:
         try:
-            self.result = self.live.run()
-        except BaseException as exc:  # recorded for the monitor; the runner released the table
+            self.outcome = self.live.run(self.put)
+            if self.outcome.startswith("error"):
+                self.error = self.outcome
+        except BaseException as exc:  # recorded for the monitor
             self.error = repr(exc)
         finally:
             self.finished_at = time.monotonic()
@@ -159,23 +160,17 @@ class LiveRegistry:
     def start(
         self,
         session_id: int,
-        prepare: Callable[[Callable[[TickView], None]], LiveSession],
+        prepare: Callable[[], ProcessSession],
         *,
         patient_id: int,
         patient_name: str,
         started_by: str,
     ) -> LiveEntry:
-        """``prepare(on_tick)`` checks and records the session (the table has not moved);
-        then its loop starts in a thread of its own."""
-        holder: dict[str, LiveEntry] = {}
-
-        def on_tick(view: TickView) -> None:
-            holder["e"].on_tick(view)
-
-        live = prepare(on_tick)
+        """``prepare()`` starts the session's process, which checks and records the session
+        (the table has not moved); a thread of the server relays its ticks into the ring."""
+        live = prepare()
         entry = LiveEntry(session_id, patient_id, patient_name, started_by, live)
-        holder["e"] = entry
-        thread = threading.Thread(target=entry._run, name=f"session-{session_id}", daemon=True)
+        thread = threading.Thread(target=entry._run, name=f"relay-{session_id}", daemon=True)
         entry.thread = thread
         with self._lock:
             self._entries[session_id] = entry

@@ -27,6 +27,8 @@
     }); ctx.restore();
   }] } };
   const peak = parseFloat(root.dataset.peak) || 100;
+  const dark = document.body.classList.contains("patient-view");
+  const axisInk = dark ? "#dbe7f3" : "#1d2733", gridInk = dark ? "#24415e" : "#e4e9ef";
   const plot = new uPlot(Object.assign(size(), {
     series: [{ label: "t (s)" },
       { label: labels.target, stroke: "#0b6bcb", width: 2, dash: [8, 4] },
@@ -35,7 +37,9 @@
       { label: labels.muscle, stroke: "#1f8a4c", width: 1.5, scale: "m" }],
     scales: { x: { time: false }, y: { range: function () { return [0, Math.max(peak * 1.15, 10)]; } },
       m: { range: [0, 50] } },
-    axes: [{ label: "s" }, { label: "N", size: 50 }, { side: 1, scale: "m", label: labels.muscle, grid: { show: false } }],
+    axes: [{ label: "s", stroke: axisInk, grid: { stroke: gridInk } },
+      { label: "N", size: 50, stroke: axisInk, grid: { stroke: gridInk } },
+      { side: 1, scale: "m", label: labels.muscle, stroke: axisInk, grid: { show: false } }],
     plugins: [guardPlugin], legend: { live: false },
   }), [xs, target, measured, segment, muscle], chartEl);
   window.addEventListener("resize", function () { plot.setSize(size()); });

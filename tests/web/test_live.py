@@ -1,0 +1,74 @@
+"""A session run from the web: its own process, telemetry by SSE, a monitor that disconnects
+and catches up, STOP through the API, and a refused start that never moves the table."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from tests.web.conftest import Browser, Clinic
+
+CHECKLIST = {
+    "harness_fastened": True,
+    "stop_switch_in_hand": True,
+    "contraindications_reconfirmed": True,
+}
+
+
+def _ticks(client: httpx.Client, url: str, last: int, want: int) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    headers = {"Last-Event-ID": str(last)} if last else {}
+    with client.stream("GET", url, headers=headers, timeout=30) as r:
+        assert r.status_code == 200
+        event = ""
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "ticks":
+                rows += json.loads(line[5:])["rows"]
+                if len(rows) >= want:
+                    return rows
+    return rows
+
+
+def test_monitor_disconnects_session_goes_on_and_catches_up(
+    server: str, login: Any, clinic: Clinic
+) -> None:
+    doc: Browser = login("therapist")
+    sid = clinic.planned_session_id
+    r = doc.api(
+        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 1.0, "speed": 2.0, **CHECKLIST}
+    )
+    assert r.status_code == 201, r.text
+    cookies = dict(doc.client.cookies.items())
+    with httpx.Client(base_url=server, cookies=cookies) as c:
+        first = _ticks(c, f"/live/{sid}/stream", 0, 20)
+        last = first[-1][0]
+        time.sleep(1.0)  # the browser is gone; the session is not
+        status = doc.api("GET", f"/api/v1/sessions/{sid}/live").json()
+        assert status["running"] and status["seq"] > last
+        again = _ticks(c, f"/live/{sid}/stream", last, 20)
+        assert again[0][0] == last + 1  # nothing missed: caught up from the ring
+        seqs = [row[0] for row in again]
+        assert seqs == list(range(last + 1, last + 1 + len(seqs)))
+    stop = doc.api("POST", f"/api/v1/sessions/{sid}/stop")
+    assert stop.status_code == 200
+    deadline = time.monotonic() + 20
+    while doc.api("GET", f"/api/v1/sessions/{sid}/live").json()["running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    done = doc.api("GET", f"/api/v1/sessions/{sid}").json()
+    assert done["status"] == "aborted" and done["summary"]["stopped"]
+    assert done["summary"]["peak_force_n"] > 0
+
+
+def test_a_session_that_is_not_planned_is_refused_before_the_table_moves(
+    login: Any, clinic: Clinic
+) -> None:
+    doc: Browser = login("physician")
+    r = doc.api("POST", f"/api/v1/sessions/{clinic.done_session_id}/start", json=CHECKLIST)
+    assert r.status_code == 422 and "not planned" in r.text
+    assert doc.api("GET", f"/api/v1/sessions/{clinic.done_session_id}/live").status_code == 404
