@@ -263,17 +263,3 @@ def cli(
         return code, out, err
 
     return run
-
-
-@pytest.fixture
-def cli_doc(
-    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., tuple[int, str, str]]:
-    """``cli`` with a physician ``doc`` created and acting (SPINECARE_USER=doc)."""
-    code, _, err = cli(
-        "users", "create", "--username", "doc", "--role", "physician", "--password-stdin",
-        stdin=CLI_PASSWORD + "\n",
-    )  # fmt: skip
-    assert code == 0, err
-    monkeypatch.setenv("SPINECARE_USER", "doc")
-    return cli

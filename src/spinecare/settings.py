@@ -92,8 +92,10 @@ class Settings(BaseSettings):
     # Empty means "<data_dir>/sessions": one directory per recorded session.
     sessions_dir: Path | None = None
     device: Literal["simulated", "modbus"] = "simulated"
-    # Acting user for CLI writes (`--as` overrides it).
+    # Which of this account's CLI logins acts (`--as` overrides it); never a login by itself.
     user: str | None = None
+    # How long a CLI login (`spinecare login`) lasts: a working shift by default, at most a day.
+    login_hours: int = Field(default=8, ge=1, le=24)
     clinic: ClinicSettings = Field(default_factory=ClinicSettings)
 
     @field_validator("database_url")

@@ -1,4 +1,4 @@
-"""`spinecare info` and `spinecare db`."""
+"""`spinecare info` (`spinecare db`: test_db_cli.py)."""
 
 from __future__ import annotations
 
@@ -28,20 +28,6 @@ def test_info_defaults_to_sqlite_in_the_data_dir(cli: Run, monkeypatch: pytest.M
     data = json.loads(out)
     assert code == 0 and data["database_url"].startswith("sqlite:///")
     assert data["database_url"].endswith(f"{data['data_dir']}/spinecare.db")
-
-
-def test_db_upgrade_downgrade(cli: Run) -> None:
-    from spinecare.store.migrate import head_revision
-
-    code, out, _ = cli("db", "upgrade")
-    head = head_revision()
-    assert code == 0 and head is not None and head in out
-    code, out, _ = cli("db", "current", "--json")
-    assert json.loads(out)["current"] == json.loads(out)["head"]
-    code, out, _ = cli("db", "downgrade", "base")
-    assert code == 0 and "base" in out
-    code, out, _ = cli("db", "current", "--json")
-    assert json.loads(out)["current"] is None
 
 
 def test_bad_settings_exit_2(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:

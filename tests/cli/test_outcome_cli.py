@@ -26,11 +26,34 @@ def _course(cli: Run) -> dict[str, object]:
     return data
 
 
+def _ran(*session_ids: str) -> None:
+    """Record sessions as run (session runs have their own tests)."""
+    import os
+
+    from spinecare.store import open_store
+    from spinecare.store.audit import set_actor
+    from spinecare.store.models import TreatmentSession
+
+    store = open_store(url=os.environ["SPINECARE_DATABASE_URL"])
+    try:
+        with store.unit_of_work() as db:
+            set_actor(db, "doc")
+            for sid in session_ids:
+                row = db.get(TreatmentSession, int(sid))
+                assert row is not None
+                row.status = "done"
+    finally:
+        store.dispose()
+
+
 def test_record_and_series(cli_doc: Run) -> None:
     course = _course(cli_doc)
     sessions = course["sessions"]
     assert isinstance(sessions, list)
     s1, s2 = str(sessions[0]["id"]), str(sessions[1]["id"])
+    code, _, err = cli_doc("outcome", "record", "--session", s1, "--nrs-before", "6")
+    assert code == 2 and "once the session has run" in err  # still planned
+    _ran(s1, s2)
     code, out, err = cli_doc("outcome", "record", "--session", s1, "--nrs-before", "6",
                              "--nrs-after", "4")  # fmt: skip
     assert code == 0, err
@@ -53,6 +76,7 @@ def test_bad_outcome_input(cli_doc: Run) -> None:
     sessions = course["sessions"]
     assert isinstance(sessions, list)
     s1 = str(sessions[0]["id"])
+    _ran(s1)
     code, _, err = cli_doc("outcome", "record", "--session", s1, "--nrs-before", "11")
     assert code == 2 and err.startswith("error: nrs_before:")
     code, _, err = cli_doc("outcome", "record", "--session", s1, "--odi", "1,2,3")

@@ -42,11 +42,15 @@ def test_round_trip(cli_doc: Run) -> None:
     assert [p["id"] for p in json.loads(out)] == [pid]
 
 
-def test_writes_need_an_acting_user(cli: Run) -> None:
-    code, _, err = cli(*ADD)
-    assert code == 2 and err.startswith("error: as:")
-    code, _, err = cli(*ADD, "--as", "ghost")
-    assert code == 1 and "user ghost: not found" in err
+def test_reads_and_writes_need_a_login(cli_admin: Run) -> None:
+    code, _, err = cli_admin("logout")
+    assert code == 0, err
+    for args in (ADD, ("patients", "list"), ("patients", "show", "1")):
+        code, out, err = cli_admin(*args)
+        assert code == 7 and out == "" and "not logged in" in err, args
+    # naming a user is not logging in as that user
+    code, _, err = cli_admin(*ADD, "--as", "admin")
+    assert code == 7 and "not logged in as admin" in err
 
 
 @pytest.mark.parametrize(

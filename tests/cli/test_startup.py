@@ -57,19 +57,21 @@ def test_help_loads_no_command_module(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "unwanted"),
+    ("argv", "unwanted", "status"),
     [
-        (["info", "--json"], HEAVY - {"sqlalchemy"}),  # the settings check database URLs
-        (["patients", "list", "--json"], HEAVY - {"sqlalchemy", "alembic"}),
-        (["bone", "classify", *BONE_ARGS], HEAVY - {"numpy"}),
+        (["info", "--json"], HEAVY - {"sqlalchemy"}, 0),  # the settings check database URLs
+        # not logged in (7), after opening the database and looking for the login
+        (["patients", "list", "--json"], HEAVY - {"sqlalchemy", "alembic"}, 7),
+        (["bone", "classify", *BONE_ARGS], HEAVY - {"numpy"}, 0),
     ],
 )
 def test_a_read_command_loads_only_what_it_needs(
-    tmp_path: Path, argv: list[str], unwanted: set[str]
+    tmp_path: Path, argv: list[str], unwanted: set[str], status: int
 ) -> None:
     code = (
         "import contextlib, io\nfrom spinecare.cli import main\n"
-        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({argv!r}) == 0"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):"
+        f"\n    assert main({argv!r}) == {status}"
     )
     assert not _imported_after(code, tmp_path) & unwanted
 

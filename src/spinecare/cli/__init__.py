@@ -1,7 +1,10 @@
 """Command-line entry point.
 
-Every command module registers itself on ``app`` when imported; ``main`` turns bad input into
-one line on stderr and exit status 2, so nothing is started on an invalid argument.
+Every command module registers itself on ``app`` when imported; ``main`` turns every error a
+command lets through into one line on stderr and a documented exit status (``cli/errors.py``,
+the README's "Exit statuses"): bad input 2, nothing started; a database or disk fault in words,
+never a traceback or a patient's data. Arguments holding control characters are refused before
+any command runs, and files are created readable by their owner only (umask 077).
 
 Importing this package loads no command module and no heavy library (numpy, SQLAlchemy, ...):
 the root group imports a command's module when that command is resolved, and the modules
@@ -10,13 +13,21 @@ import what a command needs inside the command. ``tests/cli/test_startup.py`` ke
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 import typer
 
 from spinecare.cli.app import app, lazy_command
-from spinecare.errors import InputError, describe_validation_error
+from spinecare.cli.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    describe,
+)
+from spinecare.cli.output import error
+from spinecare.store.text import unsafe_character
 
 # Command modules ``spinecare.cli.<name>``, in the order ``spinecare --help`` lists them, each
 # with the one-line help shown there (it must match the command's own; test_startup compares).
@@ -30,10 +41,11 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
         "segments",
         "Estimate the axial (distraction) and shear force at each segment (model, not measured).",
     ),
-    ("db", "Database schema (Alembic migrations shipped in the package)."),
+    ("db", "Database: schema migrations, backup and restore."),
     ("invoice", "GOÄ fees and invoices."),
     ("documents", "Documents as PDF (German by default)."),
     ("users", "User accounts (roles: physician, therapist, billing, admin)."),
+    ("audit", "The audit log: verify its hash chain."),
     ("patients", "Patients: register, find, show, edit, delete (soft)."),
     ("course", "Treatment courses: plan (prescribe and book), show, attach results."),
     ("outcome", "Patient-reported outcomes: pain NRS, Oswestry Disability Index."),
@@ -56,22 +68,50 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
 )
 for _name, _help in _COMMANDS:
     lazy_command(_name, f"spinecare.cli.{_name}", _help)
+# Logging in and out: four commands of one module.
+for _name, _help in (
+    ("login", "Log in to the clinic database (a token that expires, readable by you only)."),
+    ("logout", "Log out: end the login in the database and forget its token."),
+    ("passwd", "Change your password (a one-time password first of all); your other logins end."),
+    ("whoami", "Show who you act as, and until when."),
+):
+    lazy_command(_name, "spinecare.cli.login", _help)
 
-EXIT_BAD_INPUT = 2
+# Files the CLI creates (database, logins, session recordings, PDFs, backups): owner only.
+PRIVATE_UMASK = 0o077
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
+    error(message)
+    return status
+
+
+def _unsafe_argument(args: list[str]) -> str | None:
+    """Why an argument is refused before any command runs (control characters, bytes that
+    are not UTF-8), or None."""
+    for i, arg in enumerate(args, start=1):
+        bad = unsafe_character(arg)
+        if bad is not None:
+            return f"argument {i}: control or formatting characters are not allowed ({bad})"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit status (also used by tests)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: list[str]) -> int:
+    bad = _unsafe_argument(argv)
+    if bad is not None:
+        return _fail(bad)
     try:
         command = typer.main.get_command(app)
         result = command.main(args=argv, prog_name="spinecare", standalone_mode=False)
-    except InputError as exc:
-        return _fail(str(exc))
     except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command: its help
         print(exc.format_message(), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -86,15 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.UsageError as exc:
         return _fail(exc.format_message())
     except click.exceptions.Abort:
-        return 130
+        return EXIT_INTERRUPTED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except ValueError as exc:  # pydantic's ValidationError is one; pydantic is imported lazily
-        from pydantic import ValidationError
-
-        if isinstance(exc, ValidationError):
-            return _fail(describe_validation_error(exc))
-        raise
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        described = describe(exc)
+        if described is not None:
+            return _fail(described[1], described[0])
+        if os.environ.get("SPINECARE_DEBUG"):
+            raise
+        # A defect: say so without the exception's text (it may hold a patient's data).
+        return _fail(
+            f"internal error ({type(exc).__name__}); the command did not finish. Run again "
+            "with SPINECARE_DEBUG=1 for the details and report them",
+            EXIT_INTERNAL,
+        )
     if isinstance(result, int):
         return result
     return 0

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import echo, print_json
 from spinecare.clinical.bone import check_bmd, classify, site_of
 from spinecare.clinical.vocab import Sex
 from spinecare.errors import InputError
@@ -41,6 +41,8 @@ def classify_cmd(
     """Classify one DXA measurement (WHO / ISCD) and relate it to the seed's 45% threshold."""
     s = site_of(site)
     sx = _sex(sex)
+    if premenopausal and sx is not Sex.FEMALE:
+        raise InputError("premenopausal", "applies to women only (--sex F)")
     if bmd is not None:
         check_bmd(bmd)
     if bmd is None and t_score is None:
@@ -85,12 +87,12 @@ def classify_cmd(
         "notes": result.notes,
     }
     if as_json:
-        typer.echo(json.dumps(out, indent=2))
+        print_json(out)
         return
     for key, value in out.items():
         if key == "notes":
             for note in result.notes:
-                typer.echo(f"note: {note}")
+                echo(f"note: {note}")
             continue
         shown = "-" if value is None else value
-        typer.echo(f"{key}: {shown}")
+        echo(f"{key}: {shown}")

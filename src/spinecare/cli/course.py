@@ -9,6 +9,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import echo
 from spinecare.services import courses as svc
 
 course_app = typer.Typer(help="Treatment courses: plan (prescribe and book), show, attach results.")
@@ -16,7 +17,7 @@ app.add_typer(course_app, name="course")
 
 
 def _print_course(c: svc.CoursePublic, tz: Any) -> None:
-    typer.echo(
+    echo(
         f"course {c.id}: patient {c.patient_id}, {c.region.value} {c.segment}, "
         f"{c.planned_sessions} sessions, {c.sessions_per_week}/week from "
         f"{c.start_date.isoformat()} ({c.status.value})"
@@ -25,13 +26,13 @@ def _print_course(c: svc.CoursePublic, tz: Any) -> None:
         start = s.scheduled_start.astimezone(tz)
         end = s.scheduled_end.astimezone(tz)
         review = "  <- review point" if s.review_point else ""
-        typer.echo(
+        echo(
             f"  #{s.number:<3} {start:%a %Y-%m-%d %H:%M}-{end:%H:%M}  "
             f"peak {s.peak_force_n:6.1f} N  base {s.base_force_n:6.1f} N  "
             f"{s.status.value}  [session {s.id}]{review}"
         )
     for w in c.warnings:
-        typer.echo(f"warning: {w}")
+        echo(f"warning: {w}")
 
 
 @course_app.command("plan")
@@ -104,4 +105,4 @@ def attach(
     if as_json:
         print_json(s)
     else:
-        typer.echo(f"session {s.id} (#{s.number}): {s.status.value}, {s.telemetry_dir}")
+        echo(f"session {s.id} (#{s.number}): {s.status.value}, {s.telemetry_dir}")

@@ -1,54 +1,81 @@
-"""`spinecare db upgrade|downgrade|current`, and what every database command shares.
+"""`spinecare db upgrade|downgrade|current|backup|restore`, and what every database command shares.
 
-Shared here (imported by the other clinic commands): opening the configured store, resolving
-the acting user (``--as`` or ``SPINECARE_USER``), mapping service errors to exit statuses and
-printing JSON.
+Shared here (imported by the other clinic commands): opening the configured store, the acting
+user (the login this account holds: ``spinecare login``; ``--as NAME`` / ``SPINECARE_USER`` only
+choose among this account's own logins) and JSON output. Errors are not handled here: they
+propagate to ``spinecare.cli.main``, which words each one and picks its exit status
+(``cli/errors.py``).
+
+Destructive schema commands (``downgrade``, ``restore``) need a logged-in admin, an explicit
+confirmation (``--yes``, or typing it on a terminal) and write a backup of the database first.
+No downgrade loses an issued invoice number: below the billing revision it is refused while
+numbers have been issued.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.errors import EXIT_FORBIDDEN, EXIT_NOT_FOUND
+from spinecare.cli.output import echo, note, print_json
 from spinecare.errors import InputError
 from spinecare.services.auth import Actor
-from spinecare.services.errors import NotFoundError, PermissionDeniedError
-from spinecare.store.enums import Role
+from spinecare.services.errors import AuthenticationError
 
 if TYPE_CHECKING:  # SQLAlchemy, Alembic and the settings load inside the commands (start-up)
     from spinecare.settings import Settings
     from spinecare.store import Store
     from spinecare.store.audit import AuditedSession
 
-# Exit statuses beyond main()'s 2 (bad input): the record does not exist / the role may not.
-EXIT_NOT_FOUND = 1
-EXIT_FORBIDDEN = 3
-
 T = TypeVar("T")
 
-db_app = typer.Typer(help="Database schema (Alembic migrations shipped in the package).")
+db_app = typer.Typer(help="Database: schema migrations, backup and restore.")
 app.add_typer(db_app, name="db")
 
 AS_OPTION = typer.Option(
-    None, "--as", help="acting user (default: SPINECARE_USER); required for changes"
+    None,
+    "--as",
+    help="which of your logins acts, by username (default: your newest login; SPINECARE_USER)",
 )
 JSON_OPTION = typer.Option(False, "--json", help="print JSON")
+YES_OPTION = typer.Option(False, "--yes", help="confirm: this destroys data (a backup is made)")
+BACKUP_OPTION = typer.Option(
+    None, "--backup", help="where to write the backup first (default: <data dir>/backups/...)"
+)
+
+__all__ = [
+    "AS_OPTION",
+    "EXIT_FORBIDDEN",
+    "EXIT_NOT_FOUND",
+    "JSON_OPTION",
+    "acting_user",
+    "clinic_store",
+    "current_actor",
+    "fail",
+    "print_json",
+    "run_read",
+    "run_write",
+]
 
 
 def fail(message: str, status: int) -> typer.Exit:
-    print(f"error: {message}", file=sys.stderr)
+    from spinecare.cli.output import error
+
+    error(message)
     return typer.Exit(status)
 
 
 @contextmanager
 def clinic_store(*, auto_migrate: bool = True) -> Iterator[tuple[Store, Settings]]:
-    """The configured store; service errors become one stderr line and an exit status."""
+    """The configured store (migrated to the newest schema unless told not to)."""
     from spinecare.settings import get_settings
     from spinecare.store import open_store
 
@@ -56,79 +83,192 @@ def clinic_store(*, auto_migrate: bool = True) -> Iterator[tuple[Store, Settings
     store = open_store(settings, auto_migrate=auto_migrate)
     try:
         yield store, settings
-    except NotFoundError as exc:
-        raise fail(str(exc), EXIT_NOT_FOUND) from None
-    except PermissionDeniedError as exc:
-        raise fail(str(exc), EXIT_FORBIDDEN) from None
     finally:
         store.dispose()
 
 
-def acting_user(session: AuditedSession, settings: Settings, as_user: str | None) -> Actor:
-    """The user named by ``--as`` or ``SPINECARE_USER``; changes are refused without one."""
-    name = as_user or settings.user
-    if not name:
-        raise InputError("as", "name the acting user with --as USERNAME or SPINECARE_USER")
-    from spinecare.services.users import actor_for
+def current_actor(
+    session: AuditedSession,
+    settings: Settings,
+    as_user: str | None,
+    *,
+    allow_password_change: bool = False,
+) -> Actor:
+    """The user of this account's login for the configured database: the one named by
+    ``--as``/``SPINECARE_USER``, else the newest. Raises AuthenticationError (exit 7) when there
+    is none, or it expired, was ended, or its user still has a one-time password."""
+    from spinecare.cli import credentials
+    from spinecare.services.auth import verify_token
 
-    return actor_for(session, name)
+    name = as_user if as_user is not None else settings.user
+    login = credentials.find(settings, settings.database_url_masked, name)
+    if login is None:
+        raise _not_logged_in(session, name)
+    return verify_token(session, login.token, allow_password_change=allow_password_change)
+
+
+def _not_logged_in(session: AuditedSession, name: str | None) -> AuthenticationError:
+    from spinecare.services.users import count_users
+
+    if count_users(session) == 0:
+        return AuthenticationError(
+            "there are no users yet",
+            "create the first admin with spinecare users bootstrap, then spinecare login",
+        )
+    if name:
+        return AuthenticationError(
+            f"you are not logged in as {name}", f"log in: spinecare login --username {name}"
+        )
+    return AuthenticationError("you are not logged in", "log in first: spinecare login")
+
+
+def acting_user(session: AuditedSession, settings: Settings, as_user: str | None) -> Actor:
+    """The acting user (see :func:`current_actor`)."""
+    return current_actor(session, settings, as_user)
 
 
 def run_write(as_user: str | None, work: Callable[[AuditedSession, Actor, Settings], T]) -> T:
-    """Run ``work`` in one committed unit of work as the acting user."""
+    """Run ``work`` in one committed unit of work as the logged-in user."""
     with clinic_store() as (store, settings), store.unit_of_work() as session:
-        return work(session, acting_user(session, settings, as_user), settings)
-
-
-# Reads without a named user: the local operator can read the database file anyway, so reads
-# run with the least-privileged role that may read clinical data (billing: read, never change).
-ANONYMOUS_READER = Actor(0, "cli-reader", Role.BILLING)
+        return work(session, current_actor(session, settings, as_user), settings)
 
 
 def run_read(as_user: str | None, work: Callable[[AuditedSession, Actor, Settings], T]) -> T:
-    """Run ``work`` without committing, as the named user or an anonymous read-only reader."""
-    from spinecare.services.users import actor_for
-
+    """Run ``work`` without committing, as the logged-in user (reads need a login too)."""
     with clinic_store() as (store, settings), store.session() as session:
-        name = as_user or settings.user
-        actor = actor_for(session, name) if name else ANONYMOUS_READER
-        return work(session, actor, settings)
+        return work(session, current_actor(session, settings, as_user), settings)
 
 
-def print_json(data: Any) -> None:
-    from pydantic import BaseModel
+# --- schema and whole-database commands ---------------------------------------------------
 
-    if isinstance(data, BaseModel):
-        text = data.model_dump_json(indent=2)
-    elif isinstance(data, list) and all(isinstance(d, BaseModel) for d in data):
-        text = json.dumps([d.model_dump(mode="json") for d in data], indent=2)
-    else:
-        text = json.dumps(data, indent=2, default=str)
-    typer.echo(text)
+
+def confirm(yes: bool, what: str, word: str) -> None:
+    """Go on only with ``--yes``, or when the user types ``word`` on a terminal."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError("yes", f"{what}: confirm with --yes (a backup is written first)")
+    typed = typer.prompt(f"{what}. Type {word!r} to go on")
+    if str(typed).strip() != word:
+        raise InputError("yes", "not confirmed; nothing was changed")
+
+
+def default_backup(settings: Settings, reason: str) -> Path:
+    from spinecare.store.files import private_dir
+
+    folder = private_dir(Path(settings.data_dir) / "backups")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    suffix = ".pgdump" if settings.database_url.startswith("postgresql") else ".db"
+    return folder / f"spinecare-{stamp}-{reason}{suffix}"
+
+
+def _write_backup(settings: Settings, dest: Path | None, reason: str) -> Path:
+    from spinecare.store import backup
+
+    info = backup.backup(settings.database_url, dest or default_backup(settings, reason))
+    note(f"backup of the database written to {info.path}")
+    return info.path
+
+
+def _has_table(store: Store, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return name in inspect(store.engine).get_table_names()
+
+
+def _read_password(from_stdin: bool, prompt: str = "Password") -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise InputError("password", "nothing on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise InputError("password", "no terminal to prompt on: use --password-stdin")
+    return str(typer.prompt(prompt, hide_input=True))
+
+
+def require_db_admin(
+    store: Store, settings: Settings, as_user: str | None, action: str, password_stdin: bool
+) -> Actor:
+    """The logged-in admin; on a schema older than logins (below 0004, after a downgrade) the
+    admin's username and password are checked directly (``--as NAME --password-stdin``)."""
+    from spinecare.services.auth import require_database_admin
+
+    with store.session() as db:
+        if _has_table(store, "auth_tokens"):
+            actor = current_actor(db, settings, as_user)
+        else:
+            from spinecare.services.users import authenticate_old_schema
+
+            name = as_user or settings.user
+            if not name:
+                raise InputError("as", "name the admin: --as USERNAME (the schema predates logins)")
+            actor = authenticate_old_schema(db, name, _read_password(password_stdin))
+    return require_database_admin(actor, action)
 
 
 @db_app.command("upgrade")
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Migrate the database up (to the newest schema by default)."""
     from spinecare.store import migrate as migrations
+    from spinecare.store.engine import check_known_revision
 
     with clinic_store(auto_migrate=False) as (store, settings):
+        check_known_revision(store)
         store.upgrade(revision)
         now = migrations.current_revision(store.engine)
-        typer.echo(f"{settings.database_url_masked}: at {now}")
+        echo(f"{settings.database_url_masked}: at {now}")
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def downgrade(
-    revision: str = typer.Argument("-1", help="target revision ('base' drops every table)"),
+    revision: str = typer.Argument("-1", help="target revision, -N steps, or 'base'"),
+    yes: bool = YES_OPTION,
+    backup_to: Path | None = BACKUP_OPTION,
+    as_user: str | None = AS_OPTION,
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="the admin's password (schemas older than logins)"
+    ),
 ) -> None:
-    """Migrate the database down (one step by default)."""
+    """Migrate the database down (one step by default): admins only, confirmed, backed up."""
     from spinecare.store import migrate as migrations
 
     with clinic_store(auto_migrate=False) as (store, settings):
-        store.downgrade(revision)
+        current, target = migrations.downgrade_target(store.engine, revision)
+        require_db_admin(store, settings, as_user, "downgrade the database", password_stdin)
+        _refuse_losing_invoice_numbers(store, target)
+        shown = target or "base (every table dropped)"
+        confirm(yes, f"downgrade {settings.database_url_masked} from {current} to {shown}", "yes")
+        _write_backup(settings, backup_to, "before-downgrade")
+        store.downgrade(target or "base")
         now = migrations.current_revision(store.engine) or "base"
-        typer.echo(f"{settings.database_url_masked}: at {now}")
+        echo(f"{settings.database_url_masked}: at {now}")
+
+
+def _refuse_losing_invoice_numbers(store: Store, target: str | None) -> None:
+    """Below 0002_billing the invoices go: refused while any number has been issued (the
+    migration refuses too; this says so before the backup and the question)."""
+    from sqlalchemy import text
+
+    from spinecare.store import migrate as migrations
+
+    if not _has_table(store, "invoices"):
+        return
+    keeps_billing = target is not None and target != "0001_clinical"
+    if keeps_billing or not migrations.is_known_revision("0002_billing"):
+        return
+    with store.engine.connect() as conn:
+        issued = conn.execute(
+            text("SELECT COUNT(*) FROM invoices WHERE number IS NOT NULL")
+        ).scalar_one()
+    if issued:
+        raise InputError(
+            "revision",
+            f"{issued} issued invoice(s) would be lost and their numbers issued again: a "
+            "downgrade below 0002_billing is refused while invoices have numbers",
+            target or "base",
+        )
 
 
 @db_app.command("current")
@@ -145,4 +285,106 @@ def current(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(data)
     else:
-        typer.echo(f"{data['database_url']}: at {data['current'] or 'base'} (head {data['head']})")
+        echo(f"{data['database_url']}: at {data['current'] or 'base'} (head {data['head']})")
+
+
+@db_app.command("backup")
+def backup_cmd(
+    file: Path = typer.Argument(..., help="the backup file to write (must not exist)"),
+    as_user: str | None = AS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write a backup of the whole database (admins): SQLite online backup, or pg_dump."""
+    from spinecare.services.auth import require_database_admin
+    from spinecare.store import backup
+
+    with clinic_store() as (store, settings), store.session() as db:
+        require_database_admin(current_actor(db, settings, as_user), "back up the database")
+    info = backup.backup(settings.database_url, file)
+    data = {"file": str(info.path), "bytes": info.size_bytes, "revision": info.revision}
+    if as_json:
+        print_json(data)
+    else:
+        echo(f"backup of {settings.database_url_masked} written to {info.path} "
+             f"({info.size_bytes} bytes)")  # fmt: skip
+
+
+def _state(settings: Settings) -> str:
+    """'empty' (no database yet), 'ok' (a spinecare database with users) or 'damaged'."""
+    from spinecare.store import open_store
+    from spinecare.store.engine import sqlite_path
+    from spinecare.store.faults import TRANSIENT, classify
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and (not path.exists() or path.stat().st_size == 0):
+        return "empty"
+    try:
+        store = open_store(settings, auto_migrate=False)
+        try:
+            if not _has_table(store, "users"):
+                return "empty"
+            with store.engine.connect() as conn:
+                from sqlalchemy import text
+
+                users = conn.execute(text("SELECT COUNT(*) FROM users")).scalar_one()
+            return "ok" if users else "empty"
+        finally:
+            store.dispose()
+    except Exception as exc:
+        fault = classify(exc)
+        if fault is None or fault.kind in TRANSIENT:
+            raise
+        return "damaged"
+
+
+@db_app.command("restore")
+def restore_cmd(
+    file: Path = typer.Argument(..., help="a backup written by spinecare db backup"),
+    yes: bool = YES_OPTION,
+    backup_to: Path | None = BACKUP_OPTION,
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """Replace the database by a backup: checked first; the current one is backed up first.
+
+    A database with users needs a logged-in admin; an empty location, or a damaged database
+    (which is what a restore is for), needs only the confirmation."""
+    from spinecare.settings import get_settings
+    from spinecare.store import backup
+
+    settings = get_settings()
+    info = backup.check_backup(file, settings.database_url)
+    state = _state(settings)
+    if state == "ok":
+        with clinic_store(auto_migrate=False) as (store, _):
+            require_db_admin(store, settings, as_user, "restore the database", False)
+    confirm(yes, f"replace {settings.database_url_masked} by the backup {info.path}", "yes")
+    if state == "ok":
+        _write_backup(settings, backup_to, "before-restore")
+    elif state == "damaged":
+        _keep_damaged(settings, backup_to)
+    backup.restore(file, settings.database_url)
+    with clinic_store() as (store, _), store.session() as db:  # the newest schema
+        from spinecare.store.audit import verify_chain
+
+        report = verify_chain(db)
+    echo(f"{settings.database_url_masked}: restored from {info.path}")
+    if not report.intact:
+        note(f"warning: the restored audit log is broken at entry #{report.broken_at}: "
+             f"{report.reason}")  # fmt: skip
+
+
+def _keep_damaged(settings: Settings, dest: Path | None) -> None:
+    """Keep a damaged SQLite file as it is (the backup API may not read it)."""
+    import shutil
+
+    from spinecare.store.engine import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        return
+    target = dest or default_backup(settings, "damaged")
+    if target.exists():
+        raise InputError("backup", "exists already: choose a new file name", str(target))
+    shutil.copyfile(path, target)
+    target.chmod(0o600)
+    note(f"the damaged database was kept as {target}")

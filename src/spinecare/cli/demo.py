@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import echo
 
 
 @app.command("demo")
@@ -21,7 +22,7 @@ def demo(
     stop. The output directory is printed at the end.
     """
     if sys.stdout.isatty():  # the monitor needs a second or two (imports, model set-up)
-        typer.echo("spinecare demo: preparing the simulated table and the virtual patient ...")
+        echo("spinecare demo: preparing the simulated table and the virtual patient ...")
     from spinecare.cli.session import run
 
     run(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +14,8 @@ import typer
 from spinecare.billing import Insurance
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, run_read
-from spinecare.cli.invoice import parse_assignments
+from spinecare.cli.invoice import check_sessions, parse_assignments
+from spinecare.cli.output import echo
 from spinecare.errors import InputError
 from spinecare.reports.i18n import check_lang
 
@@ -53,13 +57,36 @@ def _date(value: str | None, field: str) -> date | None:
 
 
 def _done(path: Path) -> None:
-    typer.echo(f"wrote {path}")
+    echo(f"wrote {path}")
+
+
+def _check_out(out: Path) -> Path:
+    """Refuse an output path that cannot be a PDF file before any work is done."""
+    if out.is_dir():
+        raise InputError("out", "is a directory: name the PDF file to write", str(out))
+    parent = out.parent
+    if not parent.is_dir():
+        raise InputError("out", "its directory does not exist", str(parent))
+    return out
+
+
+@contextmanager
+def _atomic(out: Path) -> Iterator[Path]:
+    """A temporary file next to ``out``, renamed to ``out`` only when the PDF is complete: a
+    full disk or a failure leaves no half-written document (and an earlier one intact)."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        with suppress(OSError):
+            tmp.unlink()
 
 
 @documents_app.command("estimate")
 def estimate(
     region: str = typer.Option(..., "--region", help="lumbar | cervical"),
-    sessions: int = typer.Option(15, "--sessions", min=1, help="planned sessions (seed: 15-20)"),
+    sessions: int = typer.Option(15, "--sessions", help="planned sessions (seed: 15-20)"),
     self_payer: bool = typer.Option(False, "--self-payer", help="self-payer fee scale"),
     insurance: str | None = typer.Option(
         None, "--insurance", help="private | statutory | self_payer (default private)"
@@ -77,6 +104,8 @@ def estimate(
     from spinecare.reports.documents import CostEstimate, render_estimate
 
     lang = check_lang(lang)
+    check_sessions(sessions)
+    _check_out(out)
     if insurance is None:
         ins = Insurance.SELF_PAYER if self_payer else Insurance.PRIVATE
     else:
@@ -97,7 +126,9 @@ def estimate(
         justifications=parse_assignments(justification, "--justification"),
     )
     est.quote()  # refuse bad factors before touching the file system
-    _done(render_estimate(est, out, clinic=clinic_info(), lang=lang, template_dir=template_dir))
+    with _atomic(_check_out(out)) as tmp:
+        render_estimate(est, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
+    _done(out)
 
 
 @documents_app.command("consent")
@@ -112,16 +143,18 @@ def consent(
     """Patient information and declaration of consent."""
     from spinecare.reports.documents import render_consent
 
-    path = render_consent(
-        _region(region),
-        out,
-        clinic=clinic_info(),
-        patient_name=patient_name,
-        birth_date=_date(birth_date, "--birth-date"),
-        lang=check_lang(lang),
-        template_dir=template_dir,
-    )
-    _done(path)
+    reg, born, lang = _region(region), _date(birth_date, "--birth-date"), check_lang(lang)
+    with _atomic(_check_out(out)) as tmp:
+        render_consent(
+            reg,
+            tmp,
+            clinic=clinic_info(),
+            patient_name=patient_name,
+            birth_date=born,
+            lang=lang,
+            template_dir=template_dir,
+        )
+    _done(out)
 
 
 @documents_app.command("session-report")
@@ -134,11 +167,12 @@ def session_report(
     """Report of one session: force-time chart, counter-tension, faults, pain."""
     from spinecare.reports.session_report import load_session_dir, render_session_report
 
-    data = load_session_dir(session_dir)
     lang = check_lang(lang)
-    _done(
-        render_session_report(data, out, clinic=clinic_info(), lang=lang, template_dir=template_dir)
-    )
+    _check_out(out)
+    data = load_session_dir(session_dir)
+    with _atomic(out) as tmp:
+        render_session_report(data, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
+    _done(out)
 
 
 @documents_app.command("course-report")
@@ -156,6 +190,7 @@ def course_report(
     if (data is None) == (course is None):
         raise InputError("course", "give either --course or --data")
     lang = check_lang(lang)
+    _check_out(out)
     if data is not None:
         report = load_course_json(data)
     else:
@@ -164,11 +199,11 @@ def course_report(
         cid = course
         assert cid is not None
         report = run_read(as_user, lambda db, actor, _: course_report_data(db, actor, cid))
-    _done(
+    with _atomic(out) as tmp:
         render_course_report(
-            report, out, clinic=clinic_info(), lang=lang, template_dir=template_dir
+            report, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir
         )
-    )
+    _done(out)
 
 
 @documents_app.command("invoice")
@@ -184,5 +219,8 @@ def invoice(
     from spinecare.services import invoices
 
     lang = check_lang(lang)
+    _check_out(out)
     inv = run_read(as_user, lambda s, actor, _: invoices.load_invoice(s, actor, invoice_id))
-    _done(render_invoice(inv, out, clinic=clinic_info(), lang=lang, template_dir=template_dir))
+    with _atomic(out) as tmp:
+        render_invoice(inv, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
+    _done(out)

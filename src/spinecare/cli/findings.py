@@ -10,6 +10,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import echo
 from spinecare.clinical.findings import Finding, Fracture
 from spinecare.errors import InputError
 from spinecare.services import diagnoses as dx_svc
@@ -76,7 +77,7 @@ def add(
         print_json(row)
     else:
         answer = {True: "present", False: "absent", None: "unknown"}[row.present]
-        typer.echo(f"finding {row.id}: {row.code} {answer}")
+        echo(f"finding {row.id}: {row.code} {answer}")
 
 
 @findings_app.command("diagnosis")
@@ -96,7 +97,7 @@ def diagnosis(
     if as_json:
         print_json(row)
     else:
-        typer.echo(f"diagnosis {row.id}: {row.icd10} {row.text}")
+        echo(f"diagnosis {row.id}: {row.icd10} {row.text}")
 
 
 @findings_app.command("bmd")
@@ -127,7 +128,7 @@ def bmd(
     if as_json:
         print_json(row)
     else:
-        typer.echo(f"bmd {row.id}: {row.site.value} on {row.measured_on}")
+        echo(f"bmd {row.id}: {row.site.value} on {row.measured_on}")
 
 
 @findings_app.command("fracture")
@@ -149,7 +150,7 @@ def fracture(
     if as_json:
         print_json(row)
     else:
-        typer.echo(f"fracture {row.id}: {row.level} on {row.occurred_on} ({row.kind.value})")
+        echo(f"fracture {row.id}: {row.level} on {row.occurred_on} ({row.kind.value})")
 
 
 @findings_app.command("no-fractures")
@@ -161,7 +162,7 @@ def no_fractures(
     """Record that the fracture history was taken (no rows then means: no fractures)."""
     day = _required_date("on", on)
     run_write(as_user, lambda db, actor, _: svc.record_fracture_history(db, actor, patient, day))
-    typer.echo(f"fracture history of patient {patient} taken on {day.isoformat()}")
+    echo(f"fracture history of patient {patient} taken on {day.isoformat()}")
 
 
 @findings_app.command("list")
@@ -186,10 +187,10 @@ def list_cmd(
         return
     for f in data["findings"]:
         answer = {True: "present", False: "absent", None: "unknown"}[f.present]
-        typer.echo(f"{f.code}: {answer}" + (f" ({f.event_date})" if f.event_date else ""))
+        echo(f"{f.code}: {answer}" + (f" ({f.event_date})" if f.event_date else ""))
     for d in data["diagnoses"]:
-        typer.echo(f"diagnosis {d.icd10}: {d.text}")
+        echo(f"diagnosis {d.icd10}: {d.text}")
     for b in data["bmd"]:
-        typer.echo(f"bmd {b.site.value} {b.measured_on}: BMD {b.bmd_g_cm2} T {b.t_score}")
+        echo(f"bmd {b.site.value} {b.measured_on}: BMD {b.bmd_g_cm2} T {b.t_score}")
     for fr in data["fractures"]:
-        typer.echo(f"fracture {fr.level} {fr.occurred_on} ({fr.kind.value})")
+        echo(f"fracture {fr.level} {fr.occurred_on} ({fr.kind.value})")

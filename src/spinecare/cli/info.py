@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from spinecare import __version__
 from spinecare.cli.app import app
 from spinecare.cli.db import JSON_OPTION, print_json
+from spinecare.cli.output import echo
 
 
 @app.command("info")
@@ -27,8 +26,8 @@ def info(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(data)
         return
-    typer.echo(f"spinecare {__version__}")
-    typer.echo(f"database:  {data['database_url']}")
-    typer.echo(f"data dir:  {data['data_dir']}")
-    typer.echo(f"sessions:  {data['sessions_dir']}")
-    typer.echo(f"device:    {s.device}" + ("" if s.device_simulated else " (real table)"))
+    echo(f"spinecare {__version__}")
+    echo(f"database:  {data['database_url']}")
+    echo(f"data dir:  {data['data_dir']}")
+    echo(f"sessions:  {data['sessions_dir']}")
+    echo(f"device:    {s.device}" + ("" if s.device_simulated else " (real table)"))

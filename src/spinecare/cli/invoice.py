@@ -6,7 +6,6 @@ clinic database (numbers assigned at issue, cancellations by credit note, all au
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -17,6 +16,7 @@ import typer
 from spinecare.billing import SELF_PAYER_SCALE, STANDARD_SCALE, Quote, quote
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import echo
 from spinecare.errors import InputError
 
 if TYPE_CHECKING:  # imported by the commands that use it: SQLAlchemy (start-up)
@@ -35,6 +35,19 @@ def parse_assignments(values: list[str] | None, option: str) -> dict[str, str]:
             raise InputError(option, "expected ITEM=VALUE, e.g. 652=2.5", raw)
         out[item.strip()] = value.strip()
     return out
+
+
+# A quote or an estimate is for one course at most: 15-20 sessions [seed-spinemed]
+# (clinical/course.py); anything beyond is a typing error, not a plan.
+MAX_QUOTED_SESSIONS = 20
+
+
+def check_sessions(sessions: int, field: str = "sessions") -> int:
+    if not 1 <= sessions <= MAX_QUOTED_SESSIONS:
+        raise InputError(
+            field, f"must be 1-{MAX_QUOTED_SESSIONS} (one course at most)", sessions
+        )
+    return sessions
 
 
 def _money(d: Decimal) -> str:
@@ -67,7 +80,9 @@ def quote_json(q: Quote) -> dict[str, Any]:
 @invoice_app.command("quote")
 def quote_cmd(
     region: str = typer.Option(..., "--region", help="lumbar | cervical"),
-    sessions: int = typer.Option(1, "--sessions", min=1, help="number of sessions (course)"),
+    sessions: int = typer.Option(
+        1, "--sessions", help=f"number of sessions, 1-{MAX_QUOTED_SESSIONS} (one course)"
+    ),
     self_payer: bool = typer.Option(False, "--self-payer", help="use the self-payer fee scale"),
     factor: list[str] | None = typer.Option(None, "--factor", help="ITEM=FACTOR, e.g. 652=2.5"),
     justification: list[str] | None = typer.Option(
@@ -76,6 +91,7 @@ def quote_cmd(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Price a session (or N sessions) under the standard or the self-payer scale."""
+    check_sessions(sessions)
     q = quote(
         region.strip().lower(),
         sessions,
@@ -84,22 +100,22 @@ def quote_cmd(
         justifications=parse_assignments(justification, "--justification"),
     )
     if as_json:
-        typer.echo(json.dumps(quote_json(q), ensure_ascii=False, indent=2))
+        print_json(quote_json(q))
         return
-    typer.echo(f"{q.region} session, fee scale {q.scale}")
+    echo(f"{q.region} session, fee scale {q.scale}")
     for ln in q.lines:
         amount = _money(ln.amount)
-        typer.echo(
+        echo(
             f"  {ln.service.label:<11} {ln.points:>4} P x {ln.factor:<5} = {amount:>8} EUR"
             f"  {ln.service.own_text('de')}"
         )
         if ln.justification:
-            typer.echo(f"  {'':<11} justification: {ln.justification}")
-    typer.echo(f"  per session: {_money(q.session_total)} EUR")
+            echo(f"  {'':<11} justification: {ln.justification}")
+    echo(f"  per session: {_money(q.session_total)} EUR")
     if q.sessions > 1:
-        typer.echo(f"  {q.sessions} sessions: {_money(q.total)} EUR")
+        echo(f"  {q.sessions} sessions: {_money(q.total)} EUR")
     else:
-        typer.echo(f"  total: {_money(q.total)} EUR")
+        echo(f"  total: {_money(q.total)} EUR")
 
 
 # --- invoices in the database (phase 2) ------------------------------------------------------
@@ -119,15 +135,15 @@ def _show(inv: svc.InvoicePublic, as_json: bool) -> None:
     if as_json:
         print_json(inv)
         return
-    typer.echo(_invoice_line(inv))
+    echo(_invoice_line(inv))
     for ln in inv.lines:
         label = f"{ln.number} analog" if ln.analog_of else ln.number
-        typer.echo(
+        echo(
             f"       {ln.service_date.isoformat()}  {label:<11} x {ln.factor.normalize():<5}"
             f" {_money(ln.amount):>9} EUR  {ln.description}"
         )
         if ln.justification:
-            typer.echo(f"       {'':<10}  justification: {ln.justification}")
+            echo(f"       {'':<10}  justification: {ln.justification}")
 
 
 def _day(value: str | None) -> date | None:
@@ -250,4 +266,4 @@ def list_cmd(
         print_json(rows)
         return
     for inv in rows:
-        typer.echo(_invoice_line(inv))
+        echo(_invoice_line(inv))

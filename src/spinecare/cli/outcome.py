@@ -8,6 +8,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import echo
 from spinecare.errors import InputError
 from spinecare.services import outcomes as svc
 
@@ -58,9 +59,9 @@ def record(
         print_json(data)
         return
     for r in data["recorded"]:
-        typer.echo(f"{r['kind']}: {r['value']:g}")
+        echo(f"{r['kind']}: {r['value']:g}")
     if "odi" in data:
-        typer.echo(f"ODI band: {data['odi']['band']}")
+        echo(f"ODI band: {data['odi']['band']}")
 
 
 @outcome_app.command("series")
@@ -79,5 +80,5 @@ def series(
         return
     for o in data.sessions:
         after = "-" if o.nrs_after is None else o.nrs_after
-        typer.echo(f"  #{o.session_number:<3} {o.date}  NRS {o.nrs_before} -> {after}")
-    typer.echo(data.review.message)
+        echo(f"  #{o.session_number:<3} {o.date}  NRS {o.nrs_before} -> {after}")
+    echo(data.review.message)

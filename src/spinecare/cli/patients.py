@@ -8,6 +8,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import echo
 from spinecare.services import patients as svc
 
 patients_app = typer.Typer(help="Patients: register, find, show, edit, delete (soft).")
@@ -66,7 +67,7 @@ def add(
     if as_json:
         print_json(p)
     else:
-        typer.echo(f"patient {p.id}: {p.name}")
+        echo(f"patient {p.id}: {p.name}")
 
 
 @patients_app.command("list")
@@ -84,9 +85,9 @@ def list_(
         print_json(rows)
         return
     for p in rows:
-        typer.echo(_line(p))
+        echo(_line(p))
     if not rows:
-        typer.echo("no patients found")
+        echo("no patients found")
 
 
 @patients_app.command("show")
@@ -114,14 +115,14 @@ def show(
     if as_json:
         print_json(data)
         return
-    typer.echo(f"patient {data['id']}: {data['name']}")
+    echo(f"patient {data['id']}: {data['name']}")
     for key in ("birth_date", "sex", "weight_kg", "height_cm", "menopausal_status", "insurance",
                 "icd_consent"):  # fmt: skip
-        typer.echo(f"  {key:<18} {data[key]}")
+        echo(f"  {key:<18} {data[key]}")
     for d in data["diagnoses"]:
-        typer.echo(f"  diagnosis          {d['icd10']} {d['text']} ({d['diagnosed_on']})")
+        echo(f"  diagnosis          {d['icd10']} {d['text']} ({d['diagnosed_on']})")
     for c in data["courses"]:
-        typer.echo(
+        echo(
             f"  course {c['id']:<11} {c['region']} {c['segment']}, {c['planned_sessions']} "
             f"sessions from {c['start_date']} ({c['status']})"
         )
@@ -160,7 +161,7 @@ def edit(
     if as_json:
         print_json(p)
     else:
-        typer.echo(_line(p))
+        echo(_line(p))
 
 
 @patients_app.command("delete")
@@ -170,4 +171,4 @@ def delete(
 ) -> None:
     """Delete a patient (soft: the record and its history are kept)."""
     p = run_write(as_user, lambda s, actor, _: svc.delete_patient(s, actor, patient_id))
-    typer.echo(f"patient {p.id} deleted")
+    echo(f"patient {p.id} deleted")

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import echo, print_json
 from spinecare.clinical.contraindications import screen
 from spinecare.clinical.findings import PatientFindings
 from spinecare.errors import InputError
@@ -97,22 +98,22 @@ def screen_cmd(
                 ),
             )
     if as_json:
-        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+        print_json(result.model_dump(mode="json"))
         return
-    typer.echo(f"decision: {result.decision.value}")
-    typer.echo(f"region: {result.region.value}  on: {result.on.isoformat()}  age: {result.age}")
+    echo(f"decision: {result.decision.value}")
+    echo(f"region: {result.region.value}  on: {result.on.isoformat()}  age: {result.age}")
     for c in result.contraindications:
-        typer.echo(f"contraindication {c.code}: {c.wording} -- {c.finding}")
+        echo(f"contraindication {c.code}: {c.wording} -- {c.finding}")
     for m in result.missing:
-        typer.echo(f"missing {m.code}: {m.field} ({m.reason})")
+        echo(f"missing {m.code}: {m.field} ({m.reason})")
     if result.bone is not None:
         b = result.bone
-        typer.echo(
+        echo(
             f"bone: {b.who_class.value if b.who_class else 'unclassified'} "
             f"({b.score_used} at {b.decisive_site.value}; max bone loss "
             f"{b.max_bone_loss_percent}%)"
         )
     for r in result.recommendations:
-        typer.echo(f"recommendation: {r}")
+        echo(f"recommendation: {r}")
     for n in result.notes:
-        typer.echo(f"note: {n}")
+        echo(f"note: {n}")

@@ -6,7 +6,6 @@ no in-vivo measurement of per-segment force exists (docs/segment-model.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -14,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import echo, print_json
 from spinecare.errors import InputError
 from spinecare.therapy.segments import (
     MODEL_ASSUMPTIONS,
@@ -98,26 +98,26 @@ def segments(
         if seg is not None:
             out["target"] = seg
             out["recommended_angle_deg"] = recommended
-        typer.echo(json.dumps(out, indent=2))
+        print_json(out)
         return
 
-    typer.echo(
+    echo(
         f"Segment model: {region.value}, {table.value} table, {weight:g} kg, "
         f"cable {force:g} N at {angle:g} deg"
     )
-    typer.echo(NOT_A_MEASUREMENT)
-    typer.echo(
+    echo(NOT_A_MEASUREMENT)
+    echo(
         f"transmitted to the spine {trans.transmitted_n:.1f} N, "
         f"friction loss {trans.friction_n:.1f} N"
     )
-    typer.echo(f"{'segment':<8} {'axial N':>9} {'shear N':>9} {'% cable':>8}")
+    echo(f"{'segment':<8} {'axial N':>9} {'shear N':>9} {'% cable':>8}")
     for r in rows:
         mark = "  <- target" if r.segment == seg else ""
-        typer.echo(
+        echo(
             f"{r.segment:<8} {r.axial_n:9.1f} {r.shear_n:9.1f} {100 * r.share_of_cable:7.1f}%{mark}"
         )
     if seg is not None:
-        typer.echo(f"recommended angle for {seg}: {recommended:g} deg (model)")
-    typer.echo("assumptions:")
+        echo(f"recommended angle for {seg}: {recommended:g} deg (model)")
+    echo("assumptions:")
     for a in MODEL_ASSUMPTIONS:
-        typer.echo(f"  - {a}")
+        echo(f"  - {a}")

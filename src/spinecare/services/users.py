@@ -252,6 +252,27 @@ def authenticate(
     return Actor(user.id, user.username, Role(user.role))
 
 
+def authenticate_old_schema(session: Session, username: str, password: str) -> Actor:
+    """Check a password against a database whose schema predates logins (below migration
+    0004: no tokens, no lockout columns), e.g. to authorise a further ``db downgrade``.
+    Raises ``AuthenticationError`` like :func:`authenticate` (without counting failures)."""
+    from sqlalchemy import text
+
+    try:
+        name = normalise_username(username)
+    except ValueError:
+        _verify(None, password)
+        raise _login_failed() from None
+    row = session.execute(
+        text("SELECT id, username, role, password_hash, active FROM users WHERE username = :u"),
+        {"u": name},
+    ).first()
+    user = None if row is None else User(password_hash=row.password_hash)
+    if row is None or not _verify(user, password) or not row.active:
+        raise _login_failed()
+    return Actor(int(row.id), str(row.username), Role(row.role))
+
+
 def _count_failure(session: Session, user: User, stamp: datetime) -> None:
     # In SQL (failed_logins + 1): two guesses at once both count.
     session.execute(

@@ -53,6 +53,42 @@ def is_known_revision(revision: str) -> bool:
     )
 
 
+def downgrade_target(engine: Engine, revision: str) -> tuple[str, str | None]:
+    """(current revision, target revision or None for base) of ``db downgrade REVISION``:
+    ``-N`` steps, ``base``, or a revision the database has passed. Raises InputError when the
+    database has no schema or ``revision`` is not below the current one."""
+    from spinecare.errors import InputError
+
+    current = current_revision(engine)
+    if current is None:
+        raise InputError("revision", "the database has no schema to downgrade")
+    script = ScriptDirectory.from_config(alembic_config())
+    below: list[str] = []  # revisions under the current one, nearest first
+    rev = script.get_revision(current)
+    while rev is not None and rev.down_revision is not None:
+        down = rev.down_revision
+        if not isinstance(down, str):  # a merge point: not in this linear history
+            raise InputError("revision", "the history has a merge point; downgrade by id")
+        below.append(down)
+        rev = script.get_revision(down)
+    text = revision.strip()
+    if text == "base":
+        return current, None
+    if text.startswith("-") and text[1:].isdigit():
+        steps = int(text[1:])
+        if steps < 1:
+            raise InputError("revision", "give at least one step (-1)", revision)
+        if steps > len(below) + 1:
+            raise InputError("revision", f"only {len(below) + 1} step(s) down to base", revision)
+        return current, below[steps - 1] if steps <= len(below) else None
+    if text in below:
+        return current, text
+    raise InputError(
+        "revision", f"not a revision below {current} (one of: {', '.join(below) or 'base'})",
+        revision,
+    )  # fmt: skip
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

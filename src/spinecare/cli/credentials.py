@@ -1,0 +1,149 @@
+"""The CLI's logins: tokens in ``<data dir>/credentials.json``, 0600 in the 0700 data directory.
+
+``spinecare login`` stores one entry per database and user: the bearer token (the database
+keeps only its hash), when it expires and when it was made. A command acts as the newest login
+for the configured database, or, with ``--as NAME`` / ``SPINECARE_USER``, as the login of NAME
+*that this account holds*: naming a user never acts as that user without their password.
+
+A file another account could read is refused (its tokens may have been copied: log out with
+``--all`` to end them, then log in again); a damaged file counts as no login.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spinecare.services.errors import AuthenticationError
+
+if TYPE_CHECKING:
+    from spinecare.settings import Settings
+
+FILE = "credentials.json"
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    database: str  # the masked database URL the token belongs to
+    username: str
+    token: str
+    expires_at: str  # ISO 8601, UTC
+    logged_in_at: str
+
+    @property
+    def expired(self) -> bool:
+        try:
+            return datetime.fromisoformat(self.expires_at) <= datetime.now(UTC)
+        except ValueError:
+            return True
+
+
+def path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / FILE
+
+
+@contextlib.contextmanager
+def _locked(settings: Settings) -> Iterator[None]:
+    """Serialise read-modify-write of the file between processes of this account."""
+    from spinecare.store.files import private_dir
+
+    folder = private_dir(Path(settings.data_dir))
+    fd = os.open(folder / f".{FILE}.lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _parse(data: Any) -> list[Login]:
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return []
+    out: list[Login] = []
+    for item in data.get("logins") or []:
+        with contextlib.suppress(TypeError, ValueError):
+            out.append(Login(**{k: str(item[k]) for k in Login.__dataclass_fields__}))
+    return out
+
+
+def load(settings: Settings) -> list[Login]:
+    """Every login of this account (expired ones included); [] when there is no file."""
+    from spinecare.store.files import is_private
+
+    file = path(settings)
+    try:
+        if not is_private(file):
+            raise AuthenticationError(
+                f"{file} may be read by other accounts, so its logins were not used",
+                "end them with spinecare logout --all, then log in again",
+            )
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    try:
+        return _parse(json.loads(text))
+    except ValueError:
+        return []
+
+
+def _save(settings: Settings, logins: list[Login]) -> None:
+    from spinecare.store.files import write_private
+
+    live = [x for x in logins if not x.expired]
+    data = {"version": VERSION, "logins": [asdict(x) for x in live]}
+    write_private(path(settings), (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def add(settings: Settings, login: Login) -> None:
+    """Store ``login``, replacing an earlier one of the same user on the same database."""
+    with _locked(settings):
+        try:
+            logins = load(settings)
+        except AuthenticationError:
+            logins = []  # a file others could read is replaced by a private one
+        keep = [
+            x for x in logins if (x.database, x.username) != (login.database, login.username)
+        ]
+        _save(settings, [*keep, login])
+
+
+def remove(settings: Settings, database: str, usernames: set[str] | None = None) -> list[Login]:
+    """Forget the logins of ``usernames`` (all users: None) on ``database``; returns them."""
+    with _locked(settings):
+        try:
+            logins = load(settings)
+        except AuthenticationError:
+            logins = []
+        gone = [
+            x for x in logins
+            if x.database == database and (usernames is None or x.username in usernames)
+        ]  # fmt: skip
+        if gone or not path(settings).exists() or not _file_private(settings):
+            _save(settings, [x for x in logins if x not in gone])
+        return gone
+
+
+def _file_private(settings: Settings) -> bool:
+    from spinecare.store.files import is_private
+
+    try:
+        return is_private(path(settings))
+    except OSError:
+        return False
+
+
+def find(settings: Settings, database: str, username: str | None) -> Login | None:
+    """The login to act with: ``username``'s, or the newest one on ``database``."""
+    logins = [x for x in load(settings) if x.database == database]
+    if username is not None:
+        name = username.strip().lower()
+        logins = [x for x in logins if x.username == name]
+    return max(logins, key=lambda x: x.logged_in_at, default=None)

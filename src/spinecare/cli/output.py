@@ -1,0 +1,44 @@
+"""What the CLI prints: texts with control characters shown escaped, JSON with them encoded.
+
+Every command prints through :func:`echo`, :func:`print_json` and :func:`error`, so a stored
+text (a patient name from before control characters were refused, a file's content) never
+reaches a terminal raw: ``ESC [ 2 J`` in a name is shown as ``\\x1b[2J``, not obeyed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from spinecare.store.text import json_printable, printable
+
+
+def echo(text: object = "") -> None:
+    typer.echo(printable(str(text)))
+
+
+def error(message: str) -> None:
+    """One line on stderr: ``error: <message>`` (newlines in it flattened)."""
+    line = printable(str(message).replace("\n", " "), keep_newlines=False)
+    print(f"error: {line}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """A remark on stderr that is not an error (e.g. where a backup was written)."""
+    print(printable(str(message).replace("\n", " "), keep_newlines=False), file=sys.stderr)
+
+
+def print_json(data: Any) -> None:
+    from pydantic import BaseModel
+
+    if isinstance(data, BaseModel):
+        value: Any = data.model_dump(mode="json")
+    elif isinstance(data, list) and all(isinstance(d, BaseModel) for d in data):
+        value = [d.model_dump(mode="json") for d in data]
+    else:
+        value = data
+    text = json.dumps(value, indent=2, default=str, ensure_ascii=False)
+    typer.echo(json_printable(text))

@@ -1,0 +1,259 @@
+"""Backup and restore of the whole database, all or nothing.
+
+SQLite: SQLite's online backup API [sqlite-backup] copies a consistent snapshot while others
+keep using the database; the copy goes to a temporary file next to the target, is checked
+(``PRAGMA integrity_check``) and renamed into place, 0600. A restore copies a checked backup into
+the live database with the same API in one write transaction: readers see the old database or
+the restored one, never a mix.
+
+PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore --clean --single-transaction``
+[pg-dump]; the password goes to them in the environment, never on a command line.
+
+A backup file is refused as a restore source unless it is a database of a schema this version
+knows; nothing is changed then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+from spinecare.errors import InputError
+from spinecare.store import migrate
+from spinecare.store.faults import FaultKind, StoreFault, classify
+from spinecare.store.files import PRIVATE_FILE, fsync_dir, private_file
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+PGDUMP_MAGIC = b"PGDMP"
+TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    path: Path
+    revision: str | None
+    size_bytes: int
+
+
+def _sqlite_file(url: str) -> Path:
+    from spinecare.store.engine import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None:
+        raise InputError("SPINECARE_DATABASE_URL", "backup needs a SQLite file or PostgreSQL")
+    return path
+
+
+def _new_target(dest: Path) -> Path:
+    dest = Path(dest).expanduser()
+    if dest.exists() or dest.is_symlink():
+        raise InputError("file", "exists already: choose a new file name", str(dest))
+    if not dest.parent.is_dir():
+        raise InputError("file", "its directory does not exist", str(dest))
+    return dest
+
+
+def _tmp_for(dest: Path) -> Path:
+    return dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+
+
+def _fault(exc: sqlite3.Error, where: str) -> StoreFault:
+    return classify(exc, where) or StoreFault(FaultKind.DAMAGED, f"{where}: {type(exc).__name__}")
+
+
+def backup(url: str, dest: Path) -> BackupInfo:
+    """Write a backup of the database at ``url`` to the new file ``dest``."""
+    dest = _new_target(dest)
+    if make_url(url).get_backend_name() == "postgresql":
+        return _pg_dump(url, dest)
+    source = _sqlite_file(url)
+    if not source.exists():
+        raise InputError("SPINECARE_DATABASE_URL", "the database file does not exist", str(source))
+    if dest.resolve() == source.resolve():
+        raise InputError("file", "is the database itself", str(dest))
+    tmp = _tmp_for(dest)
+    private_file(tmp)
+    try:
+        src = sqlite3.connect(source, timeout=TIMEOUT_S)
+        try:
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+                _check_sqlite(dst, str(dest))
+                revision = _revision(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except sqlite3.Error as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _fault(exc, str(source)) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return BackupInfo(dest, revision, dest.stat().st_size)
+
+
+def _check_sqlite(conn: sqlite3.Connection, name: str) -> None:
+    result = conn.execute("PRAGMA integrity_check").fetchone()
+    if result is None or result[0] != "ok":
+        raise StoreFault(FaultKind.DAMAGED, f"{name}: the copy failed SQLite's integrity check")
+
+
+def _revision(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return str(row[0]) if row else None
+
+
+def check_backup(src: Path, url: str) -> BackupInfo:
+    """The backup ``src`` if it can be restored into the database at ``url``; else InputError."""
+    src = Path(src).expanduser()
+    try:
+        with open(src, "rb") as f:
+            magic = f.read(16)
+    except FileNotFoundError:
+        raise InputError("file", "not found", str(src)) from None
+    except IsADirectoryError:
+        raise InputError("file", "is a directory, not a backup file", str(src)) from None
+    postgres = make_url(url).get_backend_name() == "postgresql"
+    if postgres:
+        if not magic.startswith(PGDUMP_MAGIC):
+            raise InputError("file", "is not a PostgreSQL backup (spinecare db backup)", str(src))
+        _pg_run("pg_restore", ["--list", str(src)], url=None)
+        return BackupInfo(src, None, src.stat().st_size)
+    if magic != SQLITE_MAGIC:
+        raise InputError("file", "is not a SQLite backup (spinecare db backup)", str(src))
+    try:
+        conn = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchone()
+            if result is None or result[0] != "ok":
+                raise InputError("file", "is damaged (SQLite integrity check failed)", str(src))
+            revision = _revision(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        raise InputError("file", "is damaged or not a SQLite database", str(src)) from None
+    if revision is None or not migrate.is_known_revision(revision):
+        raise InputError(
+            "file", f"is not a spinecare database of a schema this version knows ({revision})",
+            str(src),
+        )  # fmt: skip
+    return BackupInfo(src, revision, src.stat().st_size)
+
+
+def restore(src: Path, url: str) -> BackupInfo:
+    """Replace the database at ``url`` by the backup ``src`` (checked first), in one
+    transaction. The caller has made a backup of the current database."""
+    info = check_backup(src, url)
+    if make_url(url).get_backend_name() == "postgresql":
+        _pg_run(
+            "pg_restore",
+            ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
+             str(info.path)],
+            url=url,
+        )  # fmt: skip
+        return info
+    target = _sqlite_file(url)
+    if not target.parent.is_dir():
+        from spinecare.store.files import private_dir
+
+        private_dir(target.parent, setting="SPINECARE_DATABASE_URL")
+    private_file(target)
+    try:
+        src_conn = sqlite3.connect(f"{info.path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(target, timeout=TIMEOUT_S)
+            try:
+                src_conn.backup(dst)
+                _check_sqlite(dst, str(target))
+            finally:
+                dst.close()
+        finally:
+            src_conn.close()
+    except sqlite3.Error as exc:
+        raise _fault(exc, str(target)) from None
+    os.chmod(target, PRIVATE_FILE)
+    return info
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def pg_tool(name: str) -> str:
+    """``pg_dump`` / ``pg_restore``: the newest of Debian's server binaries, else from PATH."""
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit()
+        else 0,
+    )  # fmt: skip
+    found = candidates[-1] if candidates else shutil.which(name)
+    if not found:
+        raise StoreFault(
+            FaultKind.CANNOT_OPEN,
+            f"{name} is not installed (apt-get install postgresql-client); nothing was changed",
+        )
+    return found
+
+
+def _libpq(url: URL) -> tuple[str, dict[str, str]]:
+    """A libpq connection URI without the password, and the environment carrying it."""
+    env = {**os.environ, "PGCONNECT_TIMEOUT": str(int(TIMEOUT_S))}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _pg_run(tool: str, args: list[str], *, url: str | None, out: Path | None = None) -> None:
+    cmd = [pg_tool(tool)]
+    env = dict(os.environ)
+    masked = ""
+    if url is not None:
+        parsed = make_url(url)
+        conninfo, env = _libpq(parsed)
+        cmd.append(f"--dbname={conninfo}")
+        masked = parsed.render_as_string(hide_password=True)
+    if out is not None:
+        cmd.append(f"--file={out}")
+    proc = subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        first = (proc.stderr.strip().splitlines() or ["failed"])[0]
+        kind = FaultKind.UNREACHABLE if "connect" in first.lower() else FaultKind.DAMAGED
+        if tool == "pg_restore" and url is None:
+            raise InputError("file", "is not a readable PostgreSQL backup", args[-1])
+        raise StoreFault(kind, f"{tool} failed for {masked or 'the backup'}: {first[:200]}")
+
+
+def _pg_dump(url: str, dest: Path) -> BackupInfo:
+    tmp = _tmp_for(dest)
+    private_file(tmp)
+    try:
+        _pg_run("pg_dump", ["--format=custom", "--no-owner"], url=url, out=tmp)
+        os.chmod(tmp, PRIVATE_FILE)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return BackupInfo(dest, None, dest.stat().st_size)

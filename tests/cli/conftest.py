@@ -1,0 +1,49 @@
+"""CLI fixtures: a fresh database with its first admin and a physician logged in, as a user
+would set them up from the README (bootstrap, login with the one-time password, create users,
+log in)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from tests.conftest import CLI_PASSWORD
+
+Run = Callable[..., tuple[int, str, str]]
+ADMIN_PASSWORD = "the admin's own password"
+
+
+def login(cli: Run, username: str, password: str = CLI_PASSWORD) -> None:
+    code, _, err = cli("login", "--username", username, "--password-stdin", stdin=password + "\n")
+    assert code == 0, err
+
+
+def create_user(cli: Run, username: str, role: str, *, as_user: str = "admin") -> None:
+    code, _, err = cli(
+        "users", "create", "--username", username, "--role", role, "--password-stdin",
+        "--as", as_user, stdin=CLI_PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0, err
+
+
+@pytest.fixture
+def cli_admin(cli: Run) -> Run:
+    """``cli`` on a database whose first admin ``admin`` is logged in (password changed)."""
+    code, out, err = cli("users", "bootstrap", "--json")
+    assert code == 0, err
+    one_time = json.loads(out)["one_time_password"]
+    code, _, err = cli(
+        "login", "--username", "admin", "--password-stdin",
+        stdin=f"{one_time}\n{ADMIN_PASSWORD}\n",
+    )  # fmt: skip
+    assert code == 0, err
+    return cli
+
+
+@pytest.fixture
+def cli_doc(cli_admin: Run) -> Run:
+    """``cli_admin`` plus a physician ``doc``, logged in and acting (the newest login)."""
+    create_user(cli_admin, "doc", "physician")
+    login(cli_admin, "doc")
+    return cli_admin

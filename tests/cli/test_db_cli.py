@@ -1,0 +1,250 @@
+"""`spinecare db`: destructive schema commands need an admin, a confirmation and a backup; no
+downgrade loses an issued invoice number; backup and restore give back every table."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from tests.cli.conftest import ADMIN_PASSWORD, login
+
+Run = Callable[..., tuple[int, str, str]]
+PATIENT = (
+    "patients", "add", "--name", "Erika Mustermann", "--birth-date", "1962-03-14", "--sex", "F",
+    "--weight", "70", "--height", "165", "--insurance", "private", "--json",
+)  # fmt: skip
+
+
+def _url() -> str:
+    return os.environ["SPINECARE_DATABASE_URL"]
+
+
+def _current(cli: Run) -> str | None:
+    code, out, err = cli("db", "current", "--json")
+    assert code == 0, err
+    value: str | None = json.loads(out)["current"]
+    return value
+
+
+def _below(revision: str | None) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from spinecare.store.migrate import alembic_config
+
+    rev = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    down = rev.down_revision if rev is not None else None
+    return down if isinstance(down, str) else None
+
+
+def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in primary-key order (the content a restore must give back)."""
+    engine = create_engine(url)
+    try:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with engine.connect() as conn:
+            insp = inspect(conn)
+            for table in sorted(insp.get_table_names()):
+                pk = insp.get_pk_constraint(table)["constrained_columns"]
+                order = ", ".join(f'"{c}"' for c in pk) or "1"
+                rows = conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))
+                out[table] = [tuple(r) for r in rows]
+        return out
+    finally:
+        engine.dispose()
+
+
+def _issue_an_invoice(url: str) -> None:
+    """An issued invoice, written directly (billing flows have their own tests)."""
+    from spinecare.store import open_store
+    from spinecare.store.audit import set_actor
+    from spinecare.store.billing_models import Invoice, InvoiceCounter
+
+    store = open_store(url=url)
+    try:
+        with store.unit_of_work() as db:
+            set_actor(db, "admin")
+            db.add(InvoiceCounter(year=2026, last_number=1))
+            db.add(
+                Invoice(
+                    patient_id=1, kind="invoice", status="issued", number="2026-00001",
+                    year=2026, sequence=1, scale="standard", lang="de", recipient={"name": "E"},
+                    total=Decimal("70.68"), issued_on=date(2026, 11, 2),
+                    created_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+    finally:
+        store.dispose()
+
+
+def test_downgrade_needs_an_admin_a_confirmation_and_writes_a_backup(
+    cli_doc: Run, tmp_path: Path
+) -> None:
+    head = _current(cli_doc)
+    code, _, err = cli_doc("db", "downgrade")  # doc is a physician
+    assert code == 3 and "may not" in err
+    code, _, err = cli_doc("db", "downgrade", "--as", "admin")  # no --yes, no terminal
+    assert code == 2 and err.startswith("error: yes:") and err.count("\n") == 1
+    code, _, err = cli_doc("db", "downgrade", "--as", "nobody", "--yes")
+    assert code == 7 and "not logged in as nobody" in err
+    assert _current(cli_doc) == head
+    backups = Path(os.environ["SPINECARE_DATA_DIR"]) / "backups"
+    assert not backups.exists() or not list(backups.iterdir())
+    below = _below(head)
+    code, out, err = cli_doc("db", "downgrade", "--as", "admin", "--yes")  # one step
+    assert code == 0, err
+    assert f"at {below}" in out and "backup of the database written to" in err
+    assert _current(cli_doc) == below
+    code, out, err = cli_doc("db", "downgrade", "0003_session_running", "--as", "admin", "--yes")
+    assert code == 0, err
+    assert _current(cli_doc) == "0003_session_running"
+    written = sorted(backups.iterdir())
+    assert written and all(stat.S_IMODE(w.stat().st_mode) == 0o600 for w in written)
+    assert stat.S_IMODE(backups.stat().st_mode) == 0o700
+    # Below the logins' revision there are no tokens: the admin's password is asked again.
+    code, _, err = cli_doc("db", "downgrade", "base", "--yes")
+    assert code == 2 and "--as" in err
+    code, _, err = cli_doc(
+        "db", "downgrade", "base", "--as", "doc", "--yes", "--password-stdin",
+        stdin="a long test password\n",
+    )  # fmt: skip
+    assert code == 3
+    code, out, err = cli_doc(
+        "db", "downgrade", "base", "--as", "admin", "--yes", "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0 and "base" in out, err
+    assert _current(cli_doc) is None
+    assert len(list(backups.iterdir())) == len(written) + 1
+    code, _, err = cli_doc("db", "downgrade", "--yes")
+    assert code == 2 and "no schema" in err
+
+
+def test_bad_downgrade_targets_change_nothing(cli_doc: Run) -> None:
+    head = _current(cli_doc)
+    for target in ("-0", "-9", "0999_nope", head or "", "+1"):
+        code, _, err = cli_doc("db", "downgrade", target, "--as", "admin", "--yes")
+        assert code == 2 and err.startswith("error: revision:"), (target, err)
+    assert _current(cli_doc) == head
+
+
+def test_no_downgrade_loses_an_issued_invoice_number(cli_doc: Run) -> None:
+    code, _, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    _issue_an_invoice(_url())
+    before = dump(_url())
+    for target in ("base", "0001_clinical", "-4"):
+        code, _, err = cli_doc("db", "downgrade", target, "--as", "admin", "--yes")
+        assert code == 2 and "issued invoice" in err, err
+    assert dump(_url()) == before
+    # the migration itself refuses as well, whoever calls it
+    from spinecare.store import migrate
+    from spinecare.store.engine import make_engine
+    from spinecare.store.faults import MigrationRefused
+
+    engine = make_engine(_url())
+    try:
+        migrate.downgrade(engine, "0002_billing")
+        with pytest.raises(MigrationRefused, match="issued invoice"):
+            migrate.downgrade(engine, "0001_clinical")
+        assert migrate.current_revision(engine) == "0002_billing"
+    finally:
+        engine.dispose()
+
+
+def test_backup_and_restore_into_a_fresh_directory_give_back_every_table(
+    cli_doc: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    pid = str(json.loads(out)["id"])
+    code, _, err = cli_doc(
+        "findings", "diagnosis", "--patient", pid, "--icd10", "M51.2", "--text", "Bandscheibe",
+        "--date", "2025-01-10",
+    )  # fmt: skip
+    assert code == 0, err
+    _issue_an_invoice(_url())
+    file = tmp_path / "clinic.backup"
+    code, _, err = cli_doc("db", "backup", str(file))  # doc: a physician
+    assert code == 3
+    code, out, err = cli_doc("db", "backup", str(file), "--as", "admin", "--json")
+    assert code == 0, err
+    assert json.loads(out)["file"] == str(file)
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 2 and "exists already" in err
+    code, _, err = cli_doc("db", "backup", str(tmp_path / "no" / "such" / "f"), "--as", "admin")
+    assert code == 2 and "directory does not exist" in err
+    original = dump(_url())
+
+    fresh = tmp_path / "fresh-machine"
+    monkeypatch.setenv("SPINECARE_DATA_DIR", str(fresh / "data"))
+    monkeypatch.delenv("SPINECARE_DATABASE_URL")
+    code, _, err = cli_doc("db", "restore", str(file))  # not confirmed
+    assert code == 2 and "--yes" in err and not (fresh / "data" / "spinecare.db").exists()
+    code, out, err = cli_doc("db", "restore", str(file), "--yes")
+    assert code == 0, err
+    restored_db = fresh / "data" / "spinecare.db"
+    assert stat.S_IMODE(restored_db.stat().st_mode) == 0o600
+    assert stat.S_IMODE((fresh / "data").stat().st_mode) == 0o700
+    assert dump(f"sqlite:///{restored_db}") == original
+    # the restored database is usable: log in there and verify its audit log
+    login(cli_doc, "doc")
+    code, out, err = cli_doc("audit", "verify")
+    assert code == 0 and "intact" in out, err
+    # restoring over a database with users needs its admin
+    code, _, err = cli_doc("db", "restore", str(file), "--yes")
+    assert code == 3 and "may not" in err
+
+
+def test_restore_refuses_what_is_not_a_backup(cli_doc: Run, tmp_path: Path) -> None:
+    before = dump(_url())
+    junk = tmp_path / "junk.db"
+    for content in (b"", b"hello", b"SQLite format 3\x00" + b"\x00" * 200, b"PGDMP garbage"):
+        junk.write_bytes(content)
+        code, _, err = cli_doc("db", "restore", str(junk), "--as", "admin", "--yes")
+        assert code == 2 and err.startswith("error: file:"), err
+    code, _, err = cli_doc("db", "restore", str(tmp_path), "--as", "admin", "--yes")
+    assert code == 2 and "directory" in err
+    code, _, err = cli_doc("db", "restore", str(tmp_path / "missing"), "--as", "admin", "--yes")
+    assert code == 2 and "not found" in err
+    assert dump(_url()) == before
+
+
+@pytest.mark.postgres
+def test_postgres_backup_and_restore_into_a_fresh_database(
+    cli: Run, postgres_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.cli.conftest import create_user
+    from tests.conftest import create_postgres_database
+
+    source = create_postgres_database(postgres_server)
+    monkeypatch.setenv("SPINECARE_DATABASE_URL", source)
+    code, out, err = cli("users", "bootstrap", "--json")
+    assert code == 0, err
+    one_time = json.loads(out)["one_time_password"]
+    code, _, err = cli(
+        "login", "--username", "admin", "--password-stdin", stdin=f"{one_time}\n{ADMIN_PASSWORD}\n"
+    )
+    assert code == 0, err
+    create_user(cli, "doc", "physician")
+    login(cli, "doc")
+    code, _, err = cli(*PATIENT)
+    assert code == 0, err
+    _issue_an_invoice(source)
+    file = tmp_path / "pg.backup"
+    code, _, err = cli("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    assert file.read_bytes()[:5] == b"PGDMP"
+    target = create_postgres_database(postgres_server)
+    monkeypatch.setenv("SPINECARE_DATABASE_URL", target)
+    code, _, err = cli("db", "restore", str(file), "--yes")
+    assert code == 0, err
+    assert dump(source.replace("+psycopg", "+psycopg")) == dump(target)
