@@ -1,4 +1,5 @@
-"""`spinecare orthosis`: the pathway from prescription to the follow-up PDF on a SQLite file.
+"""`spinecare orthosis` and the posture commands that keep records: the pathway from
+prescription to the follow-up PDF on a SQLite file.
 
 The acting user is resolved by ``cli/db.py`` (logins); here the commands' ``run_read`` and
 ``run_write`` are pointed at a fixed actor so the test exercises the pathway, not the login.
@@ -30,8 +31,8 @@ T0 = date.today() - timedelta(days=190)
 def run(
     sqlite_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Run]:
-    import spinecare.cli.orthosis  # noqa: F401  (registers the command)
     from spinecare.cli import orthosis as cli_mod
+    from spinecare.cli import posture as posture_mod
 
     store = open_store(url=sqlite_env)
     with store.session() as s:
@@ -56,8 +57,9 @@ def run(
         with store.session() as s:
             return work(s, acting["who"], get_settings())
 
-    monkeypatch.setattr(cli_mod, "run_write", write)
-    monkeypatch.setattr(cli_mod, "run_read", read)
+    for mod in (cli_mod, posture_mod):
+        monkeypatch.setattr(mod, "run_write", write)
+        monkeypatch.setattr(mod, "run_read", read)
 
     def go(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -139,3 +141,49 @@ def test_bad_input_is_one_line_and_status_two(run: Run, args: list[str], needle:
 def test_evidence_needs_no_database(run: Run) -> None:
     code, out, _ = run("orthosis", "evidence")
     assert code == 0 and "funded by the manufacturer" in out and "n=113" in out
+
+
+def test_posture_recordings_kept_with_the_prescription(run: Run, tmp_path: Path) -> None:
+    """Simulated days and a live serial stream are kept with the patient; the summary shows
+    days against the wearing plan and weeks."""
+    import os
+    import threading
+    import tty
+
+    fitted = date.today() - timedelta(days=3)
+    assert run("orthosis", "prescribe", "--patient", "1", "--device", "spinomed_active",
+               "--fitted", fitted.isoformat(), "--on", fitted.isoformat())[0] == 0  # fmt: skip
+    code, out, err = run("posture", "record", "--patient", "1", "--simulate-days", "2",
+                         "--hours", "0.3", "--json")  # fmt: skip
+    assert code == 0, err
+    assert [r["source"] for r in json.loads(out)] == ["simulated", "simulated"]
+    csv = tmp_path / "rec.csv"
+    assert run("posture", "simulate", "--out", str(csv), "--minutes", "6", "--seed", "1")[0] == 0
+    lines = csv.read_text().splitlines()[1:]
+    master, slave = os.openpty()
+    tty.setraw(slave)
+
+    def feed() -> None:
+        for i in range(0, len(lines), 500):
+            os.write(master, ("\n".join(lines[i : i + 500]) + "\n").encode())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        code, out, err = run("posture", "live", "--port", os.ttyname(slave), "--seconds", "300",
+                             "--patient", "1")  # fmt: skip
+    finally:
+        writer.join(timeout=30)
+        os.close(master)
+        os.close(slave)
+    assert code == 0, err
+    assert "recording 3:" in out
+    code, out, _ = run("posture", "summary", "--patient", "1", "--json")
+    summary = json.loads(out)
+    assert [r["source"] for r in summary["recordings"]] == ["simulated", "simulated", "serial"]
+    assert all(r["prescription_id"] == 1 for r in summary["recordings"])
+    planned = [d for d in summary["days"] if d["plan_s"]]
+    assert planned and all(d["plan_s"] == 3600.0 for d in planned)  # the first week: 1 h
+    assert summary["weeks"] and "Debrunner" in summary["accuracy"]
+    code, out, _ = run("posture", "summary", "--patient", "1")
+    assert code == 0 and "of plan" in out

@@ -195,10 +195,15 @@ def live_cmd(
     slump_deg: float = SLUMP_OPTION,
     delay_s: float = DELAY_OPTION,
     out: Path | None = typer.Option(None, "--out", help="also save the stream as CSV"),
+    patient: int | None = typer.Option(
+        None, "--patient", help="keep the analysed stream with this patient when it ends"
+    ),
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """Read t_s,ax,ay,az,gx,gy,gz lines from a serial port; print reminders as they fall due.
 
-    Ctrl-C ends the stream; the saved CSV can then be analysed or recorded."""
+    Ctrl-C (or --seconds) ends the stream; with --patient the whole stream is then analysed
+    offline and kept as a recording (source: serial)."""
     st = _settings(slump_deg, delay_s)
     if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
         raise InputError("seconds", "must be positive", seconds)
@@ -220,6 +225,7 @@ def live_cmd(
     bad = 0
     pending = b""
     done = False
+    kept: list[tuple[float, list[float], list[float]]] = []  # for --patient
     typer.echo(f"listening on {port}; calibrating on the first minute of wear (stand upright)")
     try:
         while not done:
@@ -235,7 +241,12 @@ def live_cmd(
                     bad += raw.strip() != b""
                     continue
                 t, acc, gyr = sample
+                if kept and t <= kept[-1][0]:
+                    bad += 1  # time went backwards (a sensor reset): not a sample of this stream
+                    continue
                 t0 = t if t0 is None else t0
+                if patient is not None:
+                    kept.append(sample)
                 if saved is not None:
                     saved.write(raw.decode("ascii").strip() + "\n")
                 for ev in monitor.update(t, acc, gyr):
@@ -251,7 +262,48 @@ def live_cmd(
         if saved is not None:
             saved.close()
     if bad:
-        print(f"warning: {bad} line(s) that were not 7 numbers were skipped", file=sys.stderr)
+        print(
+            f"warning: {bad} line(s) that were not 7 numbers (or went back in time) were skipped",
+            file=sys.stderr,
+        )
+    if patient is not None:
+        _record_stream(kept, patient, as_user, st, out)
+
+
+def _record_stream(
+    kept: list[tuple[float, list[float], list[float]]],
+    patient: int,
+    as_user: str | None,
+    st: PostureSettings,
+    out: Path | None,
+) -> None:
+    """Analyse the whole stream offline and keep it; it began its duration before now."""
+    from datetime import UTC, timedelta
+
+    import numpy as np
+
+    from spinecare.signals.posture import imu_validate, posture_analyze
+
+    if len(kept) < 2:
+        raise InputError("port", "no samples arrived: nothing to record", len(kept))
+    rec = imu_validate(
+        np.array([k[0] for k in kept]),
+        np.array([k[1] for k in kept]),
+        np.array([k[2] for k in kept]),
+    )
+    analysis, _ = posture_analyze(rec, st)
+    began = datetime.now(UTC) - timedelta(seconds=rec.duration_s)
+
+    def work(s: Any, actor: Any, _: Any) -> Any:
+        from spinecare.services.orthosis import record_posture
+
+        return record_posture(
+            s, actor, patient, began, analysis, source="serial",
+            file_name=out.name if out is not None else None,
+        )  # fmt: skip
+
+    r = run_write(as_user, work)
+    typer.echo(f"recording {r.id}: worn {r.wear_time_s / 60:.1f} min, {r.reminders} reminder(s)")
 
 
 def _start(text: str) -> datetime:
