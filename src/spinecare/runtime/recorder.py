@@ -34,6 +34,13 @@ SUMMARY = "summary.json"
 TIME_COLUMN = "t_s"
 
 Value = float | int | str
+PRIVATE_DIR = 0o700  # a session directory: its owner only
+PRIVATE_FILE = 0o600
+
+
+def _private(path: str, flags: int) -> int:
+    """``open``'s opener: new files readable and writable by their owner only."""
+    return os.open(path, flags, PRIVATE_FILE)
 
 
 class RecorderError(OSError):
@@ -85,12 +92,15 @@ class Recorder:
         self._idle = threading.Event()
         self._idle.set()
 
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        # A session's record is patient data: its directory 0700, its files 0600 (any umask).
+        self.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         self._tel: TextIO = open(  # noqa: SIM115 - kept open for the session, closed in close()
-            self.out_dir / TELEMETRY, "x", newline="", encoding="utf-8"
+            self.out_dir / TELEMETRY, "x", newline="", encoding="utf-8", opener=_private
         )
         try:
-            self._ev: TextIO = open(self.out_dir / EVENTS, "a", encoding="utf-8")  # noqa: SIM115
+            self._ev: TextIO = open(  # noqa: SIM115
+                self.out_dir / EVENTS, "a", encoding="utf-8", opener=_private
+            )
         except OSError:
             self._tel.close()
             raise
@@ -159,7 +169,7 @@ class Recorder:
             out["telemetry_complete"] = False
             out["telemetry_error"] = str(self.error)
         tmp = self.out_dir / (SUMMARY + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8", opener=_private) as f:
             json.dump(out, f, indent=2, default=str)
             f.write("\n")
             f.flush()
