@@ -78,8 +78,12 @@ def test_is_a_device_with_the_lifecycle_of_the_simulated_one(
     with pytest.raises(DeviceNotActiveError):
         t.write(Command(0.0, 10.0, 5.0))  # not active: refused before the wire
     t.activate()
-    assert t.state is DeviceState.ACTIVE and server.table.state is DeviceState.ACTIVE
+    assert t.state is DeviceState.ACTIVE
+    # The table itself is activated with the first command (its watchdog counts from then).
+    clock.advance(0.5)
+    assert t.read().state is DeviceState.INACTIVE and server.table.state is DeviceState.INACTIVE
     ticks(t, clock, 150, 120.0, 60.0)
+    assert server.table.state is DeviceState.ACTIVE
     r = t.read()
     assert r.t_s == clock.now()  # stamped on the loop's clock when the registers were read
     assert r.state is DeviceState.ACTIVE and r.force_n > 50.0 and r.winch_mm > 0.0

@@ -253,6 +253,8 @@ class ModbusTable:
         self._table_seq: int | None = None
         self._last: Reading | None = None
         self._fault_reported = 0
+        self._activate_pending = False
+        self._first_activation = True
         self.last_status: mm.Status | None = None
 
     # ---------------------------------------------------------------- Device protocol ------
@@ -295,19 +297,39 @@ class ModbusTable:
         self.last_status = status
         self._state = DeviceState.INACTIVE  # the table moves only once activated
         self._table_seq = None
+        self._first_activation = True
+        # A fault code the table shows at bring-up is its past (e.g. the watchdog of the last
+        # session); its state still reaches the policy with every reading.
+        self._fault_reported = status.fault_code
 
     def activate(self) -> None:
-        """Ask the table to accept commands; it holds the force the cable has now."""
+        """Accept commands from now on; the table holds the force the cable has now.
+
+        The first activation after ``configure`` goes to the table together with the first
+        command: the table's watchdog counts from its activation, and what the runtime does
+        between bringing the table up and its first tick (collecting garbage before freezing
+        it, asking for real-time priority) must not look like commands that stopped. A later
+        activation (acknowledging a fault, SAF-10) is sent at once."""
         if self._state is DeviceState.UNCONFIGURED:
             raise DeviceNotActiveError("configure() the table before activate()")
         if self._client is None:
             self.configure()
+        if self._first_activation:
+            self._first_activation = False
+            self._state = DeviceState.ACTIVE
+            self._activate_pending = True
+            return
+        self._activate_now()
+
+    def _activate_now(self) -> None:
         self._control(mm.Control.ACTIVATE)
         status = self._read_status_blocking()
+        self._activate_pending = False
         if status.state is not DeviceState.ACTIVE:
+            self._state = status.state
             raise DeviceNotActiveError(f"the table stayed {status.state.value} on activate")
         self._state = DeviceState.ACTIVE
-        self._fault_reported = 0
+        self._fault_reported = 0  # activating clears the table's fault code
         self._cmd_seq = status.cmd_ack
 
     def deactivate(self) -> None:
@@ -319,6 +341,7 @@ class ModbusTable:
                 self._control(mm.Control.DEACTIVATE)
         finally:
             self._state = DeviceState.INACTIVE
+            self._activate_pending = False
             self.close()
 
     def read(self) -> Reading:
@@ -334,13 +357,18 @@ class ModbusTable:
             return self._last  # stale: the policy judges its age (SAF-7)
         status = mm.status_of(regs)
         self.last_status = status
-        self._state = status.state
+        if not self._activate_pending:  # until the first command the table is still inactive
+            self._state = status.state
         code = status.fault_code
         if code and code != self._fault_reported:
             self._fault_reported = code
             raise TableFaultError(code)
         lag = mm.seq_newer(self._cmd_seq, status.cmd_ack)
-        if status.state is DeviceState.ACTIVE and self.max_unacked < lag < 0x8000:
+        if (
+            status.state is DeviceState.ACTIVE
+            and not self._activate_pending
+            and self.max_unacked < lag < 0x8000
+        ):
             raise ModbusLinkError(f"the table has not taken the last {lag} commands")
         last = self._last
         if last is not None and status.seq == self._table_seq:
@@ -366,6 +394,8 @@ class ModbusTable:
             raise TableLimitError(
                 f"setpoint {f:.1f} N above the table's limit of {ident.max_force_n:g} N"
             )
+        if self._activate_pending:
+            self._activate_now()
         seq = (self._cmd_seq + 1) & mm.U16
         regs = mm.command_regs(seq, max(0.0, f), max(0.0, min(b, f)), command.release)
         self._cmd_seq = seq
