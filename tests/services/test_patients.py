@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from spinecare.clinical.vocab import Sex
+from spinecare.errors import InputError
 from spinecare.services.auth import Actor
 from spinecare.services.diagnoses import DiagnosisCreate, add_diagnosis, list_diagnoses
 from spinecare.services.errors import NotFoundError, PermissionDeniedError
@@ -122,3 +123,50 @@ def test_diagnoses(db: AuditedSession, actors: dict[Role, Actor], patient_id: in
         )
     with pytest.raises(ValidationError, match="icd10"):
         DiagnosisCreate(icd10="51.2M", text="x", diagnosed_on=date(2026, 1, 2))
+
+
+def _years_ago(years: int, days: int = 30) -> date:
+    today = date.today()
+    return date(today.year - years, today.month, 1) - timedelta(days=days)
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"birth_date": _years_ago(3), "weight_kg": Decimal(80)}, "weight_kg"),  # named case
+        ({"birth_date": _years_ago(6), "weight_kg": Decimal(30), "height_cm": Decimal(200)},
+         "height_cm"),
+        ({"birth_date": _years_ago(10), "weight_kg": Decimal(250)}, "weight_kg"),
+        ({"name": "Erika\x1b[2J"}, "name"),
+        ({"name": "\u202eakirE"}, "name"),
+        ({"sex": Sex.MALE, "menopausal_status": "pre"}, "menopausal_status"),
+    ],
+)
+def test_states_that_are_not_stored(over: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        patient_data(**over)
+
+
+def test_plausible_children_and_adults_are_registered(
+    db: AuditedSession, actors: dict[Role, Actor]
+) -> None:
+    ther = actors[Role.THERAPIST]
+    add_patient(db, ther, patient_data(birth_date=_years_ago(15), weight_kg=Decimal(55),
+                                       height_cm=Decimal(165), menopausal_status=None))  # fmt: skip
+    add_patient(db, ther, patient_data(weight_kg=Decimal(180)))  # an adult of 180 kg
+
+
+def test_a_birth_date_is_not_moved_after_the_patients_records(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    doc = actors[Role.PHYSICIAN]
+    add_diagnosis(
+        db, doc, patient_id, DiagnosisCreate(icd10="M51.2", text="x", diagnosed_on=date(1990, 5, 1))
+    )
+    db.commit()
+    with pytest.raises(InputError, match="birth_date") as err:
+        edit_patient(db, doc, patient_id, PatientUpdate(birth_date=date(1991, 1, 1)))
+    assert "1990-05-01" in err.value.reason
+    db.rollback()
+    assert get_patient(db, doc, patient_id).birth_date == date(1962, 3, 14)
+    edit_patient(db, doc, patient_id, PatientUpdate(birth_date=date(1961, 1, 1)))

@@ -84,9 +84,13 @@ def backup(url: str, dest: Path) -> BackupInfo:
     try:
         src = sqlite3.connect(source, timeout=TIMEOUT_S)
         try:
+            src.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the source is fine
             dst = sqlite3.connect(tmp)
             try:
-                src.backup(dst)
+                try:
+                    src.backup(dst)
+                except sqlite3.Error as exc:  # the source was readable: writing the copy failed
+                    raise _write_failed(exc, dest) from None
                 _check_sqlite(dst, str(dest))
                 revision = _revision(dst)
             finally:
@@ -106,6 +110,15 @@ def backup(url: str, dest: Path) -> BackupInfo:
             tmp.unlink()
         raise
     return BackupInfo(dest, revision, dest.stat().st_size)
+
+
+def _write_failed(exc: sqlite3.Error, dest: Path) -> OSError:
+    """A failed write of a backup copy, as the file-system error it is (full disk, ...)."""
+    import errno
+
+    fault = classify(exc)
+    code = errno.ENOSPC if fault is not None and fault.kind is FaultKind.FULL else errno.EIO
+    return OSError(code, os.strerror(code), str(dest))
 
 
 def _check_sqlite(conn: sqlite3.Connection, name: str) -> None:
