@@ -34,7 +34,7 @@ _FILE_ERRNOS = {
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "the disk quota is exhausted",
     errno.EFBIG: "the file is too large (disk or file size limit)",
-    errno.EIO: "input/output error (a failing disk?)",
+    errno.EIO: "input/output error (a full or failing disk?)",
     errno.ENAMETOOLONG: "the name is too long",
     errno.ELOOP: "too many symbolic links",
     errno.EMFILE: "too many open files",

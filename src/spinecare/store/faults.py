@@ -19,7 +19,8 @@ class FaultKind(enum.StrEnum):
     UNREACHABLE = "unreachable"  # the server does not answer; try again
     READ_ONLY = "read_only"
     FULL = "full"
-    DAMAGED = "damaged"  # corrupt, not a database, I/O error
+    DAMAGED = "damaged"  # corrupt, not a database
+    IO = "io"  # an input/output error reading or writing the file (a full or failing disk)
     CANNOT_OPEN = "cannot_open"  # missing directory, no such database, login refused
     SCHEMA = "schema"  # not a spinecare database, or a schema this version does not know
     REFUSED = "refused"  # a constraint refused the record (bad input that got this far)
@@ -75,7 +76,7 @@ _SQLITE_NAMES: dict[str, FaultKind] = {
     "SQLITE_FULL": FaultKind.FULL,
     "SQLITE_CORRUPT": FaultKind.DAMAGED,
     "SQLITE_NOTADB": FaultKind.DAMAGED,
-    "SQLITE_IOERR": FaultKind.DAMAGED,
+    "SQLITE_IOERR": FaultKind.IO,
     "SQLITE_CANTOPEN": FaultKind.CANNOT_OPEN,
     "SQLITE_CONSTRAINT": FaultKind.REFUSED,
 }
@@ -126,6 +127,10 @@ def _message(kind: FaultKind, where: str) -> str:
         FaultKind.DAMAGED: (
             f"the database {where} is damaged or is not a database. Nothing was changed; "
             "restore it from a backup (spinecare db restore FILE)"
+        ),
+        FaultKind.IO: (
+            f"the database {where} could not be read or written (an input/output error: a "
+            "full or failing disk?). Nothing was changed; check the disk, then try again"
         ),
         FaultKind.CANNOT_OPEN: (
             f"cannot open the database {where} (missing directory or database, or the login "
