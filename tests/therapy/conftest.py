@@ -1,4 +1,4 @@
-"""A scripted stand-in table for supervisor and controller unit tests.
+"""A scripted stand-in table for the controller's unit tests.
 
 A linear spring behind a rate-limited drive, with knobs to break it. The physics-based
 simulated table (devices/simulated.py) is used by the closed-loop tests.
