@@ -5,8 +5,8 @@ change to the code (a comparison flipped, a number moved, an operator swapped); 
 should fail for every mutant that weakens a requirement. What survives is listed in
 ``bench/mutation.md`` and explained, one by one, in docs/safety.md ("Mutation testing").
 
-Two passes, on a copy of the working tree in a temporary directory (the checkout is never
-touched, so this runs the same on a clean clone):
+Two passes, on a copy of ``src/``, ``tests/`` and ``pyproject.toml`` in a temporary directory
+(nothing in the checkout changes but the report, so this runs the same on a clean clone):
 
 1. mutmut 3 mutates every function and method of ``therapy/safety.py`` and the guarding reaction
    of ``therapy/controller.py`` (``_start_guarding``, ``_end_guarding``, ``_relaxed``,
@@ -17,7 +17,8 @@ touched, so this runs the same on a clean clone):
    (integers by +-1, other numbers by x1.5 and /1.5), by setting the changed value on the
    module before the tests run.
 
-Not part of ``make test``: it takes several minutes on two cores (run it with ``nice``).
+Not part of ``make test``: it takes about half an hour on two shared cores (``make mutate``
+runs it under ``nice``). ``--keep`` keeps the temporary directory (``mutmut show NAME`` there).
 """
 
 from __future__ import annotations
@@ -208,7 +209,6 @@ def _locate(diff: str, span: tuple[int, int], source: list[str]) -> tuple[int, s
 
 def _mutants(work: Path, *, with_status: bool = True) -> list[Mutant]:
     """The mutants of the areas, read from mutmut's files (status "not checked" before a run)."""
-    sys.path.insert(0, str(work))
     cwd = Path.cwd()
     os.chdir(work)
     try:
