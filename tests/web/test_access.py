@@ -24,6 +24,7 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/lang"), ("POST", "/l
 SIGNED_IN = {("GET", "/account"), ("POST", "/account"), ("GET", "/api/v1/me")}
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): ALL,
+    ("GET", "/today/stream"): ALL,
     ("GET", "/patients"): ALL,
     ("GET", "/patients/new"): CLINICAL,
     ("POST", "/patients/new"): CLINICAL,
@@ -62,6 +63,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/audit"): USERS,
     ("GET", "/users"): USERS,
     ("POST", "/users"): USERS,
+    ("POST", "/users/{user_id}/active"): USERS,
+    ("POST", "/users/{user_id}/reset"): USERS,
     ("GET", "/api/v1/patients"): ALL,
     ("POST", "/api/v1/patients"): CLINICAL,
     ("GET", "/api/v1/patients/{patient_id}"): ALL,
@@ -115,6 +118,7 @@ def _url(path: str, clinic: Clinic) -> str:
         "session_id": clinic.planned_session_id,
         "invoice_id": clinic.invoice_id or 1,
         "action": "pay",
+        "user_id": 999,
     }
     url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
     return url + ("?angle=10" if url.endswith("/segments") else "")

@@ -109,3 +109,41 @@ def test_english_is_switchable(login: Any) -> None:
     assert "Heute" in b.client.get("/").text
     b.post("/lang", {"lang": "en", "next": "/"})
     assert "Today" in b.client.get("/").text
+
+
+def test_admin_resets_a_password_and_deactivates_a_user(login: Any, app: Any) -> None:
+    import re
+
+    from spinecare.services.users import list_users
+
+    admin: Browser = login("admin")
+    with app.state.ctx.store.session() as db:
+        from spinecare.services.users import actor_for
+
+        users = {u.username: u.id for u in list_users(db, actor_for(db, "admin"))}
+    r = admin.post(f"/users/{users['therapist']}/reset")
+    assert r.status_code == 200
+    m = re.search(r'<code id="one-time">([^<]+)</code>', r.text)
+    assert m
+    # the old password no longer works; the one-time one does and asks for a change first
+    assert login_status(app, "therapist", PASSWORD) == 401
+    assert login_status(app, "therapist", m.group(1)) == 303
+    assert admin.post(f"/users/{users['billing']}/active", {"active": "off"}).status_code == 303
+    assert login_status(app, "billing", PASSWORD) == 401
+
+
+def login_status(app: Any, username: str, password: str) -> int:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, follow_redirects=False) as c:
+        token = csrf_of(c.get("/login").text)
+        r = c.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        return int(r.status_code)
+
+
+def test_today_streams_the_running_sessions_panel(login: Any) -> None:
+    b: Browser = login("billing")
+    page = b.client.get("/").text
+    assert 'sse-connect="/today/stream"' in page
+    r = b.client.get("/today/stream")  # nothing runs: one update, then the stream ends
+    assert r.status_code == 200 and "event: running" in r.text

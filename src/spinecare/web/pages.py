@@ -194,6 +194,25 @@ def today(
     return page(request, "today.html", user, day=day, todays=todays, later=later, running=running)
 
 
+# The Today page's running-sessions panel (htmx-ext-sse): an update a second while sessions
+# run; with none running the stream ends and the browser reconnects a few seconds later.
+TODAY_UPDATE_S = 1.0
+
+
+@router.get("/today/stream", dependencies=[READ])
+async def today_stream(request: Request, ctx: CtxDep, user: CurrentUser) -> Response:
+    async def events() -> Any:
+        while True:
+            entries = ctx.live.entries()
+            html = bytes(page(request, "running.html", user, entries=entries).body).decode()
+            yield {"event": "running", "data": html.replace("\n", " ")}
+            if not any(e.running for e in entries):
+                return
+            await asyncio.sleep(TODAY_UPDATE_S)
+
+    return EventSourceResponse(events(), ping=15)
+
+
 @router.post("/sessions/{session_id}/cancel", dependencies=[WRITE])
 def session_cancel(
     db: DbDep,
@@ -965,6 +984,34 @@ def audit_page(
 @router.get("/users", response_class=HTMLResponse, dependencies=[ADMIN])
 def users_page(request: Request, db: DbDep, user: Annotated[Actor, Depends(page_user)]) -> Response:
     return page(request, "users.html", user, users=user_svc.list_users(db, user), roles=list(Role))
+
+
+@router.post("/users/{user_id}/active", dependencies=[ADMIN])
+def users_active(
+    db: DbDep, user: CurrentUser, user_id: Id, active: Annotated[str, Form(max_length=5)] = "off"
+) -> Response:
+    user_svc.set_active(db, user, user_id, active == "on")
+    db.commit()
+    return redirect("/users")
+
+
+@router.post("/users/{user_id}/reset", response_class=HTMLResponse, dependencies=[ADMIN])
+def users_reset(request: Request, db: DbDep, user: CurrentUser, user_id: Id) -> Response:
+    """A new one-time password, shown on this page once (never stored in the cookie)."""
+    target = next((u for u in user_svc.list_users(db, user) if u.id == user_id), None)
+    if target is None:
+        raise NotFoundError("user", user_id)
+    password = user_svc.reset_password(db, user, target.username)
+    db.commit()
+    users = user_svc.list_users(db, user)
+    return page(
+        request,
+        "users.html",
+        user,
+        users=users,
+        roles=list(Role),
+        one_time=(target.username, password),
+    )
 
 
 @router.post("/users", dependencies=[ADMIN])
