@@ -135,10 +135,13 @@ def test_admin_resets_a_password_and_deactivates_a_user(login: Any, app: Any) ->
 def login_status(app: Any, username: str, password: str) -> int:
     from fastapi.testclient import TestClient
 
-    with TestClient(app, follow_redirects=False) as c:
+    c = TestClient(app, follow_redirects=False)  # no lifespan: the app is shared with the test
+    try:
         token = csrf_of(c.get("/login").text)
-        r = c.post("/login", data={"username": username, "password": password, "csrf_token": token})
-        return int(r.status_code)
+        data = {"username": username, "password": password, "csrf_token": token}
+        return int(c.post("/login", data=data).status_code)
+    finally:
+        c.close()
 
 
 def test_today_streams_the_running_sessions_panel(login: Any) -> None:
