@@ -150,3 +150,40 @@ def test_today_streams_the_running_sessions_panel(login: Any) -> None:
     assert 'sse-connect="/today/stream"' in page
     r = b.client.get("/today/stream")  # nothing runs: one update, then the stream ends
     assert r.status_code == 200 and "event: running" in r.text
+
+
+def test_first_admin_logs_in_with_the_one_time_password_and_must_change_it(
+    tmp_path: Any, _sqlite_template: Any
+) -> None:
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from spinecare.settings import Settings
+    from spinecare.store import open_store
+    from spinecare.web.accounts import bootstrap_admin
+    from spinecare.web.app import create_app
+
+    db = tmp_path / "fresh.db"
+    shutil.copyfile(_sqlite_template, db)
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{db}")
+    store = open_store(settings)
+    with store.unit_of_work() as s:
+        once = bootstrap_admin(s)
+    assert once
+    with store.unit_of_work() as s:
+        assert bootstrap_admin(s) is None  # printed once: there is no second one
+    c = TestClient(create_app(settings, store=store), follow_redirects=False)
+    token = csrf_of(c.get("/login").text)
+    r = c.post("/login", data={"username": "admin", "password": once, "csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/account"
+    assert c.get("/").headers["location"] == "/account"  # nothing else until it is changed
+    assert c.get("/api/v1/patients").status_code == 403
+    token = csrf_of(c.get("/account").text)
+    r = c.post(
+        "/account", data={"current_password": once, "new_password": PASSWORD, "csrf_token": token}
+    )
+    assert r.status_code == 303
+    assert c.get("/").status_code == 200
+    c.close()
+    store.dispose()
