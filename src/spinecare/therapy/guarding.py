@@ -8,7 +8,8 @@ passive stiffness learned while the pull rises (and, separately, while it falls:
 softer, viscoelastic hysteresis), into an "unexplained force" level and compares it with a
 reference that tracks slow drift (creep, the remaining stiffness error) while a contraction, a
 step within 20-40 ms, stands out. The alarm rises when the level stands a few noise SDs above
-the reference.
+the reference, or, while the pull is not being lowered, when the drive starts paying out cable
+from a still winch and the level stands high: the patient pulling back against a steady target.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ class ForceGuardingSettings:
     # 1e-9 per tick): small sustained contractions, just measurable, are caught within 100 ms.
     mean_sd: float = 2.7
     mean_ticks: int = 5
+    # ... or the drive has paid out 0.03 mm of cable since the winch was last still or drawing
+    # in (0.2 s), while the pull is not being lowered and the level stands 2 SD high. With the
+    # target steady the drive pays out only when the patient pulls back; the force it gives way
+    # to never shows in full. Engineering choice from the simulated cohort
+    # (bench/b2_guarding_response.py): it took the 95th percentile from measurable from 53 to
+    # 35 ms at the same false stops.
+    payout_mm: float = 0.03
+    payout_sd: float = 2.0
+    still_ticks: int = 10
     # Noise assumed before it has been measured, N (load-cell SD); samples measured before the
     # estimate is trusted; afterwards it keeps tracking slowly (time constant 1500 ticks = 30 s).
     prior_noise_n: float = 1.5
@@ -76,6 +86,8 @@ class ForceGuardingDetector:
         self._recent = [0.0] * self.s.mean_ticks
         self._recent_i = 0
         self._recent_sum = 0.0
+        self._payout = 0.0
+        self._still = 0
         # Noise of the level around its prediction: Welford at first, then a slow EWMA.
         self._n = 0
         self._mean = 0.0
@@ -189,10 +201,21 @@ class ForceGuardingDetector:
         self._recent_sum += dev - self._recent[i]
         self._recent[i] = dev
         self._recent_i = (i + 1) % s.mean_ticks
+        # The drive paying cable out while the pull is not being lowered: the patient pulls back.
+        # Only a payout that starts from a still or inward-moving winch counts (after a ramp down
+        # the drive may still be paying out for a moment).
+        if dx < 0.0 and not unloading:
+            if self._payout < 0.0 or self._still >= s.still_ticks:
+                self._payout += dx
+            self._still = 0
+        else:
+            self._payout = 0.0
+            self._still = 0 if unloading else self._still + 1
         alarm = (
             dev > self.threshold_n * scale
             or self._above >= s.persist_ticks
             or self._recent_sum > s.mean_ticks * self.mean_n * scale
+            or (-self._payout >= s.payout_mm and dev > s.payout_sd * self.noise_sd_n)
         )
         quiet = unloading or dev < 0.5 * self.persist_n
         self._ref += s.level_rate * (1.0 if quiet else s.held_factor) * dev
@@ -214,3 +237,4 @@ class ForceGuardingDetector:
         self._above = 0
         self._recent = [0.0] * self.s.mean_ticks
         self._recent_sum = 0.0
+        self._payout = 0.0
