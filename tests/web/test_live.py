@@ -54,6 +54,20 @@ def test_monitor_disconnects_session_goes_on_and_catches_up(
         assert again[0][0] == last + 1  # nothing missed: caught up from the ring
         seqs = [row[0] for row in again]
         assert seqs == list(range(last + 1, last + 1 + len(seqs)))
+    # PAUSE holds the force and stops the clock; RESUME goes on
+    assert (
+        doc.api("POST", f"/api/v1/sessions/{sid}/pause", json={"paused": True}).status_code == 200
+    )
+    time.sleep(1.0)
+    held = doc.api("GET", f"/api/v1/sessions/{sid}/live").json()
+    time.sleep(1.0)
+    later = doc.api("GET", f"/api/v1/sessions/{sid}/live").json()
+    assert held["phase"] == later["phase"] == "paused"
+    assert later["time_left_s"] == held["time_left_s"]
+    assert doc.api("POST", f"/api/v1/sessions/{sid}/pause", json={"paused": 1}).status_code == 422
+    assert (
+        doc.api("POST", f"/api/v1/sessions/{sid}/pause", json={"paused": False}).status_code == 200
+    )
     stop = doc.api("POST", f"/api/v1/sessions/{sid}/stop")
     assert stop.status_code == 200
     deadline = time.monotonic() + 20
