@@ -265,6 +265,7 @@ def run(
         )
         live = svc.session_prepare(proto, device(proto), options=options, out_dir=out_dir)
     monitor.proto = live.protocol
+    monitor.simulated = live.simulated
 
     presses = 0
 
@@ -350,6 +351,7 @@ class _Monitor:
         self.fast = fast
         self.speed = speed
         self.proto: Protocol | None = None
+        self.simulated = True  # what the table itself says (SAF-16)
         self._live: Any = None
         self._last: Any = None
 
@@ -387,7 +389,7 @@ class _Monitor:
             + (
                 "  (fast simulation)"
                 if self.fast
-                else "  (simulated table"
+                else ("  (simulated table" if self.simulated else "  (real table")
                 + (f", x{self.speed:g} real time)" if self.speed != 1.0 else ")")
             )
         )

@@ -115,6 +115,11 @@ class LiveSession:
     def protocol(self) -> Protocol:
         return self.runner.protocol
 
+    @property
+    def simulated(self) -> bool:
+        """What the table says it is; shown on every monitor (SAF-16)."""
+        return self.runner.simulated
+
     def request_stop(self, reason: str = "patient stop") -> None:
         self.runner.request_stop(reason)
 
