@@ -109,6 +109,14 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     stats = page.evaluate("window.__spinecare")
     assert stats["frames"] > 10 and stats["gaps"] == 0
     shot(page, "06-live")
+    # on a tablet held upright STOP and PAUSE are still on screen
+    page.set_viewport_size({"width": 768, "height": 1024})
+    time.sleep(0.3)
+    for button in ("#stop", "#pause"):
+        box = page.locator(button).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 1024, button
+    shot(page, "06-live-tablet")
+    page.set_viewport_size({"width": 1280, "height": 800})
     # the full-screen view for the display in front of the patient (it has STOP as well)
     page.goto(page.url + "/patient")
     page.wait_for_function("window.__spinecare && window.__spinecare.rows > 20")
