@@ -25,7 +25,7 @@ def serve(
     from spinecare.settings import get_settings
     from spinecare.store import open_store
     from spinecare.web.accounts import FIRST_ADMIN, bootstrap_admin
-    from spinecare.web.app import create_app
+    from spinecare.web.app import create_app, tune_interpreter
     from spinecare.web.demo import seed_demo
 
     settings = get_settings()
@@ -45,4 +45,5 @@ def serve(
             typer.echo("spinecare serve: preparing the demo clinic (one simulated session) ...")
             seed_demo(store, settings, admin)
     typer.echo(f"spinecare serve: http://{host}:{port}/  (Ctrl-C stops; running sessions release)")
+    tune_interpreter()
     uvicorn.run(create_app(settings, store=store), host=host, port=port, log_level="warning")
