@@ -187,3 +187,18 @@ def test_first_admin_logs_in_with_the_one_time_password_and_must_change_it(
     assert c.get("/").status_code == 200
     c.close()
     store.dispose()
+
+
+def test_documents_of_a_session_a_course_and_a_patient(login: Any, clinic: Clinic) -> None:
+    b: Browser = login("therapist")
+    page = b.client.get(f"/sessions/{clinic.done_session_id}").text
+    assert "report.pdf" in page and "Wiedergabe" in page
+    replay = b.client.get(f"/sessions/{clinic.done_session_id}/telemetry.json").json()
+    assert len(replay["columns"]["t_s"]) > 1000  # a 30-minute session at 10 Hz
+    for url in (
+        f"/sessions/{clinic.done_session_id}/report.pdf",
+        f"/courses/{clinic.course_id}/report.pdf",
+        f"/patients/{clinic.patient_id}/consent.pdf",
+    ):
+        r = b.client.get(url)
+        assert r.status_code == 200 and r.content.startswith(b"%PDF"), url
