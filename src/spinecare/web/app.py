@@ -28,9 +28,9 @@ SESSION_COOKIE = "spinecare_session"
 API_PREFIX = "/api/v1"
 
 
-# The interpreter's thread switch interval for a server that runs session loops: a loop thread
-# that wakes for its tick waits at most this long for the interpreter lock held by a request
-# handler (CPython's default is 5 ms; engineering choice, see bench/b6_web.py).
+# The interpreter's thread switch interval for the server: a relay thread that has ticks to pass
+# on waits at most this long for the interpreter lock held by a request handler (CPython's
+# default is 5 ms; engineering choice, see bench/b6_web.py).
 SWITCH_INTERVAL_S = 0.001
 
 

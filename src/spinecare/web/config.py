@@ -1,8 +1,8 @@
 """The web app's own settings (env prefix ``SPINECARE_WEB_``), beside the project's Settings.
 
 The clinic-wide settings (database, data directory, clinic) stay in ``spinecare.settings``; these
-are only what a web server adds: the cookie-signing key, cookie flags, lockout and live-view
-limits.
+are only what a web server adds: the cookie-signing key, cookie flags, how long a browser login
+lasts and how many sessions one server runs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class WebSettings(BaseSettings):
     # 127.0.0.1 needs False).
     cookie_secure: bool = False
     session_max_age_s: int = Field(default=8 * 3600, ge=300, le=7 * 24 * 3600)
-    # Sessions running at once on one server (each is one loop thread).
+    # Sessions running at once on one server (each is one process with its loop thread).
     max_live_sessions: int = Field(default=12, ge=1, le=64)
 
 

@@ -86,7 +86,7 @@ class LiveEntry:
     started_by: str
     live: ProcessSession
     ring: list[Frame | None] = field(default_factory=lambda: [None] * RING_TICKS)
-    seq: int = 0  # written only by the loop thread
+    seq: int = 0  # written only by the relay thread
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: float | None = None
     outcome: str | None = None

@@ -1,4 +1,4 @@
-"""Starting a planned course session from the web: the request, the device, the loop thread.
+"""Starting a planned course session from the web: the request, and the process that runs it.
 
 ``SessionStart`` is strict: a value that reaches the device must be of its type (a boolean is
 not a force, a string is not a time). The checks of the session itself (role, state, order,
