@@ -183,7 +183,8 @@ def _neurokit(x: np.ndarray, fs: float) -> list[tuple[float, float | None, float
 def _bonato(x: np.ndarray, fs: float) -> list[tuple[float, float | None, float]]:
     det = StreamingOnsetDetector(replace(TUNED["bonato"], fs_hz=fs))
     block = round(0.02 * fs)
-    on, rep = stream_onsets(det.update, x, block)
+    # It starts its filters at rest: remove the ADC offset first (as adc_to_uv did for it).
+    on, rep = stream_onsets(det.update, x - np.median(x[: round(fs)]), block)
     return [(o / fs, (r + 1) / fs, (r + 1) / fs) for o, r in zip(on, rep, strict=True)]
 
 
