@@ -45,7 +45,10 @@ class LazyGroup(TyperGroup):
             if isinstance(built, click.Group):
                 for name, cmd in built.commands.items():
                     self.commands.setdefault(name, cmd)
-        return self.commands.get(cmd_name)
+        found = self.commands.get(cmd_name)
+        if found is not None:
+            bound_integers(found)
+        return found
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -74,6 +77,22 @@ class LazyGroup(TyperGroup):
             limit = formatter.width - 6 - max(len(name) for name, _ in rows)
             with formatter.section("Commands"):
                 formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+
+# Whole numbers a database can hold (64-bit signed): an id or count beyond them is refused at
+# the edge with the option's name, instead of failing deep in a database driver.
+INT64 = click.IntRange(-(2**63), 2**63 - 1)
+
+
+def bound_integers(cmd: click.Command) -> None:
+    """Give every unbounded integer option and argument of ``cmd`` (and its subcommands) the
+    64-bit range (idempotent)."""
+    for param in cmd.params:
+        if type(param.type) is click.types.IntParamType:
+            param.type = INT64
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            bound_integers(sub)
 
 
 app = typer.Typer(

@@ -216,7 +216,7 @@ def upgrade(revision: str = typer.Argument("head", help="target revision")) -> N
 
     with clinic_store(auto_migrate=False) as (store, settings):
         check_known_revision(store)
-        store.upgrade(revision)
+        store.upgrade(migrations.upgrade_target(store.engine, revision))
         now = migrations.current_revision(store.engine)
         echo(f"{settings.database_url_masked}: at {now}")
 

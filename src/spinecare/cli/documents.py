@@ -67,7 +67,20 @@ def _check_out(out: Path) -> Path:
     parent = out.parent
     if not parent.is_dir():
         raise InputError("out", "its directory does not exist", str(parent))
+    if out.exists() and not _replaceable(out):
+        raise InputError("out", "exists and is not a PDF: not overwritten", str(out))
     return out
+
+
+def _replaceable(path: Path) -> bool:
+    """An earlier PDF (or an empty file) may be replaced; anything else is somebody's data
+    (the database, a backup, a recording) and is never overwritten by a document."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(5)
+    except OSError:
+        return False
+    return path.is_file() and head in (b"", b"%PDF-")
 
 
 @contextmanager

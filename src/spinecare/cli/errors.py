@@ -99,6 +99,8 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
             "the database schema could not be changed to the revision asked for "
             "(spinecare db current shows where it is); nothing was changed"
         )
+    if isinstance(exc, OverflowError):  # a number beyond what the database can hold
+        return EXIT_BAD_INPUT, "a number given is too large; nothing was stored"
     if isinstance(exc, UnicodeError):
         return EXIT_BAD_INPUT, "input that is not valid UTF-8 text was refused"
     if isinstance(exc, OSError):

@@ -81,21 +81,16 @@ def login(
 
             user = db.get(User, actor.id)
             must_change = bool(user and user.must_change_password)
-        hours = timedelta(hours=settings.login_hours)
-        with store.unit_of_work() as db:
-            issued = issue_token(db, actor, lifetime=hours, kind="cli")
         if must_change:
             if new_password is None and not password_stdin and sys.stdin.isatty():
                 new_password = _prompt("New password (the one-time password must go)", confirm=True)
-            if new_password is not None:
+            if new_password is not None:  # changed before a token exists: all or nothing
                 with store.session() as db:
-                    try:
-                        change_password(db, actor, password, new_password, keep_token=issued.token)
-                    except BaseException:
-                        with store.unit_of_work() as undo:
-                            revoke_token(undo, issued.token)
-                        raise
+                    change_password(db, actor, password, new_password)
                 must_change = False
+        hours = timedelta(hours=settings.login_hours)
+        with store.unit_of_work() as db:
+            issued = issue_token(db, actor, lifetime=hours, kind="cli")
         entry = credentials.Login(
             database=settings.database_url_masked,
             username=actor.username,

@@ -100,6 +100,7 @@ _PG_CLASSES: dict[str, FaultKind] = {
     "57": FaultKind.UNREACHABLE,  # operator intervention (server shutting down)
     "28": FaultKind.CANNOT_OPEN,  # invalid authorization
     "23": FaultKind.REFUSED,  # integrity constraint violation
+    "22": FaultKind.REFUSED,  # data exception (a value out of the column's range)
     "53": FaultKind.FULL,  # insufficient resources
 }
 

@@ -53,6 +53,26 @@ def is_known_revision(revision: str) -> bool:
     )
 
 
+def upgrade_target(engine: Engine, revision: str) -> str:
+    """The revision of ``db upgrade REVISION``: ``head`` or a shipped revision not below the
+    database's; raises InputError otherwise (nothing is changed)."""
+    from spinecare.errors import InputError
+
+    text = revision.strip()
+    if text == "head":
+        return text
+    script = ScriptDirectory.from_config(alembic_config())
+    known = [s.revision for s in script.walk_revisions()]  # newest first
+    if text not in known:
+        raise InputError("revision", "not a revision of this version ('head' or an id)", revision)
+    current = current_revision(engine)
+    if current is not None and current in known and known.index(text) > known.index(current):
+        raise InputError(
+            "revision", f"is below the database's {current}: use db downgrade", revision
+        )
+    return text
+
+
 def downgrade_target(engine: Engine, revision: str) -> tuple[str, str | None]:
     """(current revision, target revision or None for base) of ``db downgrade REVISION``:
     ``-N`` steps, ``base``, or a revision the database has passed. Raises InputError when the
