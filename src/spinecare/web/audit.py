@@ -44,11 +44,19 @@ def audit_log(
 def changed_fields(e: AuditEntryPublic) -> str:
     """'weight_kg: 70.0 -> 72.0, ...' for an update; the entity's name or summary otherwise."""
     if e.before and e.after:
-        parts = [
-            f"{k}: {e.before.get(k)} → {v}"
-            for k, v in e.after.items()
-            if e.before.get(k) != v and k not in ("updated_at",)
-        ]
+        parts: list[str] = []
+        for k, v in e.after.items():
+            old = e.before.get(k)
+            if old == v or k == "updated_at":
+                continue
+            if isinstance(old, dict) and isinstance(v, dict):  # e.g. a protocol: what moved
+                parts += [
+                    f"{k}.{sub}: {old.get(sub)} → {new}"
+                    for sub, new in v.items()
+                    if old.get(sub) != new
+                ]
+            else:
+                parts.append(f"{k}: {old} → {v}")
         return ", ".join(parts)[:300]
     data = e.after or e.before or {}
     keys = ("name", "username", "number", "decision", "status", "kind", "code")
