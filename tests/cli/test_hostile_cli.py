@@ -314,27 +314,15 @@ def _check(clinic: Clinic, leaf: Leaf, argv: list[str], stdin: str) -> None:
         assert dump(clinic.db) == before, f"stored although it failed: {shown}"
 
 
+# Examples per command: a few in every run (CI); SPINECARE_FUZZ_EXAMPLES=60 for a deeper hunt.
+EXAMPLES = int(os.environ.get("SPINECARE_FUZZ_EXAMPLES", "6"))
+
+
 @pytest.mark.parametrize("leaf", LEAVES, ids=[leaf.name for leaf in LEAVES])
 def test_hostile_input(clinic: Clinic, leaf: Leaf) -> None:
     @given(call=invocations(leaf))
     @settings(
-        max_examples=6,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-    def run(call: tuple[list[str], str]) -> None:
-        _check(clinic, leaf, *call)
-
-    run()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("leaf", LEAVES, ids=[leaf.name for leaf in LEAVES])
-def test_hostile_input_deeper(clinic: Clinic, leaf: Leaf) -> None:
-    @given(call=invocations(leaf))
-    @settings(
-        max_examples=60,
+        max_examples=EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
