@@ -215,3 +215,38 @@ def test_out_naming_a_file_or_a_directory(cli_doc: Run, tmp_path: Path) -> None:
         assert code == 2 and field in err, (args, err)
         _one_clear_line(err)
     assert a_file.read_text() == "x"
+
+
+def test_files_holding_patient_data_are_owner_only_whatever_the_umask(
+    cli_doc: Run, tmp_path: Path
+) -> None:
+    import stat
+
+    from spinecare.runtime.recorder import Recorder
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    data = Path(os.environ["SPINECARE_DATA_DIR"])
+    assert mode(data) == 0o700 and mode(_db()) == 0o600
+    assert mode(data / "credentials.json") == 0o600
+    old = os.umask(0o022)  # a library caller that did not set a umask
+    try:
+        with Recorder(tmp_path / "rec", ["f"], fsync=False) as rec:
+            rec.append(0.0, [1.0])
+            rec.close({"ok": True})
+        code, _, err = cli_doc(
+            "documents", "consent", "--region", "lumbar", "--out", str(tmp_path / "c.pdf")
+        )
+        assert code == 0, err
+        code, _, err = cli_doc(
+            "session", "run", "--fast", "--minutes", "0.5", "--out", str(tmp_path / "s1")
+        )
+        assert code == 0, err
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "rec") == 0o700
+    assert {mode(f) for f in (tmp_path / "rec").iterdir()} == {0o600}
+    assert mode(tmp_path / "c.pdf") == 0o600
+    assert mode(tmp_path / "s1") == 0o700
+    assert {mode(f) for f in (tmp_path / "s1").iterdir() if f.is_file()} == {0o600}

@@ -166,11 +166,21 @@ def issue_token(
     now: datetime | None = None,
 ) -> IssuedToken:
     """Record a login of ``actor`` (already authenticated) and return its token."""
+    from sqlalchemy import delete, or_
+
     from spinecare.store.models import AuthToken
 
     if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
         raise ValueError(f"token lifetime {lifetime} outside {MIN_LIFETIME}..{MAX_LIFETIME}")
     stamp = now or datetime.now(UTC)
+    # Logins of this user that ended more than a day ago are of no use to anyone: forget them.
+    stale = stamp - timedelta(days=1)
+    session.execute(
+        delete(AuthToken).where(
+            AuthToken.user_id == actor.id,
+            or_(AuthToken.expires_at < stale, AuthToken.revoked_at < stale),
+        )
+    )
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     row = AuthToken(
         user_id=actor.id,
