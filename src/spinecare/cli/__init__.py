@@ -26,7 +26,7 @@ from spinecare.cli.errors import (
     EXIT_INTERRUPTED,
     describe,
 )
-from spinecare.cli.output import error
+from spinecare.cli.output import error, guard_echo
 from spinecare.store.text import unsafe_character
 
 # Command modules ``spinecare.cli.<name>``, in the order ``spinecare --help`` lists them, each
@@ -99,9 +99,11 @@ def _unsafe_argument(args: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit status (also used by tests)."""
     previous = os.umask(PRIVATE_UMASK)
+    restore_echo = guard_echo()
     try:
         return _main(sys.argv[1:] if argv is None else list(argv))
     finally:
+        restore_echo()
         os.umask(previous)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,13 +47,24 @@ def _region(region: str) -> str:
     return r
 
 
+# Dates printed on a document: nothing before 1900, a birth date not in the future, a document
+# dated at most a year ahead (an estimate for a planned course).
+EARLIEST = date(1900, 1, 1)
+
+
 def _date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InputError(field, "expected YYYY-MM-DD", value) from None
+    latest = date.today() if field == "--birth-date" else date.today() + timedelta(days=366)
+    if not EARLIEST <= day <= latest:
+        raise InputError(
+            field, f"must be from {EARLIEST.isoformat()} to {latest.isoformat()}", value
+        )
+    return day
 
 
 def _done(path: Path) -> None:

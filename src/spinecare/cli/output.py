@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
+import click
 import typer
 
 from spinecare.store.text import json_printable, printable
@@ -42,3 +44,25 @@ def print_json(data: Any) -> None:
         value = data
     text = json.dumps(value, indent=2, default=str, ensure_ascii=False)
     typer.echo(json_printable(text))
+
+
+def guard_echo() -> Callable[[], None]:
+    """Route every ``typer.echo``/``click.echo`` of any command (this package's modules call
+    them by attribute) through the escaping of unsafe characters for as long as the CLI runs;
+    returns the function that puts the originals back. Escapes are ``\\uXXXX``, which is the
+    same value in JSON text and readable in plain text. The live monitor (rich) does not print
+    through these, so its own terminal control is untouched."""
+    original = click.echo
+
+    def safe_echo(message: Any = None, *args: Any, **kwargs: Any) -> None:
+        if isinstance(message, str):
+            message = json_printable(message)
+        original(message, *args, **kwargs)
+
+    saved = (typer.echo, click.echo, click.utils.echo)
+    typer.echo = click.echo = click.utils.echo = safe_echo
+
+    def restore() -> None:
+        typer.echo, click.echo, click.utils.echo = saved
+
+    return restore

@@ -46,9 +46,14 @@ def _date(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()  # the edge may read the clock; the rules never do
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise InputError("on", "expected a date YYYY-MM-DD", value) from None
+    # The day screened for: a planned first session, so not before 1900 nor years ahead.
+    latest = dt.date.today() + dt.timedelta(days=2 * 365)
+    if not dt.date(1900, 1, 1) <= day <= latest:
+        raise InputError("on", f"must be from 1900-01-01 to {latest.isoformat()}", value)
+    return day
 
 
 @app.command("screen")
