@@ -1,0 +1,77 @@
+"""`spinecare audit verify`: intact, broken (the first broken entry named, status 11), and a
+rewrite of the whole chain, hashes recomputed, caught by the anchor of the last check."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+
+from sqlalchemy import create_engine, text
+
+from spinecare.store.audit import GENESIS, entry_hash
+
+Run = Callable[..., tuple[int, str, str]]
+ADD = (
+    "patients", "add", "--name", "Erika Mustermann", "--birth-date", "1962-03-14", "--sex", "F",
+    "--weight", "70", "--height", "165", "--insurance", "private",
+)  # fmt: skip
+
+
+def _rewrite_and_rehash(url: str, entry_id: int, actor: str) -> None:
+    """What someone with full database rights does: change an entry and recompute every hash
+    after it, and the head."""
+    from spinecare.store import open_store
+    from spinecare.store.audit import audit_entries
+
+    store = open_store(url=url)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        with store.session() as s:
+            entries = list(audit_entries(s))
+        prev = GENESIS
+        with store.engine.begin() as conn:
+            for e in entries:
+                who = actor if e.id == entry_id else e.actor
+                digest = entry_hash(
+                    prev, e.id, e.at, who, e.entity, e.entity_id, e.action, e.before, e.after
+                )
+                conn.execute(
+                    text("UPDATE audit_log SET actor = :a, prev_hash = :p, hash = :h "
+                         "WHERE id = :i"),
+                    {"a": who, "p": prev, "h": digest, "i": e.id},
+                )  # fmt: skip
+                prev = digest
+            conn.execute(
+                text("UPDATE audit_chain SET last_hash = :h WHERE id = 1"), {"h": prev}
+            )
+    finally:
+        store.dispose()
+
+
+def test_verify_intact_broken_and_rehashed(cli_doc: Run) -> None:
+    url = os.environ["SPINECARE_DATABASE_URL"]
+    code, _, err = cli_doc(*ADD)
+    assert code == 0, err
+    code, out, err = cli_doc("audit", "verify", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["intact"] and report["entries"] >= 4 and report["broken_at"] is None
+    # the full rewrite passes the chain's own check, but not the anchor of the last check
+    _rewrite_and_rehash(url, 2, "someone")
+    code, out, err = cli_doc("audit", "verify")
+    assert code == 11 and "rewritten" in err and f"#{report['last_id']}" in err, err
+    assert err.count("\n") == 1
+    # a plain change: the entry itself is named
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'x' WHERE id = 3"))
+    engine.dispose()
+    code, out, err = cli_doc("audit", "verify", "--json")
+    assert code == 11 and json.loads(out)["broken_at"] == 3
+    # reading the log needs a login
+    code, _, err = cli_doc("logout", "--all")
+    assert code == 0
+    code, _, err = cli_doc("audit", "verify")
+    assert code == 7
