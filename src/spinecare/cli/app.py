@@ -82,14 +82,16 @@ class LazyGroup(TyperGroup):
 # Whole numbers a database can hold (64-bit signed): an id or count beyond them is refused at
 # the edge with the option's name, instead of failing deep in a database driver.
 INT64 = click.IntRange(-(2**63), 2**63 - 1)
+# Random seeds: what numpy's generators accept (0 to 2**32 - 1 for the legacy ones).
+SEED = click.IntRange(0, 2**32 - 1)
 
 
 def bound_integers(cmd: click.Command) -> None:
     """Give every unbounded integer option and argument of ``cmd`` (and its subcommands) the
-    64-bit range (idempotent)."""
+    64-bit range, and every ``--seed`` the seeds' range (idempotent)."""
     for param in cmd.params:
         if type(param.type) is click.types.IntParamType:
-            param.type = INT64
+            param.type = SEED if param.name == "seed" else INT64
     if isinstance(cmd, click.Group):
         for sub in cmd.commands.values():
             bound_integers(sub)
