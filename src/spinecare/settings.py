@@ -105,9 +105,16 @@ class Settings(BaseSettings):
             try:
                 from sqlalchemy.engine import make_url  # on use: keeps CLI start-up light
 
-                make_url(v)
+                url = make_url(v)
             except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message short
                 raise ValueError(f"not a database URL: {exc}") from None
+            if url.get_backend_name() not in ("sqlite", "postgresql"):
+                raise ValueError("only SQLite (sqlite:///FILE) and PostgreSQL are supported")
+            if url.get_backend_name() == "postgresql" and url.drivername not in (
+                "postgresql",
+                "postgresql+psycopg",
+            ):
+                raise ValueError("PostgreSQL is reached through psycopg: postgresql+psycopg://")
         return v
 
     @model_validator(mode="after")

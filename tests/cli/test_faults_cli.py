@@ -250,3 +250,23 @@ def test_files_holding_patient_data_are_owner_only_whatever_the_umask(
     assert mode(tmp_path / "c.pdf") == 0o600
     assert mode(tmp_path / "s1") == 0o700
     assert {mode(f) for f in (tmp_path / "s1").iterdir() if f.is_file()} == {0o600}
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("mysql://clinic:s3cret@db/sc", 2),
+        ("postgresql+asyncpg://clinic:s3cret@db/sc", 2),
+        ("postgresql+psycopg://clinic:s3cret@[::1", 2),
+        ("sqlite:////", 9),  # a directory, not a database file
+        ("sqlite:////proc/1/no/such.db", 2),
+    ],
+)
+def test_database_urls_that_cannot_work(
+    cli: Run, monkeypatch: pytest.MonkeyPatch, url: str, status: int
+) -> None:
+    monkeypatch.setenv("SPINECARE_DATABASE_URL", url)
+    code, out, err = cli("patients", "list")
+    assert code == status, err
+    _one_clear_line(err)
+    assert "s3cret" not in err and out == ""

@@ -93,6 +93,10 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
         from spinecare.errors import describe_validation_error
 
         if isinstance(exc, ValidationError):
+            errors = exc.errors()
+            if errors and "database_url" in errors[0]["loc"]:  # never echo a password
+                reason = str(errors[0]["msg"]).removeprefix("Value error, ")
+                return EXIT_BAD_INPUT, f"SPINECARE_DATABASE_URL: {reason}"
             return EXIT_BAD_INPUT, describe_validation_error(exc)
     if module.startswith("alembic"):
         return EXIT_DB_UNUSABLE, (
