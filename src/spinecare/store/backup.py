@@ -153,6 +153,9 @@ def check_backup(src: Path, url: str) -> BackupInfo:
         return BackupInfo(src, None, src.stat().st_size)
     if magic != SQLITE_MAGIC:
         raise InputError("file", "is not a SQLite backup (spinecare db backup)", str(src))
+    target = _sqlite_file(url)
+    if target.exists() and target.resolve() == src.resolve():
+        raise InputError("file", "is the database itself", str(src))
     try:
         conn = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True)
         try:
