@@ -65,7 +65,14 @@ from numba import njit
 from scipy import signal
 
 from spinecare.errors import InputError
-from spinecare.signals.filters import FloatArray, bandpass_sos, cascade, lowpass_sos, notch_sos
+from spinecare.signals.filters import (
+    FloatArray,
+    bandpass_sos,
+    cascade,
+    lowpass_sos,
+    notch_sos,
+    sos_step,
+)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -185,16 +192,6 @@ MAX_ABS = 1e15
 
 
 @njit(cache=True, nogil=True)
-def _biquads(sos: FloatArray, zi: FloatArray, x: float) -> float:  # pragma: no cover - jitted
-    for s in range(sos.shape[0]):
-        y = sos[s, 0] * x + zi[s, 0]
-        zi[s, 0] = sos[s, 1] * x - sos[s, 4] * y + zi[s, 1]
-        zi[s, 1] = sos[s, 2] * x - sos[s, 5] * y
-        x = y
-    return x
-
-
-@njit(cache=True, nogil=True)
 def _steady(zi: FloatArray, zstep: FloatArray, level: float) -> None:  # pragma: no cover
     """Filter state for a constant input ``level`` (scipy ``sosfilt_zi`` scaled)."""
     for s in range(zi.shape[0]):
@@ -221,10 +218,10 @@ def _zero_phase(  # pragma: no cover - jitted
     rl = ring.shape[0]
     _steady(zi, zstep, level)
     for j in range(start, end + 1):
-        out[j - start] = _biquads(sos, zi, ring[j % rl])
+        out[j - start] = sos_step(sos, zi, ring[j % rl])
     _steady(zi, zstep, out[end - start])
     for j in range(end, start - 1, -1):
-        out[j - start] = _biquads(sos, zi, out[j - start])
+        out[j - start] = sos_step(sos, zi, out[j - start])
 
 
 @njit(cache=True, nogil=True)
@@ -404,11 +401,11 @@ def _detect_block(  # pragma: no cover - jitted
             f[F_TMIN] = xi
             f[F_TMAX] = xi
         f[F_XLAST] = xi
-        y = _biquads(sos_c, zi_c, xi)
+        y = sos_step(sos_c, zi_c, xi)
         a = abs(y)
-        e = _biquads(sos_e, zi_e, a)
+        e = sos_step(sos_e, zi_e, a)
         f[F_E] = e
-        f[F_ENV] = _biquads(sos_m, zi_m, a)
+        f[F_ENV] = sos_step(sos_m, zi_m, a)
         f[F_MSUM] += a - ring[(n - w) % rl]
         ring[n % rl] = a
         m = f[F_MSUM] / w

@@ -33,7 +33,14 @@ import numpy.typing as npt
 from numba import njit
 
 from spinecare.errors import InputError
-from spinecare.signals.filters import FloatArray, bandpass_sos, cascade, lowpass_sos, notch_sos
+from spinecare.signals.filters import (
+    FloatArray,
+    bandpass_sos,
+    cascade,
+    lowpass_sos,
+    notch_sos,
+    sos_step,
+)
 
 Method = Literal["hodges_bui", "bonato", "tkeo"]
 _METHOD_CODE: dict[str, int] = {"hodges_bui": 0, "bonato": 1, "tkeo": 2}
@@ -108,16 +115,6 @@ class OnsetUpdate:
 
 
 @njit(cache=True, nogil=True)
-def _sos1(sos: FloatArray, zi: FloatArray, x: float) -> float:  # pragma: no cover - jitted
-    for s in range(sos.shape[0]):
-        y = sos[s, 0] * x + zi[s, 0]
-        zi[s, 0] = sos[s, 1] * x - sos[s, 4] * y + zi[s, 1]
-        zi[s, 1] = sos[s, 2] * x - sos[s, 5] * y
-        x = y
-    return x
-
-
-@njit(cache=True, nogil=True)
 def _onset_block(  # pragma: no cover - jitted
     x: FloatArray,
     sos_c: FloatArray,
@@ -150,17 +147,17 @@ def _onset_block(  # pragma: no cover - jitted
         if not math.isfinite(xi):
             st_i[_I_BAD] += 1
             xi = 0.0
-        y = _sos1(sos_c, zi_c, xi)
+        y = sos_step(sos_c, zi_c, xi)
         out_y[i] = y
         ay = abs(y)
-        st_f[_F_ENV] = _sos1(sos_e, zi_e, ay)
+        st_f[_F_ENV] = sos_step(sos_e, zi_e, ay)
         y1 = st_f[_F_Y1]
         if method == 0:
-            d = _sos1(sos_d, zi_d, ay)
+            d = sos_step(sos_d, zi_d, ay)
         elif method == 1:
             d = y * y + y1 * y1
         else:
-            d = _sos1(sos_d, zi_d, abs(y1 * y1 - st_f[_F_Y2] * y))
+            d = sos_step(sos_d, zi_d, abs(y1 * y1 - st_f[_F_Y2] * y))
         st_f[_F_Y2] = y1
         st_f[_F_Y1] = y
         st_f[_F_DET] = d
