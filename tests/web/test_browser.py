@@ -35,7 +35,16 @@ def page(server: str) -> Any:
 
 
 def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+    """A screenshot for the artifacts. Chromium under load now and then refuses one
+    ("Unable to capture screenshot"): try again; a picture is evidence, not the behaviour."""
+    from playwright.sync_api import Error
+
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+            return
+        except Error:
+            time.sleep(0.3 * (attempt + 1))
 
 
 def _session_in_the_past(clinic: Clinic) -> None:
