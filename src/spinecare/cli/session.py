@@ -21,6 +21,21 @@ from spinecare.vocab import TICK_S, Region, TableType
 session_app = typer.Typer(help="Run decompression sessions.", no_args_is_help=True)
 app.add_typer(session_app, name="session")
 
+# The treatment mode's options, shared by `session run` and `session curve` (docs/modes.md).
+ModeOption = Annotated[str, typer.Option(help="static, intermittent or cyclic (docs/modes.md)")]
+ProgressiveOption = Annotated[
+    int, typer.Option(help="cycles pulling to rising levels first (0-10)")
+]
+RegressiveOption = Annotated[int, typer.Option(help="cycles pulling to falling levels last (0-10)")]
+RampOption = Annotated[str, typer.Option(help="ramp up: linear or logarithmic")]
+LogFactorOption = Annotated[
+    float | None, typer.Option(help="logarithmic ramp: start / mean rate (default 2)")
+]
+OscillationOption = Annotated[float, typer.Option(help="hold oscillation amplitude, N (0 = none)")]
+OscillationHzOption = Annotated[
+    float | None, typer.Option(help="hold oscillation frequency, Hz (default 0.2)")
+]
+
 
 def build_protocol(
     region: str,
@@ -158,25 +173,13 @@ def run(
             help="simulated (default), modbus://HOST:PORT or rtu:///dev/ttyX?baud=N",
         ),
     ] = "simulated",
-    mode: Annotated[
-        str, typer.Option(help="static, intermittent or cyclic (docs/modes.md)")
-    ] = "intermittent",
-    progressive_steps: Annotated[
-        int, typer.Option(help="cycles pulling to rising levels first (0-10)")
-    ] = 0,
-    regressive_steps: Annotated[
-        int, typer.Option(help="cycles pulling to falling levels last (0-10)")
-    ] = 0,
-    ramp: Annotated[str, typer.Option(help="ramp up: linear or logarithmic")] = "linear",
-    log_factor: Annotated[
-        float | None, typer.Option(help="logarithmic ramp: start / mean rate (default 2)")
-    ] = None,
-    oscillation: Annotated[
-        float, typer.Option(help="hold oscillation amplitude, N (0 = none)")
-    ] = 0.0,
-    oscillation_hz: Annotated[
-        float | None, typer.Option(help="hold oscillation frequency, Hz (default 0.2)")
-    ] = None,
+    mode: ModeOption = "intermittent",
+    progressive_steps: ProgressiveOption = 0,
+    regressive_steps: RegressiveOption = 0,
+    ramp: RampOption = "linear",
+    log_factor: LogFactorOption = None,
+    oscillation: OscillationOption = 0.0,
+    oscillation_hz: OscillationHzOption = None,
 ) -> None:
     """Run one session on the simulated table: telemetry, summary.json and a force chart.
 
@@ -212,9 +215,7 @@ def run(
         # Real time asks for SCHED_FIFO for the loop thread (best effort; refused politely
         # without the privilege): the loop must not wait behind whatever else the machine runs.
         realtime=(
-            RealtimeOptions(fifo_priority=REALTIME_PRIORITY)
-            if not fast and speed == 1.0
-            else None
+            RealtimeOptions(fifo_priority=REALTIME_PRIORITY) if not fast and speed == 1.0 else None
         ),
         emg=emg,
         clinician_max_force_n=clinician_max,
@@ -443,11 +444,7 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"peak force {s['peak_force_n']} N (target {s['final_peak_target_n']} N, "
         f"hard limit {s['hard_limit_n']} N), limit violations {s['limit_violations']}",
         f"counter-tension: {s['guarding_detected']} detected"
-        + (
-            f", {s['truth']['guarding_true']} in the simulated patient"
-            if "truth" in s
-            else ""
-        ),
+        + (f", {s['truth']['guarding_true']} in the simulated patient" if "truth" in s else ""),
         f"hold within +/-10%: {s['hold_within_10pct']}, "
         f"base tension lost {s['base_tension_lost_s']} s",
         f"force at {s['target_segment']} during hold (model estimate): "

@@ -13,7 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from spinecare.cli.session import build_protocol, session_app
+from spinecare.cli.session import (
+    LogFactorOption,
+    ModeOption,
+    OscillationHzOption,
+    OscillationOption,
+    ProgressiveOption,
+    RampOption,
+    RegressiveOption,
+    build_protocol,
+    session_app,
+)
 from spinecare.errors import InputError
 
 # Samples per second in the JSON output by default (1 s): enough to draw a session, small enough
@@ -34,25 +44,13 @@ def curve(
     ] = None,
     base: Annotated[float | None, typer.Option(help="base tension, N (default: peak/2)")] = None,
     session_number: Annotated[int, typer.Option(help="session number in the course")] = 1,
-    mode: Annotated[
-        str, typer.Option(help="static, intermittent or cyclic (docs/modes.md)")
-    ] = "intermittent",
-    progressive_steps: Annotated[
-        int, typer.Option(help="cycles pulling to rising levels first (0-10)")
-    ] = 0,
-    regressive_steps: Annotated[
-        int, typer.Option(help="cycles pulling to falling levels last (0-10)")
-    ] = 0,
-    ramp: Annotated[str, typer.Option(help="ramp up: linear or logarithmic")] = "linear",
-    log_factor: Annotated[
-        float | None, typer.Option(help="logarithmic ramp: start / mean rate (default 2)")
-    ] = None,
-    oscillation: Annotated[
-        float, typer.Option(help="hold oscillation amplitude, N (0 = none)")
-    ] = 0.0,
-    oscillation_hz: Annotated[
-        float | None, typer.Option(help="hold oscillation frequency, Hz (default 0.2)")
-    ] = None,
+    mode: ModeOption = "intermittent",
+    progressive_steps: ProgressiveOption = 0,
+    regressive_steps: RegressiveOption = 0,
+    ramp: RampOption = "linear",
+    log_factor: LogFactorOption = None,
+    oscillation: OscillationOption = 0.0,
+    oscillation_hz: OscillationHzOption = None,
     step: Annotated[
         float, typer.Option(help="seconds between samples in --json (0.02-10)")
     ] = DEFAULT_STEP_S,
