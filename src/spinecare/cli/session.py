@@ -227,18 +227,9 @@ def run(
     def device(proto: Protocol) -> svc.DeviceFactory:
         if wire is not None:
             return wire.factory(proto, clinician_max_force_n=clinician_max, emg=emg)
-        from spinecare.cohort.run import VirtualSession, make_table
+        from spinecare.cohort.run import simulated_table_factory
 
-        vs = VirtualSession(
-            seed=seed,
-            region=proto.region,
-            weight_kg=proto.body_weight_kg,
-            segment=proto.segment,
-            table=proto.table,
-            emg=emg,
-            session_number=proto.session_number,
-        )
-        return lambda now: make_table(vs, now)
+        return simulated_table_factory(proto, seed, emg)
 
     if course_session is not None:
         mode_options = (mode, progressive_steps, regressive_steps, ramp, log_factor, oscillation)

@@ -70,6 +70,23 @@ def make_table(
     )
 
 
+def simulated_table_factory(
+    protocol: Protocol, seed: int, emg: bool
+) -> Callable[[Callable[[], float]], SimulatedTable]:
+    """A device factory for the session service: the simulated table with a virtual patient of
+    the protocol's region, weight, segment and session number (the CLI's and the web app's)."""
+    vs = VirtualSession(
+        seed=seed,
+        region=protocol.region,
+        weight_kg=protocol.body_weight_kg,
+        segment=protocol.segment,
+        table=protocol.table,
+        emg=emg,
+        session_number=protocol.session_number,
+    )
+    return lambda now: make_table(vs, now)
+
+
 def run_virtual_session(
     vs: VirtualSession, *, out_dir: Path | None = None, protocol: Protocol | None = None
 ) -> dict[str, Any]:

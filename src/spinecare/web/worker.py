@@ -153,18 +153,9 @@ def warm_up(proto: Protocol, seed: int, emg: bool) -> None:
 
 def device_factory(proto: Protocol, seed: int, emg: bool) -> Any:
     """The simulated table with a virtual patient of the protocol's weight and region."""
-    from spinecare.cohort.run import VirtualSession, make_table
+    from spinecare.cohort.run import simulated_table_factory
 
-    vs = VirtualSession(
-        seed=seed,
-        region=proto.region,
-        weight_kg=proto.body_weight_kg,
-        segment=proto.segment,
-        table=proto.table,
-        emg=emg,
-        session_number=proto.session_number,
-    )
-    return lambda now: make_table(vs, now)
+    return simulated_table_factory(proto, seed, emg)
 
 
 class ProcessSession:
