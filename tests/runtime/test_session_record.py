@@ -88,3 +88,15 @@ def test_pause_holds_the_force_and_stops_the_clock(tmp_path: Path) -> None:
     # The traction clock stood still: the session ends about 10 s later than without a pause.
     plain = run_virtual_session(vs)
     assert abs(result.summary.duration_s - plain["duration_s"] - 10.0) < 0.5
+
+
+def test_the_record_says_when_the_table_ran_on_the_force_path_alone(tmp_path: Path) -> None:
+    out = tmp_path / "e"
+    vs = VirtualSession(
+        seed=3, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=0.5, emg=True
+    )
+    summary = run_virtual_session(vs, out_dir=out)
+    status = [e for e in load_events(out) if e["kind"] == "emg_status"]
+    # Not ready first, with a reason in words; then live, and the summary ends on it.
+    assert status[0]["status"] != "active" and status[0]["reason"]
+    assert status[-1]["status"] == "active" and summary["emg_status"] == "active"

@@ -167,6 +167,7 @@ class SessionRunner:
         self._events_closed = 0
         self._faults_logged = 0
         self._stop_logged = False
+        self._emg_logged = ""
         self._end_reason = ""
         self._recorder_failed = False
         self._recorder_error = ""
@@ -394,6 +395,10 @@ class SessionRunner:
             f = faults[self._faults_logged]
             rec.event("fault", f.t_s, fault=f.kind.value, detail=f.detail)
             self._faults_logged += 1
+        c = self.controller
+        if c.emg_status != self._emg_logged:  # when the table ran on the force path alone
+            rec.event("emg_status", now, status=c.emg_status, reason=c.emg_reason)
+            self._emg_logged = c.emg_status
         if self.policy.stopped and not self._stop_logged:
             rec.event("stop", now, reason=self.policy.stop_reason)
             self._stop_logged = True

@@ -172,6 +172,7 @@ class DecompressionController:
         self.emg_envelope_uv = 0.0
         # Force-only until the EMG detector has a valid baseline; it says so (never deaf).
         self.emg_status = EMG_NONE if emg_detector is None else EMG_CALIBRATING
+        self.emg_reason = "" if emg_detector is None else "learning the quiet level"
         self._traction_s = protocol.traction_minutes * 60.0
         self._start_s: float | None = None
         self._phase_end_s = 0.0
@@ -276,7 +277,13 @@ class DecompressionController:
         if self.emg_detector is not None and reading.emg_uv is not None:
             emg = self.emg_detector.update(reading.emg_uv)
             self.emg_envelope_uv = emg.envelope_uv
-            self.emg_status = EMG_ACTIVE if emg.ready else EMG_CALIBRATING
+            if emg.ready:
+                self.emg_status, self.emg_reason = EMG_ACTIVE, ""
+            else:  # force path only, and it says why (never silently deaf)
+                status = getattr(emg, "status", None)
+                name = getattr(status, "name", "")
+                self.emg_status = name.lower() if name else EMG_CALIBRATING
+                self.emg_reason = str(getattr(emg, "reason", ""))
             emg_alarm = emg.ready and (emg.onset or emg.active)
         alarm = det.alarm or emg_alarm
         if self.phase is Phase.GUARD_WAIT or alarm:
