@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.textfile import recording_read
 from spinecare.errors import InputError
 
 if TYPE_CHECKING:
@@ -25,22 +26,8 @@ emg_app = typer.Typer(
 )
 app.add_typer(emg_app, name="emg")
 
-MAX_FILE_BYTES = 512 * 1024 * 1024  # a day at 2 kHz in text; anything larger is not a recording
 
 
-def _read(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError("file", "larger than 512 MiB", str(path))
-        return path.read_text(encoding="utf-8", errors="strict")
-    except FileNotFoundError:
-        raise InputError("file", "not found", str(path)) from None
-    except IsADirectoryError:
-        raise InputError("file", "is a directory", str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("file", "not a text file", str(path)) from None
-    except OSError as exc:
-        raise InputError("file", exc.strerror or "cannot be read", str(path)) from None
 
 
 def _finite(value: float) -> float | None:
@@ -148,7 +135,7 @@ def detect_cmd(
         raise InputError("column", "0-based, not negative", column)
     if plot is not None and plot.suffix.lower() != ".png":
         raise InputError("plot", "needs a .png file name", str(plot))
-    text = _read(file)
+    text = recording_read(file)
 
     from spinecare.signals.replay import replay
     from spinecare.signals.textfile import column as pick

@@ -20,6 +20,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.textfile import recording_read
 from spinecare.errors import InputError
 
 if TYPE_CHECKING:
@@ -32,24 +33,10 @@ posture_app = typer.Typer(
 )
 app.add_typer(posture_app, name="posture")
 
-MAX_FILE_BYTES = 512 * 1024 * 1024  # a day at 200 Hz in text is about 1 GB; refuse beyond half
 SLUMP_OPTION = typer.Option(20.0, "--slump-deg", help="slump threshold, deg beyond upright (5-60)")
 DELAY_OPTION = typer.Option(60.0, "--delay-s", help="reminder after this long slumped (3-600 s)")
 
 
-def _read(path: Path) -> str:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError("file", "larger than 512 MiB", str(path))
-        return path.read_text(encoding="utf-8", errors="strict")
-    except FileNotFoundError:
-        raise InputError("file", "not found", str(path)) from None
-    except IsADirectoryError:
-        raise InputError("file", "is a directory", str(path)) from None
-    except UnicodeDecodeError:
-        raise InputError("file", "not a text file", str(path)) from None
-    except OSError as exc:
-        raise InputError("file", exc.strerror or "cannot be read", str(path)) from None
 
 
 def _settings(slump_deg: float, delay_s: float) -> PostureSettings:
@@ -109,7 +96,7 @@ def analyze_cmd(
     if calibrate_at is not None and not (math.isfinite(calibrate_at) and calibrate_at >= 0):
         raise InputError("calibrate_at", "seconds from the start, not negative", calibrate_at)
     _png(plot)
-    text = _read(file)
+    text = recording_read(file)
     from spinecare.signals.posture import posture_analyze, posture_csv_parse
 
     rec = posture_csv_parse(text)
@@ -342,7 +329,7 @@ def record_cmd(
         began = _start(start)
         from spinecare.signals.posture import posture_analyze, posture_csv_parse
 
-        analysis, _ = posture_analyze(posture_csv_parse(_read(file)), st)
+        analysis, _ = posture_analyze(posture_csv_parse(recording_read(file)), st)
         items.append((began, analysis, "csv", file.name))
     else:
         assert simulate_days is not None
