@@ -387,7 +387,9 @@ class SessionRunner:
                 target_at_onset_n=round(ev.target_at_onset_n, 1),
             )
             self._events_logged += 1
-        while self._events_closed < len(events) and events[self._events_closed].relaxed_s:
+        while (
+            self._events_closed < len(events) and events[self._events_closed].relaxed_s is not None
+        ):
             self._log_guarding(rec, self._events_closed)
             self._events_closed += 1
         faults = self.policy.faults
