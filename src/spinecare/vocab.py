@@ -49,11 +49,15 @@ SEGMENTS: dict[Region, tuple[str, ...]] = {
 
 
 def segment_normalise(text: str) -> str:
-    """Accept 'L4/5', 'l4-5', 'L4-L5', 'L5-S1' and return the canonical 'L4/5' form."""
+    """Accept 'L4/5', 'l4-5', 'L4-L5', 'L5-S1' and return the canonical 'L4/5' form.
+
+    Total on any text: whatever is not a segment comes back normalised but unknown, so the caller
+    that checks membership in ``SEGMENTS`` names the field instead of failing on '/5' or '-'.
+    """
     t = text.strip().upper().replace(" ", "").replace("-", "/")
     if "/" in t:
         upper, lower = t.split("/", 1)
-        if len(lower) >= 2 and lower[0] == upper[0] and lower[1:].isdigit():
+        if upper and len(lower) >= 2 and lower[0] == upper[0] and lower[1:].isdigit():
             lower = lower[1:]  # L4/L5 -> L4/5 (same letter)
         t = f"{upper}/{lower}"
     return t

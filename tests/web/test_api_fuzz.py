@@ -3,6 +3,7 @@ sends, signed in as an admin, the server never answers with a 5xx."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -33,7 +34,10 @@ def test_api_never_answers_with_a_server_error(app: Any, login: Any) -> None:
     codes: set[int] = set()
 
     @settings(
-        max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=int(os.environ.get("SPINECARE_API_FUZZ_EXAMPLES", "400")),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)
     def fuzz(case: Any) -> None:
