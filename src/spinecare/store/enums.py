@@ -40,6 +40,8 @@ class SessionStatus(enum.StrEnum):
     DONE = "done"
     ABORTED = "aborted"
     CANCELLED = "cancelled"
+    # The patient did not come; not run, not invoiceable (migration 0006).
+    NO_SHOW = "no_show"
 
 
 class OutcomeKind(enum.StrEnum):
