@@ -116,6 +116,7 @@ class Patient(Base):
         CheckConstraint("weight_kg > 0", name="weight_positive"),
         CheckConstraint("height_cm > 0", name="height_positive"),
         Index("ix_patients_name", "name"),
+        Index("ix_patients_name_folded", "name_folded"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -132,6 +133,20 @@ class Patient(Base):
     # When the fracture history was taken: None = never asked (screening then reports it as
     # missing); a date with no fracture rows means "no fractures".
     fracture_history_on: Mapped[date | None] = mapped_column(default=None)
+    # Master data for letters and invoices (migration 0007); validated by services/patients.py.
+    street: Mapped[str | None] = mapped_column(String(200), default=None)
+    postcode: Mapped[str | None] = mapped_column(String(10), default=None)
+    city: Mapped[str | None] = mapped_column(String(100), default=None)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)  # ISO 3166-1 alpha-2
+    phone: Mapped[str | None] = mapped_column(String(40), default=None)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    # The private health insurer's name (None for a self-payer or when not known).
+    insurer: Mapped[str | None] = mapped_column(String(200), default=None)
+    insurance_number: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The treating (referring) physician as printed on documents.
+    physician: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The name in lower case without accents, for searching ('MÜLLER' finds Müller).
+    name_folded: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -282,6 +297,9 @@ class TreatmentSession(Base):
     # Directory with telemetry.csv, events.jsonl, summary.json written by the runtime.
     telemetry_dir: Mapped[str | None] = mapped_column(String(1000), default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # When the session actually started (migration 0007): its day is the date of service on
+    # the invoice (§12(2) Nr. 1 GOÄ [goae]), whatever day it was booked for.
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
