@@ -57,7 +57,7 @@ def segment_normalise(text: str) -> str:
     t = text.strip().upper().replace(" ", "").replace("-", "/")
     if "/" in t:
         upper, lower = t.split("/", 1)
-        if upper and len(lower) >= 2 and lower[0] == upper[0] and lower[1:].isdigit():
+        if upper and len(lower) >= 2 and lower[0] == upper[0] and lower[1:].isdecimal():
             lower = lower[1:]  # L4/L5 -> L4/5 (same letter)
         t = f"{upper}/{lower}"
     return t

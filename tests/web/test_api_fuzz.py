@@ -14,6 +14,8 @@ from tests.web.conftest import Browser
 
 # Starting a session would run a table loop in a thread for minutes; its input is fuzzed
 # through the same strict schema by test_session_start_is_strict below.
+# Read at import: the isolation fixture removes every SPINECARE_ variable before a test runs.
+EXAMPLES = int(os.environ.get("SPINECARE_API_FUZZ_EXAMPLES", "400"))
 SKIP = {("POST", "/api/v1/sessions/{session_id}/start")}
 
 
@@ -34,7 +36,7 @@ def test_api_never_answers_with_a_server_error(app: Any, login: Any) -> None:
     codes: set[int] = set()
 
     @settings(
-        max_examples=int(os.environ.get("SPINECARE_API_FUZZ_EXAMPLES", "400")),
+        max_examples=EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),

@@ -339,7 +339,7 @@ def parse_bundle(text: str | bytes | Mapping[str, Any]) -> Any:
 
 def _ident(res: Any, kind: str) -> int | None:
     for i in res.identifier or ():
-        if i.system == f"{SC}:{kind}" and i.value is not None and str(i.value).isdigit():
+        if i.system == f"{SC}:{kind}" and i.value is not None and str(i.value).isdecimal():
             return int(i.value)
     return None
 

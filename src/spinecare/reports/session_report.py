@@ -254,7 +254,7 @@ def load_session_dir(session_dir: Path | str) -> SessionReportData:
         patient_name=str(patient.get("name") or s.get("patient_name") or ""),
         patient_ref=patient.get("ref") or patient.get("id") or s.get("patient_id"),
         session_number=int(number)
-        if isinstance(number, int | str) and str(number).isdigit()
+        if isinstance(number, int | str) and str(number).isdecimal()
         else None,
         session_date=_date(s.get("date") or s.get("started_at")),
         region=s.get("region"),

@@ -95,7 +95,7 @@ def parse_odi(text: str) -> OdiRecord:
         p = p.strip()
         if not p:
             answers.append(None)
-        elif p.isdigit() and int(p) <= ODI_SECTION_MAX:
+        elif p.isdecimal() and int(p) <= ODI_SECTION_MAX:
             answers.append(int(p))
         else:
             raise InputError("odi", f"section {i} must be 0-{ODI_SECTION_MAX} or blank", p)

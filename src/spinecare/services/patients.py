@@ -208,7 +208,7 @@ def list_patients(
     if term:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         by_name = Patient.name.ilike(f"%{escaped}%", escape="\\")
-        stmt = stmt.where(by_name | (Patient.id == int(term)) if term.isdigit() else by_name)
+        stmt = stmt.where(by_name | (Patient.id == int(term)) if term.isdecimal() else by_name)
     return [PatientPublic.model_validate(p) for p in session.scalars(stmt)]
 
 

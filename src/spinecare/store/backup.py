@@ -217,7 +217,7 @@ def pg_tool(name: str) -> str:
     """``pg_dump`` / ``pg_restore``: the newest of Debian's server binaries, else from PATH."""
     candidates = sorted(
         glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit()
+        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdecimal()
         else 0,
     )  # fmt: skip
     found = candidates[-1] if candidates else shutil.which(name)

@@ -94,7 +94,7 @@ def downgrade_target(engine: Engine, revision: str) -> tuple[str, str | None]:
     text = revision.strip()
     if text == "base":
         return current, None
-    if text.startswith("-") and text[1:].isdigit():
+    if text.startswith("-") and text[1:].isdecimal():
         steps = int(text[1:])
         if steps < 1:
             raise InputError("revision", "give at least one step (-1)", revision)

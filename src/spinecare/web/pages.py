@@ -680,7 +680,7 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
     browser sends ``Last-Event-ID`` and gets what it missed from the ring."""
     entry = _entry(ctx, session_id)
     header = request.headers.get("last-event-id", "")
-    last = int(header) if header.isdigit() else max(0, entry.seq - CATCH_UP_TICKS)
+    last = int(header) if header.isdecimal() else max(0, entry.seq - CATCH_UP_TICKS)
 
     async def events() -> Any:
         nonlocal last
@@ -890,7 +890,7 @@ def session_nrs(
         v = v.strip()
         if not v:
             return None
-        if not v.isdigit():
+        if not v.isdecimal():
             raise InputError(field, "an integer 0-10", v)
         return int(v)
 

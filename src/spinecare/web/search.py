@@ -38,7 +38,7 @@ def search_patients(patients: list[PatientPublic], query: str | None) -> list[Pa
     day = parse_date(q)
     if day is not None:
         return [p for p in patients if p.birth_date == day]
-    if q.isdigit():
+    if q.isdecimal():
         return [p for p in patients if p.id == int(q)]
     needle = fold(q)
     return [p for p in patients if needle in fold(p.name)]
