@@ -79,3 +79,29 @@ def test_edit_with_bad_value_changes_nothing(cli_doc: Run) -> None:
     assert code == 2 and "weight_kg" in err
     code, out, _ = cli_doc("patients", "show", str(pid), "--json")
     assert json.loads(out)["weight_kg"] == 70.0
+
+
+def test_master_data_as_the_front_desk_types_it(cli_doc: Run) -> None:
+    code, out, err = cli_doc(
+        "patients", "add", "--name", "Jörg Müller", "--birth-date", "14.05.1961", "--sex", "M",
+        "--weight", "80,5", "--height", "178", "--insurance", "private",
+        "--street", "Leopoldstraße 12", "--postcode", "80802", "--city", "München",
+        "--insurer", "Allianz PKV", "--insurance-number", "A123", "--physician", "Dr. Huber",
+        "--email", "jm@example.de", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    p = json.loads(out)
+    assert (p["birth_date"], p["weight_kg"], p["postcode"]) == ("1961-05-14", 80.5, "80802")
+    assert p["icd_consent"] is True
+    code, out, _ = cli_doc("patients", "list", "--search", "MÜLLER", "--json")
+    assert [x["id"] for x in json.loads(out)] == [p["id"]]
+    code, out, _ = cli_doc("patients", "show", str(p["id"]))
+    assert "Leopoldstraße 12, 80802 München" in out and "Allianz PKV" in out
+    code, out, _ = cli_doc(
+        "patients", "edit", str(p["id"]), "--no-diagnosis-on-invoice", "--street", "none",
+        "--json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["street"] is None
+    assert json.loads(out)["icd_consent"] is False
+    code, _, err = cli_doc("patients", "edit", str(p["id"]), "--postcode", "808")
+    assert code == 2 and err.startswith("error: postcode:") and "five digits" in err

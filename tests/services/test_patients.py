@@ -170,3 +170,46 @@ def test_a_birth_date_is_not_moved_after_the_patients_records(
     db.rollback()
     assert get_patient(db, doc, patient_id).birth_date == date(1962, 3, 14)
     edit_patient(db, doc, patient_id, PatientUpdate(birth_date=date(1961, 1, 1)))
+
+
+def test_master_data_typed_the_german_way(db: AuditedSession, actors: dict[Role, Actor]) -> None:
+    from spinecare.services.patients import PatientCreate, postal_address
+
+    data = PatientCreate.model_validate(
+        {
+            "name": "Jörg Müller", "birth_date": "14.05.1961", "sex": "M", "weight_kg": "80,5",
+            "height_cm": "178", "insurance": "private", "street": "Leopoldstraße 12",
+            "postcode": "80802", "city": "München", "phone": "+49 89 1234567",
+            "email": "j.mueller@example.de", "insurer": "Allianz Private Krankenversicherung",
+            "insurance_number": "A123456789", "physician": "Dr. med. Eva Huber",
+        }
+    )  # fmt: skip
+    p = add_patient(db, actors[Role.THERAPIST], data)
+    db.commit()
+    assert p.birth_date == date(1961, 5, 14) and p.weight_kg == Decimal("80.5")
+    assert postal_address(p) == ("Leopoldstraße 12", "80802 München")
+    assert p.icd_consent  # the diagnosis is printed unless the patient asks otherwise
+    for term in ("MÜLLER", "muller", "jorg", "Müll"):
+        assert [x.name for x in list_patients(db, actors[Role.THERAPIST], term)] == [p.name]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("postcode", "8080", "five digits"),
+        ("email", "nobody-at-example.de", "e-mail"),
+        ("phone", "call me", "phone"),
+        ("birth_date", "31.02.1961", "no such day"),
+        ("weight_kg", "80,5,1", "number"),
+        ("country", "Deutschland", "country code"),
+    ],
+)
+def test_every_master_data_error_names_its_field(field: str, value: str, reason: str) -> None:
+    from spinecare.errors import describe_validation_error
+    from spinecare.services.patients import PatientCreate
+
+    raw = {**patient_data().model_dump(mode="json"), field: value}
+    with pytest.raises(ValidationError) as exc:
+        PatientCreate.model_validate(raw)
+    message = describe_validation_error(exc.value)
+    assert message.startswith(field) and reason in message

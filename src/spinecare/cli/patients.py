@@ -27,6 +27,31 @@ def _menopausal(value: str | None) -> dict[str, Any]:
     return {"menopausal_status": None if value.strip().lower() in _NONE_WORDS else value}
 
 
+# Master data options shared by add and edit (None = not given; on edit, "none" clears).
+STREET = typer.Option(None, "--street", help="street and house number")
+POSTCODE = typer.Option(None, "--postcode", help="postcode (five digits in Germany)")
+CITY = typer.Option(None, "--city")
+COUNTRY = typer.Option(None, "--country", help="ISO country code; Germany (DE) if not given")
+PHONE = typer.Option(None, "--phone")
+EMAIL = typer.Option(None, "--email")
+INSURER = typer.Option(None, "--insurer", help="the private health insurer's name")
+INSURANCE_NUMBER = typer.Option(None, "--insurance-number", help="number with the insurer")
+PHYSICIAN = typer.Option(None, "--physician", help="treating physician, as printed")
+DIAGNOSIS_HELP = (
+    "print the diagnosis on invoices (the default, as private insurers need it); "
+    "--no-diagnosis-on-invoice when the patient asked to keep it off"
+)
+
+
+def _master(values: dict[str, str | None], *, clearing: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        out[key] = None if clearing and value.strip().lower() in _NONE_WORDS else value
+    return out
+
+
 def _line(p: svc.PatientPublic) -> str:
     gone = "  (deleted)" if p.deleted_at else ""
     return (
@@ -38,19 +63,37 @@ def _line(p: svc.PatientPublic) -> str:
 @patients_app.command("add")
 def add(
     name: str = typer.Option(..., "--name"),
-    birth_date: str = typer.Option(..., "--birth-date", help="YYYY-MM-DD"),
+    birth_date: str = typer.Option(..., "--birth-date", help="YYYY-MM-DD or DD.MM.YYYY"),
     sex: str = typer.Option(..., "--sex", help="F | M"),
-    weight: str = typer.Option(..., "--weight", help="body weight, kg"),
+    weight: str = typer.Option(..., "--weight", help="body weight, kg (80.5 or 80,5)"),
     height: str = typer.Option(..., "--height", help="height, cm"),
-    insurance: str = typer.Option(..., "--insurance", help="statutory | private | self_payer"),
+    insurance: str = typer.Option(..., "--insurance", help="private | self_payer | statutory"),
     menopausal: str | None = typer.Option(None, "--menopausal", help="pre | peri | post"),
-    icd_consent: bool = typer.Option(
-        False, "--icd-consent/--no-icd-consent", help="ICD codes may be printed on invoices"
+    diagnosis_on_invoice: bool = typer.Option(
+        True,
+        "--diagnosis-on-invoice/--no-diagnosis-on-invoice",
+        "--icd-consent/--no-icd-consent",
+        help=DIAGNOSIS_HELP,
     ),
+    street: str | None = STREET,
+    postcode: str | None = POSTCODE,
+    city: str | None = CITY,
+    country: str | None = COUNTRY,
+    phone: str | None = PHONE,
+    email: str | None = EMAIL,
+    insurer: str | None = INSURER,
+    insurance_number: str | None = INSURANCE_NUMBER,
+    physician: str | None = PHYSICIAN,
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Register a patient."""
+    """Register a patient (dates also as 14.05.1961, decimals also as 80,5)."""
+    master = _master(
+        {"street": street, "postcode": postcode, "city": city, "country": country,
+         "phone": phone, "email": email, "insurer": insurer,
+         "insurance_number": insurance_number, "physician": physician},
+        clearing=False,
+    )  # fmt: skip
     data = svc.PatientCreate.model_validate(
         {
             "name": name,
@@ -59,8 +102,9 @@ def add(
             "weight_kg": weight,
             "height_cm": height,
             "insurance": insurance.strip().lower(),
-            "icd_consent": icd_consent,
+            "icd_consent": diagnosis_on_invoice,
             **_menopausal(menopausal),
+            **master,
         }
     )
     p = run_write(as_user, lambda s, actor, _: svc.add_patient(s, actor, data))
@@ -72,7 +116,9 @@ def add(
 
 @patients_app.command("list")
 def list_(
-    search: str | None = typer.Option(None, "--search", help="part of the name, or an id"),
+    search: str | None = typer.Option(
+        None, "--search", help="part of the name (any case, accents optional), or an id"
+    ),
     deleted: bool = typer.Option(False, "--deleted", help="include deleted patients"),
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
@@ -117,8 +163,13 @@ def show(
         return
     echo(f"patient {data['id']}: {data['name']}")
     for key in ("birth_date", "sex", "weight_kg", "height_cm", "menopausal_status", "insurance",
-                "icd_consent"):  # fmt: skip
-        echo(f"  {key:<18} {data[key]}")
+                "insurer", "insurance_number", "physician", "phone", "email"):  # fmt: skip
+        if data[key] is not None:
+            echo(f"  {key:<18} {data[key]}")
+    address = svc.postal_address(svc.PatientPublic.model_validate(data))
+    echo(f"  {'address':<18} {', '.join(address) if address else '(none recorded)'}")
+    on_invoice = "yes" if data["icd_consent"] else "no (the patient asked to keep it off)"
+    echo(f"  {'diagnosis on bill':<18} {on_invoice}")
     for d in data["diagnoses"]:
         echo(f"  diagnosis          {d['icd10']} {d['text']} ({d['diagnosed_on']})")
     for c in data["courses"]:
@@ -132,17 +183,38 @@ def show(
 def edit(
     patient_id: int = typer.Argument(..., metavar="ID"),
     name: str | None = typer.Option(None, "--name"),
-    birth_date: str | None = typer.Option(None, "--birth-date"),
+    birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD or DD.MM.YYYY"),
     sex: str | None = typer.Option(None, "--sex"),
     weight: str | None = typer.Option(None, "--weight"),
     height: str | None = typer.Option(None, "--height"),
     insurance: str | None = typer.Option(None, "--insurance"),
     menopausal: str | None = typer.Option(None, "--menopausal", help="pre | peri | post | none"),
-    icd_consent: bool | None = typer.Option(None, "--icd-consent/--no-icd-consent"),
+    diagnosis_on_invoice: bool | None = typer.Option(
+        None,
+        "--diagnosis-on-invoice/--no-diagnosis-on-invoice",
+        "--icd-consent/--no-icd-consent",
+        help="print the diagnosis on invoices, or keep it off at the patient's request",
+    ),
+    street: str | None = STREET,
+    postcode: str | None = POSTCODE,
+    city: str | None = CITY,
+    country: str | None = COUNTRY,
+    phone: str | None = PHONE,
+    email: str | None = EMAIL,
+    insurer: str | None = INSURER,
+    insurance_number: str | None = INSURANCE_NUMBER,
+    physician: str | None = PHYSICIAN,
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Change a patient's data (the audit log keeps the previous values)."""
+    """Change a patient's data (`none` clears an address field; the audit log keeps the
+    previous values)."""
+    master = _master(
+        {"street": street, "postcode": postcode, "city": city, "country": country,
+         "phone": phone, "email": email, "insurer": insurer,
+         "insurance_number": insurance_number, "physician": physician},
+        clearing=True,
+    )  # fmt: skip
     changes = svc.PatientUpdate.model_validate(
         {
             **_given(
@@ -152,9 +224,10 @@ def edit(
                 weight_kg=weight,
                 height_cm=height,
                 insurance=insurance.strip().lower() if insurance else None,
-                icd_consent=icd_consent,
+                icd_consent=diagnosis_on_invoice,
             ),
             **_menopausal(menopausal),
+            **master,
         }
     )
     p = run_write(as_user, lambda s, actor, _: svc.edit_patient(s, actor, patient_id, changes))

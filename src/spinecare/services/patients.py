@@ -4,16 +4,23 @@ Edits re-validate the whole record (so e.g. a menopausal status cannot be set on
 patient, or a weight no child of that age has); the audit log keeps the values before and after
 every change. A name holds no control or formatting characters; a birth date is not moved after
 anything already recorded for the patient.
+
+Master data as the front desk types it: dates also the German way (``14.05.1961``), decimals
+with a comma (``80,5``), a German postcode of five digits; each refusal names its field. The
+search ignores case and accents (``MÜLLER`` finds Müller) through a folded copy of the name.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -54,6 +61,65 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 # Decimals leave the service as JSON numbers, not strings.
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
+_GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_DECIMAL = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+
+
+def parse_day(value: object) -> object:
+    """``2025-03-14`` or the German ``14.03.2025`` as a date; anything else unchanged (pydantic
+    then names the field). Used by every form and CLI option that takes a date."""
+    if isinstance(value, str):
+        text = value.strip()
+        m = _GERMAN_DATE.match(text)
+        if m:
+            day, month, year = (int(g) for g in m.groups())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                raise ValueError(f"no such day {text!r}") from None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("expected a date as YYYY-MM-DD or DD.MM.YYYY") from None
+    return value
+
+
+def parse_decimal(value: object) -> object:
+    """``80.5`` or ``80,5`` (German decimal comma) as a Decimal; no thousands separators."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL.match(text):
+            raise ValueError("expected a number such as 80.5 or 80,5")
+        try:
+            return Decimal(text.replace(",", "."))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+            raise ValueError("expected a number such as 80.5 or 80,5") from None
+    return value
+
+
+Day = Annotated[date, BeforeValidator(parse_day)]
+Dec = Annotated[Decimal, BeforeValidator(parse_decimal)]
+
+_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d"})
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for searching: 'Zoë MÜLLER' -> 'zoe muller'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Deutsche Post: German postcodes (Postleitzahlen) have five digits [dp-plz]. Other countries:
+# 3-10 letters, digits, spaces or hyphens (the range of the UPU list [upu-postcodes]).
+_POSTCODE_DE = re.compile(r"^\d{5}$")
+_POSTCODE_OTHER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,8}[A-Za-z0-9]$")
+# A practical e-mail check (one @, a dot in the domain, no spaces); not the full RFC 5322.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Phone: digits with the usual separators, optionally a leading +; 6-20 digits (ITU-T E.164
+# numbers have at most 15 digits [itu-e164], extensions add a few).
+_PHONE = re.compile(r"^\+?[0-9 ()/.-]+$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
 
 def _check_birth_date(v: date | None) -> date | None:
     if v is None:
@@ -78,12 +144,52 @@ class _PatientFields(BaseModel):
     def _birth_date(cls, v: date | None) -> date | None:
         return _check_birth_date(v)
 
-    @field_validator("name", check_fields=False)
+    @field_validator(
+        "name", "street", "city", "insurer", "insurance_number", "physician", check_fields=False
+    )
     @classmethod
-    def _name(cls, v: str | None) -> str | None:
+    def _text(cls, v: str | None) -> str | None:
         if v is not None and (reason := refuse_reason(v)) is not None:
             raise ValueError(reason)
         return v
+
+    @field_validator("country", check_fields=False)
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        code = v.strip().upper()
+        if not _COUNTRY.match(code):
+            raise ValueError("a two-letter country code (ISO 3166-1), e.g. DE, AT, CH")
+        return code
+
+    @field_validator("email", check_fields=False)
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not _EMAIL.match(v):
+            raise ValueError("not an e-mail address such as name@example.de")
+        return v
+
+    @field_validator("phone", check_fields=False)
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        digits = sum(c.isdigit() for c in v)
+        if not _PHONE.match(v) or not 6 <= digits <= 20:
+            raise ValueError("a phone number of 6-20 digits, e.g. +49 89 1234567")
+        return v
+
+
+def check_postcode(postcode: str | None, country: str | None) -> None:
+    """A German postcode has five digits; other countries' are checked for their shape only."""
+    if postcode is None:
+        return
+    if (country or "DE") == "DE":
+        if not _POSTCODE_DE.match(postcode):
+            raise ValueError("postcode: a German postcode has five digits, e.g. 80331")
+    elif not _POSTCODE_OTHER.match(postcode):
+        raise ValueError("postcode: 3-10 letters, digits, spaces or hyphens")
 
 
 def _age_months(birth: date, on: date) -> float:
@@ -93,20 +199,37 @@ def _age_months(birth: date, on: date) -> float:
     return float(months) + 0.5  # within the month: the reference's mid-month convention
 
 
+Text200 = Annotated[str | None, Field(min_length=1, max_length=200)]
+
+
 class PatientCreate(_PatientFields):
     name: str = Field(min_length=1, max_length=200)
-    birth_date: date
+    birth_date: Day
     sex: Sex
-    weight_kg: Decimal = Field(ge=WEIGHT_MIN_KG, le=WEIGHT_MAX_KG, decimal_places=1)
-    height_cm: Decimal = Field(ge=HEIGHT_MIN_CM, le=HEIGHT_MAX_CM, decimal_places=1)
+    weight_kg: Dec = Field(ge=WEIGHT_MIN_KG, le=WEIGHT_MAX_KG, decimal_places=1)
+    height_cm: Dec = Field(ge=HEIGHT_MIN_CM, le=HEIGHT_MAX_CM, decimal_places=1)
     insurance: Insurance
     menopausal_status: Menopause | None = None
-    icd_consent: bool = False
+    # The diagnosis is printed on invoices (a private insurer needs it to reimburse) unless the
+    # patient has asked to keep it off; stored as ``icd_consent`` since migration 0001.
+    icd_consent: bool = True
+    street: Text200 = None
+    postcode: str | None = Field(default=None, min_length=1, max_length=10)
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+    country: str | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    insurer: Text200 = None
+    insurance_number: str | None = Field(default=None, min_length=1, max_length=40)
+    physician: Text200 = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.sex is Sex.MALE and self.menopausal_status is not None:
             raise ValueError("menopausal_status: only for female patients")
+        check_postcode(self.postcode, self.country)
+        if self.insurance is Insurance.SELF_PAYER and self.insurer is not None:
+            raise ValueError("insurer: a self-payer has no insurer (or choose --insurance private)")
         # Children: weight and height within what children of that age and sex have.
         months = _age_months(self.birth_date, date.today())
         for problem in implausible_for_age(
@@ -120,17 +243,27 @@ class PatientUpdate(_PatientFields):
     """Only the fields given change; ``menopausal_status`` may be set back to None."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    birth_date: date | None = None
+    birth_date: Day | None = None
     sex: Sex | None = None
-    weight_kg: Decimal | None = Field(
+    weight_kg: Dec | None = Field(
         default=None, ge=WEIGHT_MIN_KG, le=WEIGHT_MAX_KG, decimal_places=1
     )
-    height_cm: Decimal | None = Field(
+    height_cm: Dec | None = Field(
         default=None, ge=HEIGHT_MIN_CM, le=HEIGHT_MAX_CM, decimal_places=1
     )
     insurance: Insurance | None = None
     menopausal_status: Menopause | None = None
     icd_consent: bool | None = None
+    # Master data may be set back to None (cleared).
+    street: Text200 = None
+    postcode: str | None = Field(default=None, min_length=1, max_length=10)
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+    country: str | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    insurer: Text200 = None
+    insurance_number: str | None = Field(default=None, min_length=1, max_length=40)
+    physician: Text200 = None
 
 
 class PatientPublic(BaseModel):
@@ -145,6 +278,15 @@ class PatientPublic(BaseModel):
     insurance: Insurance
     menopausal_status: Menopause | None
     icd_consent: bool
+    street: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    insurer: str | None = None
+    insurance_number: str | None = None
+    physician: str | None = None
     created_at: datetime
     updated_at: datetime | None
     deleted_at: datetime | None
@@ -152,6 +294,20 @@ class PatientPublic(BaseModel):
 
 def _fields(p: Patient) -> dict[str, Any]:
     return {k: getattr(p, k) for k in PatientCreate.model_fields}
+
+
+def postal_address(p: Patient | PatientPublic) -> tuple[str, ...]:
+    """The address lines under the name on a letter (DIN 5008 order: street, postcode and
+    city, then the country when it is not Germany [din5008]); empty when none is recorded."""
+    lines: list[str] = []
+    if p.street:
+        lines.append(p.street)
+    place = " ".join(x for x in (p.postcode, p.city) if x)
+    if place:
+        lines.append(place)
+    if p.country and p.country != "DE":
+        lines.append(p.country)
+    return tuple(lines)
 
 
 def load_patient(session: Session, patient_id: int, *, include_deleted: bool = False) -> Patient:
@@ -175,6 +331,7 @@ def add_patient(
             "insurance": data.insurance.value,
             "menopausal_status": data.menopausal_status.value if data.menopausal_status else None,
         },
+        name_folded=fold(data.name),
         created_at=utcnow(now),
     )
     session.add(p)
@@ -199,15 +356,18 @@ def list_patients(
     include_deleted: bool = False,
     limit: int = 200,
 ) -> list[PatientPublic]:
-    """Patients by name (case-insensitive substring) or exact id, ordered by name."""
+    """Patients by name (substring ignoring case and accents) or exact id, ordered by name."""
     require_reader(actor)
     stmt = select(Patient).order_by(Patient.name, Patient.id).limit(limit)
     if not include_deleted:
         stmt = stmt.where(Patient.deleted_at.is_(None))
     term = (search or "").strip()
     if term:
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        by_name = Patient.name.ilike(f"%{escaped}%", escape="\\")
+        needle = fold(term)
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        by_name = func.coalesce(Patient.name_folded, func.lower(Patient.name)).like(
+            f"%{escaped}%", escape="\\"
+        )
         stmt = stmt.where(by_name | (Patient.id == int(term)) if term.isdecimal() else by_name)
     return [PatientPublic.model_validate(p) for p in session.scalars(stmt)]
 
@@ -242,6 +402,7 @@ def edit_patient(
             setattr(p, key, new)
             changed = True
     if changed:
+        p.name_folded = fold(p.name)
         p.updated_at = utcnow(now)
         session.flush()
     return PatientPublic.model_validate(p)
