@@ -23,20 +23,20 @@ from spinecare.services import patients as patient_svc
 from spinecare.services import screening as screening_svc
 from spinecare.services import sessions as session_svc
 from spinecare.services import users as user_svc
+from spinecare.services.audit import AuditEntryPublic, audit_log
 from spinecare.services.courses import CoursePlan, CoursePublic, SessionPublic
 from spinecare.services.errors import NotFoundError
 from spinecare.services.findings import BmdCreate, BmdPublic, FindingPublic
 from spinecare.services.invoices import InvoicePublic
 from spinecare.services.outcomes import CourseOutcomes, NrsRecord, OdiRecord, OutcomePublic
 from spinecare.services.patients import PatientCreate, PatientPublic, PatientUpdate
+from spinecare.services.search import search_patients
 from spinecare.services.users import UserCreate, UserPublic
 from spinecare.store.enums import Role
 from spinecare.vocab import Region
-from spinecare.web.audit import AuditEntryPublic, audit_log
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect
 from spinecare.web.live import LiveEntry
 from spinecare.web.roles import ADMIN, BILL, DECIDE, READ, WRITE
-from spinecare.web.search import search_patients
 from spinecare.web.sessions import PauseRequest, SessionStart, start_course_session
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -127,7 +127,7 @@ def me(user: CurrentUser) -> Me:
 def patients_list(
     db: DbDep, user: CurrentUser, q: Annotated[str | None, Query(max_length=200)] = None
 ) -> list[PatientPublic]:
-    return search_patients(patient_svc.list_patients(db, user, limit=100_000), q)
+    return search_patients(db, user, q)
 
 
 @router.post(

@@ -34,6 +34,7 @@ from spinecare.services import patients as patient_svc
 from spinecare.services import screening as screening_svc
 from spinecare.services import sessions as session_svc
 from spinecare.services import users as user_svc
+from spinecare.services.audit import audit_log, changed_fields
 from spinecare.services.auth import (
     CLINICAL_WRITERS,
     PHYSICIAN_ROLES,
@@ -44,11 +45,12 @@ from spinecare.services.errors import NotFoundError
 from spinecare.services.findings import BmdCreate
 from spinecare.services.outcomes import NrsRecord, OdiRecord, parse_odi
 from spinecare.services.patients import PatientCreate, PatientUpdate
+from spinecare.services.search import search_patients
+from spinecare.services.today import appointments
 from spinecare.services.users import UserCreate
 from spinecare.store.enums import Insurance, Role, SessionStatus
 from spinecare.vocab import SEGMENTS, Region
 from spinecare.web import accounts
-from spinecare.web.audit import audit_log, changed_fields
 from spinecare.web.deps import (
     LANG_KEY,
     CtxDep,
@@ -61,9 +63,7 @@ from spinecare.web.i18n import LANGS, MISSING_DE
 from spinecare.web.live import FRAME_FIELDS, LiveEntry
 from spinecare.web.render import flash, page, redirect
 from spinecare.web.roles import ADMIN, BILL, BILLING_ROLES, DECIDE, READ, WRITE
-from spinecare.web.search import search_patients
 from spinecare.web.sessions import SessionStart, start_course_session
-from spinecare.web.today import appointments
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -233,7 +233,7 @@ def patients(
     user: Annotated[Actor, Depends(page_user)],
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    found = search_patients(patient_svc.list_patients(db, user, limit=100_000), q)
+    found = search_patients(db, user, q)
     template = "patients_rows.html" if request.headers.get("hx-request") else "patients.html"
     return page(request, template, user, patients=found, q=q)
 

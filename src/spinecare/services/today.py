@@ -1,4 +1,5 @@
-"""The clinic's day: appointments of every course between two clinic-local dates (read only)."""
+"""The clinic's day: the appointments of every course between two clinic-local dates, and what
+may be done with each (set up, reschedule, cancel, record a no-show)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spinecare.services.auth import Actor, require_reader
+from spinecare.store.enums import SessionStatus
 from spinecare.store.models import Course, Patient, TreatmentSession
 
 
@@ -27,14 +29,36 @@ class Appointment:
     end: datetime
     status: str
     review_point: bool
+    # A planned session whose time has come (a no-show may be recorded; it can no longer be
+    # moved to a time that has passed).
+    due: bool
+
+    @property
+    def planned(self) -> bool:
+        return self.status == SessionStatus.PLANNED.value
+
+
+def local_day_bounds(first: date, days: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """UTC instants of the start of ``first`` and of ``days`` days later, clinic-local."""
+    lo = datetime.combine(first, time.min, tzinfo=zone).astimezone(UTC)
+    hi = datetime.combine(first + timedelta(days=days), time.min, tzinfo=zone).astimezone(UTC)
+    return lo, hi
 
 
 def appointments(
-    db: Session, actor: Actor, first: date, days: int, zone: ZoneInfo
+    db: Session,
+    actor: Actor,
+    first: date,
+    days: int,
+    zone: ZoneInfo,
+    *,
+    now: datetime | None = None,
 ) -> list[Appointment]:
+    """Every session booked from ``first`` for ``days`` days (clinic-local), of patients not
+    deleted, in time order."""
     require_reader(actor)
-    lo = datetime.combine(first, time.min, tzinfo=zone).astimezone(UTC)
-    hi = datetime.combine(first + timedelta(days=days), time.min, tzinfo=zone).astimezone(UTC)
+    lo, hi = local_day_bounds(first, days, zone)
+    at = now or datetime.now(UTC)
     rows = db.execute(
         select(TreatmentSession, Course, Patient)
         .join(Course, Course.id == TreatmentSession.course_id)
@@ -48,6 +72,7 @@ def appointments(
     ).all()
     out = []
     for s, c, p in rows:
+        start = _aware(s.scheduled_start)
         out.append(
             Appointment(
                 session_id=s.id,
@@ -58,10 +83,11 @@ def appointments(
                 patient_name=p.name,
                 region=c.region,
                 segment=c.segment,
-                start=_aware(s.scheduled_start).astimezone(zone),
+                start=start.astimezone(zone),
                 end=_aware(s.scheduled_end).astimezone(zone),
                 status=s.status,
                 review_point=s.number == c.review_after_session,
+                due=s.status == SessionStatus.PLANNED.value and start <= at,
             )
         )
     return out

@@ -1,5 +1,5 @@
-"""Finding patients the way the front desk types: any case, with or without accents, by name or
-by birth date (German ``14.03.1962`` or ISO ``1962-03-14``)."""
+"""Finding patients the way the front desk types: any case, with or without accents, by name,
+by birth date (German ``14.03.1962`` or ISO ``1962-03-14``) or by id."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import re
 import unicodedata
 from datetime import date
 
-from spinecare.services.patients import PatientPublic
+from sqlalchemy.orm import Session
+
+from spinecare.services.auth import Actor
+from spinecare.services.patients import PatientPublic, list_patients
 
 _DE_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 # Letters that NFKD does not decompose but a German or Nordic name may hold.
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d"})
+# A clinic's whole register is searched (accents cannot be folded in SQL on every backend).
+MAX_PATIENTS = 100_000
 
 
 def fold(text: str) -> str:
@@ -31,7 +36,8 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def search_patients(patients: list[PatientPublic], query: str | None) -> list[PatientPublic]:
+def patients_filter(patients: list[PatientPublic], query: str | None) -> list[PatientPublic]:
+    """The patients that ``query`` finds: a birth date, an id, or a part of the name."""
     q = (query or "").strip()
     if not q:
         return patients
@@ -42,3 +48,11 @@ def search_patients(patients: list[PatientPublic], query: str | None) -> list[Pa
         return [p for p in patients if p.id == int(q)]
     needle = fold(q)
     return [p for p in patients if needle in fold(p.name)]
+
+
+def search_patients(
+    db: Session, actor: Actor, query: str | None, *, include_deleted: bool = False
+) -> list[PatientPublic]:
+    """Patients found by ``query`` (every patient for an empty query), ordered by name."""
+    everyone = list_patients(db, actor, limit=MAX_PATIENTS, include_deleted=include_deleted)
+    return patients_filter(everyone, query)

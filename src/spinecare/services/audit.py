@@ -1,8 +1,8 @@
-"""Reading the audit log (admins and physicians).
+"""Reading the audit log (admins and physicians): newest first, by entity and id, with a
+one-line account of what changed.
 
-The log is written by the store on every flush (``store/audit.py``); there is no service to
-read it yet, so the web app reads it here, newest first, with the same role set that manages
-users.
+The log is written by the store on every flush (``store/audit.py``); this is its reading side
+for every face (web page, API, CLI). Reading it needs the role set that manages users.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from spinecare.services.auth import USER_ADMINS, Actor, require_role
 from spinecare.store.models import AuditEntry
+
+# The most entries one read returns (a page of the log, not the log).
+MAX_ENTRIES = 1000
 
 
 class AuditEntryPublic(BaseModel):
@@ -32,12 +35,23 @@ class AuditEntryPublic(BaseModel):
 
 
 def audit_log(
-    db: Session, actor: Actor, *, entity: str | None = None, limit: int = 200
+    db: Session,
+    actor: Actor,
+    *,
+    entity: str | None = None,
+    entity_id: str | int | None = None,
+    by: str | None = None,
+    limit: int = 200,
 ) -> list[AuditEntryPublic]:
+    """The newest ``limit`` entries, optionally of one entity (and id) or by one user."""
     require_role(actor, USER_ADMINS, "read the audit log")
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(max(1, min(limit, MAX_ENTRIES)))
     if entity:
         stmt = stmt.where(AuditEntry.entity == entity)
+    if entity_id is not None and str(entity_id):
+        stmt = stmt.where(AuditEntry.entity_id == str(entity_id))
+    if by:
+        stmt = stmt.where(AuditEntry.actor == by)
     return [AuditEntryPublic.model_validate(e) for e in db.scalars(stmt)]
 
 
