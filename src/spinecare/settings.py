@@ -1,23 +1,34 @@
 """One validated Settings object for the whole application (env prefix ``SPINECARE_``).
 
 Everything that differs between a developer laptop, CI and a clinic install lives here, read
-once from the environment (or a ``.env`` file) and validated, so a typo fails at start-up with
-the field's name instead of deep inside a session. Hard safety limits are *not* settings: they
-are constants in ``therapy/safety.py``.
+from one settings file (TOML: ``SPINECARE_SETTINGS_FILE``, else ``settings.toml`` in the data
+directory) and the environment (or a ``.env`` file), the environment winning, and validated, so
+a typo fails at start-up with the field's name instead of deep inside a session. Hard safety
+limits are *not* settings: they are constants in ``therapy/safety.py``.
 
-Nested values use a double underscore: ``SPINECARE_CLINIC__FEDERAL_STATE=BY``.
+Nested values use a double underscore: ``SPINECARE_CLINIC__FEDERAL_STATE=BY``; lists are JSON:
+``SPINECARE_CLINIC__CLOSING_DAYS='["08-15", "2026-12-27..2026-12-30"]'``.
 """
 
 from __future__ import annotations
 
+import os
+import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
+from spinecare.clinical.course import ScheduleSettings
 from spinecare.clinical.screening_settings import ScreeningSettings
 
 APP_NAME = "spinecare"
@@ -30,18 +41,138 @@ FEDERAL_STATES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+SETTINGS_FILE_ENV = "SPINECARE_SETTINGS_FILE"
+SETTINGS_FILE_NAME = "settings.toml"
+# A closing range longer than this is a typing error (a clinic closes for weeks, not a year).
+MAX_CLOSING_RANGE_DAYS = 62
+_ANNUAL = re.compile(r"^(\d{2})-(\d{2})$")
+# IBAN: country, two check digits, up to 30 letters or digits (ISO 13616 [iso13616]).
+_IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")
+
+
 def default_data_dir() -> Path:
     """Per-user data directory, e.g. ``~/.local/share/spinecare`` on Linux."""
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def settings_file() -> Path:
+    """The settings file: ``$SPINECARE_SETTINGS_FILE``, else ``settings.toml`` in the data
+    directory (which may itself come from ``$SPINECARE_DATA_DIR``). It need not exist."""
+    named = os.environ.get(SETTINGS_FILE_ENV)
+    if named:
+        return Path(named).expanduser()
+    data = os.environ.get("SPINECARE_DATA_DIR")
+    return (Path(data).expanduser() if data else default_data_dir()) / SETTINGS_FILE_NAME
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616 check: move the first four characters to the end, letters to numbers
+    (A=10 ... Z=35), the number modulo 97 must be 1 [iso13616]."""
+    code = iban.replace(" ", "").upper()
+    if not _IBAN.match(code):
+        return False
+    digits = "".join(str(int(c, 36)) for c in code[4:] + code[:4])
+    return int(digits) % 97 == 1
+
+
+class BankAccount(BaseModel):
+    """Where patients pay: printed on every invoice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holder: str = ""
+    iban: str
+    bic: str = ""
+    bank: str = ""
+
+    @field_validator("iban")
+    @classmethod
+    def _iban(cls, v: str) -> str:
+        if not iban_valid(v):
+            raise ValueError("not a valid IBAN (check digits wrong or malformed)")
+        code = v.replace(" ", "").upper()
+        return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+    @field_validator("bic")
+    @classmethod
+    def _bic(cls, v: str) -> str:
+        # BIC: 8 or 11 characters (ISO 9362 [iso9362]).
+        code = v.replace(" ", "").upper()
+        if code and not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", code):
+            raise ValueError("a BIC has 8 or 11 letters and digits, e.g. COBADEFFXXX")
+        return code
+
+
+def _day_of_year(text: str, entry: str) -> tuple[int, int]:
+    m = _ANNUAL.match(text)
+    assert m is not None
+    month, day = int(m.group(1)), int(m.group(2))
+    try:
+        date(2024, month, day)  # a leap year admits 29 February
+    except ValueError:
+        raise ValueError(f"{entry!r}: no such day of the year (MM-DD)") from None
+    return month, day
+
+
+def parse_closing_day(entry: str) -> tuple[frozenset[date], frozenset[tuple[int, int]]]:
+    """One closing-day entry: ``2026-08-14`` (one day), ``2026-12-27..2026-12-30`` (a range,
+    both ends included), ``08-15`` (every year on 15 August) or ``12-27..12-30`` (every
+    year)."""
+    text = entry.strip()
+    first, sep, last = text.partition("..")
+    if _ANNUAL.match(first.strip()) and (not sep or _ANNUAL.match(last.strip())):
+        start_md = _day_of_year(first.strip(), entry)
+        end_md = _day_of_year(last.strip(), entry) if sep else start_md
+        # In a leap year (29 February exists); a range may run over New Year (12-30..01-02).
+        a, b = date(2024, *start_md), date(2024, *end_md)
+        if b < a:
+            b = date(2025, *end_md) if end_md != (2, 29) else date(2025, 3, 1)
+        if (b - a).days >= MAX_CLOSING_RANGE_DAYS:
+            raise ValueError(f"{entry!r}: longer than {MAX_CLOSING_RANGE_DAYS} days")
+        span = (a + timedelta(days=i) for i in range((b - a).days + 1))
+        return frozenset(), frozenset((d.month, d.day) for d in span)
+    try:
+        start = date.fromisoformat(first.strip())
+        end = date.fromisoformat(last.strip()) if sep else start
+    except ValueError:
+        raise ValueError(
+            f"{entry!r}: expected YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD, MM-DD or MM-DD..MM-DD"
+        ) from None
+    if end < start:
+        raise ValueError(f"{entry!r}: the range ends before it starts")
+    if (end - start).days >= MAX_CLOSING_RANGE_DAYS:
+        raise ValueError(f"{entry!r}: longer than {MAX_CLOSING_RANGE_DAYS} days")
+    days = frozenset(start + timedelta(days=i) for i in range((end - start).days + 1))
+    return days, frozenset()
+
+
 class ClinicSettings(BaseModel):
-    """Settings of the clinic itself. Other modules add their fields here (opening hours,
-    self-payer discount, ...); unknown keys are refused so a typo is caught."""
+    """Settings of the clinic itself: who it is (letterhead, issuer of invoices), where patients
+    pay, its calendar and its screening thresholds. Unknown keys are refused so a typo is
+    caught."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = "spinecare clinic"
+    # Postal address lines of the letterhead, e.g. ["Marienplatz 1", "80331 München"].
+    address: list[str] = Field(default_factory=list)
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    # Treating physicians as printed on documents, e.g. ["Dr. med. Eva Huber, Orthopädie"];
+    # the first one is named as the issuer of invoices.
+    physicians: list[str] = Field(default_factory=list)
+    # Steuernummer or USt-IdNr.: German invoices name the issuer's tax number (§14(4) Nr. 2
+    # UStG [ustg]); medical treatment is VAT-exempt (§4 Nr. 14 UStG) but the number is still
+    # expected on a bill.
+    tax_number: str = ""
+    bank: BankAccount | None = None
+    # A PNG, JPEG or SVG file printed at the top of every document.
+    logo: Path | None = None
+    # Closing days on top of public holidays: "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD", or
+    # "MM-DD" every year (15 August where the municipality keeps Assumption Day
+    # [by-feiertagsgesetz]). Courses are not booked on them.
+    closing_days: list[str] = Field(default_factory=list)
     # None = only nationwide public holidays; a state code adds that state's holidays.
     federal_state: str | None = Field(default=None, description="ISO 3166-2:DE code, e.g. 'BY'")
     # Clinic-local time zone: schedules are planned in local time and stored in UTC.
@@ -62,6 +193,42 @@ class ClinicSettings(BaseModel):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @field_validator("closing_days")
+    @classmethod
+    def _closing_days(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            parse_closing_day(entry)
+        return v
+
+    @field_validator("logo")
+    @classmethod
+    def _logo(cls, v: Path | None) -> Path | None:
+        if v is None or str(v) == "":
+            return None
+        path = v.expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file {str(path)!r}")
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg"):
+            raise ValueError("a PNG, JPEG or SVG file")
+        return path.resolve()
+
+    def closed(self) -> tuple[frozenset[date], frozenset[tuple[int, int]]]:
+        """The configured closing days: dates, and (month, day) pairs closed every year."""
+        days: set[date] = set()
+        annual: set[tuple[int, int]] = set()
+        for entry in self.closing_days:
+            d, a = parse_closing_day(entry)
+            days |= d
+            annual |= a
+        return frozenset(days), frozenset(annual)
+
+    def schedule(self) -> ScheduleSettings:
+        """The clinic calendar for booking: public holidays of the state and the closing days."""
+        days, annual = self.closed()
+        return ScheduleSettings(
+            holiday_subdiv=self.federal_state, closed_dates=days, closed_annually=annual
+        )
 
     @field_validator("federal_state")
     @classmethod
@@ -85,6 +252,19 @@ class Settings(BaseSettings):
         env_file=".env",
         extra="ignore",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then ``.env``, then the settings file."""
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=settings_file())
+        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
 
     data_dir: Path = Field(default_factory=default_data_dir)
     # Empty means "<data_dir>/spinecare.db" (SQLite); PostgreSQL via postgresql+psycopg://...
@@ -148,6 +328,18 @@ def mask_url(url: str) -> str:
 
 
 def get_settings() -> Settings:
-    """Read and validate the settings from the environment now (cheap; not cached so tests and
-    long-running processes see environment changes)."""
-    return Settings()
+    """Read and validate the settings from the environment and the settings file now (cheap;
+    not cached so tests and long-running processes see changes). A settings file that is not
+    TOML is refused naming the file and the line."""
+    import tomllib
+
+    from spinecare.errors import InputError
+
+    try:
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError("settings file", f"not valid TOML: {exc}", str(settings_file())) from None
+    except OSError as exc:
+        raise InputError(
+            "settings file", f"cannot be read: {exc.strerror}", str(settings_file())
+        ) from None

@@ -56,6 +56,10 @@ class ScheduleSettings(BaseModel):
     # Most German practices close on 24 and 31 December although they are not public holidays.
     close_dec_24_and_31: bool = True
     closed_dates: frozenset[dt.date] = frozenset()
+    # Closing days every year as (month, day): local holidays the ``holidays`` package leaves
+    # out, such as 15 August (Assumption Day) in the Bavarian municipalities that keep it
+    # [by-feiertagsgesetz], or a clinic's own days.
+    closed_annually: frozenset[tuple[int, int]] = frozenset()
 
     @model_validator(mode="after")
     def _hours(self) -> Self:
@@ -100,7 +104,7 @@ def is_clinic_day(day: dt.date, settings: ScheduleSettings) -> bool:
     not a configured closing day."""
     if day.weekday() not in settings.opening_hours:
         return False
-    if day in settings.closed_dates:
+    if day in settings.closed_dates or (day.month, day.day) in settings.closed_annually:
         return False
     if settings.close_dec_24_and_31 and day.month == 12 and day.day in (24, 31):
         return False

@@ -2,7 +2,8 @@
 
 Planning runs the screening rules first (a known contraindication refuses the plan; missing
 findings only warn), books the sessions with ``clinical/course.py`` (working days, German public
-holidays of the clinic's state, no double-booking of the table) and gives every session the
+holidays of the clinic's state, the clinic's configured closing days, no double-booking of the
+table) and gives every session the
 force progression of ``clinical/dosing.py``, assuming each earlier session is tolerated; the
 sessions service re-derives later sessions once real results arrive.
 """
@@ -31,7 +32,6 @@ from spinecare.clinical.course import (
     MAX_PER_WEEK,
     MIN_PER_WEEK,
     REVIEW_WINDOW,
-    ScheduleSettings,
 )
 from spinecare.clinical.course import plan_course as schedule_course
 from spinecare.clinical.dosing import progression_ceiling_fraction, weight_force_n
@@ -229,7 +229,7 @@ def plan_course(
         sessions=plan.sessions,
         per_week=plan.per_week,
         busy=_busy_local(session, plan.start, clinic),
-        settings=ScheduleSettings(holiday_subdiv=clinic.federal_state),
+        settings=clinic.schedule(),
         preferred_time=plan.preferred_time,
         review_after=plan.review_after,
     )

@@ -1,0 +1,74 @@
+"""Clinic settings: one TOML file plus environment variables (the environment wins); closing
+days a clinic configures are never booked; bank details checked before they reach an invoice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from spinecare.clinical.course import is_clinic_day, plan_course
+from spinecare.errors import InputError
+from spinecare.settings import ClinicSettings, get_settings, iban_valid
+
+TOML = """
+[clinic]
+name = "Praxis Dr. Huber"
+address = ["Marienplatz 1", "80331 München"]
+physicians = ["Dr. med. Eva Huber, Fachärztin für Orthopädie"]
+tax_number = "143/123/45678"
+federal_state = "BY"
+closing_days = ["08-15", "2027-03-22..2027-03-26"]
+
+[clinic.bank]
+holder = "Praxis Dr. Huber"
+iban = "DE89370400440532013000"
+bic = "COBADEFFXXX"
+bank = "Commerzbank"
+"""
+
+
+def test_settings_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "clinic.toml"
+    path.write_text(TOML, encoding="utf-8")
+    monkeypatch.setenv("SPINECARE_SETTINGS_FILE", str(path))
+    clinic = get_settings().clinic
+    assert clinic.name == "Praxis Dr. Huber" and clinic.federal_state == "BY"
+    assert clinic.bank is not None and clinic.bank.iban == "DE89 3704 0044 0532 0130 00"
+    monkeypatch.setenv("SPINECARE_CLINIC__NAME", "Praxis am Markt")
+    assert get_settings().clinic.name == "Praxis am Markt"  # the environment wins
+    path.write_text("[clinic\nname = 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid TOML"):
+        get_settings()
+
+
+def test_closing_days_are_skipped_by_courses() -> None:
+    clinic = ClinicSettings(
+        federal_state="BY", closing_days=["08-15", "12-30..01-02", "2027-03-22..2027-03-26"]
+    )
+    calendar = clinic.schedule()
+    # 15 August 2028 is a Tuesday: a local holiday the holiday library leaves out.
+    assert not is_clinic_day(dt.date(2028, 8, 15), calendar)
+    assert not is_clinic_day(dt.date(2029, 1, 2), calendar)  # every year, over New Year
+    assert is_clinic_day(dt.date(2028, 8, 15), ClinicSettings(federal_state="BY").schedule())
+    course = plan_course(dt.date(2027, 3, 15), region="lumbar", body_weight_kg=80,
+                         segment="L4/5", sessions=15, per_week=3, settings=calendar)  # fmt: skip
+    days = {s.start.date() for s in course.sessions}
+    assert not days & {dt.date(2027, 3, 22) + dt.timedelta(days=i) for i in range(5)}
+
+
+@pytest.mark.parametrize(
+    "entry", ["08-32", "2027-03-26..2027-03-22", "next week", "2027-01-01..2027-12-31"]
+)
+def test_a_bad_closing_day_is_refused_naming_it(entry: str) -> None:
+    with pytest.raises(ValidationError, match="closing_days"):
+        ClinicSettings(closing_days=[entry])
+
+
+def test_iban_check_digits() -> None:
+    assert iban_valid("DE89 3704 0044 0532 0130 00")
+    assert not iban_valid("DE88 3704 0044 0532 0130 00")
+    with pytest.raises(ValidationError, match="IBAN"):
+        ClinicSettings.model_validate({"bank": {"iban": "DE88370400440532013000"}})
