@@ -65,6 +65,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
         "posture",
         "Posture sensor on the upper back: analyse, simulate, stream live, record, summarise.",
     ),
+    ("cohort", "Virtual cohort: verify a protocol on simulated patients (one machine or Dask)."),
 )
 for _name, _help in _COMMANDS:
     lazy_command(_name, f"spinecare.cli.{_name}", _help)
