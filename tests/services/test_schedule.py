@@ -372,3 +372,20 @@ def test_the_session_after_a_no_show_can_start(
 
     with pytest.raises(RuntimeError, match="checked before the table is built"):
         course_session_prepare(store.unit_of_work, ther, s2.id, no_table, out_dir=tmp_path / "s2")
+
+
+def test_the_clinic_s_own_closing_days_are_refused(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    course = _course(db, actors, patient_id)
+    last = course.sessions[-1]
+    day = _next(_local(last).date(), lambda d: is_clinic_day(d, ScheduleSettings()))
+    closed = ClinicSettings(closing_days=[day.isoformat()])
+    with pytest.raises(InputError, match="is not a clinic day"):
+        reschedule_session(
+            db,
+            actors[Role.THERAPIST],
+            last.id,
+            SessionReschedule(start=_at(day, 10)),
+            clinic=closed,
+        )

@@ -202,3 +202,99 @@ def test_documents_of_a_session_a_course_and_a_patient(login: Any, clinic: Clini
     ):
         r = b.client.get(url)
         assert r.status_code == 200 and r.content.startswith(b"%PDF"), url
+
+
+def _session_row(clinic: Clinic, session_id: int, **changes: Any) -> dict[str, Any]:
+    """Read (and optionally change, as test set-up) a session's row directly."""
+    from spinecare.store import open_store
+    from spinecare.store.models import TreatmentSession
+
+    store = open_store(url=clinic.db_url, auto_migrate=False)
+    try:
+        with store.unit_of_work("test-setup") as db:
+            row = db.get(TreatmentSession, session_id)
+            assert row is not None
+            for k, v in changes.items():
+                setattr(row, k, v)
+            db.flush()
+            return {
+                "status": row.status,
+                "start": row.scheduled_start,
+                "course_sessions": len(row.course.sessions),
+            }
+    finally:
+        store.dispose()
+
+
+def test_reschedule_from_the_course_page_refused_with_the_reason_then_moved(
+    login: Any, clinic: Clinic
+) -> None:
+    from spinecare.clinical.course import ScheduleSettings, is_clinic_day
+
+    ther: Browser = login("therapist")
+    sid = clinic.planned_session_id
+    course_url = f"/courses/{clinic.course_id}"
+    page = ther.client.get(course_url).text
+    assert f'action="/sessions/{sid}/reschedule"' in page
+    start = _session_row(clinic, sid)["start"]
+    saturday = start.date() + timedelta(days=(5 - start.date().weekday()) % 7 or 7)
+    r = ther.post(
+        f"/sessions/{sid}/reschedule",
+        {"start": f"{saturday.isoformat()}T10:00", "next": course_url},
+    )
+    assert r.status_code == 303 and r.headers["location"] == course_url
+    page = ther.client.get(course_url).text
+    assert "Nicht ausgeführt" in page and "is not a clinic day" in page
+    # The next clinic day at 07:00 is before opening; at 12:15 it is free (nobody books then:
+    # the demo plans its courses from the opening on).
+    day = start.date() + timedelta(days=1)
+    while not is_clinic_day(day, ScheduleSettings()):
+        day += timedelta(days=1)
+    r = ther.post(f"/sessions/{sid}/reschedule", {"start": f"{day}T07:00", "next": course_url})
+    assert "opening hours" in ther.client.get(course_url).text
+    api = ther.api("POST", f"/api/v1/sessions/{sid}/reschedule", json={"start": f"{day}T12:15"})
+    assert api.status_code == 200, api.text
+    assert api.json()["id"] == sid
+    r = ther.post(f"/sessions/{sid}/reschedule", {"start": f"{day}T12:30", "next": course_url})
+    page = ther.client.get(course_url).text
+    assert "Termin verschoben auf" in page and f"{day.strftime('%d.%m.%Y')} 12:30" in page
+
+
+def test_no_show_on_today_when_its_time_has_come_replacement_at_the_end(
+    login: Any, clinic: Clinic
+) -> None:
+    from datetime import UTC, datetime
+
+    ther: Browser = login("therapist")
+    sid = clinic.planned_session_id
+    # Too early: refused with the reason (the page and the API alike).
+    r = ther.api("POST", f"/api/v1/sessions/{sid}/no-show", json={})
+    assert r.status_code == 422 and "its time has not come" in r.text
+    before = _session_row(clinic, sid)
+    now = datetime.now(UTC).replace(microsecond=0)
+    _session_row(
+        clinic,
+        sid,
+        scheduled_start=now - timedelta(minutes=10),
+        scheduled_end=now + timedelta(minutes=35),
+    )
+    today = ther.client.get("/").text
+    assert f'action="/sessions/{sid}/no-show"' in today
+    r = ther.post(f"/sessions/{sid}/no-show", {"replacement": "end_of_course", "next": "/"})
+    assert r.status_code == 303
+    today = ther.client.get("/").text
+    assert "Nicht erschienen vermerkt." in today and "Ersatztermin:" in today
+    after = _session_row(clinic, sid)
+    assert after["status"] == "no_show"
+    assert after["course_sessions"] == before["course_sessions"] + 1
+    # Billing sees the no-show, cannot act on it, and cannot bill it.
+    bill: Browser = login("billing")
+    assert f'action="/sessions/{sid}/no-show"' not in bill.client.get("/").text
+    r = bill.api(
+        "POST",
+        "/api/v1/invoices",
+        json={"patient_id": clinic.patient_id, "session_ids": [sid]},
+    )
+    assert r.status_code == 422 and "only treated sessions are billed" in r.text
+    day = ther.api("GET", "/api/v1/today").json()
+    assert any(a["session_id"] == sid and a["status"] == "no_show" for a in day)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,17 @@ from spinecare.therapy.protocol import Protocol
 BOOKED = (SessionStatus.PLANNED.value, SessionStatus.RUNNING.value)
 # How far ahead the replacement at the end of the course is searched (a year, as the planner).
 REPLACEMENT_SEARCH_DAYS = 365
+# A session is moved at most this far ahead (a course lasts weeks; beyond is a typing error).
+MAX_AHEAD_DAYS = 730
+MIN_YEAR, MAX_YEAR = 2000, 2199
+
+
+def _bounded(v: datetime | None) -> datetime | None:
+    """A calendar time, not the end of the calendar: years outside 2000-2199 are typing errors
+    (and would overflow when converted between zones)."""
+    if v is not None and not MIN_YEAR <= v.year <= MAX_YEAR:
+        raise ValueError(f"a time within the years {MIN_YEAR}-{MAX_YEAR}")
+    return v
 
 
 class SessionReschedule(BaseModel):
@@ -44,6 +55,8 @@ class SessionReschedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     start: datetime
+
+    _start = field_validator("start")(_bounded)
 
 
 ReplacementChoice = Literal["end_of_course", "pick", "none"]
@@ -57,6 +70,8 @@ class NoShowCreate(BaseModel):
     replacement: ReplacementChoice = "end_of_course"
     # Only with ``replacement="pick"``: the replacement's start (clinic-local without a zone).
     replacement_start: datetime | None = None
+
+    _replacement_start = field_validator("replacement_start")(_bounded)
 
     @model_validator(mode="after")
     def _pick_needs_a_time(self) -> Self:
@@ -76,7 +91,8 @@ class NoShowPublic(BaseModel):
 
 # -- the calendar ---------------------------------------------------------------------------
 def _settings(clinic: ClinicSettings) -> ScheduleSettings:
-    return ScheduleSettings(holiday_subdiv=clinic.federal_state)
+    """The clinic's calendar, as the course planner books with it (its closing days too)."""
+    return clinic.schedule()
 
 
 def _local(t: datetime, zone: ZoneInfo) -> datetime:
@@ -104,6 +120,8 @@ def _slot_problem(
     end = start + length
     if start < now:
         return "is in the past"
+    if start > now + timedelta(days=MAX_AHEAD_DAYS):
+        return f"is more than {MAX_AHEAD_DAYS} days ahead"
     day = start.date()
     if not is_clinic_day(day, sched):
         return f"{day.isoformat()} is not a clinic day (weekend, public holiday or closed)"

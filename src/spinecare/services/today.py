@@ -3,10 +3,10 @@ may be done with each (set up, reschedule, cancel, record a no-show)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,8 +15,11 @@ from spinecare.store.enums import SessionStatus
 from spinecare.store.models import Course, Patient, TreatmentSession
 
 
-@dataclass(frozen=True, slots=True)
-class Appointment:
+class Appointment(BaseModel):
+    """One booked session of the day (the ``Public`` schema of the day's list)."""
+
+    model_config = ConfigDict(frozen=True)
+
     session_id: int
     course_id: int
     number: int

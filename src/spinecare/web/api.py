@@ -20,6 +20,7 @@ from spinecare.services import findings as findings_svc
 from spinecare.services import invoices as invoice_svc
 from spinecare.services import outcomes as outcome_svc
 from spinecare.services import patients as patient_svc
+from spinecare.services import schedule as schedule_svc
 from spinecare.services import screening as screening_svc
 from spinecare.services import sessions as session_svc
 from spinecare.services import users as user_svc
@@ -30,7 +31,9 @@ from spinecare.services.findings import BmdCreate, BmdPublic, FindingPublic
 from spinecare.services.invoices import InvoicePublic
 from spinecare.services.outcomes import CourseOutcomes, NrsRecord, OdiRecord, OutcomePublic
 from spinecare.services.patients import PatientCreate, PatientPublic, PatientUpdate
+from spinecare.services.schedule import NoShowCreate, NoShowPublic, SessionReschedule
 from spinecare.services.search import search_patients
+from spinecare.services.today import Appointment, appointments
 from spinecare.services.users import UserCreate, UserPublic
 from spinecare.store.enums import Role
 from spinecare.vocab import Region
@@ -285,6 +288,61 @@ def courses_outcomes(ctx: CtxDep, db: DbDep, user: CurrentUser, course_id: Id) -
 )
 def sessions_get(db: DbDep, user: CurrentUser, session_id: Id) -> SessionPublic:
     return session_svc.get_session(db, user, session_id)
+
+
+@router.post(
+    "/sessions/{session_id}/reschedule",
+    response_model=SessionPublic,
+    tags=["schedule"],
+    dependencies=[WRITE],
+)
+def sessions_reschedule(
+    ctx: CtxDep, db: DbDep, user: CurrentUser, session_id: Id, data: SessionReschedule
+) -> SessionPublic:
+    out = schedule_svc.reschedule_session(db, user, session_id, data, clinic=ctx.settings.clinic)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/sessions/{session_id}/no-show",
+    response_model=NoShowPublic,
+    status_code=201,
+    tags=["schedule"],
+    dependencies=[WRITE],
+)
+def sessions_no_show(
+    ctx: CtxDep, db: DbDep, user: CurrentUser, session_id: Id, data: NoShowCreate
+) -> NoShowPublic:
+    out = schedule_svc.record_no_show(db, user, session_id, data, clinic=ctx.settings.clinic)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/sessions/{session_id}/cancel",
+    response_model=SessionPublic,
+    tags=["schedule"],
+    dependencies=[WRITE],
+)
+def sessions_cancel(db: DbDep, user: CurrentUser, session_id: Id) -> SessionPublic:
+    out = session_svc.cancel_session(db, user, session_id)
+    db.commit()
+    return out
+
+
+@router.get("/today", response_model=list[Appointment], tags=["schedule"], dependencies=[READ])
+def today_list(
+    ctx: CtxDep,
+    db: DbDep,
+    user: CurrentUser,
+    day: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2199, 12, 31))] = None,
+    days: Annotated[int, Query(ge=1, le=31)] = 1,
+) -> list[Appointment]:
+    """The appointments of ``days`` clinic days from ``day`` (default: today, clinic-local)."""
+    zone = ctx.settings.clinic.zone
+    first = day or datetime.now(zone).date()
+    return appointments(db, user, first, days, zone)
 
 
 def _entry(ctx: CtxDep, session_id: int) -> LiveEntry:

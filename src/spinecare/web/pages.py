@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import tempfile
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -31,6 +31,7 @@ from spinecare.services import findings as findings_svc
 from spinecare.services import invoices as invoice_svc
 from spinecare.services import outcomes as outcome_svc
 from spinecare.services import patients as patient_svc
+from spinecare.services import schedule as schedule_svc
 from spinecare.services import screening as screening_svc
 from spinecare.services import sessions as session_svc
 from spinecare.services import users as user_svc
@@ -45,6 +46,7 @@ from spinecare.services.errors import NotFoundError
 from spinecare.services.findings import BmdCreate
 from spinecare.services.outcomes import NrsRecord, OdiRecord, parse_odi
 from spinecare.services.patients import PatientCreate, PatientUpdate
+from spinecare.services.schedule import NoShowCreate, SessionReschedule
 from spinecare.services.search import search_patients
 from spinecare.services.today import appointments
 from spinecare.services.users import UserCreate
@@ -191,7 +193,16 @@ def today(
     todays = [a for a in items if a.start.date() == day]
     later = [a for a in items if a.start.date() > day and a.status == SessionStatus.PLANNED][:15]
     running = {e.session_id: e for e in ctx.live.entries()}
-    return page(request, "today.html", user, day=day, todays=todays, later=later, running=running)
+    return page(
+        request,
+        "today.html",
+        user,
+        day=day,
+        todays=todays,
+        later=later,
+        running=running,
+        can_write=user.role in CLINICAL_WRITERS,
+    )
 
 
 # The Today page's running-sessions panel (htmx-ext-sse): an update a second while sessions
@@ -215,14 +226,100 @@ async def today_stream(request: Request, ctx: CtxDep, user: CurrentUser) -> Resp
 
 @router.post("/sessions/{session_id}/cancel", dependencies=[WRITE])
 def session_cancel(
+    request: Request,
     db: DbDep,
     user: CurrentUser,
     session_id: Id,
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    session_svc.cancel_session(db, user, session_id)
-    db.commit()
+    def work() -> str:
+        session_svc.cancel_session(db, user, session_id)
+        return "session_cancelled"
+
+    return _schedule_change(request, db, work, next)
+
+
+def _form_datetime(value: str, field: str) -> datetime:
+    """A browser's ``datetime-local`` (``2026-12-01T10:30``), clinic-local."""
+    v = value.strip()
+    try:
+        return datetime.fromisoformat(v)
+    except ValueError:
+        raise InputError(field, "expected a date and time (YYYY-MM-DD HH:MM)", v) from None
+
+
+def _schedule_change(request: Request, db: Any, work: Any, next: str) -> Response:
+    """A change to the day's plan from a row's form: done and committed with a note, or refused
+    with the service's reason; either way back to the page the form was on."""
+    from spinecare.web.deps import lang_of
+    from spinecare.web.i18n import translator
+
+    _ = translator(lang_of(request))
+    try:
+        note = work()
+        db.commit()
+        flash(request, _(note) if isinstance(note, str) else " ".join(_(x) for x in note))
+    except (InputError, ValidationError) as exc:
+        db.rollback()
+        text = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        flash(request, f"{_('not_done')}: {text}", "error")
     return redirect(_safe_next(next))
+
+
+def _when(t: datetime, zone: Any) -> str:
+    return t.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+@router.post("/sessions/{session_id}/reschedule", dependencies=[WRITE])
+def session_reschedule(
+    request: Request,
+    ctx: CtxDep,
+    db: DbDep,
+    user: CurrentUser,
+    session_id: Id,
+    start: Annotated[str, Form(max_length=40)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    clinic = ctx.settings.clinic
+
+    def work() -> list[str]:
+        data = SessionReschedule(start=_form_datetime(start, "start"))
+        out = schedule_svc.reschedule_session(db, user, session_id, data, clinic=clinic)
+        return ["rescheduled_to", _when(out.scheduled_start, clinic.zone)]
+
+    return _schedule_change(request, db, work, next)
+
+
+@router.post("/sessions/{session_id}/no-show", dependencies=[WRITE])
+def session_no_show(
+    request: Request,
+    ctx: CtxDep,
+    db: DbDep,
+    user: CurrentUser,
+    session_id: Id,
+    replacement: Annotated[str, Form(max_length=20)] = "end_of_course",
+    replacement_start: Annotated[str, Form(max_length=40)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    clinic = ctx.settings.clinic
+
+    def work() -> list[str]:
+        picked = replacement == "pick"
+        data = NoShowCreate.model_validate(
+            {
+                "replacement": replacement,
+                "replacement_start": _form_datetime(replacement_start, "replacement_start")
+                if picked
+                else None,
+            }
+        )
+        out = schedule_svc.record_no_show(db, user, session_id, data, clinic=clinic)
+        if out.replacement is None:
+            return ["no_show_recorded"]
+        rep = out.replacement
+        return ["no_show_recorded", "replacement_booked", _when(rep.scheduled_start, clinic.zone)]
+
+    return _schedule_change(request, db, work, next)
 
 
 # -- patients -------------------------------------------------------------------------------
@@ -519,6 +616,7 @@ def course_page(
         next_session=nxt,
         running=running,
         zone=ctx.settings.clinic.zone,
+        now=datetime.now(UTC),
         can_write=user.role in CLINICAL_WRITERS,
         can_bill=user.role in BILLING_ROLES,
     )
