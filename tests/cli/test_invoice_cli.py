@@ -98,7 +98,7 @@ def _treated_course(url: str, patient_id: int) -> int:
                     TreatmentSession(
                         course_id=course.id, number=k + 1, scheduled_start=start,
                         scheduled_end=start + timedelta(minutes=45), status="done",
-                        protocol={}, created_at=now,
+                        protocol={}, created_at=now, started_at=start,
                     )
                 )  # fmt: skip
             return course.id

@@ -44,6 +44,7 @@ def _course(
                 course_id=course.id, number=k + 1, scheduled_start=start,
                 scheduled_end=start + timedelta(minutes=45),
                 status="done" if k < done else "planned", protocol={}, created_at=now,
+                started_at=start if k < done else None,
             )
         )  # fmt: skip
     db.commit()
@@ -63,7 +64,7 @@ def test_course_invoice_standard_scale(
         date(2025, 3, 3), date(2025, 3, 5), date(2025, 3, 7)
     ]  # fmt: skip
     assert {ln.analog_of for ln in inv.lines} == {None, "516", "652"}
-    assert inv.diagnosis_icd10 is None  # no ICD consent
+    assert inv.diagnosis_icd10 is None  # no diagnosis recorded
     # the same sessions cannot be billed twice
     with pytest.raises(InputError, match="no treated, unbilled"):
         svc.create_invoice(db, actors[Role.BILLING], patient_id, course_id=course.id)
@@ -87,7 +88,7 @@ def test_self_payer_scale_and_diagnosis_with_consent(
     assert inv.scale == "self_payer" and inv.total == Decimal("106.58")  # 2 x 53.29
     assert inv.diagnosis_icd10 == "M50.1"
     planned = next(s.id for s in course.sessions if s.status == "planned")
-    with pytest.raises(InputError, match="only treated sessions"):
+    with pytest.raises(InputError, match="only a session that ran"):
         svc.create_invoice(db, actors[Role.PHYSICIAN], pid, session_ids=[planned])
 
 
@@ -258,3 +259,28 @@ def test_invoice_dates_are_neither_future_nor_before_what_they_follow(
     assert svc.get_invoice(db, biller, second).number is None
     paid = svc.mark_paid(db, biller, inv, on=ISSUE_DAY + timedelta(days=3))
     assert paid.status == "paid"
+
+
+def test_the_date_of_service_is_the_day_the_session_ran(
+    db: AuditedSession, actors: dict[Role, Actor]
+) -> None:
+    """GOÄ §12(2) Nr. 1: the date the service was rendered, not the day it was booked; a
+    session that did not run is never billed; the patient's address and insurer are printed."""
+    pid = add_patient(
+        db, actors[Role.THERAPIST],
+        patient_data(street="Hauptstraße 5", postcode="93047", city="Regensburg",
+                     insurer="Debeka", insurance_number="K-778"),
+    ).id  # fmt: skip
+    course = _course(db, pid, done=2, planned=3)
+    s1, s2, s3, s4, s5 = course.sessions
+    s1.started_at = s1.scheduled_start + timedelta(days=6)  # booked 3 March, ran 9 March
+    s3.status, s4.status = "no_show", "cancelled"
+    db.commit()
+    biller = actors[Role.BILLING]
+    for sid, state in ((s3.id, "no-show"), (s4.id, "cancelled"), (s5.id, "planned")):
+        with pytest.raises(InputError, match=f"is {state}: only a session that ran"):
+            svc.create_invoice(db, biller, pid, session_ids=[sid])
+    inv = svc.create_invoice(db, biller, pid, session_ids=[s1.id, s2.id])
+    assert sorted({ln.service_date for ln in inv.lines}) == [date(2025, 3, 5), date(2025, 3, 9)]
+    assert inv.recipient["address"] == ["Hauptstraße 5", "93047 Regensburg"]
+    assert (inv.recipient["insurer"], inv.recipient["insurance_number"]) == ("Debeka", "K-778")

@@ -9,7 +9,8 @@ supplies (the persistence layer guarantees gaplessness under concurrency).
 The printed contents follow §12(2) GOÄ: date of each service, item number and description
 (including a minimum duration where the item names one), factor and amount; §12(3): a written
 justification above the threshold; §12(4): "analog" and the equivalent item for analog
-services. The diagnosis (ICD-10) is printed only when the patient agreed to it.
+services. The date of a service is the day it was rendered (§12(2) Nr. 1), so only a session
+that ran is billed. The diagnosis (ICD-10) is printed unless the patient asked to keep it off.
 """
 
 from __future__ import annotations
@@ -173,6 +174,9 @@ class Recipient:
     address: tuple[str, ...] = ()
     patient_ref: str | None = None
     birth_date: date | None = None
+    # The private insurer and the patient's number there (helps the insurer match the bill).
+    insurer: str | None = None
+    insurance_number: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -226,6 +230,8 @@ class Invoice:
     refers_to: str | None = None
     cancelled_by: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # The language the line texts were drafted in.
+    lang: str = "de"
 
     @property
     def total(self) -> Decimal:

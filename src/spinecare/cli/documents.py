@@ -33,11 +33,11 @@ OUT_OPTION = typer.Option(..., "--out", help="PDF file to write")
 
 
 def clinic_info() -> ClinicInfo:
-    """The letterhead from the settings (``SPINECARE_CLINIC__NAME``)."""
+    """The letterhead, physicians, tax number and bank details from the clinic settings."""
     from spinecare.reports.render import ClinicInfo
     from spinecare.settings import get_settings
 
-    return ClinicInfo(name=get_settings().clinic.name)
+    return ClinicInfo.from_settings(get_settings().clinic)
 
 
 def _region(region: str) -> str:

@@ -236,6 +236,10 @@ def run(
         if mode_options != ("intermittent", 0, 0, "linear", None, 0.0) or oscillation_hz:
             raise InputError("mode", "a course session runs its planned protocol's mode")
         live = _course_live(course_session, as_user, out_dir, minutes, options, device)
+        for warning in live.warnings:
+            from spinecare.cli.output import note
+
+            note(f"warning: {warning}")
     else:
         proto = build_protocol(
             region,

@@ -6,7 +6,7 @@ WeasyPrint) and a ``render_*`` function that writes the PDF.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,9 +15,12 @@ from typing import Any
 from spinecare.billing import (
     SELF_PAYER_SCALE,
     STANDARD_SCALE,
+    Catalogue,
     Insurance,
     Invoice,
+    InvoiceLine,
     Quote,
+    default_catalogue,
     quote,
     scale_for,
 )
@@ -42,12 +45,35 @@ def _region_label(region: str, texts: dict[str, Any]) -> str:
 # --- invoice ---------------------------------------------------------------------------------
 
 
+def _line_in(line: InvoiceLine, lang: str, catalogue: Catalogue) -> InvoiceLine:
+    """The line's texts in ``lang`` when they are the catalogue's own texts of its service (an
+    English invoice is English throughout, item texts too); a text the clinic wrote stays."""
+    for svc in catalogue.services.values():
+        if svc.number != line.number or svc.analog_of != line.analog_of:
+            continue
+        if line.description not in (svc.own_text("de"), svc.own_text("en")):
+            continue
+        item = svc.item
+        return replace(
+            line,
+            description=svc.own_text(lang),
+            equivalent=svc.equivalent(lang),
+            min_duration=item.min_duration_en if lang == "en" else item.min_duration,
+        )
+    return line
+
+
 def invoice_context(
     inv: Invoice, clinic: ClinicInfo, *, lang: str = "de", template_dir: TemplateDir = None
 ) -> dict[str, Any]:
+    lang = check_lang(lang)
     texts = load_texts(lang, template_dir)
     title = texts["credit_note_title"] if inv.is_credit_note else texts["invoice_title"]
+    catalogue = default_catalogue()
+    inv = replace(inv, lines=tuple(_line_in(ln, lang, catalogue) for ln in inv.lines))
     return {
+        "insurer": inv.recipient.insurer,
+        "insurance_number": inv.recipient.insurance_number,
         "inv": inv,
         "clinic": clinic,
         "title": title,
@@ -65,8 +91,8 @@ def render_invoice(
     lang: str = "de",
     template_dir: TemplateDir = None,
 ) -> Path:
-    """Write the invoice (or credit note) as a PDF. Line descriptions are stored in the language
-    the invoice was drafted in; labels follow ``lang``."""
+    """Write the invoice (or credit note) as a PDF in ``lang``, the catalogue's item texts
+    included (whatever language the invoice was drafted in)."""
     clinic = clinic or ClinicInfo()
     ctx = invoice_context(inv, clinic, lang=lang, template_dir=template_dir)
     return render_pdf("invoice.html", ctx, out, lang=lang, template_dir=template_dir)

@@ -26,6 +26,7 @@ from spinecare.reports.i18n import (
     format_factor,
     format_money,
 )
+from spinecare.settings import ClinicSettings
 
 PACKAGED_TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE_DIR_ENV = "SPINECARE_TEMPLATE_DIR"
@@ -33,7 +34,8 @@ TEMPLATE_DIR_ENV = "SPINECARE_TEMPLATE_DIR"
 
 @dataclass(frozen=True, slots=True)
 class ClinicInfo:
-    """Letterhead and issuer of the documents (§12 GOÄ [goae]: the invoice names who bills)."""
+    """Letterhead and issuer of the documents (§12 GOÄ [goae]: the invoice names who bills;
+    §14(4) UStG [ustg]: and its tax number)."""
 
     name: str = "spinecare clinic"
     address: tuple[str, ...] = ()
@@ -41,6 +43,35 @@ class ClinicInfo:
     contact: str = ""
     bank: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    physicians: tuple[str, ...] = ()
+    tax_number: str = ""
+    # Bank details as printed lines ("IBAN DE89 ...", "BIC ...").
+    bank_lines: tuple[str, ...] = ()
+    # A file URI of the clinic's logo, or "".
+    logo: str = ""
+
+    @classmethod
+    def from_settings(cls, clinic: ClinicSettings) -> ClinicInfo:
+        """The letterhead from the clinic settings (settings file and environment)."""
+        contact = " · ".join(x for x in (clinic.phone, clinic.email, clinic.website) if x)
+        bank_lines: tuple[str, ...] = ()
+        if clinic.bank is not None:
+            b = clinic.bank
+            bank_lines = tuple(
+                x
+                for x in (b.holder, b.bank, f"IBAN {b.iban}", f"BIC {b.bic}" if b.bic else "")
+                if x
+            )
+        return cls(
+            name=clinic.name,
+            address=tuple(clinic.address),
+            doctor=clinic.physicians[0] if clinic.physicians else "",
+            contact=contact,
+            physicians=tuple(clinic.physicians),
+            tax_number=clinic.tax_number,
+            bank_lines=bank_lines,
+            logo=clinic.logo.as_uri() if clinic.logo else "",
+        )
 
 
 def resolve_template_dir(template_dir: Path | str | None = None) -> Path | None:

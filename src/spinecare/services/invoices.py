@@ -34,10 +34,10 @@ from spinecare.errors import InputError
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import BILLING_ROLES, Actor, require_reader, require_role
 from spinecare.services.errors import NotFoundError
-from spinecare.services.patients import load_patient
+from spinecare.services.patients import load_patient, postal_address
 from spinecare.store.audit import jsonable, record_event
 from spinecare.store.billing_models import Invoice, InvoiceCounter, InvoiceLine
-from spinecare.store.enums import AuditAction, SessionStatus
+from spinecare.store.enums import AuditAction, Insurance, SessionStatus
 from spinecare.store.models import Course, Diagnosis, TreatmentSession
 
 ENTITY = "invoices"
@@ -134,9 +134,7 @@ def _check_day(
 
 def _newest_issue_of_year(session: Session, year: int) -> date | None:
     return session.scalar(
-        select(func.max(Invoice.issued_on)).where(
-            Invoice.year == year, Invoice.number.is_not(None)
-        )
+        select(func.max(Invoice.issued_on)).where(Invoice.year == year, Invoice.number.is_not(None))
     )
 
 
@@ -158,6 +156,8 @@ def to_domain(session: Session, inv: Invoice) -> billing.Invoice:
         address=tuple(r.get("address") or ()),
         patient_ref=r.get("patient_ref"),
         birth_date=date.fromisoformat(birth) if birth else None,
+        insurer=r.get("insurer"),
+        insurance_number=r.get("insurance_number"),
     )
     pub = _public(session, inv)
     lines = tuple(
@@ -193,6 +193,7 @@ def to_domain(session: Session, inv: Invoice) -> billing.Invoice:
         cancelled_on=inv.cancelled_on,
         refers_to=pub.refers_to,
         cancelled_by=pub.cancelled_by,
+        lang=inv.lang,
     )
 
 
@@ -235,6 +236,15 @@ def _billed_session_ids(session: Session, ids: Sequence[int]) -> set[int]:
     return {r for r in rows if r is not None}
 
 
+def service_start(s: TreatmentSession) -> datetime:
+    """When a session that ran started: recorded at its start; for a session recorded before
+    that was kept (migration 0007 fills it), the time its result was stored."""
+    started = s.started_at or s.updated_at
+    if started is None:  # pragma: no cover - a run session always has one of the two
+        raise InputError("session", "has no record of when it ran", s.id)
+    return started
+
+
 def create_invoice(
     session: Session,
     actor: Actor,
@@ -249,8 +259,10 @@ def create_invoice(
     now: datetime | None = None,
 ) -> InvoicePublic:
     """Draft an invoice for treated sessions of the patient: the given sessions, or every
-    treated and not yet billed session of ``course_id``. The fee scale follows the patient's
-    insurance; the diagnosis is printed only with the patient's ICD consent."""
+    treated and not yet billed session of ``course_id``. Only sessions that ran are billed
+    (planned, cancelled, no-show, running or aborted ones are refused), each on the day it ran.
+    The fee scale follows the patient's insurance; the diagnosis is printed unless the patient
+    asked to keep it off."""
     _require_biller(actor)
     act_as(session, actor)
     if lang not in ("de", "en"):
@@ -277,20 +289,26 @@ def create_invoice(
             if s.course.patient_id != patient.id:
                 raise InputError("session", f"belongs to another patient than {patient_id}", sid)
             if s.status != SessionStatus.DONE.value:
-                raise InputError("session", f"is {s.status}, only treated sessions are billed", sid)
+                raise InputError(
+                    "session",
+                    f"is {s.status.replace('_', '-')}: only a session that ran is billed "
+                    "(GOÄ §12: the date of the service is the day it was rendered)",
+                    sid,
+                )
             treated.append(s)
         billed = _billed_session_ids(session, [s.id for s in treated])
         if billed:
             raise InputError("session", "already on an invoice", sorted(billed)[0])
         course_ids = {s.course_id for s in treated}
         course_id = course_ids.pop() if len(course_ids) == 1 else None
-    treated.sort(key=lambda s: (s.scheduled_start, s.id))
+    treated.sort(key=lambda s: (service_start(s), s.id))
 
     scale = billing.scale_for(patient.insurance)
     lines: list[billing.InvoiceLine] = []
     line_sessions: list[int | None] = []
     for s in treated:
-        day = s.scheduled_start.astimezone(zone).date()
+        # The date of the service is the day the session ran (§12(2) Nr. 1 GOÄ [goae]).
+        day = service_start(s).astimezone(zone).date()
         svc = billing.SessionService(day, s.course.region)
         new = billing.invoice.session_lines(
             [svc], scale, factors=factors, justifications=justifications, lang=lang
@@ -308,9 +326,15 @@ def create_invoice(
             dx = billing.Diagnosis(latest.icd10, latest.text)
     stamp = utcnow(now)
     # The pure draft decides kind, status and total; the row stores what it says.
+    insurer = patient.insurer if patient.insurance == Insurance.PRIVATE.value else None
     draft = billing.Invoice(
         recipient=billing.Recipient(
-            patient.name, patient_ref=f"P-{patient.id}", birth_date=patient.birth_date
+            patient.name,
+            address=postal_address(patient),
+            patient_ref=f"P-{patient.id}",
+            birth_date=patient.birth_date,
+            insurer=insurer,
+            insurance_number=patient.insurance_number if insurer else None,
         ),
         lines=tuple(lines),
         scale=scale.name,
@@ -328,6 +352,8 @@ def create_invoice(
             "address": list(draft.recipient.address),
             "patient_ref": draft.recipient.patient_ref,
             "birth_date": patient.birth_date.isoformat(),
+            "insurer": draft.recipient.insurer,
+            "insurance_number": draft.recipient.insurance_number,
         },
         diagnosis_icd10=dx.icd10 if dx else None,
         diagnosis_text=dx.text if dx else None,

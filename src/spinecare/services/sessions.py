@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,8 @@ class LiveSession:
         self.out_dir = out_dir
         self._finish = finish
         self._unlock = lock
+        # What the user should know before the table moves (e.g. a session run early).
+        self.warnings: list[str] = []
 
     @property
     def protocol(self) -> Protocol:
@@ -204,9 +206,12 @@ def course_session_prepare(
         out_dir.mkdir(parents=True, exist_ok=True)
         unlock = _lock(out_dir)
         try:
+            stamp = utcnow()
+            early = _early_warning(s, stamp)
             s.status = SessionStatus.RUNNING.value
             s.telemetry_dir = str(out_dir.resolve())
-            s.updated_at = utcnow()
+            s.started_at = stamp  # the date of service on the invoice (§12(2) Nr. 1 GOÄ [goae])
+            s.updated_at = stamp
             db.flush()
         except BaseException:
             unlock()
@@ -217,10 +222,30 @@ def course_session_prepare(
             return record_result(db, actor, session_id, done.summary)
 
     try:
-        return _live(proto, device_factory, opts, out_dir, finish=finish, lock=unlock)
+        live = _live(proto, device_factory, opts, out_dir, finish=finish, lock=unlock)
     except BaseException:
         unlock()
         raise
+    if early:
+        live.warnings.append(early)
+    return live
+
+
+# A session run this many days or more before the day it was booked for is worth a word: the
+# course's spacing (2-5 a week, clinical/course.py) is what the progression assumes (clinic
+# choice; a day earlier, when a slot frees up, is ordinary).
+EARLY_WARNING_DAYS = 2
+
+
+def _early_warning(s: TreatmentSession, now: datetime) -> str | None:
+    booked = s.scheduled_start.astimezone(UTC).date()
+    days = (booked - now.astimezone(UTC).date()).days
+    if days < EARLY_WARNING_DAYS:
+        return None
+    return (
+        f"session {s.number} is booked for {booked.isoformat()}, {days} days from today: "
+        "running it now shortens the course's spacing (reschedule it if that is not intended)"
+    )
 
 
 def _live(
@@ -450,7 +475,11 @@ def attach_output(
             str(output_dir),
         )
     s.telemetry_dir = str(Path(output_dir).resolve())
-    return _store(session, s, summary, utcnow(now))
+    stamp = utcnow(now)
+    # Ran elsewhere: it started when its summary was written, less its duration.
+    written = datetime.fromtimestamp((Path(output_dir) / "summary.json").stat().st_mtime, UTC)
+    s.started_at = min(stamp, written - timedelta(seconds=summary.duration_s))
+    return _store(session, s, summary, stamp)
 
 
 def _replan_forces(
