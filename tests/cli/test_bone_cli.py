@@ -68,3 +68,19 @@ def test_age_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bone", "classify", "--site", "femoral_neck", "--sex", "F", "--age", "12",
                  "--bmd", "0.6"]) == 2  # fmt: skip
     assert "age" in capsys.readouterr().err
+
+
+def test_a_woman_under_50_without_a_status_is_premenopausal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/bone.md: Z-score and no WHO class unless --postmenopausal is given."""
+    from spinecare.cli import main
+
+    base = ["bone", "classify", "--site", "femoral_neck", "--sex", "F", "--age", "45",
+            "--t-score", "-2.6", "--json"]  # fmt: skip
+    assert main(base) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["score_used"] == "Z" and out["who_class"] is None
+    assert main([*base, "--postmenopausal"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["score_used"] == "T" and out["who_class"] == "osteoporosis"

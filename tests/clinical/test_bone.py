@@ -194,3 +194,14 @@ def test_classification_is_a_total_order(a: float, b: float, fracture: bool) -> 
 def test_round_score_is_one_decimal(x: float) -> None:
     r = round_score(x)
     assert abs(r - x) <= 0.05 + 1e-9 and round(r * 10) == pytest.approx(r * 10)
+
+
+def test_bone_loss_is_compared_unrounded() -> None:
+    """45.01 % is more than the seed's 45 %, though it shows as 45.0 %."""
+    from spinecare.clinical.bone import classify, reference_for
+
+    mean = reference_for("femoral_neck").mean_g_cm2
+    r = classify("femoral_neck", sex="F", age=70, bmd=mean * (1 - 0.4501))
+    assert r.max_bone_loss_percent == 45.0 and r.exceeds_seed_bone_loss_threshold
+    r = classify("femoral_neck", sex="F", age=70, bmd=mean * (1 - 0.4499))
+    assert r.max_bone_loss_percent == 45.0 and not r.exceeds_seed_bone_loss_threshold

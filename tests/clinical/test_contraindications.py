@@ -229,3 +229,23 @@ def test_bad_input_names_the_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as err:
         PatientFindings.model_validate(p)
     assert err.value.errors()[0]["loc"][0] == field
+
+
+@pytest.mark.parametrize(
+    ("fracture", "on", "excluded"),
+    [
+        ("2023-03-01", dt.date(2024, 3, 1), True),  # 366 days over 29 Feb: still one year
+        ("2023-03-01", dt.date(2024, 3, 2), False),
+        ("2024-02-29", dt.date(2025, 2, 28), True),  # a year from 29 Feb ends on 28 Feb
+        ("2024-02-29", dt.date(2025, 3, 1), False),
+    ],
+)
+def test_within_one_year_is_a_calendar_year(fracture: str, on: dt.date, excluded: bool) -> None:
+    p = clean_patient()
+    p["fractures"] = [{"level": "T12", "date": fracture, "kind": "traumatic", "compression": True}]
+    for m in p.get("bmd") or ():
+        m["date"] = (on - dt.timedelta(days=30)).isoformat()
+    r = run(p, on=on)
+    assert ("CI-12" in codes(r)) is excluded
+    if excluded:
+        assert r.contraindications[0].rescreen_on == on + dt.timedelta(days=1)

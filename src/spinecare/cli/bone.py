@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.db import AS_OPTION
 from spinecare.cli.output import echo, print_json
 from spinecare.clinical.bone import check_bmd, classify, site_of
 from spinecare.clinical.vocab import Sex
@@ -23,26 +24,59 @@ def _sex(value: str) -> Sex:
         raise InputError("sex", "must be F or M", value) from None
 
 
+def _from_record(patient_id: int, as_user: str | None) -> tuple[str, int, float, str | None]:
+    """Sex, age today, weight and menopausal status of a stored patient."""
+    from datetime import date
+
+    from spinecare.cli.db import run_read
+    from spinecare.services.patients import get_patient
+
+    p = run_read(as_user, lambda db, actor, _: get_patient(db, actor, patient_id))
+    today = date.today()
+    b = p.birth_date
+    age = today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+    status = p.menopausal_status.value if p.menopausal_status else None
+    return p.sex.value, age, float(p.weight_kg), status
+
+
 @bone_app.command("classify")
 def classify_cmd(
     site: str = typer.Option(..., "--site", help="femoral_neck | total_hip | lumbar_spine"),
-    sex: str = typer.Option(..., "--sex", help="F or M"),
-    age: int = typer.Option(..., "--age", help="age in years (20-110)"),
+    patient: int | None = typer.Option(
+        None, "--patient", help="patient id: sex, age, weight and menopausal status from the record"
+    ),
+    sex: str | None = typer.Option(None, "--sex", help="F or M (or --patient)"),
+    age: int | None = typer.Option(None, "--age", help="age in years, 20-110 (or --patient)"),
     bmd: float | None = typer.Option(None, "--bmd", help="BMD in g/cm2"),
     t_score: float | None = typer.Option(None, "--t-score", help="T-score from the report"),
     z_score: float | None = typer.Option(None, "--z-score", help="Z-score from the report"),
-    premenopausal: bool = typer.Option(False, "--premenopausal", help="premenopausal woman"),
+    premenopausal: bool | None = typer.Option(
+        None,
+        "--premenopausal/--postmenopausal",
+        help="a woman's status; not given: under 50 premenopausal (Z-score, no WHO class), "
+        "from 50 postmenopausal (docs/bone.md)",
+    ),
     fragility_fracture: bool = typer.Option(
         False, "--fragility-fracture", help="a fragility fracture is known"
     ),
     weight: float | None = typer.Option(None, "--weight", help="body weight in kg (for OST)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    as_user: str | None = AS_OPTION,
 ) -> None:
     """Classify one DXA measurement (WHO / ISCD) and relate it to the seed's 45% threshold."""
     s = site_of(site)
+    if patient is not None:
+        if sex is not None or age is not None:
+            raise InputError("--patient", "takes sex and age from the record: drop --sex/--age")
+        sex, age, rec_weight, status = _from_record(patient, as_user)
+        weight = weight if weight is not None else rec_weight
+        if premenopausal is None and status is not None:
+            premenopausal = status == "pre"
+    if sex is None or age is None:
+        raise InputError("--sex", "give --sex and --age, or --patient ID")
     sx = _sex(sex)
-    if premenopausal and sx is not Sex.FEMALE:
-        raise InputError("premenopausal", "applies to women only (--sex F)")
+    if premenopausal is not None and sx is not Sex.FEMALE:
+        raise InputError("--premenopausal", "applies to women only (--sex F)")
     if bmd is not None:
         check_bmd(bmd)
     if bmd is None and t_score is None:
@@ -56,7 +90,7 @@ def classify_cmd(
         bmd=bmd,
         t_score=t_score,
         z_score=z_score,
-        premenopausal=premenopausal if sx is Sex.FEMALE else None,
+        premenopausal=premenopausal,
         fragility_fracture=fragility_fracture,
         weight_kg=weight,
     )

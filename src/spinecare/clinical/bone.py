@@ -344,6 +344,9 @@ class SiteResult(BaseModel):
     percent_young_adult_mean: float | None
     bone_loss_percent: float | None
     reference_source: str | None
+    # Unrounded: thresholds compare this one (45.01 % is more than 45 %); the rounded value
+    # above is for display only.
+    bone_loss_percent_exact: float | None = None
 
 
 class BoneAssessment(BaseModel):
@@ -363,6 +366,8 @@ class BoneAssessment(BaseModel):
     bone_loss_percent: float | None
     max_bone_loss_percent: float | None
     exceeds_seed_bone_loss_threshold: bool
+    # The unrounded maximum the thresholds compare (the rounded one is shown).
+    max_bone_loss_percent_exact: float | None = None
     seed_threshold_t: float | None
     fragility_fracture: bool
     dvo2017_treatment_threshold_t: float | None
@@ -391,6 +396,7 @@ def assess_site(m: BmdMeasurement, reference: Reference | None = None) -> SiteRe
     if bmd is None and t is not None and ref is not None:
         bmd = bmd_from_t(t, m.site, ref)
     yam = percent_young_adult_mean(bmd, m.site, ref) if bmd is not None and ref else None
+    exact = 100.0 - 100.0 * check_bmd(bmd) / ref.mean_g_cm2 if bmd is not None and ref else None
     return SiteResult(
         site=m.site,
         bmd_g_cm2=m.bmd_g_cm2,
@@ -398,8 +404,9 @@ def assess_site(m: BmdMeasurement, reference: Reference | None = None) -> SiteRe
         t_score_source=source,
         z_score=None if m.z_score is None else round_score(m.z_score),
         percent_young_adult_mean=yam,
-        bone_loss_percent=None if yam is None else round_score(100.0 - yam),
+        bone_loss_percent=None if exact is None else round_score(exact),
         reference_source=None if ref is None else ref.source,
+        bone_loss_percent_exact=exact,
     )
 
 
@@ -471,9 +478,11 @@ def assess_bone(
     else:
         assert t is not None
         cls = who_class(t, fragility_fracture)
-    losses = [r.bone_loss_percent for r in results if r.bone_loss_percent is not None]
-    max_loss = max(losses) if losses else None
-    exceeds = max_loss is not None and max_loss > SEED_BONE_LOSS_THRESHOLD_PERCENT
+    exact = [r.bone_loss_percent_exact for r in results if r.bone_loss_percent_exact is not None]
+    max_exact = max(exact) if exact else None
+    max_loss = None if max_exact is None else round_score(max_exact)
+    # The unrounded value against the seed's "more than 45%" (45.01 counts) [seed-spinemed].
+    exceeds = max_exact is not None and max_exact > SEED_BONE_LOSS_THRESHOLD_PERCENT
     dvo_t = None if use_z else dvo2017_treatment_threshold_t(sx, age)
     dvo_flag = None if dvo_t is None or t is None else t <= dvo_t
     ost = ost_index(weight_kg, age) if weight_kg is not None else None
@@ -504,6 +513,7 @@ def assess_bone(
         percent_young_adult_mean=decisive.percent_young_adult_mean,
         bone_loss_percent=decisive.bone_loss_percent,
         max_bone_loss_percent=max_loss,
+        max_bone_loss_percent_exact=max_exact,
         exceeds_seed_bone_loss_threshold=exceeds,
         seed_threshold_t=seed_t,
         fragility_fracture=fragility_fracture,

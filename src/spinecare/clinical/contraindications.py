@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spinecare.clinical.bone import AGE_MIN_YEARS, BoneAssessment, BoneClass, assess_bone
 from spinecare.clinical.findings import Finding, PatientFindings
 from spinecare.clinical.orthosis import OrthosisRecommendation, orthosis_recommendation
+from spinecare.clinical.screening_settings import SEED_COMPRESSION_FRACTURE_DAYS
 from spinecare.clinical.screening_settings import ScreeningSettings as ScreeningSettings
 from spinecare.clinical.vocab import FractureKind, Sex
 from spinecare.errors import InputError
@@ -113,6 +114,32 @@ def _missing(code: str, fld: str, reason: str) -> Outcome:
 
 def _days(ctx: Context, d: dt.date) -> int:
     return (ctx.on - d).days
+
+
+def one_year_after(d: dt.date) -> dt.date:
+    """The same calendar date a year later; 29 February ends on 28 February (a period of a year
+    ends on the day of the same date, or the month's last day when it has none [bgb188])."""
+    try:
+        return d.replace(year=d.year + 1)
+    except ValueError:
+        return dt.date(d.year + 1, 2, 28)
+
+
+def _period_end(d: dt.date, limit_days: int) -> dt.date:
+    """The last day an event on ``d`` still counts as recent: the seed's "within one year" is a
+    calendar year (the same date a year later, whatever the leap years); a clinic's longer
+    limit in days is counted in days."""
+    if limit_days == SEED_COMPRESSION_FRACTURE_DAYS:
+        return one_year_after(d)
+    return d + dt.timedelta(days=limit_days)
+
+
+def _span(limit_days: int) -> str:
+    return "one year" if limit_days == SEED_COMPRESSION_FRACTURE_DAYS else f"{limit_days} days"
+
+
+def _within(ctx: Context, d: dt.date, limit_days: int) -> bool:
+    return d <= ctx.on <= _period_end(d, limit_days)
 
 
 def _describe(f: Finding) -> str:
@@ -221,7 +248,8 @@ def _ci04(ctx: Context) -> Outcome:
             (r for r in bone.sites if r.bone_loss_percent is not None),
             key=lambda r: r.bone_loss_percent or 0.0,
         )
-        if bone.max_bone_loss_percent > s.max_bone_loss_percent:
+        exact = bone.max_bone_loss_percent_exact
+        if (exact if exact is not None else bone.max_bone_loss_percent) > s.max_bone_loss_percent:
             hits.append(
                 f"bone loss {worst.bone_loss_percent:.1f}% at {worst.site.value} "
                 f"(T {worst.t_score:+.1f}; more than {s.max_bone_loss_percent:g}%)"
@@ -322,7 +350,7 @@ def _ci12(ctx: Context) -> Outcome:
         for fr in p.fractures or ()
         if fr.vertebral
         and (fr.compression or fr.kind is FractureKind.OSTEOPOROTIC)
-        and 0 <= _days(ctx, fr.date) <= lim
+        and _within(ctx, fr.date, lim)
     ]
     if recent:
         last = max(fr.date for fr in recent)
@@ -331,20 +359,20 @@ def _ci12(ctx: Context) -> Outcome:
         )
         return Outcome(
             applies=True,
-            finding=f"vertebral compression fracture within {lim} days: {desc}",
-            rescreen_on=last + dt.timedelta(days=lim + 1),
+            finding=f"vertebral compression fracture within {_span(lim)}: {desc}",
+            rescreen_on=_period_end(last, lim) + dt.timedelta(days=1),
         )
     if f is not None and f.present:
         if f.date is None:
             return Outcome(applies=True, finding=_describe(f))
         days = _days(ctx, f.date)
-        if days <= lim:
+        if _within(ctx, f.date, lim) or days < 0:
             return Outcome(
                 applies=True,
                 finding=f"compression fracture on {f.date.isoformat()} ({days} days)",
-                rescreen_on=f.date + dt.timedelta(days=lim + 1),
+                rescreen_on=_period_end(f.date, lim) + dt.timedelta(days=1),
             )
-        return Outcome(notes=[f"CI-12: compression fracture {days} days ago (> {lim} days)"])
+        return Outcome(notes=[f"CI-12: compression fracture {days} days ago (> {_span(lim)})"])
     if p.fractures is None and (f is None or f.present is None):
         return _missing("CI-12", "fractures", "fracture history not taken")
     return Outcome()
