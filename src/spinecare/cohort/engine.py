@@ -59,7 +59,8 @@ class _HoldStats:
 
     fault_at_s: float = math.inf
     zero_commanded_s: float | None = None  # first tick after the fault with zero commanded
-    slack_s: float | None = None  # ... and the table slack as well: the safe state
+    slack_s: float | None = None  # ... and the table truly slack as well: the safe state
+    tables: list[SimulatedTable] = field(default_factory=list)
     ticks: int = 0
     abs_err_sum: float = 0.0
     rel_err_sum: float = 0.0
@@ -70,7 +71,8 @@ class _HoldStats:
         if v.t_s >= self.fault_at_s and self.slack_s is None and v.commanded_n <= 0.0:
             if self.zero_commanded_s is None:
                 self.zero_commanded_s = v.t_s
-            if v.measured_n < RELEASED_N:
+            # Slack by the simulated truth: a stuck load cell may report force for seconds.
+            if self.tables and self.tables[0].true_harness_force_n < RELEASED_N:
                 self.slack_s = v.t_s
         if v.phase != HOLD_PHASE or v.commanded_n <= 0.0:
             return
@@ -149,8 +151,10 @@ def session_run_virtual(
     physics_seed: int,
     fault: CohortFault | None,
     fault_at_s: float,
+    observe: Callable[[TickView], None] | None = None,
 ) -> dict[str, Any]:
-    """One session of the course through the session service; a compact record."""
+    """One session of the course through the session service; a compact record. ``observe``
+    sees every tick (tests compare the commands with those of a paced session)."""
     injector = _Injector(fault, fault_at_s)
     tables: list[SimulatedTable] = []
     table_faults: tuple[Fault, ...] = ()
@@ -178,12 +182,17 @@ def session_run_virtual(
         tables.append(table)
         return table
 
-    hold = _HoldStats(fault_at_s=fault_at_s if fault is not None else math.inf)
+    hold = _HoldStats(fault_at_s=fault_at_s if fault is not None else math.inf, tables=tables)
     t0 = time.perf_counter()
     live = session_prepare(
         proto,
         factory,
-        options=SessionOptions(clock=injector, emg=spec.emg, fsync=False, subscribers=(hold,)),
+        options=SessionOptions(
+            clock=injector,
+            emg=spec.emg,
+            fsync=False,
+            subscribers=(hold,) if observe is None else (hold, observe),
+        ),
     )
     if fault is CohortFault.CONTROLLER_EXCEPTION:
         _arm_controller_exception(live.runner.controller, fault_at_s, injector)
@@ -235,6 +244,10 @@ def session_run_virtual(
         rec["fault"] = fault.value
         rec["fault_at_s"] = round(fault_at_s, 3)
         released = s.stopped or s.faulted
+        detected = [f.t_s for f in s.faults if f.t_s >= fault_at_s - 1e-9]
+        if s.stopped:
+            detected.append(fault_at_s)  # the button is read on the next tick
+        rec["time_to_detect_s"] = _since(released, min(detected, default=None), fault_at_s)
         rec["time_to_zero_command_s"] = _since(released, hold.zero_commanded_s, fault_at_s)
         rec["time_to_safe_s"] = _since(released, hold.slack_s, fault_at_s)
     return rec
