@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -67,6 +67,26 @@ def _date(value: str | None, field: str) -> date | None:
     return day
 
 
+PATIENT_OPTION = typer.Option(
+    None, "--patient", help="patient id: name, address, birth date and insurance from the record"
+)
+
+
+def _patient_record(patient_id: int, as_user: str | None) -> Any:
+    """The stored patient (name, address, birth date, insurance), read with a login."""
+    from spinecare.services.patients import get_patient
+
+    return run_read(as_user, lambda s, actor, _: get_patient(s, actor, patient_id))
+
+
+def _typed_and_record(patient: int | None, name: str | None, birth: str | None) -> None:
+    if patient is not None and (name is not None or birth is not None):
+        raise InputError(
+            "--patient",
+            "takes the name and birth date from the record: drop --patient-name and --birth-date",
+        )
+
+
 def _done(path: Path) -> None:
     echo(f"wrote {path}")
 
@@ -115,21 +135,33 @@ def estimate(
     insurance: str | None = typer.Option(
         None, "--insurance", help="private | statutory | self_payer (default private)"
     ),
-    patient_name: str | None = typer.Option(None, "--patient-name"),
-    birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD"),
+    patient: int | None = PATIENT_OPTION,
+    patient_name: str | None = typer.Option(None, "--patient-name", help="instead of --patient"),
+    birth_date: str | None = typer.Option(None, "--birth-date", help="instead of --patient"),
     on: str | None = typer.Option(None, "--date", help="date printed (default today)"),
     factor: list[str] | None = typer.Option(None, "--factor", help="ITEM=FACTOR"),
     justification: list[str] | None = typer.Option(None, "--justification", help="ITEM=TEXT"),
     out: Path = OUT_OPTION,
     lang: str = LANG_OPTION,
     template_dir: Path | None = TEMPLATE_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
-    """Cost estimate for a planned course."""
+    """Cost estimate for a planned course (for a stored patient with --patient)."""
     from spinecare.reports.documents import CostEstimate, render_estimate
 
     lang = check_lang(lang)
     check_sessions(sessions)
     _check_out(out)
+    _typed_and_record(patient, patient_name, birth_date)
+    address: tuple[str, ...] = ()
+    born = _date(birth_date, "--birth-date")
+    if patient is not None:
+        from spinecare.services.patients import postal_address
+
+        rec = _patient_record(patient, as_user)
+        patient_name, born, address = rec.name, rec.birth_date, postal_address(rec)
+        if insurance is None and not self_payer:
+            insurance = rec.insurance.value
     if insurance is None:
         ins = Insurance.SELF_PAYER if self_payer else Insurance.PRIVATE
     else:
@@ -145,7 +177,8 @@ def estimate(
         insurance=ins,
         issued_on=_date(on, "--date") or date.today(),
         patient_name=patient_name,
-        birth_date=_date(birth_date, "--birth-date"),
+        patient_address=address,
+        birth_date=born,
         factors=parse_assignments(factor, "--factor"),
         justifications=parse_assignments(justification, "--justification"),
     )
@@ -158,16 +191,27 @@ def estimate(
 @documents_app.command("consent")
 def consent(
     region: str = typer.Option(..., "--region", help="lumbar | cervical"),
-    patient_name: str | None = typer.Option(None, "--patient-name"),
-    birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD"),
+    patient: int | None = PATIENT_OPTION,
+    patient_name: str | None = typer.Option(None, "--patient-name", help="instead of --patient"),
+    birth_date: str | None = typer.Option(None, "--birth-date", help="instead of --patient"),
     out: Path = OUT_OPTION,
     lang: str = LANG_OPTION,
     template_dir: Path | None = TEMPLATE_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
-    """Patient information and declaration of consent."""
+    """Patient information and declaration of consent, alternatives to the treatment included
+    (for a stored patient with --patient)."""
     from spinecare.reports.documents import render_consent
 
     reg, born, lang = _region(region), _date(birth_date, "--birth-date"), check_lang(lang)
+    _check_out(out)
+    _typed_and_record(patient, patient_name, birth_date)
+    address: tuple[str, ...] = ()
+    if patient is not None:
+        from spinecare.services.patients import postal_address
+
+        rec = _patient_record(patient, as_user)
+        patient_name, born, address = rec.name, rec.birth_date, postal_address(rec)
     with _atomic(_check_out(out)) as tmp:
         render_consent(
             reg,
@@ -175,6 +219,7 @@ def consent(
             clinic=clinic_info(),
             patient_name=patient_name,
             birth_date=born,
+            patient_address=address,
             lang=lang,
             template_dir=template_dir,
         )

@@ -194,6 +194,7 @@ def consent_context(
     *,
     patient_name: str | None = None,
     birth_date: date | None = None,
+    patient_address: tuple[str, ...] = (),
     lang: str = "de",
     template_dir: TemplateDir = None,
 ) -> dict[str, Any]:
@@ -202,6 +203,7 @@ def consent_context(
         "clinic": clinic,
         "patient_name": patient_name,
         "birth_date": birth_date,
+        "patient_address": patient_address,
         "region_label": _region_label(str(region).lower(), texts),
         "lumbar_standard": quote("lumbar", 1, STANDARD_SCALE).session_total,
         "cervical_standard": quote("cervical", 1, STANDARD_SCALE).session_total,
@@ -217,6 +219,7 @@ def render_consent(
     clinic: ClinicInfo | None = None,
     patient_name: str | None = None,
     birth_date: date | None = None,
+    patient_address: tuple[str, ...] = (),
     lang: str = "de",
     template_dir: TemplateDir = None,
 ) -> Path:
@@ -225,6 +228,7 @@ def render_consent(
         clinic or ClinicInfo(),
         patient_name=patient_name,
         birth_date=birth_date,
+        patient_address=patient_address,
         lang=lang,
         template_dir=template_dir,
     )
