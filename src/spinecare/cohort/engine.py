@@ -42,7 +42,7 @@ from spinecare.therapy.segments import (
     angle_range,
     segment_forces,
 )
-from spinecare.vocab import G, Region
+from spinecare.vocab import TICK_S, G, Region
 
 # Screening: more than 45% bone loss contraindicates decompression [seed-spinemed]; at the
 # femoral neck that is T about -3.2 (clinical/bone.py). Such patients are screened out, not run.
@@ -51,6 +51,7 @@ HOLD_PHASE = "hold"
 # Time at target: a hold tick whose measured force is within 10% of the commanded force, the
 # only published device accuracy (+/-10% of target [c1trac-k222912]).
 AT_TARGET_FRACTION = 0.10
+SAMPLE_EVERY = 5  # hold statistics from every 5th tick (of a fault-free session)
 
 
 @dataclass(slots=True)
@@ -66,6 +67,8 @@ class _HoldStats:
     rel_err_sum: float = 0.0
     at_target: int = 0
     force_sum: float = 0.0
+
+    every: int = 1  # ticks per view
 
     def __call__(self, v: TickView) -> None:
         if v.t_s >= self.fault_at_s and self.slack_s is None and v.commanded_n <= 0.0:
@@ -182,7 +185,10 @@ def session_run_virtual(
         tables.append(table)
         return table
 
-    hold = _HoldStats(fault_at_s=fault_at_s if fault is not None else math.inf, tables=tables)
+    every = 1 if fault is not None or observe is not None else SAMPLE_EVERY
+    hold = _HoldStats(
+        fault_at_s=fault_at_s if fault is not None else math.inf, tables=tables, every=every
+    )
     t0 = time.perf_counter()
     live = session_prepare(
         proto,
@@ -192,6 +198,10 @@ def session_run_virtual(
             emg=spec.emg,
             fsync=False,
             subscribers=(hold,) if observe is None else (hold, observe),
+            # Every tick when a fault's timing or a test needs it; otherwise every 5th tick is
+            # plenty for the hold statistics (a 60 s hold gives 600 samples) and saves a
+            # fifth of the session's time.
+            tick_view_every=every,
         ),
     )
     if fault is CohortFault.CONTROLLER_EXCEPTION:
@@ -222,7 +232,7 @@ def session_run_virtual(
         "hold_within_10pct": s.hold_within_10pct,
         "hold_abs_error_n": round(hold.abs_err_sum / hold.ticks, 3) if hold.ticks else None,
         "hold_rel_error": round(hold.rel_err_sum / hold.ticks, 5) if hold.ticks else None,
-        "time_at_target_s": round(hold.at_target * 0.02, 2),
+        "time_at_target_s": round(hold.at_target * hold.every * TICK_S, 2),
         "base_tension_lost_s": s.base_tension_lost_s,
         "guarding_detected": s.guarding_detected,
         "guarding_true": truth.get("guarding_true", 0),
