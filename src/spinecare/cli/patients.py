@@ -43,9 +43,15 @@ DIAGNOSIS_HELP = (
 )
 
 
-def _master(values: dict[str, str | None], *, clearing: bool) -> dict[str, Any]:
+MASTER_KEYS = ("street", "postcode", "city", "country", "phone", "email", "insurer",
+               "insurance_number", "physician")  # fmt: skip
+
+
+def _master(values: dict[str, Any], *, clearing: bool) -> dict[str, Any]:
+    """The master-data options given (``locals()`` of add or edit)."""
     out: dict[str, Any] = {}
-    for key, value in values.items():
+    for key in MASTER_KEYS:
+        value = values[key]
         if value is None:
             continue
         out[key] = None if clearing and value.strip().lower() in _NONE_WORDS else value
@@ -88,12 +94,7 @@ def add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register a patient (dates also as 14.05.1961, decimals also as 80,5)."""
-    master = _master(
-        {"street": street, "postcode": postcode, "city": city, "country": country,
-         "phone": phone, "email": email, "insurer": insurer,
-         "insurance_number": insurance_number, "physician": physician},
-        clearing=False,
-    )  # fmt: skip
+    master = _master(locals(), clearing=False)
     data = svc.PatientCreate.model_validate(
         {
             "name": name,
@@ -209,12 +210,7 @@ def edit(
 ) -> None:
     """Change a patient's data (`none` clears an address field; the audit log keeps the
     previous values)."""
-    master = _master(
-        {"street": street, "postcode": postcode, "city": city, "country": country,
-         "phone": phone, "email": email, "insurer": insurer,
-         "insurance_number": insurance_number, "physician": physician},
-        clearing=True,
-    )  # fmt: skip
+    master = _master(locals(), clearing=True)
     changes = svc.PatientUpdate.model_validate(
         {
             **_given(

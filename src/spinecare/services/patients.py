@@ -202,7 +202,21 @@ def _age_months(birth: date, on: date) -> float:
 Text200 = Annotated[str | None, Field(min_length=1, max_length=200)]
 
 
-class PatientCreate(_PatientFields):
+class _MasterData(_PatientFields):
+    """Address and insurance details, optional on both register and edit."""
+
+    street: Text200 = None
+    postcode: str | None = Field(default=None, min_length=1, max_length=10)
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+    country: str | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    insurer: Text200 = None
+    insurance_number: str | None = Field(default=None, min_length=1, max_length=40)
+    physician: Text200 = None
+
+
+class PatientCreate(_MasterData):
     name: str = Field(min_length=1, max_length=200)
     birth_date: Day
     sex: Sex
@@ -213,15 +227,6 @@ class PatientCreate(_PatientFields):
     # The diagnosis is printed on invoices (a private insurer needs it to reimburse) unless the
     # patient has asked to keep it off; stored as ``icd_consent`` since migration 0001.
     icd_consent: bool = True
-    street: Text200 = None
-    postcode: str | None = Field(default=None, min_length=1, max_length=10)
-    city: str | None = Field(default=None, min_length=1, max_length=100)
-    country: str | None = None
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=254)
-    insurer: Text200 = None
-    insurance_number: str | None = Field(default=None, min_length=1, max_length=40)
-    physician: Text200 = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -239,7 +244,7 @@ class PatientCreate(_PatientFields):
         return self
 
 
-class PatientUpdate(_PatientFields):
+class PatientUpdate(_MasterData):
     """Only the fields given change; ``menopausal_status`` may be set back to None."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -254,16 +259,7 @@ class PatientUpdate(_PatientFields):
     insurance: Insurance | None = None
     menopausal_status: Menopause | None = None
     icd_consent: bool | None = None
-    # Master data may be set back to None (cleared).
-    street: Text200 = None
-    postcode: str | None = Field(default=None, min_length=1, max_length=10)
-    city: str | None = Field(default=None, min_length=1, max_length=100)
-    country: str | None = None
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=254)
-    insurer: Text200 = None
-    insurance_number: str | None = Field(default=None, min_length=1, max_length=40)
-    physician: Text200 = None
+    # Master data (see _MasterData) may be set back to None (cleared).
 
 
 class PatientPublic(BaseModel):
