@@ -90,7 +90,8 @@ def test_a_recording_that_starts_mid_contraction_recalibrates_when_it_ends() -> 
     assert rp.calibrations[0].quiet_level > 5 * rp.calibrations[-1].quiet_level
     onsets = [b.onset_s for b in rp.bursts]
     assert len(onsets) == 2
-    assert onsets == pytest.approx([6.0, 9.0], abs=0.015)
+    # the reference envelope is zero-phase: onsets may come a little early, never late
+    assert onsets == pytest.approx([6.0, 9.0], abs=0.02)
 
 
 @pytest.mark.parametrize("level", [2.0, 3.0, 4.0])
@@ -120,7 +121,7 @@ def test_flat_line_is_no_signal_and_recovery_relearns() -> None:
 
 
 def test_activity_without_a_break_loses_the_baseline_and_says_so() -> None:
-    s = emg_synthetic(12.0, [2.0], 9.0, snr_db=26.0, seed=9)
+    s = emg_synthetic(14.0, [2.0], 9.0, snr_db=26.0, seed=9)
     det = GuardingEmgDetector(DetectorConfig(stuck_s=3.0))
     ups = [det.update(s.signal_uv[i : i + 20]) for i in range(0, s.signal_uv.size, 20)]
     statuses = [u.status for u in ups]

@@ -87,6 +87,7 @@ class EmgStatus(IntEnum):
     NO_SIGNAL = 4
     BAD_INPUT = 5
     BASELINE_LOST = 6
+    UNCONFIRMED = 7  # the baseline was activity; a lower one is being learned
 
 
 _STATUSES = tuple(EmgStatus)  # indexed by the kernel's status code
@@ -99,6 +100,7 @@ STATUS_TEXT: dict[EmgStatus, str] = {
     EmgStatus.NO_SIGNAL: "EMG no signal (flat line): check the electrodes",
     EmgStatus.BAD_INPUT: "EMG invalid samples: check the amplifier",
     EmgStatus.BASELINE_LOST: "EMG baseline lost (activity for 30 s): re-calibrating",
+    EmgStatus.UNCONFIRMED: "EMG baseline was muscle activity: re-learning the rest level",
 }
 
 
@@ -128,7 +130,14 @@ class DetectorConfig:
     # Homogeneity: ticks of quiet rest stay within 0.45-2.5x of their 0.2 s median in the
     # recordings of tests/data ([data-biosppy] and the lead-ins of the others); 3x leaves margin.
     homogeneity: float = 3.0
-    lower_below: float = 0.5  # a quiet stretch below this x q replaces q at once
+    lower_below: float = 0.5  # a quiet stretch below this x q replaces q at once ...
+    # ... and shows that the old baseline was activity: until ``confirm_s`` passes without a
+    # lower stretch (or a contraction rises above it), the baseline follows every stretch below
+    # ``follow_below`` x q down. Rest's 0.2 s medians stay above 0.81x their level over 29 s of
+    # rest [data-biosppy], so rest rarely moves it; the fading end of a contraction is followed
+    # down to rest in 0.2 s steps (engineering choice, benchmark B2 midstart).
+    follow_below: float = 0.8
+    confirm_s: float = 1.0
     quiet_max: float = 1.5  # above this the level is tone, not rest (engineering choice)
     quiet_tau_s: float = 5.0  # refinement of the quiet level and low threshold on quiet stretches
     background_tau_s: float = 1.0  # background (tone) tracking, slower than a 30-100 ms rise
@@ -164,6 +173,10 @@ class DetectorConfig:
                 raise InputError(name, "must be at least 1", getattr(self, name))
         if not 0.0 < self.release < 1.0 or not 0.0 < self.lower_below < 1.0:
             raise InputError("release", "need 0 < release, lower_below < 1", self.release)
+        if not self.lower_below <= self.follow_below < 1.0:
+            raise InputError("follow_below", "need lower_below <= it < 1", self.follow_below)
+        if self.confirm_s < self.tick_s:
+            raise InputError("confirm_s", "need at least one tick", self.confirm_s)
 
 
 # --- kernel state layout ---------------------------------------------------------------------
@@ -174,16 +187,16 @@ NF = 15
 # int state
 (I_N, I_TICKN, I_TICKS, I_STATUS, I_ACTIVE, I_RUNF, I_OFF, I_VALID) = range(8)
 (I_TPOS, I_FLAT, I_BADT, I_TBAD, I_ACTT, I_LASTOFF, I_NCAL, I_BAD, I_CONFIRM, I_EVER) = range(8, 18)
-(I_SINCE,) = range(18, 19)
-NI = 19
+(I_SINCE, I_PROV) = range(18, 20)
+NI = 20
 # int params
 (P_TICK, P_SETTLE, P_K, P_FON, P_OFF, P_RUNMIN, P_GAP, P_LOOK, P_DELAY, P_STUCK, P_FLAT) = range(11)
-(P_W, P_NC, P_NE, P_NM) = range(11, 15)
-NPI = 15
+(P_W, P_NC, P_NE, P_NM, P_CONFIRM) = range(11, 16)
+NPI = 16
 # float params
 (Q_HOM, Q_LOW, Q_QMAX, Q_QRATE, Q_BRATE, Q_TONE, Q_FQ, Q_FB, Q_SQ, Q_SB, Q_REL, Q_H) = range(12)
-(Q_QABS,) = range(12, 13)
-NPF = 13
+(Q_QABS, Q_FOLLOW) = range(12, 14)
+NPF = 14
 CAL_LOG = 64  # calibration events kept (ring): sample index, kind, quiet level
 
 # Inputs beyond this magnitude are treated as invalid: no amplifier produces them in any unit
@@ -283,6 +296,7 @@ def _calibrate(  # pragma: no cover - jitted
     pf: FloatArray,
     med: float,
     kind: int,
+    status: int,
     cal: FloatArray,
     ring: FloatArray,
     sos_e: FloatArray,
@@ -304,7 +318,9 @@ def _calibrate(  # pragma: no cover - jitted
     cal[row, 1] = kind
     cal[row, 2] = med
     st[I_NCAL] += 1
-    st[I_STATUS] = 3  # READY
+    if status == 7:
+        st[I_PROV] = pi[P_CONFIRM]  # provisional for confirm_s from now
+    st[I_STATUS] = status
     st[I_EVER] = 1
     st[I_ACTIVE] = 0
     st[I_RUNF] = 0
@@ -414,11 +430,12 @@ def _detect_block(  # pragma: no cover - jitted
         f[F_TMIN] = min(f[F_TMIN], xi)
         f[F_TMAX] = max(f[F_TMAX], xi)
         st[I_N] = n + 1
-        # -- decision (ready only) -------------------------------------------------------------
-        if st[I_STATUS] == 3:
+        # -- decision (with a baseline, confirmed or provisional) -------------------------------
+        if st[I_STATUS] == 3 or st[I_STATUS] == 7:
             if st[I_ACTIVE] == 0:
                 st[I_RUNF] = st[I_RUNF] + 1 if e > f[F_HF] else 0
                 if st[I_RUNF] >= pi[P_FON] or m > f[F_HS]:
+                    st[I_STATUS] = 3  # a contraction rose above the baseline: it detects
                     st[I_ACTIVE] = 1
                     st[I_OFF] = 0
                     st[I_ACTT] = 0
@@ -466,7 +483,7 @@ def _detect_block(  # pragma: no cover - jitted
         st[I_TPOS] = (st[I_TPOS] + 1) % k
         st[I_VALID] = min(st[I_VALID] + 1, k)
         status = st[I_STATUS]
-        if status == 3 and st[I_ACTIVE] == 1:
+        if (status == 3 or status == 7) and st[I_ACTIVE] == 1:
             st[I_ACTT] += 1
             if st[I_ACTT] >= pi[P_STUCK]:
                 st[I_STATUS] = 6  # BASELINE_LOST: re-learn from the next homogeneous stretch
@@ -474,7 +491,7 @@ def _detect_block(  # pragma: no cover - jitted
                 st[I_VALID] = 0
             continue
         if st[I_VALID] < k:
-            if status != 3 and status != 6:
+            if status != 3 and status != 6 and status != 7:
                 st[I_STATUS] = 1  # CALIBRATING
             continue
         md = _median(tick_m, k, scratch)
@@ -485,10 +502,10 @@ def _detect_block(  # pragma: no cover - jitted
                 if v > pf[Q_HOM] * md or v * pf[Q_HOM] < md:
                     hom = False
                     break
-        if status != 3:
+        if status != 3 and status != 7:
             if hom and (pf[Q_QABS] <= 0.0 or md <= pf[Q_QABS]):
                 kind = 0 if st[I_EVER] == 0 else 2
-                _calibrate(f, st, pi, pf, md, kind, cal, ring, sos_e, zstep_e, zi_tmp, out)
+                _calibrate(f, st, pi, pf, md, kind, 3, cal, ring, sos_e, zstep_e, zi_tmp, out)
             elif status != 6:
                 st[I_STATUS] = 2  # NOT_QUIET
             continue
@@ -497,9 +514,15 @@ def _detect_block(  # pragma: no cover - jitted
         if mav < f[F_HS]:
             f[F_B] += pf[Q_BRATE] * (mav - f[F_B])
         st[I_SINCE] += 1
+        if status == 7:
+            st[I_PROV] -= 1
+            if st[I_PROV] <= 0:
+                st[I_STATUS] = 3  # no lower stretch for confirm_s: this is the rest level
         if hom:
-            if md < pf[Q_LOW] * q:
-                _calibrate(f, st, pi, pf, md, 1, cal, ring, sos_e, zstep_e, zi_tmp, out)
+            if md < (pf[Q_FOLLOW] if status == 7 else pf[Q_LOW]) * q:
+                # much lower than a confirmed baseline: that was activity, provisional again
+                new = 7 if md < pf[Q_LOW] * q else status
+                _calibrate(f, st, pi, pf, md, 1, new, cal, ring, sos_e, zstep_e, zi_tmp, out)
                 st[I_SINCE] = 0
             elif md <= pf[Q_QMAX] * q and st[I_SINCE] >= k:
                 # a fresh quiet-looking stretch (no overlap with the last one): refine q and L
@@ -590,6 +613,7 @@ class GuardingEmgDetector:
                 sos_c.shape[0],
                 sos_e.shape[0],
                 sos_m.shape[0],
+                max(1, round(cfg.confirm_s / cfg.tick_s)),
             ],
             dtype=np.int64,
         )
@@ -609,6 +633,7 @@ class GuardingEmgDetector:
                 cfg.release,
                 cfg.h_low,
                 0.0 if cfg.max_quiet is None else cfg.max_quiet,
+                cfg.follow_below,
             ],
             dtype=np.float64,
         )
