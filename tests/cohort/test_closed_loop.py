@@ -66,10 +66,12 @@ def test_base_tension_kept(emg_cohort: tuple[list[dict[str, Any]], Any]) -> None
 
 
 def test_force_path_alone(force_cohort: tuple[list[dict[str, Any]], Any]) -> None:
-    """Without EMG the force path still detects nearly all significant counter-tension
-    (measured: 98-99%, bench/b2) with under one false stop per session."""
+    """Without EMG the force path detects at least 99% of significant counter-tension with at
+    most one false stop per session (the goal; measured on this cohort: 215 of 216, 0.9 false
+    stops per session; bench/b2 over 180 sessions: 99.1%)."""
     _, report = force_cohort
     assert report["limit_violations"] == 0
-    assert report["detection_rate"] >= 0.97
+    assert report["guarding_true"] >= 150  # enough events for a 1% resolution
+    assert report["detection_rate"] >= 0.99
     assert report["false_stops_per_session"] <= 1.0
     assert report["hold_within_10pct_min"] >= 0.95
