@@ -14,6 +14,7 @@ import pytest
 
 from spinecare.errors import InputError
 from spinecare.signals.detector import (
+    STATUS_TEXT,
     CalibrationKind,
     DetectorConfig,
     EmgStatus,
@@ -173,3 +174,21 @@ def test_bad_configurations_are_refused() -> None:
         DetectorConfig(slow_q=0.5)
     with pytest.raises(InputError):
         GuardingEmgDetector().update(np.zeros((2, 20)))
+
+
+def test_after_a_mid_contraction_start_the_first_real_rest_is_enough() -> None:
+    # The recording begins in a 2 s contraction; 0.8 s of rest later the next one starts. The
+    # baseline learned on the contraction is followed down to rest within that rest, and while
+    # it is being re-learned the detector says so (status and reason) instead of claiming ready.
+    s = emg_synthetic(9.0, [0.0, 2.8, 6.0], [2.0, 1.0, 1.0], snr_db=26.0, seed=12)
+    det = GuardingEmgDetector()
+    ups = [det.update(s.signal_uv[i : i + 20]) for i in range(0, s.signal_uv.size, 20)]
+    onsets = [u.onset_index / 1000.0 for u in ups if u.onset_index is not None]
+    assert onsets == pytest.approx([2.8, 6.0], abs=0.03)
+    provisional = [u for u in ups if u.status is EmgStatus.UNCONFIRMED]
+    assert provisional and all(not u.ready for u in provisional)
+    assert (
+        STATUS_TEXT[EmgStatus.UNCONFIRMED]
+        == "EMG baseline was muscle activity: re-learning the rest level"
+    )
+    assert ups[-1].ready
