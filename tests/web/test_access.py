@@ -46,6 +46,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/sessions/{session_id}/setup"): CLINICAL,
     ("GET", "/sessions/{session_id}/segments"): CLINICAL,
     ("POST", "/sessions/{session_id}/start"): CLINICAL,
+    ("GET", "/sessions/{session_id}/curve.json"): CLINICAL,
+    ("GET", "/live/{session_id}/curve.json"): CLINICAL,
     ("GET", "/sessions/{session_id}"): ALL,
     ("GET", "/sessions/{session_id}/telemetry.json"): ALL,
     ("GET", "/sessions/{session_id}/report.pdf"): ALL,

@@ -10,41 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import ARTIFACTS, PASSWORD, Clinic
+from tests.web.conftest import PASSWORD, Clinic, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def page(server: str) -> Any:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/ensure-system-deps.sh)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        ctx = browser.new_context(
-            viewport={"width": 1280, "height": 800}, base_url=server, accept_downloads=True
-        )
-        pg = ctx.new_page()
-        pg.set_default_timeout(15_000)
-        yield pg
-        browser.close()
-
-
-def shot(page: Any, name: str) -> None:
-    """A screenshot for the artifacts. Chromium under load now and then refuses one
-    ("Unable to capture screenshot"): try again; a picture is evidence, not the behaviour."""
-    from playwright.sync_api import Error
-
-    for attempt in range(3):
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
-            return
-        except Error:
-            time.sleep(0.3 * (attempt + 1))
 
 
 def _session_in_the_past(clinic: Clinic) -> None:

@@ -298,3 +298,38 @@ def test_no_show_on_today_when_its_time_has_come_replacement_at_the_end(
     assert r.status_code == 422 and "only treated sessions are billed" in r.text
     day = ther.api("GET", "/api/v1/today").json()
     assert any(a["session_id"] == sid and a["status"] == "no_show" for a in day)
+
+
+def test_the_set_up_page_draws_the_mode_s_target_curve_ahead_of_time(
+    login: Any, clinic: Clinic
+) -> None:
+    from spinecare.services.sessions import planned_protocol
+    from spinecare.store import open_store
+    from spinecare.therapy.curve import target_curve
+    from spinecare.web.curve import CURVE_STEP_S
+
+    ther: Browser = login("therapist")
+    sid = clinic.planned_session_id
+    page = ther.client.get(f"/sessions/{sid}/setup").text
+    assert f'data-url="/sessions/{sid}/curve.json"' in page and "Sollkurve" in page
+    c = ther.client.get(f"/sessions/{sid}/curve.json", params={"minutes": "2"}).json()
+    store = open_store(url=clinic.db_url, auto_migrate=False)
+    with store.session() as db:
+        from spinecare.services.users import actor_for
+
+        proto = planned_protocol(db, actor_for(db, "therapist"), sid)
+    store.dispose()
+    drawn = target_curve(proto.model_copy(update={"traction_minutes": 2.0}), CURVE_STEP_S)
+    assert c["mode"] == proto.mode.value == "intermittent"
+    assert len(c["t_s"]) == len(drawn.t_s) and c["duration_s"] == round(drawn.duration_s, 2)
+    assert max(c["target_n"]) == round(float(drawn.target_n.max()), 1) == proto.peak_force_n
+    assert len(c["cycles"]) == len(drawn.cycles) >= 1
+    assert all(s <= t for s, t in zip(c["segment_n"], c["target_n"], strict=True))
+    # Within the clinician's limit, as the runner plans it.
+    low = ther.client.get(
+        f"/sessions/{sid}/curve.json", params={"minutes": "2", "clinician_max_force_n": "100"}
+    ).json()
+    assert max(low["target_n"]) == 100.0
+    bad = ther.client.get(f"/sessions/{sid}/curve.json", params={"minutes": "0"})
+    assert bad.status_code == 422
+    assert ther.client.get(f"/sessions/{clinic.done_session_id}/curve.json").status_code == 422

@@ -84,6 +84,13 @@ class TickView:
     flags: tuple[str, ...]
     ended: bool = False  # the last view of the session (after the release)
     end_reason: str = ""
+    # The patient's hand switch as the table reported it this tick (pressed: the stop path).
+    stop_pressed: bool = False
+    # Latched faults of the safety policy, in the order they happened (FaultKind values).
+    faults: tuple[str, ...] = ()
+    # The EMG channel's state (``controller.EMG_*``; "" without EMG): anything but active while
+    # EMG is on means the counter-tension reaction runs on the force path alone.
+    emg_status: str = ""
 
 
 @dataclass(slots=True)
@@ -172,6 +179,7 @@ class SessionRunner:
         self._recorder_failed = False
         self._recorder_error = ""
         self._last_view: TickView | None = None
+        self._fault_view: tuple[str, ...] = ()
         self._violation_n = self.policy.overforce_n  # the threshold that trips SAF-4
 
     # -- control from other threads ----------------------------------------------------------
@@ -368,10 +376,21 @@ class SessionRunner:
                 guarding_events=len(c.events),
                 peak_n=c.peak_n,
                 flags=flags,
+                stop_pressed=r.stop_pressed,
+                faults=self._fault_kinds(),
+                emg_status=c.emg_status,
             )
             self._last_view = view
             for sub in self.subscribers:
                 sub(view)
+
+    def _fault_kinds(self) -> tuple[str, ...]:
+        """The latched faults' kinds (a new tuple only when one latched)."""
+        faults = self.policy.faults
+        view = self._fault_view
+        if len(faults) != len(view) or (faults and faults[-1].kind.value != view[-1]):
+            self._fault_view = tuple(f.kind.value for f in faults)
+        return self._fault_view
 
     def _log_events(self, rec: Recorder, now: float) -> None:
         """Onsets at once; each guarding episode again, complete, once the muscles relaxed."""
@@ -463,6 +482,9 @@ class SessionRunner:
             flags=last.flags,
             ended=True,
             end_reason=self._end_reason,
+            stop_pressed=last.stop_pressed,
+            faults=self._fault_kinds(),
+            emg_status=self.controller.emg_status,
         )
         for sub in self.subscribers:
             with contextlib.suppress(Exception):

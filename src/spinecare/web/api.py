@@ -38,7 +38,7 @@ from spinecare.services.users import UserCreate, UserPublic
 from spinecare.store.enums import Role
 from spinecare.vocab import Region
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect
-from spinecare.web.live import LiveEntry
+from spinecare.web.live import LiveEntry, severities
 from spinecare.web.roles import ADMIN, BILL, DECIDE, READ, WRITE
 from spinecare.web.sessions import PauseRequest, SessionStart, start_course_session
 
@@ -77,6 +77,13 @@ class InvoiceCreate(BaseModel):
     lang: Literal["de", "en"] = "de"
 
 
+class LiveMessage(BaseModel):
+    """A line of the monitor's messages: ``fault:KIND``, ``emg:STATE`` or ``clamp:STAGE``."""
+
+    severity: Literal["error", "warning", "info"]
+    what: str
+
+
 class LiveStatus(BaseModel):
     """A running (or just finished) session on this server."""
 
@@ -95,6 +102,11 @@ class LiveStatus(BaseModel):
     started_by: str
     started_at: datetime
     error: str | None
+    stop_pressed: bool | None = Field(
+        description="the patient's hand switch, as the table reports it"
+    )
+    faults: list[str] = Field(default_factory=list, description="latched faults, in order")
+    messages: list[LiveMessage] = Field(default_factory=list)
 
 
 def live_status(e: LiveEntry) -> LiveStatus:
@@ -116,6 +128,9 @@ def live_status(e: LiveEntry) -> LiveStatus:
         started_by=e.started_by,
         started_at=e.started_at,
         error=e.error,
+        stop_pressed=v.stop_pressed if v else None,
+        faults=list(v.faults) if v else [],
+        messages=[LiveMessage(severity=sev, what=w) for sev, w in severities(v)] if v else [],
     )
 
 

@@ -90,6 +90,29 @@ TEXTS: dict[str, tuple[str, str]] = {
     "record": ("Erfassen", "Record"),
     "cancel": ("Absagen", "Cancel"),
     "no_show": ("Nicht erschienen", "No-show"),
+    "target_curve": (
+        "Sollkurve des Modus (vorab, aus der Regelung)",
+        "The mode's target curve (ahead of time, from the controller)",
+    ),
+    "curve_note": (
+        "So zieht der Tisch, solange keine Gegenspannung auftritt; bei Gegenspannung löst er "
+        "auf die Grundspannung und baut langsam wieder auf.",
+        "What the table pulls while the patient does not tense; on counter-tension it releases "
+        "to base and rebuilds slowly.",
+    ),
+    "plan": ("Plan", "Plan"),
+    "mode": ("Modus", "Mode"),
+    "pulls": ("Züge", "Pulls"),
+    "minutes_total": ("min bis zum Lösen", "min to the release"),
+    "static": ("statisch", "static"),
+    "intermittent": ("intermittierend", "intermittent"),
+    "cyclic": ("zyklisch", "cyclic"),
+    "linear": ("linear", "linear"),
+    "logarithmic": ("logarithmisch", "logarithmic"),
+    "switch_pressed": ("GEDRÜCKT", "PRESSED"),
+    "switch_free": ("nicht gedrückt", "not pressed"),
+    "messages": ("Meldungen", "Messages"),
+    "no_messages": ("keine", "none"),
     "appointments": ("Termine", "Appointments"),
     "no_appointments": ("Keine Termine heute.", "No appointments today."),
     "running_now": ("Laufende Sitzungen", "Running sessions"),
@@ -225,6 +248,75 @@ PHASES: dict[str, tuple[str, str]] = {
     "stopped": ("GESTOPPT: lösen auf null", "STOPPED: releasing to zero"),
     "fault": ("STÖRUNG: lösen auf null", "FAULT: releasing to zero"),
 }
+
+# The monitor's messages (web/live.py ``severities``): latched faults, the EMG channel, clamps.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "fault:stale_reading": (
+        "Messwerte veraltet (Verbindung zum Tisch)",
+        "Readings stale (link to the table)",
+    ),
+    "fault:out_of_range": ("Messwert außerhalb des Messbereichs", "Reading out of range"),
+    "fault:stuck_load_cell": ("Kraftsensor hängt", "Load cell stuck"),
+    "fault:force_jump": ("Kraftsprung (Sensor)", "Force jump (sensor)"),
+    "fault:encoder_jump": ("Wegsensor springt", "Encoder jump"),
+    "fault:harness_slip": ("Gurt rutscht", "Harness slipping"),
+    "fault:actuator_stall": ("Antrieb blockiert", "Actuator stalled"),
+    "fault:overforce": ("Kraft über dem Grenzwert", "Force above the limit"),
+    "fault:controller_exception": ("Fehler in der Regelung", "Controller error"),
+    "fault:loop_overrun": ("Regelschleife zu spät", "Control loop late"),
+    "fault:device_refused": ("Tisch lehnt Befehl ab", "Table refused a command"),
+    "fault:device_fault": ("Tisch meldet Störung", "Table reports a fault"),
+    "fault:tick_exception": ("Interner Fehler", "Internal error"),
+    "emg:calibrating": (
+        "EMG kalibriert: Gegenspannung nur über die Kraft erkannt",
+        "EMG calibrating: counter-tension by force alone",
+    ),
+    "emg:settling": (
+        "EMG stellt sich ein: Gegenspannung nur über die Kraft",
+        "EMG settling: counter-tension by force alone",
+    ),
+    "emg:not_quiet": (
+        "EMG: Muskel aktiv, wartet auf Ruhe (nur Kraftpfad)",
+        "EMG: muscle active, waiting for quiet (force path only)",
+    ),
+    "emg:no_signal": (
+        "EMG kein Signal: Elektroden prüfen (nur Kraftpfad)",
+        "EMG no signal: check the electrodes (force path only)",
+    ),
+    "emg:bad_input": (
+        "EMG ungültige Werte: Verstärker prüfen (nur Kraftpfad)",
+        "EMG invalid samples: check the amplifier (force path only)",
+    ),
+    "emg:baseline_lost": (
+        "EMG Ruhewert verloren: kalibriert neu (nur Kraftpfad)",
+        "EMG baseline lost: re-calibrating (force path only)",
+    ),
+    "clamp:clinician": ("Kraft begrenzt: ärztliche Obergrenze", "Force limited: clinician's limit"),
+    "clamp:body_weight_cap": (
+        "Kraft begrenzt: Anteil Körpergewicht",
+        "Force limited: share of body weight",
+    ),
+    "clamp:device_limit": ("Kraft begrenzt: Grenze des Tisches", "Force limited: table's limit"),
+    "clamp:invalid": ("Ungültiger Sollwert verworfen", "Invalid setpoint refused"),
+    "clamp:base_invalid": ("Ungültige Grundspannung verworfen", "Invalid base refused"),
+    "clamp:protocol": ("Spitzenkraft des Protokolls", "Protocol peak"),
+    "clamp:rate_rise": ("Anstieg begrenzt", "Rise limited"),
+    "clamp:base_above_setpoint": (
+        "Grundspannung an Sollwert angepasst",
+        "Base held at the setpoint",
+    ),
+}
+SEVERITY_LABELS: dict[str, tuple[str, str]] = {
+    "error": ("Störung", "Fault"),
+    "warning": ("Warnung", "Warning"),
+    "info": ("Hinweis", "Note"),
+}
+
+
+def messages(lang: str) -> dict[str, str]:
+    i = LANGS.index(check_lang(lang))
+    return {k: v[i] for k, v in (MESSAGES | SEVERITY_LABELS).items()}
+
 
 # The seed's contraindications as the German screen shows them (titles of
 # clinical/contraindications.py RULES, translated).

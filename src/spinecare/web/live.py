@@ -53,6 +53,9 @@ class Frame:
             list(v.flags),
             v.ended,
             v.end_reason,
+            v.stop_pressed,
+            list(v.faults),
+            v.emg_status,
         ]
 
 
@@ -73,7 +76,42 @@ FRAME_FIELDS = (
     "flags",
     "ended",
     "end_reason",
+    "stop_pressed",
+    "faults",
+    "emg_status",
 )
+
+# What the monitor's messages panel shows and how loud (display only; the safety policy acts on
+# every fault the same way: latch and release). "error": a latched fault, the table releases to
+# zero and the session ends. "warning": the session goes on, limited: the EMG channel not ready
+# (counter-tension watched on the force path alone) or the force cut by a limit (a clamp other
+# than the routine rise limit and the protocol's own peak). "info": the routine shaping.
+SEVERITY_ERROR, SEVERITY_WARNING, SEVERITY_INFO = "error", "warning", "info"
+CLAMP_SEVERITY: dict[str, str] = {
+    "clinician": SEVERITY_WARNING,
+    "body_weight_cap": SEVERITY_WARNING,
+    "device_limit": SEVERITY_WARNING,
+    "invalid": SEVERITY_WARNING,
+    "base_invalid": SEVERITY_WARNING,
+    "protocol": SEVERITY_INFO,
+    "rate_rise": SEVERITY_INFO,
+    "base_above_setpoint": SEVERITY_INFO,
+}
+# EMG states in which the reaction to counter-tension has its EMG path (controller.EMG_*).
+EMG_FINE = ("", "none", "active")
+
+
+def severities(view: TickView) -> list[tuple[str, str]]:
+    """(severity, what) for one tick: faults first, then warnings, then notes; what is a key the
+    monitor translates (``fault:KIND``, ``emg:STATUS``, ``clamp:STAGE``)."""
+    out = [(SEVERITY_ERROR, f"fault:{k}") for k in view.faults]
+    if view.emg_status not in EMG_FINE:
+        out.append((SEVERITY_WARNING, f"emg:{view.emg_status}"))
+    for flag in view.flags:
+        if flag.startswith("clamp:"):
+            stage = flag.removeprefix("clamp:")
+            out.append((CLAMP_SEVERITY.get(stage, SEVERITY_WARNING), flag))
+    return out
 
 
 @dataclass
@@ -93,6 +131,8 @@ class LiveEntry:
     error: str | None = None
     paused: bool = False
     thread: threading.Thread | None = None
+    # The clinician's limit the session runs with (the controller plans within it).
+    clinician_max_force_n: float | None = None
 
     # -- relay thread ------------------------------------------------------------------------
     def put(self, seq: int, wall_ms: float, view: TickView) -> None:
@@ -165,11 +205,19 @@ class LiveRegistry:
         patient_id: int,
         patient_name: str,
         started_by: str,
+        clinician_max_force_n: float | None = None,
     ) -> LiveEntry:
         """``prepare()`` starts the session's process, which checks and records the session
         (the table has not moved); a thread of the server relays its ticks into the ring."""
         live = prepare()
-        entry = LiveEntry(session_id, patient_id, patient_name, started_by, live)
+        entry = LiveEntry(
+            session_id,
+            patient_id,
+            patient_name,
+            started_by,
+            live,
+            clinician_max_force_n=clinician_max_force_n,
+        )
         thread = threading.Thread(target=entry._run, name=f"relay-{session_id}", daemon=True)
         entry.thread = thread
         with self._lock:

@@ -26,6 +26,7 @@ from spinecare.clinical.contraindications import RULES
 from spinecare.clinical.findings import CI_CODES, Finding
 from spinecare.clinical.vocab import BmdSite, Menopause, Sex
 from spinecare.errors import InputError, describe_validation_error
+from spinecare.quantities import DEVICE_MAX_FORCE_N
 from spinecare.services import courses as course_svc
 from spinecare.services import findings as findings_svc
 from spinecare.services import invoices as invoice_svc
@@ -53,6 +54,7 @@ from spinecare.services.users import UserCreate
 from spinecare.store.enums import Insurance, Role, SessionStatus
 from spinecare.vocab import SEGMENTS, Region
 from spinecare.web import accounts
+from spinecare.web.curve import curve_data
 from spinecare.web.deps import (
     LANG_KEY,
     CtxDep,
@@ -701,6 +703,29 @@ def session_segments(
     return page(request, "segments.html", user, seg=_segment_picture(proto, angle))
 
 
+@router.get("/sessions/{session_id}/curve.json", dependencies=[WRITE])
+def session_curve(
+    db: DbDep,
+    user: CurrentUser,
+    session_id: Id,
+    minutes: Annotated[float | None, Query(gt=0.0, le=45.0)] = None,
+    clinician_max_force_n: Annotated[float | None, Query(gt=0.0, le=DEVICE_MAX_FORCE_N)] = None,
+) -> Response:
+    """The planned session's target curve ahead of time (the set-up page's chart)."""
+    proto = session_svc.planned_protocol(db, user, session_id)
+    if minutes is not None:
+        proto = session_svc.protocol_checked(proto, minutes=minutes)
+    return JSONResponse(curve_data(proto, clinician_max_force_n))
+
+
+@router.get("/live/{session_id}/curve.json", dependencies=[WRITE])
+def live_curve(ctx: CtxDep, session_id: Id) -> Response:
+    """The running session's target curve, as its controller plans it (the monitor draws the
+    live trace over it)."""
+    entry = _entry(ctx, session_id)
+    return JSONResponse(curve_data(entry.live.protocol, entry.clinician_max_force_n))
+
+
 @router.post("/sessions/{session_id}/start", dependencies=[WRITE])
 def session_start(
     ctx: CtxDep,
@@ -750,17 +775,21 @@ def live_monitor(
     entry = ctx.live.get(session_id)
     if entry is None:
         return redirect(f"/sessions/{session_id}")
-    proto = entry.live.protocol
-    return page(
-        request, "live.html", user, e=entry, proto=proto, fields=FRAME_FIELDS, patient_view=False
-    )
+    return _monitor(request, user, entry, patient_view=False)
 
 
 @router.get("/live/{session_id}/patient", response_class=HTMLResponse, dependencies=[WRITE])
 def live_patient_view(
     request: Request, ctx: CtxDep, user: Annotated[Actor, Depends(page_user)], session_id: Id
 ) -> Response:
-    entry = _entry(ctx, session_id)
+    return _monitor(request, user, _entry(ctx, session_id), patient_view=True)
+
+
+def _monitor(request: Request, user: Actor, entry: LiveEntry, *, patient_view: bool) -> Response:
+    from spinecare.web.deps import lang_of
+    from spinecare.web.i18n import messages
+    from spinecare.web.live import CLAMP_SEVERITY, EMG_FINE
+
     return page(
         request,
         "live.html",
@@ -768,7 +797,10 @@ def live_patient_view(
         e=entry,
         proto=entry.live.protocol,
         fields=FRAME_FIELDS,
-        patient_view=True,
+        patient_view=patient_view,
+        messages=messages(lang_of(request)),
+        clamp_severity=CLAMP_SEVERITY,
+        emg_fine=EMG_FINE,
     )
 
 

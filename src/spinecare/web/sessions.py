@@ -101,4 +101,5 @@ def start_course_session(
         patient_id=patient_id,
         patient_name=patient_name,
         started_by=actor.username,
+        clinician_max_force_n=req.clinician_max_force_n,
     )
