@@ -94,7 +94,7 @@ def run(
         typer.Option("--faults", help="fault catalogue: all, kinds separated by commas, or a file"),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", min=1, max=256, help="1: this process; more: LocalCluster")
+        int, typer.Option("--workers", min=1, max=64, help="1: this process; more: LocalCluster")
     ] = 1,
     scheduler: Annotated[
         str | None, typer.Option("--scheduler", help="an existing Dask scheduler, tcp://HOST:PORT")
