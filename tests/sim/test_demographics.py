@@ -12,13 +12,14 @@ from spinecare.sim.demographics import (
     WEIGHT_MAX_KG,
     WEIGHT_MIN_KG,
     BoneStatus,
+    PatientProfile,
     profile_draw,
 )
 
 N = 4000
 
 
-def _people(seed: int = 1) -> list:  # type: ignore[type-arg]
+def _people(seed: int = 1) -> list[PatientProfile]:
     rng = np.random.default_rng(seed)
     return [profile_draw(rng) for _ in range(N)]
 
