@@ -275,7 +275,7 @@ def test_a_no_show_is_never_invoiced(
     )
     db.commit()
     bill = actors[Role.BILLING]
-    with pytest.raises(InputError, match="only treated sessions are billed"):
+    with pytest.raises(InputError, match="is no-show: only a session that ran is billed"):
         create_invoice(db, bill, patient_id, session_ids=[s1.id])
     with pytest.raises(InputError, match="no treated, unbilled sessions"):
         create_invoice(db, bill, patient_id, course_id=course.id)

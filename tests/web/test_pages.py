@@ -295,7 +295,7 @@ def test_no_show_on_today_when_its_time_has_come_replacement_at_the_end(
         "/api/v1/invoices",
         json={"patient_id": clinic.patient_id, "session_ids": [sid]},
     )
-    assert r.status_code == 422 and "only treated sessions are billed" in r.text
+    assert r.status_code == 422 and "is no-show: only a session that ran is billed" in r.text
     day = ther.api("GET", "/api/v1/today").json()
     assert any(a["session_id"] == sid and a["status"] == "no_show" for a in day)
 

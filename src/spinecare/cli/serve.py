@@ -16,8 +16,20 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo/--no-demo", help="fill an empty clinic with demo data")
     ] = True,
+    device_spec: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="the table the sessions drive: simulated (default), modbus://HOST:PORT or "
+            "rtu:///dev/ttyUSB0?baud=115200 (probed now; never a silent fall-back)",
+        ),
+    ] = "simulated",
 ) -> None:
     """Run the clinic web app (browser pages, live monitor, REST API under /api/v1)."""
+    from spinecare.cli._device import table_choice
+
+    # Before anything else: a table that does not answer stops the server here (status 2).
+    table = table_choice(device_spec, fast=False, speed=1.0, emg=False)
     typer.echo("spinecare serve: opening the database ...")
     import uvicorn
 
@@ -44,6 +56,11 @@ def serve(
         if admin is not None:
             typer.echo("spinecare serve: preparing the demo clinic (one simulated session) ...")
             seed_demo(store, settings, admin)
-    typer.echo(f"spinecare serve: http://{host}:{port}/  (Ctrl-C stops; running sessions release)")
+    where = "the simulated table" if table is None else f"the table at {table.url}"
+    typer.echo(
+        f"spinecare serve: http://{host}:{port}/  sessions drive {where}  "
+        "(Ctrl-C stops; running sessions release)"
+    )
     tune_interpreter()
-    uvicorn.run(create_app(settings, store=store), host=host, port=port, log_level="warning")
+    app = create_app(settings, store=store, table=table)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

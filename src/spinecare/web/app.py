@@ -21,6 +21,7 @@ from spinecare.settings import Settings, get_settings
 from spinecare.store import Store, open_store
 from spinecare.web.config import WebSettings, secret_key
 from spinecare.web.deps import CsrfRejected, LoginRequired, PasswordChangePending, WebContext
+from spinecare.web.device import TableOnTheWire
 from spinecare.web.live import LiveRegistry
 
 HERE = Path(__file__).parent
@@ -50,7 +51,10 @@ def create_app(
     *,
     web: WebSettings | None = None,
     store: Store | None = None,
+    table: TableOnTheWire | None = None,
 ) -> FastAPI:
+    """The app; ``table`` is the probed table on the wire its sessions drive (None: the
+    simulated table)."""
     settings = settings or get_settings()
     web = web or WebSettings()
     store = store or open_store(settings)
@@ -63,6 +67,7 @@ def create_app(
         live=LiveRegistry(web.max_live_sessions),
         templates=templates,
         data_dir=data_dir,
+        table=table,
     )
 
     @contextlib.asynccontextmanager

@@ -22,6 +22,7 @@ from spinecare.store import Store
 from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import Role
 from spinecare.web.config import WebSettings
+from spinecare.web.device import TableOnTheWire
 from spinecare.web.live import LiveRegistry
 from spinecare.web.security import CSRF_FIELD, CSRF_HEADER, csrf_ok
 
@@ -39,6 +40,8 @@ class WebContext:
     live: LiveRegistry
     templates: Jinja2Templates
     data_dir: Path
+    # The table on the wire this server drives (``spinecare serve --device``); None: simulated.
+    table: TableOnTheWire | None = None
 
 
 class LoginRequired(Exception):

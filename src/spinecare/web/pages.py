@@ -63,6 +63,7 @@ from spinecare.web.deps import (
     OptionalUser,
     csrf_protect,
 )
+from spinecare.web.device import describe as describe_table
 from spinecare.web.i18n import LANGS, MISSING_DE
 from spinecare.web.live import FRAME_FIELDS, LiveEntry
 from spinecare.web.render import flash, page, redirect
@@ -666,6 +667,8 @@ def session_setup(
     user: Annotated[Actor, Depends(page_user)],
     session_id: Id,
 ) -> Response:
+    from spinecare.web.deps import lang_of
+
     s = session_svc.get_session(db, user, session_id)
     if ctx.live.get(session_id) is not None:
         return redirect(f"/live/{session_id}")
@@ -687,7 +690,8 @@ def session_setup(
         p=p,
         result=result,
         seg=_segment_picture(proto, None),
-        simulated=ctx.settings.device_simulated,
+        simulated=ctx.table is None and ctx.settings.device_simulated,
+        table_line=describe_table(ctx.table, lang_of(request)),
     )
 
 
@@ -775,17 +779,19 @@ def live_monitor(
     entry = ctx.live.get(session_id)
     if entry is None:
         return redirect(f"/sessions/{session_id}")
-    return _monitor(request, user, entry, patient_view=False)
+    return _monitor(request, ctx, user, entry, patient_view=False)
 
 
 @router.get("/live/{session_id}/patient", response_class=HTMLResponse, dependencies=[WRITE])
 def live_patient_view(
     request: Request, ctx: CtxDep, user: Annotated[Actor, Depends(page_user)], session_id: Id
 ) -> Response:
-    return _monitor(request, user, _entry(ctx, session_id), patient_view=True)
+    return _monitor(request, ctx, user, _entry(ctx, session_id), patient_view=True)
 
 
-def _monitor(request: Request, user: Actor, entry: LiveEntry, *, patient_view: bool) -> Response:
+def _monitor(
+    request: Request, ctx: Any, user: Actor, entry: LiveEntry, *, patient_view: bool
+) -> Response:
     from spinecare.web.deps import lang_of
     from spinecare.web.i18n import messages
     from spinecare.web.live import CLAMP_SEVERITY, EMG_FINE
@@ -801,6 +807,7 @@ def _monitor(request: Request, user: Actor, entry: LiveEntry, *, patient_view: b
         messages=messages(lang_of(request)),
         clamp_severity=CLAMP_SEVERITY,
         emg_fine=EMG_FINE,
+        table_line=describe_table(ctx.table, lang_of(request)),
     )
 
 

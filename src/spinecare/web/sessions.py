@@ -71,11 +71,24 @@ def start_course_session(
     existing = ctx.live.get(session_id)
     if existing is not None and existing.running:
         raise InputError("session", "is running already", session_id)
-    if not ctx.settings.device_simulated:
-        raise InputError("device", "no table driver is configured on this server")
+    table = ctx.table
+    if table is None and not ctx.settings.device_simulated:
+        raise InputError(
+            "device", "no table on this server: start it with `spinecare serve --device URL`"
+        )
+    if table is not None:
+        if req.speed != 1.0:
+            raise InputError(
+                "speed",
+                "a table on the wire runs in real time (only the simulated table runs faster)",
+            )
+        if req.emg and not table.identity.emg:
+            raise InputError("emg", "the table on the wire has no EMG channel", str(table.url))
     ctx.live.reserve()
     with ctx.store.session() as db:
         proto = planned_protocol(db, actor, session_id)
+        if table is not None:  # the table's own limit covers what the session may command
+            table.factory(proto, clinician_max_force_n=req.clinician_max_force_n, emg=req.emg)
         row = db.get(TreatmentSession, session_id)
         assert row is not None
         course_id, number = row.course_id, row.number
@@ -94,6 +107,7 @@ def start_course_session(
         emg=req.emg,
         clinician_max_force_n=req.clinician_max_force_n,
         protocol=proto.model_dump(mode="json"),
+        table=table,
     )
     return ctx.live.start(
         session_id,

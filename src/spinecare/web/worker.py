@@ -56,6 +56,8 @@ class WorkerJob:
     emg: bool
     clinician_max_force_n: float | None
     protocol: dict[str, Any]
+    # The probed table on the wire (web/device.py), or None for the simulated table.
+    table: Any = None
 
 
 def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
@@ -90,7 +92,7 @@ def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
             tick_view_every=1,
         )
         proto = Protocol.model_validate(job.protocol)
-        warm_up(proto, job.session_id, job.emg)
+        warm_up(proto, job.session_id, job.emg, simulated=job.table is None)
         if real_time:  # threads inherit it: everything the session starts from here on
             with contextlib.suppress(OSError, AttributeError):
                 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(HELPER_PRIORITY))
@@ -99,7 +101,13 @@ def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
                 store.unit_of_work,
                 actor,
                 job.session_id,
-                device_factory(proto, job.session_id, job.emg),
+                device_factory(
+                    proto,
+                    job.session_id,
+                    job.emg,
+                    table=job.table,
+                    clinician_max_force_n=job.clinician_max_force_n,
+                ),
                 out_dir=Path(job.out_dir),
                 minutes=job.minutes,
                 options=options,
@@ -137,12 +145,14 @@ def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
         store.dispose()
 
 
-def warm_up(proto: Protocol, seed: int, emg: bool) -> None:
-    """Compile (or load from the cache) the table's physics and the EMG detector at normal
-    priority, on a scratch table: the session's own preparation then finds them ready and
-    does not hold a CPU at real-time priority while other sessions run."""
-    scratch = device_factory(proto, seed, emg)(lambda: 0.0)
-    scratch.configure()
+def warm_up(proto: Protocol, seed: int, emg: bool, *, simulated: bool = True) -> None:
+    """Compile (or load from the cache) the simulated table's physics and the EMG detector at
+    normal priority, on a scratch table: the session's own preparation then finds them ready and
+    does not hold a CPU at real-time priority while other sessions run. A table on the wire is
+    never touched here (it is brought up once, by the session)."""
+    if simulated:
+        scratch = device_factory(proto, seed, emg)(lambda: 0.0)
+        scratch.configure()
     if emg:
         from spinecare.signals.emg import EmgGuardingDetector
 
@@ -151,8 +161,18 @@ def warm_up(proto: Protocol, seed: int, emg: bool) -> None:
             warm()
 
 
-def device_factory(proto: Protocol, seed: int, emg: bool) -> Any:
-    """The simulated table with a virtual patient of the protocol's weight and region."""
+def device_factory(
+    proto: Protocol,
+    seed: int,
+    emg: bool,
+    *,
+    table: Any = None,
+    clinician_max_force_n: float | None = None,
+) -> Any:
+    """The table on the wire's driver, or the simulated table with a virtual patient of the
+    protocol's weight and region."""
+    if table is not None:
+        return table.factory(proto, clinician_max_force_n=clinician_max_force_n, emg=emg)
     from spinecare.cohort.run import simulated_table_factory
 
     return simulated_table_factory(proto, seed, emg)

@@ -1,0 +1,152 @@
+"""A web session on a table on the wire: `spinecare table serve-sim` (the simulated table behind
+the Modbus register map, in a process of its own) driven by the web app as `spinecare serve
+--device modbus://...` sets it up. Refusals come before anything is recorded or moves."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.cli.test_table_cli import serve_sim_process
+from tests.devices.test_modbus_session import pty_pair  # noqa: F401  (fixture)
+from tests.web.conftest import PASSWORD, Browser, Clinic, csrf_of
+from tests.web.test_live import CHECKLIST
+
+pytestmark = pytest.mark.slow
+
+
+def _app(clinic: Clinic, device: str) -> Any:
+    from spinecare.cli._device import table_choice
+    from spinecare.settings import Settings
+    from spinecare.store import open_store
+    from spinecare.web.app import create_app
+
+    table = table_choice(device, fast=False, speed=1.0, emg=False)
+    settings = Settings(data_dir=clinic.data_dir, database_url=clinic.db_url)
+    return create_app(settings, store=open_store(settings), table=table)
+
+
+def _therapist(app: Any) -> Browser:
+    c = TestClient(app, follow_redirects=False)
+    token = csrf_of(c.get("/login").text)
+    r = c.post("/login", data={"username": "therapist", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 303
+    return Browser(c, csrf_of(c.get("/account").text))
+
+
+@pytest.fixture
+def wire_app(clinic: Clinic, tmp_path: Path) -> Iterator[tuple[Any, Browser]]:
+    with serve_sim_process(tmp_path, "--weight", "70") as port:
+        app = _app(clinic, f"modbus://127.0.0.1:{port}")
+        b = _therapist(app)
+        yield app, b
+        app.state.ctx.live.stop_all("test over")
+        b.client.close()
+        app.state.ctx.store.dispose()
+
+
+def _status(b: Browser, sid: int) -> dict[str, Any]:
+    r = b.api("GET", f"/api/v1/sessions/{sid}")
+    assert r.status_code == 200
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def test_a_web_session_runs_over_modbus_on_the_served_simulator(
+    wire_app: tuple[Any, Browser], clinic: Clinic
+) -> None:
+    _, b = wire_app
+    sid = clinic.planned_session_id
+    page = b.client.get(f"/sessions/{sid}/setup").text
+    assert "simulierte Liege über Modbus" in page and "modbus://127.0.0.1:" in page
+    assert 'name="speed"' not in page  # a table on the wire runs in real time
+    # Refused before anything is recorded: faster than real time, an EMG channel it lacks.
+    for extra, message in (({"speed": 2.0}, "runs in real time"), ({"emg": True}, "no EMG")):
+        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, **extra})
+        assert r.status_code == 422 and message in r.text
+        assert _status(b, sid)["status"] == "planned"
+    r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 0.3})
+    assert r.status_code == 201, r.text
+    live = b.client.get(f"/live/{sid}").text
+    assert "simulierte Liege über Modbus" in live
+    deadline = time.monotonic() + 90
+    while b.api("GET", f"/api/v1/sessions/{sid}/live").json()["running"]:
+        assert time.monotonic() < deadline, "the session did not end"
+        time.sleep(0.5)
+    done = _status(b, sid)
+    s = done["summary"]
+    assert done["status"] == "done", s["end_reason"]
+    assert s["completed"] and not s["faulted"] and s["faults"] == []
+    assert s["simulated"] is True  # the served simulator says what it is (SAF-16)
+    assert s["limit_violations"] == 0 and s["timing"]["clock"] == "MonotonicClock"
+
+
+def test_a_table_whose_limit_is_below_the_session_is_refused_before_it_moves(
+    clinic: Clinic, tmp_path: Path
+) -> None:
+    with serve_sim_process(tmp_path, "--max-force", "60") as port:
+        app = _app(clinic, f"modbus://127.0.0.1:{port}")
+        b = _therapist(app)
+        sid = clinic.planned_session_id
+        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 0.3})
+        assert r.status_code == 422 and "force limit is 60 N" in r.text, r.text
+        assert _status(b, sid)["status"] == "planned"
+        assert b.api("GET", f"/api/v1/sessions/{sid}/live").status_code == 404
+        b.client.close()
+        app.state.ctx.store.dispose()
+
+
+def test_a_web_session_over_rtu_on_a_pseudo_terminal_pair(
+    clinic: Clinic,
+    tmp_path: Path,
+    pty_pair: tuple[str, str],  # noqa: F811  (the fixture imported above)
+) -> None:
+    """The serial form `serve --device rtu:///dev/...?baud=...` accepts: serve-sim on one end of
+    a socat pair, the web app on the other."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from spinecare.errors import InputError
+
+    table_end, pc_end = pty_pair
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPINECARE_")}
+    env["SPINECARE_DATA_DIR"] = str(tmp_path / "server-data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spinecare.cli", "table", "serve-sim", "--rtu", table_end,
+         "--baud", "115200", "--weight", "70"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        device = f"rtu://{pc_end}?baud=115200"
+        deadline = time.monotonic() + 60
+        while True:  # the simulator compiles its physics before it answers
+            try:
+                app = _app(clinic, device)
+                break
+            except InputError:
+                assert proc.poll() is None and time.monotonic() < deadline, "no table on the pty"
+                time.sleep(0.5)
+        b = _therapist(app)
+        sid = clinic.planned_session_id
+        assert f"rtu://{pc_end}" in b.client.get(f"/sessions/{sid}/setup").text
+        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 0.2})
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 90
+        while b.api("GET", f"/api/v1/sessions/{sid}/live").json()["running"]:
+            assert time.monotonic() < deadline, "the session did not end"
+            time.sleep(0.5)
+        done = _status(b, sid)
+        assert done["status"] == "done", done["summary"]["end_reason"]
+        assert done["summary"]["faults"] == [] and done["summary"]["simulated"] is True
+        b.client.close()
+        app.state.ctx.store.dispose()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
