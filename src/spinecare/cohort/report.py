@@ -19,7 +19,7 @@ from spinecare.cohort.summary import sessions_of
 _CSS = """
 body { font-family: 'DejaVu Sans', sans-serif; font-size: 10pt; margin: 1.5em; color: #222; }
 h1 { font-size: 16pt; } h2 { font-size: 12.5pt; margin-top: 1.4em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 8.5pt; }
 td, th { border: 1px solid #bbb; padding: 2px 6px; text-align: right; }
 th { background: #eee; } td:first-child, th:first-child { text-align: left; }
 .bad { color: #b00; font-weight: bold; } .ok { color: #070; font-weight: bold; }
@@ -41,7 +41,8 @@ def _table(rows: Sequence[dict[str, Any]], cols: Sequence[str] | None = None) ->
     if not rows:
         return "<p>none</p>"
     keys = list(cols or rows[0].keys())
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    # Zero-width spaces after underscores let long column names wrap within the page.
+    head = "".join(f"<th>{html.escape(k).replace('_', '_&#8203;')}</th>" for k in keys)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k)))}</td>" for k in keys) + "</tr>"
         for r in rows
@@ -105,7 +106,7 @@ def _plots(patients: Sequence[dict[str, Any]], summary: dict[str, Any]) -> dict[
     faults = summary["faults"]
     if faults:
         fig, ax = plt.subplots(figsize=(9, 3))
-        data = [f["time_to_safe_s"] or [0.0] for f in faults]
+        data = [f["time_to_safe_s"] or [float("nan")] for f in faults]  # never slack: empty
         ax.boxplot(data, tick_labels=[f["fault"] for f in faults], vert=True)
         ax.set_ylabel("time to the safe state, s")
         ax.tick_params(axis="x", rotation=30)

@@ -59,6 +59,8 @@ def cohort_summary(patients: Sequence[Record]) -> dict[str, Any]:
         "completed": sum(1 for s in ss if s["completed"]),
         "tolerated": sum(1 for s in ss if s["tolerated"]),
         "limit_violations": sum(int(s["limit_violations"]) for s in ss),
+        # Readings above the limit that the simulated truth shows were sensor faults (a spike).
+        "measured_limit_excursions": sum(int(s.get("measured_limit_excursions", 0)) for s in ss),
         "guarding_true": true_n,
         "guarding_true_detected": hit_n,
         "guarding_recall": round(hit_n / true_n, 4) if true_n else None,
