@@ -34,7 +34,7 @@ def test_session_and_course_report(tmp_path: Path) -> None:
     assert main(argv) == 0 and out.stat().st_size > 10_000
     out = tmp_path / "c.pdf"
     argv = ["documents", "course-report", "--data", str(DATA / "course.json"), "--out", str(out)]
-    assert main(argv) == 0 and len(PdfReader(str(out)).pages) == 2
+    assert main(argv) == 0 and len(PdfReader(str(out)).pages) == 1
 
 
 @pytest.mark.parametrize(

@@ -67,8 +67,12 @@ def test_session_report_pdf(tmp_path: Path) -> None:
     assert pages(pdf) == 1
     txt = text(pdf)
     for field in ("Sitzungsbericht", "Sitzung 4", "Erika Mustermann", "L4/5", "360 N",
-                  "Gegenspannungen", "loop_overrun", "Modellschätzung", "10.03.2025"):  # fmt: skip
+                  "Gegenspannungen", "Modellschätzung", "10.03.2025",
+                  # the protocol in words and units, the fault and events in words
+                  "Haltezeit 60 s", "Anstieg 15,0 N/s", "Regelschleife zu langsam",
+                  "7:10 min Gegenspannung 45 N über dem Soll; gelöst nach 18,0 s"):  # fmt: skip
         assert field in txt, field
+    assert "=" not in txt and "loop_overrun" not in txt and "peak_force_n" not in txt
     # The chart is an embedded raster image.
     from pypdf import PdfReader
 
@@ -80,7 +84,7 @@ def test_course_report_pdf(tmp_path: Path) -> None:
     course = load_course_json(DATA / "course.json")
     assert len(course.sessions) == 15 and course.odi[0].score == 46
     pdf = render_course_report(course, tmp_path / "c.pdf", lang="en")
-    assert pages(pdf) == 2
+    assert pages(pdf) == 1  # 15 sessions: charts and both halves of the table on one page
     txt = text(pdf)
     for field in ("Course report", "Force dose per session", "Counter-tension",
                   "ODI", "388 N", "15 / 15"):  # fmt: skip

@@ -8,6 +8,7 @@ from contextlib import contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -38,6 +39,13 @@ def clinic_info() -> ClinicInfo:
     from spinecare.settings import get_settings
 
     return ClinicInfo.from_settings(get_settings().clinic)
+
+
+def clinic_zone() -> ZoneInfo:
+    """The clinic's time zone: the day and time a session ran are printed in it."""
+    from spinecare.settings import get_settings
+
+    return get_settings().clinic.zone
 
 
 def _region(region: str) -> str:
@@ -228,17 +236,35 @@ def consent(
 
 @documents_app.command("session-report")
 def session_report(
-    session_dir: Path = typer.Option(..., "--session-dir", help="recorded session directory"),
+    session: int | None = typer.Option(
+        None, "--session", help="a course session's id: patient, operator and pain from the records"
+    ),
+    session_dir: Path | None = typer.Option(
+        None, "--session-dir", help="a recorded session directory (a session outside a course)"
+    ),
     out: Path = OUT_OPTION,
     lang: str = LANG_OPTION,
     template_dir: Path | None = TEMPLATE_OPTION,
+    as_user: str | None = AS_OPTION,
 ) -> None:
-    """Report of one session: force-time chart, counter-tension, faults, pain."""
+    """Report of one session: patient, date, operator, pain before and after, the protocol,
+    the force-time chart, counter-tension and faults with their times."""
     from spinecare.reports.session_report import load_session_dir, render_session_report
 
+    if (session is None) == (session_dir is None):
+        raise InputError("session", "give either --session ID (from the records) or --session-dir")
     lang = check_lang(lang)
     _check_out(out)
-    data = load_session_dir(session_dir)
+    if session_dir is not None:
+        data = load_session_dir(session_dir)
+    else:
+        from spinecare.services.reports import session_report_data
+
+        sid, zone = session, clinic_zone()
+        assert sid is not None
+        data = run_read(
+            as_user, lambda db, actor, _: session_report_data(db, actor, sid, zone=zone)
+        )
     with _atomic(out) as tmp:
         render_session_report(data, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
     _done(out)
@@ -265,9 +291,11 @@ def course_report(
     else:
         from spinecare.services.reports import course_report_data
 
-        cid = course
+        cid, zone = course, clinic_zone()
         assert cid is not None
-        report = run_read(as_user, lambda db, actor, _: course_report_data(db, actor, cid))
+        report = run_read(
+            as_user, lambda db, actor, _: course_report_data(db, actor, cid, zone=zone)
+        )
     with _atomic(out) as tmp:
         render_course_report(
             report, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir
@@ -293,3 +321,119 @@ def invoice(
     with _atomic(out) as tmp:
         render_invoice(inv, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
     _done(out)
+
+
+@documents_app.command("course")
+def course_documents(
+    course_id: int = typer.Argument(..., help="course id (see `spinecare course show`)"),
+    out: Path = typer.Option(..., "--out", help="directory to write the PDFs into"),
+    lang: str = LANG_OPTION,
+    template_dir: Path | None = TEMPLATE_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="print the files written as JSON"),
+    as_user: str | None = AS_OPTION,
+) -> None:
+    """All of a course's documents in one directory: the consent form and the cost estimate
+    for the patient, every issued invoice and credit note, a report for each session that ran
+    and the course report. Each file appears complete or not at all."""
+    import json
+
+    from spinecare.services.documents import course_documents as gather
+
+    lang = check_lang(lang)
+    _check_dir(out)
+    zone = clinic_zone()
+    docs = run_read(as_user, lambda db, actor, _: gather(db, actor, course_id, zone=zone))
+    planned = _course_files(docs, lang)
+    for name, _ in planned:
+        _check_target(out / name)
+    clinic = clinic_info()
+    written: list[Path] = []
+    for name, render in planned:
+        target = out / name
+        with _atomic(target) as tmp:
+            render(tmp, clinic, template_dir)
+        written.append(target)
+    skipped = [f"draft invoice {i}: issue it first (spinecare invoice issue {i})"
+               for i in docs.drafts] + [
+        f"session {i}: its recording is missing; restore it, then run this again"
+        for i in docs.missing_recordings
+    ]  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps({"written": [str(p) for p in written], "skipped": skipped}))
+        return
+    for p in written:
+        _done(p)
+    from spinecare.cli.output import note
+
+    for line in skipped:
+        note(f"not written: {line}")
+
+
+def _check_dir(out: Path) -> None:
+    """``--out`` is a directory (created when missing); a file there is refused."""
+    if out.exists() and not out.is_dir():
+        raise InputError("out", "is a file: name a directory for the documents", str(out))
+    out.mkdir(parents=True, exist_ok=True)  # not writable: OSError, exit status 10
+
+
+def _check_target(path: Path) -> None:
+    if path.exists() and not _replaceable(path):
+        raise InputError("out", "holds a file of that name that is not a PDF: not overwritten",
+                         str(path))  # fmt: skip
+
+
+def _course_files(docs: Any, lang: str) -> list[tuple[str, Any]]:
+    """(file name, render(tmp, clinic, template_dir)) for each document of the course."""
+    from spinecare.billing import Insurance
+    from spinecare.reports.course_report import render_course_report
+    from spinecare.reports.documents import CostEstimate, render_consent, render_estimate
+    from spinecare.services.patients import postal_address
+
+    p, c = docs.patient, docs.course
+    address = postal_address(p)
+    region = c.region.value
+    files: list[tuple[str, Any]] = []
+
+    def consent(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+        render_consent(region, tmp, clinic=clinic, patient_name=p.name, birth_date=p.birth_date,
+                       patient_address=address, lang=lang, template_dir=tdir)  # fmt: skip
+
+    def estimate(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+        est = CostEstimate(region=region, sessions=c.planned_sessions,
+                           insurance=Insurance(p.insurance.value), issued_on=c.start_date,
+                           patient_name=p.name, patient_address=address,
+                           birth_date=p.birth_date)  # fmt: skip
+        render_estimate(est, tmp, clinic=clinic, lang=lang, template_dir=tdir)
+
+    files += [("consent.pdf", consent), ("estimate.pdf", estimate)]
+    for inv in docs.invoices:
+        kind = "credit-note" if inv.kind.value == "credit_note" else "invoice"
+        files.append((f"{kind}-{inv.number}.pdf", _invoice_renderer(inv, lang)))
+    for s in docs.sessions:
+        files.append((f"session-{s.session_number:02d}.pdf", _session_renderer(s, lang)))
+    if docs.course_report is not None:
+        report = docs.course_report
+
+        def course(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+            render_course_report(report, tmp, clinic=clinic, lang=lang, template_dir=tdir)
+
+        files.append(("course-report.pdf", course))
+    return files
+
+
+def _invoice_renderer(inv: Any, lang: str) -> Any:
+    from spinecare.reports.documents import render_invoice
+
+    def render(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+        render_invoice(inv, tmp, clinic=clinic, lang=lang, template_dir=tdir)
+
+    return render
+
+
+def _session_renderer(data: Any, lang: str) -> Any:
+    from spinecare.reports.session_report import render_session_report
+
+    def render(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+        render_session_report(data, tmp, clinic=clinic, lang=lang, template_dir=tdir)
+
+    return render

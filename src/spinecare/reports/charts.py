@@ -26,6 +26,10 @@ ORANGE = "#d9822b"
 GREY = "#7a7a7a"
 RED = "#c0392b"
 DPI = 150
+# Figure sizes (inches) matching their frames on the A4 page (170 mm text width): full width,
+# and half width for two charts side by side.
+FULL_WIDTH = (7.2, 1.9)
+HALF_WIDTH = (3.6, 1.9)
 
 
 def _style(ax: Any) -> None:
@@ -42,8 +46,11 @@ def _legend_above(ax: Any, handles: list[Any], ncol: int) -> None:
 
 
 def to_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """PNG bytes; a figure with a layout engine keeps its size (two charts side by side come
+    out equally high), any other is cropped to its content."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    tight = fig.get_layout_engine() is None
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return buf.getvalue()
 
 
@@ -60,10 +67,12 @@ def force_time_chart(
     fault_t_s: Sequence[float],
     labels: Mapping[str, str],
 ) -> str:
-    """The force-time chart as a data URI for the report templates."""
-    return to_data_uri(
-        force_time_figure(t_s, target_n, measured_n, segment_n, guarding_t_s, fault_t_s, labels)
+    """The force-time chart as a data URI for the report templates (a little flatter than the
+    recording's force.png, so a session's report with its events fits one page)."""
+    fig = force_time_figure(
+        t_s, target_n, measured_n, segment_n, guarding_t_s, fault_t_s, labels, height=1.95
     )
+    return to_data_uri(fig)
 
 
 SESSION_LABELS_EN = {
@@ -107,11 +116,13 @@ def force_time_figure(
     guarding_t_s: Sequence[float],
     fault_t_s: Sequence[float],
     labels: Mapping[str, str],
+    *,
+    height: float = 3.0,
 ) -> Figure:
     """Target and measured force over the session (minutes), the model's segment force, and
     markers at each counter-tension (red triangles) and fault (black crosses)."""
 
-    fig = Figure(figsize=(7.2, 3.0))
+    fig = Figure(figsize=(7.2, height))
     ax = fig.add_subplot()
     t_min = t_s / 60.0
     ax.plot(t_min, measured_n, color=BLUE, linewidth=0.9, label=labels["measured"], zorder=2)
@@ -143,8 +154,9 @@ def dose_chart(
     time_at_force_min: Sequence[float],
     labels: Mapping[str, str],
 ) -> str:
-    """Peak force (bars) and time at force (line, right axis) per session."""
-    fig = Figure(figsize=(7.2, 2.5))
+    """Peak force (bars) and time at force (line, right axis) per session; half the page wide
+    (it sits beside the counter-tension chart), the legend in two rows so it fits its width."""
+    fig = Figure(figsize=HALF_WIDTH, layout="constrained")
     ax = fig.add_subplot()
     ax.bar(sessions, peak_n, color=BLUE, width=0.6, label=labels["peak"])
     ax.set_xlabel(labels["x"], fontsize=8)
@@ -159,19 +171,29 @@ def dose_chart(
     ax2.tick_params(labelsize=7)
     ax2.spines["top"].set_visible(False)
     handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    _legend_above(ax, handles, ncol=2)
+    _legend_above(ax, handles, ncol=1)
+    _sparse_ticks(ax, sessions)
     return to_data_uri(fig)
+
+
+def _sparse_ticks(ax: Any, sessions: Sequence[int]) -> None:
+    """Every session number up to 12, then every other one, so the labels never overlap in a
+    half-width chart."""
+    nums = list(sessions)
+    ax.set_xticks(nums if len(nums) <= 12 else nums[::2])
 
 
 def guarding_chart(
     sessions: Sequence[int], counts: Sequence[int], labels: Mapping[str, str]
 ) -> str:
-    fig = Figure(figsize=(7.2, 1.9))
+    # The same height as the dose chart beside it (its legend rows are the empty title here).
+    fig = Figure(figsize=HALF_WIDTH, layout="constrained")
     ax = fig.add_subplot()
     ax.bar(sessions, counts, color=RED, width=0.6)
     ax.set_xlabel(labels["x"], fontsize=8)
     ax.set_ylabel(labels["y"], fontsize=8)
-    ax.set_xticks(list(sessions))
+    _sparse_ticks(ax, sessions)
+    ax.set_ylim(bottom=0, top=max(1, *counts) * 1.1 if counts else 1)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _style(ax)
     return to_data_uri(fig)
@@ -186,7 +208,7 @@ def outcome_chart(
     labels: Mapping[str, str],
 ) -> str:
     """Pain NRS before/after each session (0-10, left) and ODI % (0-100, right)."""
-    fig = Figure(figsize=(7.2, 2.6))
+    fig = Figure(figsize=FULL_WIDTH, layout="constrained")
     ax = fig.add_subplot()
 
     def series(values: Sequence[float | None]) -> Floats:

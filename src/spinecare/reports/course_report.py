@@ -49,6 +49,7 @@ class CourseReportData:
     region: str | None = None
     target_segment: str | None = None
     planned_sessions: int | None = None
+    birth_date: date | None = None
 
     def __post_init__(self) -> None:
         if not self.sessions:
@@ -150,6 +151,20 @@ def course_from_sessions(
     )
 
 
+def course_summary(data: CourseReportData) -> dict[str, Any]:
+    """The course's result in a few figures: pain before the first and after the last session
+    with a recorded NRS, ODI at baseline and latest, counter-tension in total, peak force at
+    the first and last session."""
+    before = [s.pain_before for s in data.sessions if s.pain_before is not None]
+    after = [s.pain_after for s in data.sessions if s.pain_after is not None]
+    return {
+        "pain": (before[0], after[-1]) if before and after else None,
+        "odi": (data.odi[0].score, data.odi[-1].score) if len(data.odi) > 1 else None,
+        "guarding": sum(s.guarding_count for s in data.sessions),
+        "peak": (data.sessions[0].peak_force_n, data.sessions[-1].peak_force_n),
+    }
+
+
 def course_report_context(
     data: CourseReportData,
     clinic: ClinicInfo,
@@ -189,6 +204,7 @@ def course_report_context(
         "d": data,
         "region_label": region,
         "period": (min(dates), max(dates)) if dates else None,
+        "summary": course_summary(data),
         "dose_chart": dose,
         "guarding_chart": guarding,
         "outcome_chart": outcome,

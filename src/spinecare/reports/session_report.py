@@ -58,6 +58,7 @@ class SessionEvent:
         return self.kind in FAULT_KINDS or self.kind.endswith("_fault")
 
     def describe(self) -> str:
+        """The raw detail (``key=value``); reports use :func:`event_text` instead."""
         return ", ".join(f"{k}={v}" for k, v in self.detail.items() if k not in ("t_s", "kind"))
 
 
@@ -82,6 +83,10 @@ class SessionReportData:
     pain_after: float | None = None
     faults: tuple[SessionEvent, ...] = ()
     completed: bool = True
+    # From the records (services/reports.py): who ran it, when it started (clinic time).
+    operator: str | None = None
+    started_at: datetime | None = None
+    birth_date: date | None = None
 
     def __post_init__(self) -> None:
         n = len(self.t_s)
@@ -131,6 +136,15 @@ class SessionReportData:
     @property
     def guarding_events(self) -> tuple[SessionEvent, ...]:
         return tuple(e for e in self.events if e.is_guarding)
+
+    @property
+    def other_events(self) -> tuple[SessionEvent, ...]:
+        """A stop, the session's end, the EMG channel failing mid-session: what else the
+        clinician reads in the event list (the start and an EMG status at 0 s say nothing)."""
+        return tuple(
+            e for e in self.events
+            if e.kind in ("stop", "session_end") or (e.kind == "emg_status" and e.t_s > 0)
+        )  # fmt: skip
 
     @property
     def fault_events(self) -> tuple[SessionEvent, ...]:
@@ -269,6 +283,111 @@ def load_session_dir(session_dir: Path | str) -> SessionReportData:
 
 # --- rendering ------------------------------------------------------------------------------
 
+# The protocol in words: (protocol key, text key, unit, decimals) in the order a clinician reads
+# it; values of the choice fields are translated by the text key ``<key>_<value>``. Units are
+# those of quantities.py.
+PROTOCOL_FIELDS: tuple[tuple[str, str, str, int], ...] = (
+    ("mode", "p_mode", "", 0),
+    ("peak_force_n", "p_peak", "N", 0),
+    ("base_force_n", "p_base", "N", 0),
+    ("hold_s", "p_hold", "s", 0),
+    ("rest_s", "p_rest", "s", 0),
+    ("ramp_up_n_s", "p_ramp_up", "N/s", 1),
+    ("ramp_down_n_s", "p_ramp_down", "N/s", 1),
+    ("ramp_shape", "p_ramp_shape", "", 0),
+    ("traction_minutes", "p_minutes", "min", 0),
+    ("pull_angle_deg", "p_angle", "°", 1),
+    ("table", "p_table", "", 0),
+    ("body_weight_kg", "p_weight", "kg", 1),
+    ("progressive_steps", "p_progressive", "", 0),
+    ("regressive_steps", "p_regressive", "", 0),
+    ("oscillation_amplitude_n", "p_oscillation", "N", 1),
+    ("oscillation_hz", "p_oscillation_hz", "Hz", 2),
+)
+CHOICE_FIELDS = frozenset({"mode", "ramp_shape", "table"})
+
+
+def _fmt(value: Any, lang: str, places: int) -> str:
+    from spinecare.reports.i18n import format_decimal
+
+    try:
+        return format_decimal(float(value), lang, places)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def protocol_rows(
+    protocol: Mapping[str, Any], t: Mapping[str, Any], lang: str
+) -> list[tuple[str, str]]:
+    """(label, value with unit) for each protocol field that says something: the steps and the
+    oscillation only when used, the log factor only for a logarithmic ramp."""
+    rows: list[tuple[str, str]] = []
+    for key, label, unit, places in PROTOCOL_FIELDS:
+        if key not in protocol or protocol[key] is None:
+            continue
+        v = protocol[key]
+        if key in ("progressive_steps", "regressive_steps") and not v:
+            continue
+        if key.startswith("oscillation") and not protocol.get("oscillation_amplitude_n"):
+            continue
+        if key in CHOICE_FIELDS:
+            text = str(t.get(f"{key}_{v}", v))
+            if key == "ramp_shape" and v == "logarithmic" and protocol.get("log_ramp_factor"):
+                text += f" ({t['p_log_factor']} {_fmt(protocol['log_ramp_factor'], lang, 1)})"
+        else:
+            # A space before the unit, none before the degree sign of an angle (DIN 5008 [din5008]).
+            text = _fmt(v, lang, places) + (unit if unit in ("", "°") else f" {unit}")
+        rows.append((str(t.get(label, key)), text))
+    return rows
+
+
+def clock(t_s: float) -> str:
+    """Elapsed session time as ``m:ss``."""
+    m, s = divmod(max(0, round(t_s)), 60)
+    return f"{m}:{s:02d}"
+
+
+def event_text(e: SessionEvent, t: Mapping[str, Any], lang: str) -> tuple[str, str]:
+    """(kind, what happened) in the report's language, numbers with units."""
+    d = e.detail
+    if e.is_guarding:
+        phase = str(t.get(f"phase_{d.get('phase')}", d.get("phase") or ""))
+        parts = [phase] if phase else []
+        if d.get("force_at_onset_n") is not None:
+            parts.append(t["ev_force"].format(
+                force=_fmt(d["force_at_onset_n"], lang, 0),
+                target=_fmt(d.get("target_at_onset_n", 0), lang, 0),
+            ))  # fmt: skip
+        if d.get("size_n") is not None:  # an older recorder's episode: its size only
+            parts.append(t["ev_size"].format(n=_fmt(d["size_n"], lang, 0)))
+        relax = d.get("time_to_relax_s", d.get("relax_s"))
+        if relax is not None:
+            parts.append(t["ev_relaxed"].format(s=_fmt(relax, lang, 1)))
+        elif "time_to_relax_s" in d:  # recorded, and still tense when the session ended
+            parts.append(t["ev_not_relaxed"])
+        if d.get("ramp_after_n_s") is not None and d.get("peak_after_n") is not None:
+            parts.append(t["ev_ramp_after"].format(
+                rate=_fmt(d["ramp_after_n_s"], lang, 1), peak=_fmt(d["peak_after_n"], lang, 0)
+            ))  # fmt: skip
+        source = t.get(f"source_{d.get('source')}")
+        if source:
+            parts.append(str(source))
+        return str(t["legend_guarding"]), "; ".join(parts)
+    if e.is_fault:
+        kind = str(d.get("fault") or e.kind)
+        what = str(t.get(f"fault_{kind}", kind.replace("_", " ")))
+        return str(t["legend_fault"]), what + (f" ({d['detail']})" if d.get("detail") else "")
+    if e.kind == "stop":
+        return str(t["ev_stop"]), str(d.get("reason") or "")
+    if e.kind == "session_end":
+        reason = str(d.get("reason") or "")
+        return str(t["ev_end"]), str(t.get(f"end_{reason}", reason))
+    if e.kind == "emg_status":
+        return "EMG", str(t.get(f"emg_{d.get('status')}", d.get("status"))) + (
+            f" ({d['reason']})" if d.get("reason") else ""
+        )
+    return e.kind, e.describe()
+
 
 def session_report_context(
     data: SessionReportData,
@@ -293,13 +412,16 @@ def session_report_context(
         },
     )  # fmt: skip
     region = t.get(f"region_{data.region}", data.region) if data.region else None
+    listed = sorted((*data.guarding_events, *data.fault_events, *data.other_events),
+                    key=lambda e: e.t_s)  # fmt: skip
     return {
         "clinic": clinic,
         "d": data,
         "region_label": region,
         "chart": chart,
         "faults": data.fault_events,
-        "protocol_items": sorted(data.protocol.items()),
+        "protocol_rows": protocol_rows(data.protocol, t, lang),
+        "events": [(clock(e.t_s), *event_text(e, t, lang)) for e in listed],
     }
 
 
