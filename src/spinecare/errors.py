@@ -2,7 +2,44 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
+from decimal import Decimal
+from pathlib import PurePath
 from typing import Any
+
+# Fields whose value is never repeated in a message (a password typed too short, a token).
+SECRET_FIELDS = ("password", "secret", "token", "database_url")
+SHOWN_MAX = 80  # characters of a refused value shown; the rest is cut
+
+
+def shown_value(value: Any, field: str = "") -> str:
+    """`` (got 'x')`` for a refused value in an error message; nothing for a secret (a
+    pydantic ``SecretStr``, however masked, or any field named like a password), a record
+    (a mapping or a model) or nothing at all. Long values are cut."""
+    if value is None or any(word in field.lower() for word in SECRET_FIELDS):
+        return ""
+    text = _plain(value)
+    if text is None:
+        return ""
+    return f" (got {text[:SHOWN_MAX]}{'...' if len(text) > SHOWN_MAX else ''})"
+
+
+def _plain(value: Any) -> str | None:
+    """A plain value as written (text quoted, a path as its text); None for anything else."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, PurePath):
+        return repr(str(value))
+    if isinstance(value, int | float | Decimal | dt.date | dt.time):
+        return str(value)
+    if isinstance(value, list | tuple):
+        items = [_plain(v) for v in value]
+        if all(i is not None for i in items):
+            return "[" + ", ".join(i for i in items if i is not None) + "]"
+    return None  # a secret (SecretStr), a record, any other object: its repr says nothing
 
 
 class InputError(ValueError):
@@ -12,8 +49,7 @@ class InputError(ValueError):
         self.field = field
         self.reason = reason
         self.value = value
-        shown = "" if value is None else f" (got {value!r})"
-        super().__init__(f"{field}: {reason}{shown}")
+        super().__init__(f"{field}: {reason}{shown_value(value, field)}")
 
 
 def describe_validation_error(exc: Any) -> str:
@@ -27,7 +63,5 @@ def describe_validation_error(exc: Any) -> str:
     if not loc:
         # A cross-field rule: its message starts with the field it is about ("field: reason").
         return msg + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
-    value = first.get("input")
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
-    return f"{loc}: {msg}{shown}{more}"
+    return f"{loc}: {msg}{shown_value(first.get('input'), loc)}{more}"

@@ -25,6 +25,7 @@ from spinecare.cli.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     describe,
+    missing_parameter,
 )
 from spinecare.cli.output import error, guard_echo
 from spinecare.store.text import unsafe_character
@@ -120,12 +121,11 @@ def _main(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     except click.exceptions.NoSuchOption as exc:
         return _fail(exc.format_message())
+    except click.exceptions.MissingParameter as exc:  # a BadParameter: caught first
+        return _fail(missing_parameter(exc))
     except click.exceptions.BadParameter as exc:
         name = exc.param.name if exc.param is not None and exc.param.name else "argument"
         return _fail(f"{name}: {exc.message}")
-    except click.exceptions.MissingParameter as exc:
-        name = exc.param.name if exc.param is not None and exc.param.name else "argument"
-        return _fail(f"{name}: missing")
     except click.exceptions.UsageError as exc:
         return _fail(exc.format_message())
     except click.exceptions.Abort:

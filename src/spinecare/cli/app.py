@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from difflib import get_close_matches
+from typing import Any
 
 import click
 import typer
@@ -48,6 +49,7 @@ class LazyGroup(TyperGroup):
         found = self.commands.get(cmd_name)
         if found is not None:
             bound_integers(found)
+            plain_help(found)
         return found
 
     def resolve_command(
@@ -81,7 +83,14 @@ class LazyGroup(TyperGroup):
 
 # Whole numbers a database can hold (64-bit signed): an id or count beyond them is refused at
 # the edge with the option's name, instead of failing deep in a database driver.
-INT64 = click.IntRange(-(2**63), 2**63 - 1)
+class _Int64(click.IntRange):
+    """A whole number within 64 bits; help names it INTEGER, as the bound is no news."""
+
+    name = "integer"
+
+
+INT64 = _Int64(-(2**63), 2**63 - 1)
+INT64_RANGE = f"{-(2**63)}<=x<={2**63 - 1}"
 # Random seeds: what numpy's generators accept (0 to 2**32 - 1 for the legacy ones).
 SEED = click.IntRange(0, 2**32 - 1)
 
@@ -95,6 +104,38 @@ def bound_integers(cmd: click.Command) -> None:
     if isinstance(cmd, click.Group):
         for sub in cmd.commands.values():
             bound_integers(sub)
+
+
+def _plain_record(record: tuple[str, str] | None) -> tuple[str, str] | None:
+    if record is None:
+        return None
+    names, text = record
+    text = text.replace("\\[", "[").replace(f"; {INT64_RANGE}", "").replace(f"[{INT64_RANGE}]", "")
+    return names, text.replace(f"{INT64_RANGE}; ", "").replace("  []", "").rstrip()
+
+
+def plain_help(cmd: click.Command) -> None:
+    """Help as a user reads it, for ``cmd`` and its subcommands (idempotent).
+
+    Typer escapes the ``[default: ...]``/``[required]`` note of every parameter for Rich
+    markup (``\\[``) whenever Rich is installed, even with ``rich_markup_mode=None``, when
+    click's plain formatter prints it as it is; and the 64-bit bound every integer gets
+    (:func:`bound_integers`) says nothing to a user. Each parameter's help record is wrapped
+    to drop both; ``tests/cli/test_help.py`` reads every command's help.
+    """
+    for param in cmd.params:
+        if getattr(param, "_plain_help", False):
+            continue
+        original = param.get_help_record
+
+        def record(ctx: click.Context, _orig: Any = original) -> tuple[str, str] | None:
+            return _plain_record(_orig(ctx))
+
+        param.get_help_record = record  # type: ignore[method-assign]
+        param._plain_help = True  # type: ignore[attr-defined]
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            plain_help(sub)
 
 
 app = typer.Typer(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import errno
 import os
 
+import click
+
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1  # the record named does not exist
 EXIT_BAD_INPUT = 2  # bad input; nothing was started or stored
@@ -140,3 +142,18 @@ def _database() -> str:
         return get_settings().database_url_masked
     except Exception:
         return ""
+
+
+def missing_parameter(exc: click.exceptions.MissingParameter) -> str:
+    """What is missing and how to give it: ``--on: missing: give --on VALUE (spinecare screen
+    --help)``; click's own message for it is empty."""
+    param = exc.param
+    command = exc.ctx.command_path if exc.ctx is not None else "spinecare"
+    if param is None:
+        return f"an argument is missing (see {command} --help)"
+    if isinstance(param, click.Option):
+        name = max(param.opts, key=len)
+        metavar = param.make_metavar(exc.ctx) if exc.ctx is not None else "VALUE"
+        return f"{name}: missing: give {name} {metavar} (see {command} --help)"
+    name = param.human_readable_name
+    return f"{name}: missing: give it after the command, {command} {name} (see {command} --help)"
