@@ -35,6 +35,7 @@ class Clinic:
     done_session_id: int
     planned_session_id: int
     invoice_id: int | None
+    prescription_id: int | None = None  # Helga Brandt's orthosis (the demo's pathway)
 
 
 def _seed(root: Path, template_db: Path) -> Clinic:
@@ -46,7 +47,13 @@ def _seed(root: Path, template_db: Path) -> Clinic:
     from spinecare.settings import Settings
     from spinecare.store import open_store
     from spinecare.store.billing_models import Invoice
-    from spinecare.store.models import Course, Patient, TreatmentSession, User
+    from spinecare.store.models import (
+        Course,
+        OrthosisPrescription,
+        Patient,
+        TreatmentSession,
+        User,
+    )
     from spinecare.web.accounts import FIRST_ADMIN, bootstrap_admin
     from spinecare.web.demo import seed_demo
 
@@ -82,7 +89,10 @@ def _seed(root: Path, template_db: Path) -> Clinic:
             .order_by(TreatmentSession.number)
         ).all()
         invoice = db.scalar(select(Invoice.id).where(Invoice.patient_id == erika.id))
-        clinic = Clinic(data_dir, url, erika.id, course.id, sessions[0].id, sessions[1].id, invoice)
+        rx = db.scalar(select(OrthosisPrescription.id))
+        clinic = Clinic(
+            data_dir, url, erika.id, course.id, sessions[0].id, sessions[1].id, invoice, rx
+        )
     store.dispose()
     return clinic
 
@@ -107,6 +117,7 @@ def clinic(_clinic_template: Clinic, tmp_path: Path) -> Clinic:
         _clinic_template.done_session_id,
         _clinic_template.planned_session_id,
         _clinic_template.invoice_id,
+        _clinic_template.prescription_id,
     )
 
 

@@ -94,6 +94,24 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/sessions/{session_id}/no-show"): CLINICAL,
     ("POST", "/api/v1/sessions/{session_id}/cancel"): CLINICAL,
     ("GET", "/api/v1/today"): ALL,
+    ("GET", "/api/v1/patients/{patient_id}/orthoses"): ALL,
+    ("POST", "/api/v1/patients/{patient_id}/orthoses"): MEDICAL,
+    ("GET", "/api/v1/orthoses/{prescription_id}"): ALL,
+    ("POST", "/api/v1/orthoses/{prescription_id}/fit"): CLINICAL,
+    ("POST", "/api/v1/orthoses/{prescription_id}/followups/{visit}"): CLINICAL,
+    ("GET", "/api/v1/patients/{patient_id}/osteoporosis"): ALL,
+    ("POST", "/api/v1/patients/{patient_id}/osteoporosis/risk-factors"): CLINICAL,
+    ("POST", "/api/v1/patients/{patient_id}/osteoporosis/drug-therapies"): CLINICAL,
+    ("POST", "/api/v1/patients/{patient_id}/osteoporosis/heights"): CLINICAL,
+    ("POST", "/patients/{patient_id}/orthosis"): MEDICAL,
+    ("POST", "/orthosis/{prescription_id}/fit"): CLINICAL,
+    ("POST", "/orthosis/{prescription_id}/followup"): CLINICAL,
+    ("GET", "/orthosis/{prescription_id}/report.pdf"): ALL,
+    ("GET", "/orthosis/{prescription_id}/evidence.png"): ALL,
+    ("POST", "/patients/{patient_id}/osteo/risk"): CLINICAL,
+    ("POST", "/patients/{patient_id}/osteo/drug"): CLINICAL,
+    ("POST", "/osteo/drug/{therapy_id}/stop"): CLINICAL,
+    ("POST", "/patients/{patient_id}/osteo/height"): CLINICAL,
     ("GET", "/api/v1/invoices"): BILLING,
     ("POST", "/api/v1/invoices"): BILLING,
     ("GET", "/api/v1/invoices/{invoice_id}"): BILLING,
@@ -108,10 +126,11 @@ SECRETS = ("Mustermann", "Öztürk", "Weiß", "password_hash")
 def _routes() -> set[tuple[str, str]]:
     from spinecare.web.api import router as api
     from spinecare.web.app import API_PREFIX
+    from spinecare.web.orthosis import router as orthosis
     from spinecare.web.pages import router as pages
 
     out = set()
-    for router, prefix in ((pages, ""), (api, API_PREFIX)):
+    for router, prefix in ((pages, ""), (orthosis, ""), (api, API_PREFIX)):
         for r in router.routes:
             assert isinstance(r, APIRoute)
             out |= {(m, prefix + r.path) for m in r.methods if m != "HEAD"}
@@ -127,6 +146,9 @@ def _url(path: str, clinic: Clinic) -> str:
         "invoice_id": clinic.invoice_id or 1,
         "action": "pay",
         "user_id": 999,
+        "prescription_id": clinic.prescription_id or 1,
+        "visit": "baseline",
+        "therapy_id": 1,
     }
     url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
     return url + ("?angle=10" if url.endswith("/segments") else "")

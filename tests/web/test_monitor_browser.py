@@ -175,3 +175,20 @@ def test_today_move_and_no_show_from_the_row_menu(page: Any, clinic: Clinic) -> 
     assert "Nicht erschienen vermerkt." in page.inner_text("main")
     assert "Ersatztermin:" in page.inner_text("main")
     shot(page, "15-today-no-show")
+
+
+def test_patient_page_shows_the_orthosis_pathway(page: Any, clinic: Clinic) -> None:
+    _login(page, "physician")
+    page.goto("/patients?q=Helga")
+    page.click("text=Helga Brandt")
+    page.wait_for_selector("#orthosis")
+    page.locator("#orthosis").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.evidence'); return i && i.complete "
+        "&& i.naturalWidth > 0; }"
+    )
+    shot(page, "16-patient-orthosis")
+    page.locator("img.evidence").scroll_into_view_if_needed()
+    shot(page, "17-patient-orthosis-evidence")
+    page.locator("#osteoporosis").scroll_into_view_if_needed()
+    shot(page, "18-patient-osteoporosis")

@@ -333,3 +333,80 @@ def test_the_set_up_page_draws_the_mode_s_target_curve_ahead_of_time(
     bad = ther.client.get(f"/sessions/{sid}/curve.json", params={"minutes": "0"})
     assert bad.status_code == 422
     assert ther.client.get(f"/sessions/{clinic.done_session_id}/curve.json").status_code == 422
+
+
+def test_the_orthosis_pathway_on_the_patient_page(login: Any, clinic: Clinic) -> None:
+    rx = clinic.prescription_id
+    assert rx is not None
+    ther: Browser = login("therapist")
+    prog = ther.api("GET", f"/api/v1/orthoses/{rx}").json()
+    pid = prog["prescription"]["patient_id"]
+    url = f"/patients/{pid}"
+    page = ther.client.get(url).text
+    assert 'id="orthosis"' in page and "Spinomed" in page and "Verlaufskontrollen" in page
+    assert f'src="/orthosis/{rx}/evidence.png"' in page and f"/orthosis/{rx}/report.pdf" in page
+    assert "Kaijser Alin" in page and "Calcium 1000–1200 mg" in page and "Alendronat" in page
+    png = ther.client.get(f"/orthosis/{rx}/evidence.png")
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    pdf = ther.client.get(f"/orthosis/{rx}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
+    # The 6-month follow-up from the form (German decimal comma); then beside the trials.
+    form = {
+        "visit": "month_6",
+        "done_on": date.today().isoformat(),
+        "back_extensor_strength": "231,5",
+        "kyphosis_angle": "47",
+        "pain": "3",
+    }
+    assert ther.post(f"/orthosis/{rx}/followup", form).status_code == 303
+    assert "Kontrolle erfasst." in ther.client.get(url).text
+    prog = ther.api("GET", f"/api/v1/orthoses/{rx}").json()
+    assert prog["compared_visit"] == "month_6"
+    six = next(f for f in prog["prescription"]["followups"] if f["visit"] == "month_6")
+    assert six["measures"]["back_extensor_strength"] == 231.5
+    # A value out of range, a visit that does not exist: refused with the reason, nothing stored.
+    ther.post(f"/orthosis/{rx}/followup", {**form, "visit": "month_9"})
+    assert "baseline, month_3 or month_6" in ther.client.get(url).text
+    ther.post(f"/orthosis/{rx}/followup", {**form, "pain": "11"})
+    assert "pain: must be 0-10" in ther.client.get(url).text
+    # Only a physician prescribes; a fitting date in the future is refused.
+    assert (
+        ther.post(
+            url + "/orthosis", {"device": "spinomed", "prescribed_on": "2026-01-01"}
+        ).status_code
+        == 403
+    )
+    doc: Browser = login("physician")
+    erika = f"/patients/{clinic.patient_id}"
+    future = (date.today() + timedelta(days=3)).isoformat()
+    doc.post(erika + "/orthosis", {"device": "spinomed", "prescribed_on": future})
+    assert "must not be in the future" in doc.client.get(erika).text
+    r = doc.post(erika + "/orthosis", {"device": "spinomed_active", "size": "S",
+                                        "prescribed_on": date.today().isoformat()})  # fmt: skip
+    assert r.status_code == 303
+    assert "Orthese verordnet." in doc.client.get(erika).text
+    mine = doc.api("GET", f"/api/v1/patients/{clinic.patient_id}/orthoses").json()
+    assert [p["device"] for p in mine] == ["spinomed_active"] and mine[0]["fitted_on"] is None
+    assert (
+        doc.post(
+            f"/orthosis/{mine[0]['id']}/fit", {"fitted_on": date.today().isoformat()}
+        ).status_code
+        == 303
+    )
+    # The osteoporosis follow-up: a height, a risk factor, a drug therapy and its end.
+    assert ther.post(erika + "/osteo/height", {"height_cm": "164,5"}).status_code == 303
+    assert ther.post(erika + "/osteo/risk", {"code": "smoking", "present": "no"}).status_code == 303
+    drug = {"drug_class": "denosumab", "substance": "Denosumab", "prescriber": "Dr. X"}
+    assert ther.post(erika + "/osteo/drug", drug).status_code == 303
+    osteo = ther.api("GET", f"/api/v1/patients/{clinic.patient_id}/osteoporosis").json()
+    assert [h["height_cm"] for h in osteo["followup"]["heights"]] == [164.5]
+    assert any(
+        r["code"] == "smoking" and r["present"] is False for r in osteo["followup"]["risk_factors"]
+    )
+    tid = osteo["drug_therapy_ids"][0]
+    # Another patient's therapy cannot be ended from this page.
+    ther.post(f"/osteo/drug/{tid}/stop", {"patient_id": str(pid)})
+    assert "is not this patient" in ther.client.get(url).text
+    ther.post(f"/osteo/drug/{tid}/stop", {"patient_id": str(clinic.patient_id)})
+    osteo = ther.api("GET", f"/api/v1/patients/{clinic.patient_id}/osteoporosis").json()
+    assert osteo["followup"]["drug_therapy"][0]["stopped_on"] == date.today().isoformat()

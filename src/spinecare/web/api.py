@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spinecare.clinical.contraindications import ScreeningResult
 from spinecare.clinical.findings import Finding
+from spinecare.clinical.orthosis import FollowUpVisit
+from spinecare.clinical.osteoporosis_followup import DrugTherapy, HeightRecord, RiskFactorAnswer
 from spinecare.services import courses as course_svc
 from spinecare.services import findings as findings_svc
 from spinecare.services import invoices as invoice_svc
+from spinecare.services import orthosis as ortho_svc
 from spinecare.services import outcomes as outcome_svc
 from spinecare.services import patients as patient_svc
 from spinecare.services import schedule as schedule_svc
@@ -435,6 +438,122 @@ def sessions_nrs(
 )
 def sessions_odi(db: DbDep, user: CurrentUser, session_id: Id, data: OdiRecord) -> OutcomePublic:
     out, _ = outcome_svc.record_odi(db, user, data, session_id=session_id)
+    db.commit()
+    return out
+
+
+# -- the orthosis pathway and the osteoporosis follow-up ---------------------------------------
+@router.get(
+    "/patients/{patient_id}/orthoses",
+    response_model=list[ortho_svc.PrescriptionPublic],
+    tags=["orthosis"],
+    dependencies=[READ],
+)
+def orthoses_list(db: DbDep, user: CurrentUser, patient_id: Id) -> Any:
+    return ortho_svc.list_prescriptions(db, user, patient_id)
+
+
+@router.post(
+    "/patients/{patient_id}/orthoses",
+    response_model=ortho_svc.PrescriptionPublic,
+    status_code=201,
+    tags=["orthosis"],
+    dependencies=[DECIDE],
+)
+def orthoses_prescribe(
+    db: DbDep, user: CurrentUser, patient_id: Id, data: ortho_svc.PrescriptionCreate
+) -> Any:
+    out = ortho_svc.prescribe_orthosis(db, user, patient_id, data)
+    db.commit()
+    return out
+
+
+@router.get(
+    "/orthoses/{prescription_id}",
+    response_model=ortho_svc.OrthosisProgress,
+    tags=["orthosis"],
+    dependencies=[READ],
+)
+def orthoses_progress(db: DbDep, user: CurrentUser, prescription_id: Id) -> Any:
+    """The prescription, its follow-ups, the change from baseline and the trials beside it."""
+    return ortho_svc.orthosis_progress(db, user, prescription_id)
+
+
+@router.post(
+    "/orthoses/{prescription_id}/fit",
+    response_model=ortho_svc.PrescriptionPublic,
+    tags=["orthosis"],
+    dependencies=[WRITE],
+)
+def orthoses_fit(db: DbDep, user: CurrentUser, prescription_id: Id, data: ortho_svc.FitData) -> Any:
+    out = ortho_svc.fit_orthosis(db, user, prescription_id, data)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/orthoses/{prescription_id}/followups/{visit}",
+    response_model=ortho_svc.FollowUpPublic,
+    tags=["orthosis"],
+    dependencies=[WRITE],
+)
+def orthoses_followup(
+    db: DbDep,
+    user: CurrentUser,
+    prescription_id: Id,
+    visit: FollowUpVisit,
+    data: ortho_svc.FollowUpRecord,
+) -> Any:
+    out = ortho_svc.record_followup(db, user, prescription_id, visit, data)
+    db.commit()
+    return out
+
+
+@router.get(
+    "/patients/{patient_id}/osteoporosis",
+    response_model=ortho_svc.OsteoporosisSummary,
+    tags=["orthosis"],
+    dependencies=[READ],
+)
+def osteoporosis(db: DbDep, user: CurrentUser, patient_id: Id) -> Any:
+    return ortho_svc.osteoporosis_summary(db, user, patient_id)
+
+
+@router.post(
+    "/patients/{patient_id}/osteoporosis/risk-factors",
+    response_model=ortho_svc.RiskFactorPublic,
+    status_code=201,
+    tags=["orthosis"],
+    dependencies=[WRITE],
+)
+def osteoporosis_risk(db: DbDep, user: CurrentUser, patient_id: Id, data: RiskFactorAnswer) -> Any:
+    out = ortho_svc.record_risk_factor(db, user, patient_id, data)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/patients/{patient_id}/osteoporosis/drug-therapies",
+    response_model=ortho_svc.DrugTherapyPublic,
+    status_code=201,
+    tags=["orthosis"],
+    dependencies=[WRITE],
+)
+def osteoporosis_drug(db: DbDep, user: CurrentUser, patient_id: Id, data: DrugTherapy) -> Any:
+    out = ortho_svc.record_drug_therapy(db, user, patient_id, data)
+    db.commit()
+    return out
+
+
+@router.post(
+    "/patients/{patient_id}/osteoporosis/heights",
+    response_model=ortho_svc.HeightPublic,
+    status_code=201,
+    tags=["orthosis"],
+    dependencies=[WRITE],
+)
+def osteoporosis_height(db: DbDep, user: CurrentUser, patient_id: Id, data: HeightRecord) -> Any:
+    out = ortho_svc.record_height(db, user, patient_id, data)
     db.commit()
     return out
 

@@ -97,10 +97,12 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     from spinecare.web.api import router as api_router
+    from spinecare.web.orthosis import router as orthosis_router
     from spinecare.web.pages import router as pages_router
 
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.include_router(orthosis_router)
     _errors(app)
     return app
 

@@ -65,6 +65,113 @@ DEMO_PATIENTS: tuple[dict[str, object], ...] = (
 )
 
 
+# A patient on the orthosis pathway: an osteoporotic fracture of L1 four months ago, a Spinomed
+# fitted a week after the prescription, the baseline and 3-month follow-ups done (values in the
+# range the trials report; not a real patient).
+ORTHOSIS_PATIENT: dict[str, object] = {
+    "name": "Helga Brandt",
+    "birth_date": date(1951, 9, 23),
+    "sex": Sex.FEMALE,
+    "weight_kg": Decimal("63.0"),
+    "height_cm": Decimal("158.0"),
+    "insurance": Insurance.STATUTORY,
+    "menopausal_status": Menopause.POST,
+}
+
+
+def _orthosis_pathway(db: Session, actor: Actor, pid: int) -> None:
+    from spinecare.clinical.findings import Fracture
+    from spinecare.clinical.orthosis import FollowUpMeasures, FollowUpVisit, OrthosisDevice
+    from spinecare.clinical.osteoporosis_followup import (
+        DrugClass,
+        DrugTherapy,
+        HeightRecord,
+        RiskFactorAnswer,
+    )
+    from spinecare.clinical.vocab import FractureKind
+    from spinecare.services import orthosis as ortho_svc
+
+    today = date.today()
+    start = today - timedelta(days=120)
+    findings_svc.record_fracture(
+        db,
+        actor,
+        pid,
+        Fracture(
+            level="L1",
+            date=start - timedelta(days=20),
+            kind=FractureKind.OSTEOPOROTIC,
+            compression=True,
+        ),
+    )
+    findings_svc.record_bmd(
+        db,
+        actor,
+        pid,
+        BmdCreate(
+            measured_on=start - timedelta(days=10),
+            site=BmdSite.LUMBAR_SPINE,
+            t_score=Decimal("-3.1"),
+        ),
+    )
+    rx = ortho_svc.prescribe_orthosis(
+        db,
+        actor,
+        pid,
+        ortho_svc.PrescriptionCreate(
+            device=OrthosisDevice.SPINOMED,
+            size="M",
+            prescribed_on=start,
+            fitted_on=start + timedelta(days=7),
+            reason="osteoporotic compression fracture L1",
+        ),
+    )
+    visits = {
+        FollowUpVisit.BASELINE: (
+            start + timedelta(days=7),
+            (180.0, 120.0, 52.0, 14.0, 6.0, 48.0, 55.0),
+        ),
+        FollowUpVisit.MONTH_3: (
+            start + timedelta(days=98),
+            (215.0, 138.0, 49.0, 12.5, 4.0, 58.0, 44.0),
+        ),
+    }
+    keys = (
+        "back_extensor_strength", "abdominal_flexor_strength", "kyphosis_angle", "body_sway",
+        "pain", "well_being", "limitations_of_daily_living",
+    )  # fmt: skip
+    for visit, (day, values) in visits.items():
+        ortho_svc.record_followup(
+            db,
+            actor,
+            rx.id,
+            visit,
+            ortho_svc.FollowUpRecord(
+                done_on=day,
+                measures=FollowUpMeasures.model_validate(dict(zip(keys, values, strict=True))),
+            ),
+        )
+    ortho_svc.record_risk_factor(
+        db, actor, pid, RiskFactorAnswer(code="family_history", present=True, recorded_on=start)
+    )
+    ortho_svc.record_drug_therapy(
+        db,
+        actor,
+        pid,
+        DrugTherapy(
+            drug_class=DrugClass.BISPHOSPHONATE,
+            substance="Alendronat",
+            dose="70 mg weekly",
+            started_on=start,
+            prescriber="Dr. med. A. Hausarzt",
+        ),
+    )
+    ortho_svc.record_height(
+        db, actor, pid, HeightRecord(measured_on=start, height_cm=163.0, kind="recalled_adult")
+    )
+    ortho_svc.record_height(db, actor, pid, HeightRecord(measured_on=start, height_cm=158.0))
+
+
 def _eligible(db: Session, actor: Actor, pid: int) -> None:
     for code in CI_CODES:
         findings_svc.record_finding(db, actor, pid, Finding(code=code, present=False))
@@ -81,6 +188,10 @@ def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
         for data in DEMO_PATIENTS:
             ids.append(patient_svc.add_patient(db, actor, PatientCreate.model_validate(data)).id)
         erika, juergen, _zoe = ids
+        helga = patient_svc.add_patient(
+            db, actor, PatientCreate.model_validate(ORTHOSIS_PATIENT)
+        ).id
+        _orthosis_pathway(db, actor, helga)
         _eligible(db, actor, erika)
         findings_svc.record_bmd(
             db,

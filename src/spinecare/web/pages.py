@@ -66,6 +66,7 @@ from spinecare.web.deps import (
 from spinecare.web.device import describe as describe_table
 from spinecare.web.i18n import LANGS, MISSING_DE
 from spinecare.web.live import FRAME_FIELDS, LiveEntry
+from spinecare.web.orthosis import patient_orthosis
 from spinecare.web.render import flash, page, redirect
 from spinecare.web.roles import ADMIN, BILL, BILLING_ROLES, DECIDE, READ, WRITE
 from spinecare.web.sessions import SessionStart, start_course_session
@@ -464,14 +465,17 @@ def patient_page(
     from spinecare.store.models import Patient
 
     row = db.get(Patient, patient_id)
+    lang = lang_of(request)
     return page(
         request,
         "patient.html",
         user,
+        ortho=patient_orthosis(db, user, patient_id, lang),
+        recommend_orthosis=bool(result.orthosis and result.orthosis.recommended),
         p=p,
         region=reg,
         result=result,
-        missing=_missing_words(result, lang_of(request)),
+        missing=_missing_words(result, lang),
         rules=RULES,
         latest=latest,
         bmd=findings_svc.list_bmd(db, user, patient_id),
