@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -85,3 +88,42 @@ def test_bad_outcome_input(cli_doc: Run) -> None:
     assert code == 2 and err.startswith("error: odi:")
     code, _, err = cli_doc("outcome", "record", "--session", "9999", "--nrs-before", "3")
     assert code == 1 and "session 9999: not found" in err
+
+
+@pytest.mark.slow
+def test_nrs_refused_before_the_run_and_the_early_run_warning(cli_doc: Run, tmp_path: Path) -> None:
+    code, out, err = cli_doc(
+        "patients", "add", "--name", "Eva Berg", "--birth-date", "1958-01-01", "--sex", "F",
+        "--weight", "65", "--height", "160", "--insurance", "private", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    start = (date.today() + timedelta(days=9)).isoformat()
+    code, out, err = cli_doc("course", "plan", "--patient", str(json.loads(out)["id"]),
+                             "--region", "lumbar", "--segment", "L4/5", "--start", start,
+                             "--json")  # fmt: skip
+    assert code == 0, err
+    first = str(json.loads(out)["sessions"][0]["id"])
+    code, _, err = cli_doc("outcome", "record", "--session", first, "--nrs-before", "6")
+    assert code == 2 and "run it first" in err
+    code, _, err = cli_doc("session", "run", "--course-session", first, "--fast",
+                           "--minutes", "2.5", "--out", str(tmp_path / "s1"))  # fmt: skip
+    assert code == 0, err
+    assert "warning: session 1 is booked for" in err
+    code, _, err = cli_doc("outcome", "record", "--session", first, "--nrs-before", "6")
+    assert code == 0, err
+
+
+def test_series_shows_odi_and_the_day_each_session_ran(cli_doc: Run) -> None:
+    course = _course(cli_doc)
+    sessions = course["sessions"]
+    assert isinstance(sessions, list)
+    s1 = str(sessions[0]["id"])
+    _ran(s1)
+    code, _, err = cli_doc("outcome", "record", "--course", str(course["id"]),
+                           "--odi", "3,2,2,3,1,2,2,1,2,3")  # fmt: skip
+    assert code == 0, err
+    code, _, err = cli_doc("outcome", "record", "--session", s1, "--nrs-before", "6",
+                           "--odi", "2,2,1,2,1,1,2,1,1,2")  # fmt: skip
+    assert code == 0, err
+    code, out, _ = cli_doc("outcome", "series", "--course", str(course["id"]))
+    assert "baseline" in out and "ODI 42 %" in out and "ODI 30 % (moderate)" in out

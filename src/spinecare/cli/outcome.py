@@ -78,7 +78,15 @@ def series(
     if as_json:
         print_json(data)
         return
+    odi = dict(zip(data.chart.odi_session_numbers, data.chart.odi_percent, strict=True))
+    bands = dict(zip(data.chart.odi_session_numbers, data.chart.odi_bands, strict=True))
+    for i, q in enumerate(data.course_odi):  # the course's own questionnaires
+        when = "baseline" if i == 0 else "course"
+        echo(f"  {when:<14} {q.recorded_at:%Y-%m-%d}  ODI {float(q.value):g} %")
     for o in data.sessions:
         after = "-" if o.nrs_after is None else o.nrs_after
-        echo(f"  #{o.session_number:<3} {o.date}  NRS {o.nrs_before} -> {after}")
+        line = f"  #{o.session_number:<3} {o.date}  NRS {o.nrs_before} -> {after}"
+        if o.session_number in odi:
+            line += f"  ODI {odi[o.session_number]:g} % ({bands[o.session_number].value})"
+        echo(line)
     echo(data.review.message)

@@ -10,7 +10,7 @@ for a deleted patient.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
@@ -44,8 +44,15 @@ def _session_that_ran(session: Session, session_id: int) -> TreatmentSession:
     if s.course.patient.deleted_at is not None:
         raise InputError("session", "its patient has been deleted", session_id)
     if s.status not in RUN_STATES:
+        todo = (
+            f": run it first (spinecare session run --course-session {session_id})"
+            if s.status == SessionStatus.PLANNED.value
+            else ""
+        )
         raise InputError(
-            "session", f"is {s.status}: outcomes are recorded once the session has run", session_id
+            "session",
+            f"is {s.status}: outcomes are recorded once the session has run{todo}",
+            session_id,
         )
     return s
 
@@ -55,6 +62,7 @@ def _live_course(session: Session, course_id: int) -> Course:
     if c.patient.deleted_at is not None:
         raise InputError("course", "its patient has been deleted", course_id)
     return c
+
 
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 Nrs = Annotated[int, Field(ge=0, le=10)]  # NRS-11: integers 0-10 (clinical/outcomes.py)
@@ -240,7 +248,9 @@ def course_outcomes(
             continue  # the series is anchored on the pre-session pain
         after = got.get(OutcomeKind.NRS_AFTER.value)
         odi = got.get(OutcomeKind.ODI.value)
-        day: date = s.scheduled_start.astimezone(zone).date()
+        # The day it ran (the date of service), as on the invoice and the reports.
+        ran = s.started_at or s.updated_at or s.scheduled_start
+        day: date = (ran if ran.tzinfo else ran.replace(tzinfo=UTC)).astimezone(zone).date()
         series.append(
             SessionOutcome(
                 session_number=s.number,

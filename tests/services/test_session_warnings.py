@@ -1,0 +1,40 @@
+"""A session run days before its booked day warns before the table moves; pain is recorded
+only for a session that ran (the CLI: tests/cli/test_outcome_cli.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spinecare.errors import InputError
+from spinecare.services.auth import Actor
+from spinecare.services.outcomes import NrsRecord, record_nrs
+from spinecare.services.sessions import course_session_prepare
+from spinecare.store import Store
+from spinecare.store.audit import AuditedSession
+from spinecare.store.enums import Role
+from spinecare.store.models import Outcome
+from tests.services.test_sessions import _course, _factory
+
+
+def test_nrs_is_refused_for_a_session_not_yet_run(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    ids = _course(db, actors, patient_id)
+    with pytest.raises(InputError, match=r"is planned.*once the session has run.*run it first"):
+        record_nrs(db, actors[Role.THERAPIST], ids[0], NrsRecord(nrs_before=6))
+    assert db.query(Outcome).count() == 0  # nothing stored, the session does not count as done
+
+
+def test_a_session_run_a_week_early_warns_before_the_table_moves(
+    store: Store, db: AuditedSession, actors: dict[Role, Actor], patient_id: int, tmp_path: Path
+) -> None:
+    ids = _course(db, actors, patient_id)  # first session booked at least a week ahead
+    live = course_session_prepare(
+        store.unit_of_work, actors[Role.THERAPIST], ids[0], _factory(), out_dir=tmp_path / "s",
+        minutes=2.5,
+    )  # fmt: skip
+    assert len(live.warnings) == 1
+    assert "is booked for" in live.warnings[0] and "reschedule it" in live.warnings[0]
+    live.run()  # releases its lock
