@@ -122,17 +122,20 @@ def test_invoice_lifecycle_via_cli(
     assert code == 0, err
     draft = json.loads(out)
     assert draft["status"] == "draft" and draft["total"] == "141.36"
-    code, out, err = cli_doc("invoice", "issue", str(draft["id"]), "--date", "2025-04-01")
+    # --on is the older name of --date: still accepted, hidden from the help
+    code, out, err = cli_doc("invoice", "issue", str(draft["id"]), "--on", "2025-04-01")
     assert code == 0, err
     assert "2025-00001" in out
     code, out, _ = cli_doc("invoice", "show", str(draft["id"]))
     assert "652 analog" in out and "59.66 EUR" in out
     pdf = tmp_path / "inv.pdf"
-    code, out, err = cli_doc(
+    code, out, err = cli_doc("documents", "invoice", str(draft["id"]), "--out", str(pdf))
+    assert code == 0, err
+    assert pdf.stat().st_size > 5000
+    code, out, err = cli_doc(  # the older option form keeps working
         "documents", "invoice", "--invoice", str(draft["id"]), "--out", str(pdf)
     )
     assert code == 0, err
-    assert pdf.stat().st_size > 5000
     code, out, err = cli_doc("invoice", "cancel", str(draft["id"]), "--date", "2025-04-02",
                              "--json")  # fmt: skip
     assert code == 0, err

@@ -16,7 +16,7 @@ from spinecare.billing import Insurance
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, run_read
 from spinecare.cli.invoice import check_sessions, parse_assignments
-from spinecare.cli.output import echo
+from spinecare.cli.output import ON_ALIAS, date_option, echo
 from spinecare.errors import InputError
 from spinecare.reports.i18n import check_lang
 
@@ -146,7 +146,8 @@ def estimate(
     patient: int | None = PATIENT_OPTION,
     patient_name: str | None = typer.Option(None, "--patient-name", help="instead of --patient"),
     birth_date: str | None = typer.Option(None, "--birth-date", help="instead of --patient"),
-    on: str | None = typer.Option(None, "--date", help="date printed (default today)"),
+    on: str | None = typer.Option(None, "--date", help="date printed, YYYY-MM-DD (default today)"),
+    on_alias: str | None = ON_ALIAS,
     factor: list[str] | None = typer.Option(None, "--factor", help="ITEM=FACTOR"),
     justification: list[str] | None = typer.Option(None, "--justification", help="ITEM=TEXT"),
     out: Path = OUT_OPTION,
@@ -183,7 +184,7 @@ def estimate(
         region=_region(region),
         sessions=sessions,
         insurance=ins,
-        issued_on=_date(on, "--date") or date.today(),
+        issued_on=_date(date_option(on, on_alias), "--date") or date.today(),
         patient_name=patient_name,
         patient_address=address,
         birth_date=born,
@@ -305,7 +306,10 @@ def course_report(
 
 @documents_app.command("invoice")
 def invoice(
-    invoice_id: int = typer.Option(..., "--invoice", help="invoice id (see `invoice list`)"),
+    invoice_id: int | None = typer.Argument(None, help="invoice id (see `invoice list`)"),
+    invoice_option: int | None = typer.Option(
+        None, "--invoice", hidden=True, help="the same as INVOICE_ID (older form)"
+    ),
     out: Path = OUT_OPTION,
     lang: str = LANG_OPTION,
     template_dir: Path | None = TEMPLATE_OPTION,
@@ -315,9 +319,16 @@ def invoice(
     from spinecare.reports.documents import render_invoice
     from spinecare.services import invoices
 
+    if invoice_id is not None and invoice_option is not None and invoice_id != invoice_option:
+        raise InputError("INVOICE_ID", "given twice (also as --invoice): give it once")
+    chosen = invoice_id if invoice_id is not None else invoice_option
+    if chosen is None:
+        raise InputError(
+            "INVOICE_ID", "missing: spinecare documents invoice INVOICE_ID --out FILE.pdf"
+        )
     lang = check_lang(lang)
     _check_out(out)
-    inv = run_read(as_user, lambda s, actor, _: invoices.load_invoice(s, actor, invoice_id))
+    inv = run_read(as_user, lambda s, actor, _: invoices.load_invoice(s, actor, chosen))
     with _atomic(out) as tmp:
         render_invoice(inv, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
     _done(out)

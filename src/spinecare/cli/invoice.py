@@ -16,7 +16,7 @@ import typer
 from spinecare.billing import SELF_PAYER_SCALE, STANDARD_SCALE, Quote, quote
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
-from spinecare.cli.output import echo
+from spinecare.cli.output import ON_ALIAS, date_option, echo
 from spinecare.errors import InputError
 
 if TYPE_CHECKING:  # imported by the commands that use it: SQLAlchemy (start-up)
@@ -44,9 +44,7 @@ MAX_QUOTED_SESSIONS = 20
 
 def check_sessions(sessions: int, field: str = "sessions") -> int:
     if not 1 <= sessions <= MAX_QUOTED_SESSIONS:
-        raise InputError(
-            field, f"must be 1-{MAX_QUOTED_SESSIONS} (one course at most)", sessions
-        )
+        raise InputError(field, f"must be 1-{MAX_QUOTED_SESSIONS} (one course at most)", sessions)
     return sessions
 
 
@@ -200,40 +198,45 @@ def _transition(
 @invoice_app.command("issue")
 def issue_cmd(
     invoice_id: int = typer.Argument(..., help="invoice id"),
-    on: str | None = typer.Option(None, "--date", help="issue date (default today)"),
+    on: str | None = typer.Option(None, "--date", help="issue date (default today), YYYY-MM-DD"),
+    on_alias: str | None = ON_ALIAS,
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Issue a draft: it gets the next number of the year and is frozen."""
     from spinecare.services import invoices as svc
 
-    _transition(svc.issue_invoice, invoice_id, on, as_user, as_json)
+    _transition(svc.issue_invoice, invoice_id, date_option(on, on_alias), as_user, as_json)
 
 
 @invoice_app.command("pay")
 def pay_cmd(
     invoice_id: int = typer.Argument(..., help="invoice id"),
-    on: str | None = typer.Option(None, "--date", help="payment date (default today)"),
+    on: str | None = typer.Option(None, "--date", help="payment date (default today), YYYY-MM-DD"),
+    on_alias: str | None = ON_ALIAS,
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Mark an issued invoice as paid."""
     from spinecare.services import invoices as svc
 
-    _transition(svc.mark_paid, invoice_id, on, as_user, as_json)
+    _transition(svc.mark_paid, invoice_id, date_option(on, on_alias), as_user, as_json)
 
 
 @invoice_app.command("cancel")
 def cancel_cmd(
     invoice_id: int = typer.Argument(..., help="invoice id"),
-    on: str | None = typer.Option(None, "--date", help="cancellation date (default today)"),
+    on: str | None = typer.Option(
+        None, "--date", help="cancellation date (default today), YYYY-MM-DD"
+    ),
+    on_alias: str | None = ON_ALIAS,
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel: an issued invoice by a credit note (printed), a draft by discarding it."""
     from spinecare.services import invoices as svc
 
-    _transition(svc.cancel_invoice, invoice_id, on, as_user, as_json)
+    _transition(svc.cancel_invoice, invoice_id, date_option(on, on_alias), as_user, as_json)
 
 
 @invoice_app.command("show")

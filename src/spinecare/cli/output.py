@@ -66,3 +66,17 @@ def guard_echo() -> Callable[[], None]:
         typer.echo, click.echo, click.utils.echo = saved
 
     return restore
+
+
+# One name for a date across commands: ``--date``. ``--on``, which some commands used, still
+# works (hidden) so that existing scripts keep running.
+ON_ALIAS = typer.Option(None, "--on", hidden=True, help="the same as --date (older name)")
+
+
+def date_option(date: str | None, on: str | None) -> str | None:
+    """The date given as ``--date`` or as its older name ``--on`` (not both)."""
+    if date is not None and on is not None and date != on:
+        from spinecare.errors import InputError
+
+        raise InputError("--date", "given twice (--date and --on): give it once, as --date")
+    return date if date is not None else on
