@@ -199,6 +199,7 @@ def _mark_run(db: Path, session_id: int) -> None:
             row.scheduled_start -= timedelta(days=11)  # it ran yesterday
             row.scheduled_end = row.scheduled_start + length
             row.status = "done"
+            row.started_at = row.scheduled_start  # the day it ran: the date of service
     finally:
         store.dispose()
 
