@@ -34,7 +34,13 @@ import numpy as np
 
 from spinecare.signals.evaluate import RealScore, score_real, stream_onsets
 from spinecare.signals.onset import TUNED, StreamingOnsetDetector
-from spinecare.signals.reference import ReferenceParams, reference_bursts, tone_stretches
+from spinecare.signals.reference import (
+    TONE_BAND,
+    ReferenceParams,
+    reference_bursts,
+    reference_envelope,
+    tone_stretches,
+)
 from spinecare.signals.replay import replay
 from spinecare.signals.textfile import column, parse_table
 
@@ -189,9 +195,32 @@ def _bonato(x: np.ndarray, fs: float) -> list[tuple[float, float | None, float]]
     return [(o / fs, (r + 1) / fs, (r + 1) / fs) for o, r in zip(on, rep, strict=True)]
 
 
-# A real rest: at least this long between reference activations of any grade (engineering
-# choice: the detector needs a homogeneous 0.2 s plus the fading end of the contraction).
+# A real rest: at least this long outside every reference activation with the 200 ms RMS
+# below the tone band (1.5x the quiet RMS, signals.reference.TONE_BAND): what the reference
+# itself calls quiet (engineering choice: the detector needs a homogeneous 0.2 s plus the
+# fading end of the contraction).
 REAL_REST_S = 0.5
+REST_RMS_S = 0.2
+
+
+def _first_real_rest(x: np.ndarray, fs: float, ref: dict[str, Any], after_s: float) -> float:
+    """When the first real rest after ``after_s`` has lasted ``REAL_REST_S`` (inf: never)."""
+    params = ReferenceParams(quiet_s=tuple(ref["quiet_s"]))
+    y, _ = reference_envelope(x, fs, params)
+    a, b = (round(s * fs) for s in params.quiet_s)
+    quiet_rms = float(np.sqrt(np.mean(y[a:b] ** 2)))
+    w = round(REST_RMS_S * fs)
+    rms = np.sqrt(np.convolve(y**2, np.ones(w) / w, mode="same"))
+    ok = rms < TONE_BAND[0] * quiet_rms
+    for on, off, _ in _ref_list(ref):
+        ok[max(0, round(on * fs)) : round(off * fs)] = False
+    ok[: round(after_s * fs)] = False
+    need = round(REAL_REST_S * fs)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+    for s0, s1 in zip(edges[::2], edges[1::2], strict=True):
+        if s1 - s0 >= need:
+            return float((s0 + need) / fs)
+    return float("inf")
 
 
 def _midstart(
@@ -203,13 +232,7 @@ def _midstart(
     rp = replay(x[round(start * fs) :], fs)
     later = sorted((a - start, b - start, g) for a, b, g in _ref_list(ref) if a > burst["offset_s"])
     dets = [(d.onset_s, d.reported_s, d.offset_s) for d in rp.bursts]
-    end = burst["offset_s"] - start
-    rested = float("inf")
-    for a, b, _ in later:
-        if a - end >= REAL_REST_S:
-            rested = a
-            break
-        end = max(end, b)
+    rested = _first_real_rest(x, fs, ref, burst["offset_s"]) - start
     after = [r for r in later if r[0] >= rested]
     return (
         score_real(later, dets, rp.duration_s, skip_s=0.0),
@@ -309,8 +332,6 @@ def _plot(outdir: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from spinecare.signals.reference import reference_envelope
 
     outdir.mkdir(parents=True, exist_ok=True)
     refs = stored_references()

@@ -81,3 +81,16 @@ def test_onsets_agree_with_the_references() -> None:
     assert np.mean(np.abs(errors) <= 40.0) >= 0.85
     alarms = sum(_score(n).quiet_alarms for n in NAMES)
     assert alarms <= 1
+
+
+def test_an_onset_where_tone_ends_and_a_burst_begins_belongs_to_the_burst() -> None:
+    # tone (1 s RMS windows, edges blurred) ends at 1.57 s, the clear burst begins at 1.571 s
+    acts = [(0.579, 1.57, "tone"), (1.571, 1.887, "clear")]
+    on_time = score_real(acts, [(1.570, 1.74, 1.9)], 5.0)
+    assert (on_time.detected, on_time.missed, on_time.tone_alarms) == (1, 0, 0)
+    # back-dated 0.2 s into the tone: an onset error of -200 ms, not a miss and a tone alarm
+    early = score_real(acts, [(1.371, 1.74, 1.9)], 5.0)
+    assert early.detected == 1 and early.tone_alarms == 0
+    assert early.errors_ms[0] == pytest.approx(-200.0)
+    # an onset in tone far from any burst is still a tone alarm
+    assert score_real(acts, [(0.9, 1.0, 1.1)], 5.0).tone_alarms == 1

@@ -496,12 +496,12 @@ def _detect_block(  # pragma: no cover - jitted
             continue
         md = _median(tick_m, k, scratch)
         hom = md > 0.0
-        if hom:
-            for j in range(k):
-                v = tick_m[j]
-                if v > pf[Q_HOM] * md or v * pf[Q_HOM] < md:
-                    hom = False
-                    break
+        top = 0.0
+        for j in range(k):
+            v = tick_m[j]
+            top = max(top, v)
+            if v > pf[Q_HOM] * md or v * pf[Q_HOM] < md:
+                hom = False
         if status != 3 and status != 7:
             if hom and (pf[Q_QABS] <= 0.0 or md <= pf[Q_QABS]):
                 kind = 0 if st[I_EVER] == 0 else 2
@@ -518,18 +518,21 @@ def _detect_block(  # pragma: no cover - jitted
             st[I_PROV] -= 1
             if st[I_PROV] <= 0:
                 st[I_STATUS] = 3  # no lower stretch for confirm_s: this is the rest level
-        if hom:
-            if md < (pf[Q_FOLLOW] if status == 7 else pf[Q_LOW]) * q:
-                # much lower than a confirmed baseline: that was activity, provisional again
-                new = 7 if md < pf[Q_LOW] * q else status
-                _calibrate(f, st, pi, pf, md, 1, new, cal, ring, sos_e, zstep_e, zi_tmp, out)
-                st[I_SINCE] = 0
-            elif md <= pf[Q_QMAX] * q and st[I_SINCE] >= k:
-                # a fresh quiet-looking stretch (no overlap with the last one): refine q and L
-                st[I_SINCE] = 0
-                lr = _low_ratio(ring, st[I_N] - 1, md, pi, pf, sos_e, zstep_e, zi_tmp, out)
-                f[F_Q] = q + pf[Q_QRATE] * (md - q)
-                f[F_LR] += pf[Q_QRATE] * (lr - f[F_LR])
+        lower_at = (pf[Q_FOLLOW] if status == 7 else pf[Q_LOW]) * q
+        # Lower on a quiet stretch below ``lower_at``, or on any stretch of which every tick
+        # is below it (the fading end of a contraction is not homogeneous, yet all of it lies
+        # below a baseline that was activity).
+        if (hom and md < lower_at) or (md > 0.0 and top < lower_at):
+            # much lower than a confirmed baseline: that was activity, provisional again
+            new = 7 if md < pf[Q_LOW] * q else status
+            _calibrate(f, st, pi, pf, md, 1, new, cal, ring, sos_e, zstep_e, zi_tmp, out)
+            st[I_SINCE] = 0
+        elif hom and md <= pf[Q_QMAX] * q and st[I_SINCE] >= k:
+            # a fresh quiet-looking stretch (no overlap with the last one): refine q and L
+            st[I_SINCE] = 0
+            lr = _low_ratio(ring, st[I_N] - 1, md, pi, pf, sos_e, zstep_e, zi_tmp, out)
+            f[F_Q] = q + pf[Q_QRATE] * (md - q)
+            f[F_LR] += pf[Q_QRATE] * (lr - f[F_LR])
         _thresholds(f, pf)
     return first_onset
 

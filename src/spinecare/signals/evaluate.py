@@ -164,10 +164,12 @@ def score_real(
     """Score ``detections`` (onset, reported or None, offset) against ``reference`` activations
     (onset, offset, grade), all in seconds.
 
-    A detection belongs to the nearest activation whose window [onset - early, offset + tail]
-    holds its onset (the one it falls inside, if any): the first in a clear burst detects it,
-    later ones are re-triggers; one in a tone activation is a tone alarm; one outside every
-    window is a quiet alarm. Ambiguous activations are neither required nor counted.
+    A detection belongs to the nearest clear burst whose window [onset - early, offset + tail]
+    holds its onset (the one it falls inside, if any), else to the nearest activation of another
+    grade whose window holds it: the first in a clear burst detects it (an onset back-dated into
+    tone just before a burst is an onset error, not a tone alarm and a miss), later ones are
+    re-triggers; one in a tone activation is a tone alarm; one outside every window is a quiet
+    alarm. Ambiguous activations are neither required nor counted.
     Activations starting before ``skip_s`` (under way before any detector could have calibrated)
     are left out, as are detections there.
     """
@@ -177,11 +179,11 @@ def score_real(
     retrig = quiet = tone = 0
     for d in dets:
         near = [
-            (max(r[0] - d[0], d[0] - r[1], 0.0), i)
+            (r[2] != "clear", max(r[0] - d[0], d[0] - r[1], 0.0), i)
             for i, r in enumerate(refs)
             if r[0] - early_s <= d[0] <= r[1] + tail_s
         ]
-        hit = min(near)[1] if near else None
+        hit = min(near)[2] if near else None
         if hit is None:
             quiet += 1
         elif refs[hit][2] == "tone":
