@@ -18,7 +18,7 @@ its year (numbers follow dates).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -236,6 +236,11 @@ def _billed_session_ids(session: Session, ids: Sequence[int]) -> set[int]:
     return {r for r in rows if r is not None}
 
 
+def _utc(t: datetime) -> datetime:
+    """SQLite hands back naive UTC instants, PostgreSQL aware ones."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def service_start(s: TreatmentSession) -> datetime:
     """When a session that ran started: recorded at its start; for a session recorded before
     that was kept (migration 0007 fills it), the time its result was stored."""
@@ -278,7 +283,12 @@ def create_invoice(
         billed = _billed_session_ids(session, [s.id for s in candidates])
         treated = [s for s in candidates if s.id not in billed]
         if not treated:
-            raise InputError("course", "no treated, unbilled sessions", course_id)
+            raise InputError(
+                "course",
+                "no treated, unbilled sessions: bill sessions once they have run "
+                "(spinecare course show ID; spinecare invoice list --patient ID)",
+                course_id,
+            )
     else:
         assert session_ids is not None
         if not session_ids:
@@ -308,7 +318,7 @@ def create_invoice(
     line_sessions: list[int | None] = []
     for s in treated:
         # The date of the service is the day the session ran (§12(2) Nr. 1 GOÄ [goae]).
-        day = service_start(s).astimezone(zone).date()
+        day = _utc(service_start(s)).astimezone(zone).date()
         svc = billing.SessionService(day, s.course.region)
         new = billing.invoice.session_lines(
             [svc], scale, factors=factors, justifications=justifications, lang=lang
