@@ -95,3 +95,70 @@ def test_documents_for_a_stored_patient(
     code, _, err = run("documents", "consent", "--region", "lumbar", "--patient", "1",  # type: ignore[operator]
                        "--patient-name", "X", "--out", str(consent))  # fmt: skip
     assert code == 2 and "--patient" in err
+
+
+@pytest.mark.slow
+def test_all_documents_of_a_course_in_one_step(
+    cli_doc: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A course as a clinic runs it: planned, one session run early, pain recorded, invoiced;
+    then `documents course ID --out DIR` writes every document, each one's text from the
+    records: the day it ran (not the day booked), who ran it, pain, protocol and events in
+    words, a German course report; an unwritable directory exits 10 leaving nothing."""
+    import json
+    import os
+    from datetime import date, timedelta
+
+    from tests.reports.pdfutil import text
+
+    run = cli_doc  # type: ignore[assignment]
+
+    def ok(*args: str) -> str:
+        code, out, err = run(*args)  # type: ignore[operator]
+        assert code == 0, err
+        return str(out)
+
+    pid = json.loads(ok("patients", "add", "--name", "Jörg Müller", "--birth-date", "14.05.1961",
+                        "--sex", "M", "--weight", "80", "--height", "178", "--insurance",
+                        "private", "--street", "Leopoldstraße 12", "--postcode", "80802",
+                        "--city", "München", "--json"))["id"]  # fmt: skip
+    booked = date.today() + timedelta(days=9)
+    plan = ("course", "plan", "--patient", str(pid), "--region", "lumbar", "--segment", "L4/5")
+    course = json.loads(ok(*plan, "--start", booked.isoformat(), "--json"))
+    cid, first = course["id"], str(course["sessions"][0]["id"])
+    ok("session", "run", "--course-session", first, "--fast", "--minutes", "2.5",
+       "--out", str(tmp_path / "s1"))  # fmt: skip
+    ok("outcome", "record", "--session", first, "--nrs-before", "6", "--nrs-after", "3")
+    inv = json.loads(ok("invoice", "create", "--patient", str(pid), "--course", str(cid),
+                        "--json"))["id"]  # fmt: skip
+    ok("invoice", "issue", str(inv))
+    out = tmp_path / "docs"
+    ok("documents", "course", str(cid), "--out", str(out))
+    number = f"{date.today().year}-00001"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["consent.pdf", "estimate.pdf", f"invoice-{number}.pdf", "session-01.pdf",
+         "course-report.pdf"]
+    )  # fmt: skip
+    ran = date.today().strftime("%d.%m.%Y")
+    session = text(out / "session-01.pdf")
+    for words in ("Sitzungsbericht – Sitzung 1", "Jörg Müller", "14.05.1961", ran,
+                  "Durchgeführt von", "Behandlungsmodus intermittierend", "Haltezeit 60 s",
+                  "Anstieg 15,0 N/s", "Sitzungsende regulär beendet", "min"):  # fmt: skip
+        assert words in session, words
+    assert "doc" in session.split() and "6" in session.split() and "3" in session.split()
+    assert "=" not in session and "peak_force_n" not in session
+    invoice, report = text(out / f"invoice-{number}.pdf"), text(out / "course-report.pdf")
+    assert ran in invoice and booked.strftime("%d.%m.%Y") not in invoice
+    assert "Verlaufsbericht der Behandlungsserie" in report and ran in report
+    for english in ("Course report", "patient 1", "Session", "peak"):
+        assert english not in report, english
+    ok("documents", "course", str(cid), "--out", str(tmp_path / "en"), "--lang", "en")
+    assert "Run by" in text(tmp_path / "en" / "session-01.pdf")
+
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    code, _, err = run("documents", "course", str(cid), "--out", str(tmp_path / "ro"))  # type: ignore[operator]
+    assert code == 10 and "cannot be written" in err
+    assert list((tmp_path / "ro").iterdir()) == []  # no temporary or half-written file
