@@ -88,6 +88,7 @@ _PYO_CH = [
     "lat_dorsi",
 ]
 _UCI = "emg-lowerlimb-uci-5Npie-1khz.txt"
+HELD_OUT = frozenset(f"pyomeca-{ch}" for ch in _PYO_CH)
 
 # Quiet stretches by eye: the rest before the first movement ([hodges-bui1996] take the baseline
 # before the movement), unless that lead-in visibly holds activity; then the first clear rest.
@@ -316,6 +317,17 @@ def run(quick: bool = False) -> dict[str, Any]:
             mid_rest.append(sc_rest)
     total = _sum(mine)
     out.update(total)
+    # Held out: the 13 shoulder channels (another lab, muscles and rate). The changes since
+    # the first B2 run (follow-down after a mid-contraction start, its 0.8 and 1 s, the
+    # lowering on a stretch wholly below the baseline) were tuned on the other files; the
+    # first detector's factors had been chosen with all of them in view.
+    held = [sc for rec, sc in zip(RECORDINGS, mine, strict=True) if rec.name in HELD_OUT]
+    tuned = [sc for rec, sc in zip(RECORDINGS, mine, strict=True) if rec.name not in HELD_OUT]
+    keys = ("clear_bursts", "missed", "onset_error_ms_abs_median", "onset_error_ms_abs_p95")
+    keys += ("onset_error_ms_abs_max", "quiet_alarms", "tone_alarms")
+    for name, part in (("held_out", held), ("tuning", tuned)):
+        summary = _sum(part)
+        out[name] = {k: summary[k] for k in keys}
     out["replay_samples_per_s"] = round(n_samples / t_replay)
     out["midstart"] = _sum(mid)
     out["midstart_after_rest"] = _sum(mid_rest)
