@@ -70,7 +70,7 @@ def test_session_report_pdf(tmp_path: Path) -> None:
                   "Gegenspannungen", "Modellschätzung", "10.03.2025",
                   # the protocol in words and units, the fault and events in words
                   "Haltezeit 60 s", "Anstieg 15,0 N/s", "Regelschleife zu langsam",
-                  "7:10 min Gegenspannung 45 N über dem Soll; gelöst nach 18,0 s"):  # fmt: skip
+                  "7:10 min Gegenspannung 45 N über dem Soll, gelöst nach 18,0 s"):  # fmt: skip
         assert field in txt, field
     assert "=" not in txt and "loop_overrun" not in txt and "peak_force_n" not in txt
     # The chart is an embedded raster image.

@@ -66,11 +66,13 @@ def force_time_chart(
     guarding_t_s: Sequence[float],
     fault_t_s: Sequence[float],
     labels: Mapping[str, str],
+    *,
+    height: float = 1.95,
 ) -> str:
-    """The force-time chart as a data URI for the report templates (a little flatter than the
+    """The force-time chart as a data URI for the report templates (flatter than the
     recording's force.png, so a session's report with its events fits one page)."""
     fig = force_time_figure(
-        t_s, target_n, measured_n, segment_n, guarding_t_s, fault_t_s, labels, height=1.95
+        t_s, target_n, measured_n, segment_n, guarding_t_s, fault_t_s, labels, height=height
     )
     return to_data_uri(fig)
 

@@ -341,6 +341,10 @@ def protocol_rows(
     return rows
 
 
+# More events than this are listed in three columns instead of a table (one page up to ~30).
+MANY_EVENTS = 10
+
+
 def clock(t_s: float) -> str:
     """Elapsed session time as ``m:ss``."""
     m, s = divmod(max(0, round(t_s)), 60)
@@ -372,7 +376,7 @@ def event_text(e: SessionEvent, t: Mapping[str, Any], lang: str) -> tuple[str, s
         source = t.get(f"source_{d.get('source')}")
         if source:
             parts.append(str(source))
-        return str(t["legend_guarding"]), "; ".join(parts)
+        return str(t["legend_guarding"]), ", ".join(parts)
     if e.is_fault:
         kind = str(d.get("fault") or e.kind)
         what = str(t.get(f"fault_{kind}", kind.replace("_", " ")))
@@ -398,6 +402,8 @@ def session_report_context(
 ) -> dict[str, Any]:
     lang = check_lang(lang)
     t = load_texts(lang, template_dir)
+    listed = sorted((*data.guarding_events, *data.fault_events, *data.other_events),
+                    key=lambda e: e.t_s)  # fmt: skip
     chart = charts.force_time_chart(
         data.t_s,
         data.target_n,
@@ -410,10 +416,10 @@ def session_report_context(
             "segment": t["legend_segment"], "guarding": t["legend_guarding"],
             "fault": t["legend_fault"], "x": t["axis_time_min"], "y": t["axis_force"],
         },
+        # A long list of events (three columns, MANY_EVENTS) gets the room of a flatter chart.
+        height=1.45 if len(listed) > MANY_EVENTS else 1.95,
     )  # fmt: skip
     region = t.get(f"region_{data.region}", data.region) if data.region else None
-    listed = sorted((*data.guarding_events, *data.fault_events, *data.other_events),
-                    key=lambda e: e.t_s)  # fmt: skip
     return {
         "clinic": clinic,
         "d": data,
@@ -422,6 +428,7 @@ def session_report_context(
         "faults": data.fault_events,
         "protocol_rows": protocol_rows(data.protocol, t, lang),
         "events": [(clock(e.t_s), *event_text(e, t, lang)) for e in listed],
+        "many_events": len(listed) > MANY_EVENTS,
     }
 
 
