@@ -48,6 +48,27 @@ def test_text_output_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_recording_that_begins_mid_contraction_says_when_it_could_not_detect(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # the biceps recording cut in the middle of its third contraction (8.6 s): the detector
+    # first learns the contraction, finds it was activity when it fades, and says so
+    lines = [ln for ln in BICEPS.read_text().splitlines() if ln and not ln.startswith("#")]
+    cut = tmp_path / "mid.txt"
+    cut.write_text("# from 8.612 s\n" + "\n".join(lines[8612:]) + "\n")
+    code, out, _ = _detect(capsys, str(cut), "--rate", "1000", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    cal = doc["calibration"]
+    assert cal["status_s"].get("unconfirmed", 0.0) > 0.5  # told while re-learning the rest
+    assert [e["kind"] for e in cal["events"]][:2] == ["initial", "lowered"]
+    assert cal["final_status"] == "ready"
+    # every contraction after the first real rest (the six after 9.4 s in the whole file)
+    onsets = [b["onset_s"] + 8.612 for b in doc["bursts"]]
+    for start in (11.632, 14.325, 17.144, 20.318, 23.284, 26.264):
+        assert any(abs(o - start) < 0.2 for o in onsets), start
+
+
 def test_header_lines_and_a_chosen_column(capsys: pytest.CaptureFixture[str]) -> None:
     uci = DATA / "emg-lowerlimb-uci-5Npie-1khz.txt"  # 7 header lines without '#'
     code, out, _ = _detect(capsys, str(uci), "--rate", "1000", "--column", "3", "--json")
