@@ -92,17 +92,9 @@ def test_bad_outcome_input(cli_doc: Run) -> None:
 
 @pytest.mark.slow
 def test_nrs_refused_before_the_run_and_the_early_run_warning(cli_doc: Run, tmp_path: Path) -> None:
-    code, out, err = cli_doc(
-        "patients", "add", "--name", "Eva Berg", "--birth-date", "1958-01-01", "--sex", "F",
-        "--weight", "65", "--height", "160", "--insurance", "private", "--json",
-    )  # fmt: skip
-    assert code == 0, err
-    start = (date.today() + timedelta(days=9)).isoformat()
-    code, out, err = cli_doc("course", "plan", "--patient", str(json.loads(out)["id"]),
-                             "--region", "lumbar", "--segment", "L4/5", "--start", start,
-                             "--json")  # fmt: skip
-    assert code == 0, err
-    first = str(json.loads(out)["sessions"][0]["id"])
+    sessions = _course(cli_doc)["sessions"]  # the first booked 10 days ahead
+    assert isinstance(sessions, list)
+    first = str(sessions[0]["id"])
     code, _, err = cli_doc("outcome", "record", "--session", first, "--nrs-before", "6")
     assert code == 2 and "run it first" in err
     code, _, err = cli_doc("session", "run", "--course-session", first, "--fast",

@@ -48,6 +48,12 @@ def clinic_zone() -> ZoneInfo:
     return get_settings().clinic.zone
 
 
+def _from_records(as_user: str | None, read: Any, record_id: int) -> Any:
+    """``read(db, actor, record_id, zone=...)`` with a login, days and times in clinic time."""
+    zone = clinic_zone()
+    return run_read(as_user, lambda db, actor, _: read(db, actor, record_id, zone=zone))
+
+
 def _region(region: str) -> str:
     r = region.strip().lower()
     if r not in ("lumbar", "cervical"):
@@ -261,11 +267,8 @@ def session_report(
     else:
         from spinecare.services.reports import session_report_data
 
-        sid, zone = session, clinic_zone()
-        assert sid is not None
-        data = run_read(
-            as_user, lambda db, actor, _: session_report_data(db, actor, sid, zone=zone)
-        )
+        assert session is not None
+        data = _from_records(as_user, session_report_data, session)
     with _atomic(out) as tmp:
         render_session_report(data, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir)
     _done(out)
@@ -292,11 +295,8 @@ def course_report(
     else:
         from spinecare.services.reports import course_report_data
 
-        cid, zone = course, clinic_zone()
-        assert cid is not None
-        report = run_read(
-            as_user, lambda db, actor, _: course_report_data(db, actor, cid, zone=zone)
-        )
+        assert course is not None
+        report = _from_records(as_user, course_report_data, course)
     with _atomic(out) as tmp:
         render_course_report(
             report, tmp, clinic=clinic_info(), lang=lang, template_dir=template_dir
@@ -352,8 +352,7 @@ def course_documents(
 
     lang = check_lang(lang)
     _check_dir(out)
-    zone = clinic_zone()
-    docs = run_read(as_user, lambda db, actor, _: gather(db, actor, course_id, zone=zone))
+    docs = _from_records(as_user, gather, course_id)
     planned = _course_files(docs, lang)
     for name, _ in planned:
         _check_target(out / name)
