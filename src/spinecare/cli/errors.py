@@ -64,6 +64,16 @@ def describe_os_error(exc: OSError) -> tuple[int, str]:
     return EXIT_FILE, f"{where}cannot be written or read: {what}. Nothing was finished there"
 
 
+# Where a user finds the id of a record that was not found: said after "not found".
+FIND_HINTS = {
+    "patient": "spinecare patients list",
+    "course": "spinecare patients show PATIENT_ID lists a patient's courses",
+    "session": "spinecare course show COURSE_ID lists a course's sessions",
+    "invoice": "spinecare invoice list",
+    "user": "spinecare users list",
+}
+
+
 def describe(exc: BaseException) -> tuple[int, str] | None:
     """(exit status, one line) for an exception a command let through; None: unexpected."""
     from spinecare.errors import InputError
@@ -76,9 +86,13 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, InputError):
         return EXIT_BAD_INPUT, str(exc)
     if isinstance(exc, NotFoundError):
-        return EXIT_NOT_FOUND, str(exc)
+        where = FIND_HINTS.get(str(exc.entity))
+        return EXIT_NOT_FOUND, f"{exc}" + (f": check the id ({where})" if where else "")
     if isinstance(exc, PermissionDeniedError):  # a PermissionError: before the OSErrors
-        return EXIT_FORBIDDEN, str(exc)
+        return EXIT_FORBIDDEN, (
+            f"{exc}: ask a colleague whose role may (README, Logging in), or act as your own "
+            "login with that role (--as NAME)"
+        )
     if isinstance(exc, AuthenticationError):
         return EXIT_NOT_LOGGED_IN, str(exc)
     module = type(exc).__module__
