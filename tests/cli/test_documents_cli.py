@@ -43,7 +43,7 @@ def test_session_and_course_report(tmp_path: Path) -> None:
         (["estimate", "--region", "lumbar", "--factor", "652=9"], "factor 9"),
         (["estimate", "--region", "thoracic"], "region"),
         (["estimate", "--region", "lumbar", "--lang", "fr"], "lang"),
-        (["consent", "--region", "lumbar", "--birth-date", "5.4.1970"], "YYYY-MM-DD"),
+        (["consent", "--region", "lumbar", "--birth-date", "1970-14-05"], "YYYY-MM-DD"),
         (["session-report", "--session-dir", "/nonexistent"], "session_dir"),
     ],
 )

@@ -46,7 +46,7 @@ def test_every_help_is_plain(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_missing_option_or_argument_says_what_to_give(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["findings", "no-fractures", "--patient", "1"]) == 2
     err = capsys.readouterr().err
-    assert "--on: missing: give --on" in err and "spinecare findings no-fractures --help" in err
+    assert "--date: missing: give --date" in err and "spinecare findings no-fractures --help" in err
     assert main(["invoice", "issue"]) == 2
     assert "INVOICE_ID: missing" in capsys.readouterr().err
 

@@ -106,3 +106,14 @@ def test_a_stricter_clinic_setting_applies(
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert [c["code"] for c in out["contraindications"]] == ["CI-03"]
+
+
+def test_the_date_as_the_clinic_types_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """--date (old name --on) takes 2026-12-01 or 01.12.2026 alike; a wrong one names --date."""
+    iso = screen_json(capsys, "patient.json", "lumbar")
+    args = ["screen", "--file", str(EXAMPLES / "patient.json"), "--region", "lumbar", "--json"]
+    assert main([*args, "--date", "01.12.2026"]) == 0
+    assert json.loads(capsys.readouterr().out) == iso
+    assert main([*args, "--date", "31.02.2026"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --date:") and "31.02.2026" in err

@@ -16,7 +16,7 @@ from spinecare.billing import Insurance
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, run_read
 from spinecare.cli.invoice import check_sessions, parse_assignments
-from spinecare.cli.output import ON_ALIAS, date_option, echo
+from spinecare.cli.output import ON_ALIAS, date_option, day_parse, echo
 from spinecare.errors import InputError
 from spinecare.reports.i18n import check_lang
 
@@ -69,10 +69,7 @@ EARLIEST = date(1900, 1, 1)
 def _date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise InputError(field, "expected YYYY-MM-DD", value) from None
+    day = day_parse(value, field)
     latest = date.today() if field == "--birth-date" else date.today() + timedelta(days=366)
     if not EARLIEST <= day <= latest:
         raise InputError(

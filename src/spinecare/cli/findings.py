@@ -10,9 +10,8 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
-from spinecare.cli.output import echo
+from spinecare.cli.output import day_parse, echo
 from spinecare.clinical.findings import Finding, Fracture
-from spinecare.errors import InputError
 from spinecare.services import diagnoses as dx_svc
 from spinecare.services import findings as svc
 
@@ -28,10 +27,7 @@ PATIENT = typer.Option(..., "--patient", help="patient id")
 def _date(field: str, value: str | None) -> dt.date | None:
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(field, "expected a date YYYY-MM-DD", value) from None
+    return day_parse(value, field)
 
 
 def _required_date(field: str, value: str) -> dt.date:
@@ -156,11 +152,11 @@ def fracture(
 @findings_app.command("no-fractures")
 def no_fractures(
     patient: int = PATIENT,
-    on: str = typer.Option(..., "--on", help="history taken on, YYYY-MM-DD"),
+    on: str = typer.Option(..., "--date", "--on", help="history taken on, YYYY-MM-DD"),
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Record that the fracture history was taken (no rows then means: no fractures)."""
-    day = _required_date("on", on)
+    day = _required_date("--date", on)
     run_write(as_user, lambda db, actor, _: svc.record_fracture_history(db, actor, patient, day))
     echo(f"fracture history of patient {patient} taken on {day.isoformat()}")
 

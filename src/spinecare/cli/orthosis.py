@@ -15,6 +15,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import day_parse
 from spinecare.errors import InputError
 
 orthosis_app = typer.Typer(
@@ -30,10 +31,7 @@ PATIENT = typer.Option(..., "--patient", help="patient id")
 def _day(text: str | None, field: str) -> date:
     if text is None:
         return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(field, "not an ISO date (YYYY-MM-DD)", text) from None
+    return day_parse(text, field)
 
 
 def _show_prescription(p: Any) -> None:
@@ -59,7 +57,7 @@ def prescribe_cmd(
     device: str = typer.Option(..., "--device", help="spinomed, spinomed_active or other_tlo"),
     device_name: str | None = typer.Option(None, "--device-name", help="product (other_tlo)"),
     size: str | None = typer.Option(None, "--size", help="XS, S, M, L, XL, XXL or custom"),
-    on: str | None = typer.Option(None, "--on", help="prescription date (default today)"),
+    on: str | None = typer.Option(None, "--date", "--on", help="prescription date (default today)"),
     fitted: str | None = typer.Option(None, "--fitted", help="fitting date, if fitted already"),
     start_hours: float = typer.Option(1.0, "--start-hours", help="hours a day at first"),
     target_hours: float = typer.Option(2.0, "--target-hours", help="hours a day to build up to"),
@@ -78,7 +76,7 @@ def prescribe_cmd(
             "device": device,
             "device_name": device_name,
             "size": size,
-            "prescribed_on": _day(on, "on"),
+            "prescribed_on": _day(on, "--date"),
             "fitted_on": None if fitted is None else _day(fitted, "fitted"),
             "reason": reason,
             "plan": WearingPlan(
@@ -96,7 +94,7 @@ def prescribe_cmd(
 @orthosis_app.command("fit")
 def fit_cmd(
     prescription: int = PRESCRIPTION,
-    on: str | None = typer.Option(None, "--on", help="fitting date (default today)"),
+    on: str | None = typer.Option(None, "--date", "--on", help="fitting date (default today)"),
     size: str | None = typer.Option(None, "--size", help="size fitted"),
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
@@ -104,7 +102,7 @@ def fit_cmd(
     """Record the fitting; the follow-ups not yet done are re-planned from it."""
     from spinecare.services import orthosis as svc
 
-    data = svc.FitData(fitted_on=_day(on, "on"), size=size)
+    data = svc.FitData(fitted_on=_day(on, "--date"), size=size)
     p = run_write(as_user, lambda s, actor, _: svc.fit_orthosis(s, actor, prescription, data))
     print_json(p) if as_json else _show_prescription(p)
 
@@ -113,7 +111,7 @@ def fit_cmd(
 def followup_cmd(
     prescription: int = PRESCRIPTION,
     visit: str = typer.Option(..., "--visit", help="baseline, month_3 or month_6"),
-    on: str | None = typer.Option(None, "--on", help="date of the visit (default today)"),
+    on: str | None = typer.Option(None, "--date", "--on", help="date of the visit (default today)"),
     back_extensor: float | None = typer.Option(None, "--back-extensor", help="N"),
     abdominal_flexor: float | None = typer.Option(None, "--abdominal-flexor", help="N"),
     kyphosis: float | None = typer.Option(None, "--kyphosis", help="deg (kyphometer)"),
@@ -134,7 +132,7 @@ def followup_cmd(
     except ValueError:
         raise InputError("visit", "baseline, month_3 or month_6", visit) from None
     data = svc.FollowUpRecord(
-        done_on=_day(on, "on"),
+        done_on=_day(on, "--date"),
         measures=FollowUpMeasures(
             back_extensor_strength=back_extensor,
             abdominal_flexor_strength=abdominal_flexor,
@@ -315,7 +313,7 @@ def risk_cmd(
     patient: int = PATIENT,
     code: str = typer.Option(..., "--code", help="a risk factor of the seed (see osteo --json)"),
     present: bool | None = typer.Option(None, "--present/--absent", help="the answer"),
-    on: str | None = typer.Option(None, "--on", help="date (default today)"),
+    on: str | None = typer.Option(None, "--date", "--on", help="date (default today)"),
     note: str | None = typer.Option(None, "--note", help="free text"),
     as_user: str | None = AS_OPTION,
 ) -> None:
@@ -323,7 +321,7 @@ def risk_cmd(
     from spinecare.clinical.osteoporosis_followup import RiskFactorAnswer
     from spinecare.services import orthosis as svc
 
-    ans = RiskFactorAnswer(code=code, present=present, recorded_on=_day(on, "on"), note=note)
+    ans = RiskFactorAnswer(code=code, present=present, recorded_on=_day(on, "--date"), note=note)
     r = run_write(as_user, lambda s, actor, _: svc.record_risk_factor(s, actor, patient, ans))
     typer.echo(f"risk factor {r.code}: {r.present}")
 
@@ -358,13 +356,13 @@ def drug_cmd(
 @orthosis_app.command("drug-stop")
 def drug_stop_cmd(
     therapy: int = typer.Option(..., "--therapy", help="drug therapy id"),
-    on: str | None = typer.Option(None, "--on", help="last day (default today)"),
+    on: str | None = typer.Option(None, "--date", "--on", help="last day (default today)"),
     as_user: str | None = AS_OPTION,
 ) -> None:
     """Record that a drug therapy was stopped."""
     from spinecare.services import orthosis as svc
 
-    day = _day(on, "on")
+    day = _day(on, "--date")
     r = run_write(as_user, lambda s, actor, _: svc.stop_drug_therapy(s, actor, therapy, day))
     typer.echo(f"drug therapy {r.id}: stopped {r.stopped_on}")
 
@@ -373,7 +371,7 @@ def drug_stop_cmd(
 def height_cmd(
     patient: int = PATIENT,
     cm: float = typer.Option(..., "--cm", help="height in cm"),
-    on: str | None = typer.Option(None, "--on", help="date (default today)"),
+    on: str | None = typer.Option(None, "--date", "--on", help="date (default today)"),
     recalled: bool = typer.Option(False, "--recalled", help="the tallest adult height recalled"),
     as_user: str | None = AS_OPTION,
 ) -> None:
@@ -382,7 +380,9 @@ def height_cmd(
     from spinecare.services import orthosis as svc
 
     rec = HeightRecord(
-        measured_on=_day(on, "on"), height_cm=cm, kind="recalled_adult" if recalled else "measured"
+        measured_on=_day(on, "--date"),
+        height_cm=cm,
+        kind="recalled_adult" if recalled else "measured",
     )
     r = run_write(as_user, lambda s, actor, _: svc.record_height(s, actor, patient, rec))
     typer.echo(f"height {r.height_cm:g} cm on {r.measured_on} ({r.kind})")

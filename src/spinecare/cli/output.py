@@ -7,6 +7,7 @@ reaches a terminal raw: ``ESC [ 2 J`` in a name is shown as ``\\x1b[2J``, not ob
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import sys
 from collections.abc import Callable
@@ -71,6 +72,20 @@ def guard_echo() -> Callable[[], None]:
 # One name for a date across commands: ``--date``. ``--on``, which some commands used, still
 # works (hidden) so that existing scripts keep running.
 ON_ALIAS = typer.Option(None, "--on", hidden=True, help="the same as --date (older name)")
+
+
+def day_parse(text: str, field: str) -> _dt.date:
+    """A date option as the clinic types it: ``2026-12-01`` or ``01.12.2026``; one reader for
+    every command (the same rule as the patient form, ``services.patients.parse_day``)."""
+    from spinecare.errors import InputError
+    from spinecare.services.patients import parse_day
+
+    try:
+        day = parse_day(text)
+    except ValueError as exc:
+        raise InputError(field, str(exc), text) from None
+    assert isinstance(day, _dt.date)
+    return day
 
 
 def date_option(date: str | None, on: str | None) -> str | None:

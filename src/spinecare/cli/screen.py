@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from spinecare.cli.app import app
-from spinecare.cli.output import echo, print_json
+from spinecare.cli.output import day_parse, echo, print_json
 from spinecare.clinical.contraindications import screen
 from spinecare.clinical.findings import PatientFindings
 from spinecare.errors import InputError
@@ -45,14 +45,11 @@ def _region(value: str) -> Region:
 def _date(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()  # the edge may read the clock; the rules never do
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError("on", "expected a date YYYY-MM-DD", value) from None
+    day = day_parse(value, "--date")
     # The day screened for: a planned first session, so not before 1900 nor years ahead.
     latest = dt.date.today() + dt.timedelta(days=2 * 365)
     if not dt.date(1900, 1, 1) <= day <= latest:
-        raise InputError("on", f"must be from 1900-01-01 to {latest.isoformat()}", value)
+        raise InputError("--date", f"must be from 1900-01-01 to {latest.isoformat()}", value)
     return day
 
 
@@ -65,7 +62,7 @@ def screen_cmd(
         None, "--patient", help="a stored patient's id (instead of --file)"
     ),
     region: str = typer.Option(..., "--region", help="lumbar | cervical"),
-    on: str | None = typer.Option(None, "--on", help="planned first session, YYYY-MM-DD"),
+    on: str | None = typer.Option(None, "--date", "--on", help="planned first session, YYYY-MM-DD"),
     record: bool = typer.Option(
         False, "--record", help="record the decision in the patient's audit trail (physicians)"
     ),
