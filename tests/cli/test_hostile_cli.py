@@ -362,7 +362,7 @@ YEARS_3 = (TODAY - timedelta(days=3 * 365 + 40)).isoformat()
           "--weight", "80", "--height", "180", "--insurance", "private", "--menopausal", "pre"],
          "menopausal_status"),
         (["bone", "classify", "--site", "femoral_neck", "--sex", "M", "--age", "60",
-          "--t-score", "-2.6", "--premenopausal"], "premenopausal"),
+          "--t-score", "-2.6", "--premenopausal"], "--premenopausal"),
         # absurd session counts
         (["invoice", "quote", "--region", "lumbar", "--sessions", "1000000"], "sessions"),
         (["invoice", "quote", "--region", "lumbar", "--sessions", "0"], "sessions"),
