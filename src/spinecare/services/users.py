@@ -88,9 +88,9 @@ def normalise_username(value: str) -> str:
 def check_password(value: str) -> str:
     """A password a user may choose; raises ValueError with the reason."""
     if len(value) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValueError(f"too short: choose one of at least {MIN_PASSWORD_LENGTH} characters")
     if len(value) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"at most {MAX_PASSWORD_LENGTH} characters")
+        raise ValueError(f"too long: choose one of at most {MAX_PASSWORD_LENGTH} characters")
     reason = refuse_reason(value)
     if reason is not None:
         raise ValueError(reason.split(" (")[0])  # never echo a password's characters
@@ -145,7 +145,7 @@ def _new_user(
     session: Session, username: str, full_name: str, role: Role, password: str, stamp: datetime
 ) -> User:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise InputError("username", "already taken", username)
+        raise InputError("username", "already taken: choose another name", username)
     user = User(
         username=username,
         full_name=full_name.strip() or username,
