@@ -88,9 +88,9 @@ def normalise_username(value: str) -> str:
 def check_password(value: str) -> str:
     """A password a user may choose; raises ValueError with the reason."""
     if len(value) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"too short: choose one of at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValueError(f"needs at least {MIN_PASSWORD_LENGTH} characters: choose a longer one")
     if len(value) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"too long: choose one of at most {MAX_PASSWORD_LENGTH} characters")
+        raise ValueError(f"at most {MAX_PASSWORD_LENGTH} characters: choose a shorter one")
     reason = refuse_reason(value)
     if reason is not None:
         raise ValueError(reason.split(" (")[0])  # never echo a password's characters
