@@ -128,7 +128,7 @@ def _serve(data_dir: str, port: int) -> None:
     from spinecare.web.app import create_app, tune_interpreter
     from spinecare.web.config import WebSettings
 
-    if os.environ.get("B6_DEFAULT_SWITCH") != "1":
+    if os.environ.get("B6_UNTUNED") != "1":  # as `spinecare serve` does (B6_UNTUNED=1: not)
         tune_interpreter()
     settings = Settings(data_dir=Path(data_dir))
     app = create_app(settings, web=WebSettings(max_live_sessions=SESSIONS + 2))
@@ -190,9 +190,37 @@ def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not come up")
 
 
-def _browser_latency(base: str, session_id: int, seconds: float) -> dict[str, Any]:
+def _sse_latency(
+    base: str, cookies: Any, session_id: int, stop: threading.Event, out: list[float]
+) -> None:
+    """Tick to arrival at a plain SSE client in this process: the server's part of the
+    latency, without the browser's."""
+    import httpx
+
+    since = time.time() * 1000.0  # the catch-up (the last 30 s) is not latency
+    with (
+        httpx.Client(base_url=base, cookies=cookies, timeout=None) as c,
+        c.stream("GET", f"/live/{session_id}/stream") as r,
+    ):
+        event = ""
+        for line in r.iter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "ticks":
+                now = time.time() * 1000.0
+                rows = json.loads(line[5:])["rows"]
+                out.extend(now - row[1] for row in rows if row[1] >= since)
+
+
+def _browser_latency(
+    base: str, session_id: int, seconds: float, cookies: Any = None
+) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
+    sse: list[float] = []
+    stop = threading.Event()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -206,8 +234,14 @@ def _browser_latency(base: str, session_id: int, seconds: float) -> dict[str, An
             "window.__spinecare && window.__spinecare.rows > 100", timeout=60_000
         )
         page.evaluate("window.__spinecare.latencies = []; window.__spinecare.fpsSamples = []")
+        watcher = threading.Thread(
+            target=_sse_latency, args=(base, cookies, session_id, stop, sse), daemon=True
+        )
+        if cookies is not None:
+            watcher.start()
         time.sleep(seconds)
         stats = page.evaluate("window.__spinecare")
+        stop.set()
         browser.close()
     lat = [float(x) for x in stats["latencies"]]
     fps = [float(x) for x in stats["fpsSamples"]][1:]
@@ -219,6 +253,8 @@ def _browser_latency(base: str, session_id: int, seconds: float) -> dict[str, An
         "fps_mean": round(statistics.fmean(fps), 1) if fps else 0.0,
         "fps_min": min(fps) if fps else 0.0,
         "browser_gaps": stats["gaps"],
+        "server_latency_ms_p50": _pct(sse, 0.5),
+        "server_latency_ms_p99": _pct(sse, 0.99),
     }
 
 
@@ -318,7 +354,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         client = _Client(base)
         # 1. latency and frames per second: one real-time session, watched in chromium
         client.start(first[0], minutes=latency_s / 60.0 + 1.0)
-        out: dict[str, Any] = _browser_latency(base, first[0], latency_s)
+        load_before = [round(x, 2) for x in os.getloadavg()]
+        out: dict[str, Any] = _browser_latency(base, first[0], latency_s, client.http.cookies)
+        out["loadavg_latency"] = {
+            "before": load_before,
+            "after": [round(x, 2) for x in os.getloadavg()],
+        }
         client.http.post(f"/api/v1/sessions/{first[0]}/stop", headers={"X-CSRF-Token": client.csrf})
         time.sleep(3.0)
         # 2. ten real-time sessions at once, 50 page requests a second
@@ -352,6 +393,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             t.join(timeout=30)
         loader.join()
         load_s = time.perf_counter() - t_load
+        load_after = [round(x, 2) for x in os.getloadavg()]
         time.sleep(2.0)
         overruns = 0
         skipped = 0
@@ -385,7 +427,9 @@ def run(quick: bool = False) -> dict[str, Any]:
             "page_errors": len(errors),
             "page_ms_p50": _pct(lat, 0.5),
             "page_ms_p99": _pct(lat, 0.99),
+            "loadavg_after": load_after,
         }
+        out["server_priority_raised"] = os.environ.get("B6_UNTUNED") != "1"
         return out
     finally:
         proc.terminate()

@@ -86,3 +86,33 @@ def test_a_session_that_is_not_planned_is_refused_before_the_table_moves(
     r = doc.api("POST", f"/api/v1/sessions/{clinic.done_session_id}/start", json=CHECKLIST)
     assert r.status_code == 422 and "not planned" in r.text
     assert doc.api("GET", f"/api/v1/sessions/{clinic.done_session_id}/live").status_code == 404
+
+
+def test_a_waiting_monitor_is_woken_by_the_tick_not_by_a_poll() -> None:
+    """The relay thread wakes the SSE handler when it stores a tick (no 20 ms polling) and
+    when the session ends."""
+    import asyncio
+    import threading
+
+    from spinecare.runtime.session import TickView
+    from spinecare.web.live import LiveEntry
+
+    view = TickView(0.0, "hold", 100.0, 100.0, 99.0, 0.0, 0.0, 60.0, 100.0, 0, 100.0, ())
+    entry = LiveEntry(1, 1, "P", "therapist", live=None)  # type: ignore[arg-type]
+
+    async def waited(after_s: float, act: Any) -> float:
+        threading.Timer(after_s, act).start()
+        t0 = time.perf_counter()
+        await entry.wait_after(entry.seq, timeout_s=5.0)
+        return time.perf_counter() - t0
+
+    took = asyncio.run(waited(0.05, lambda: entry.put(1, time.time() * 1000.0, view)))
+    assert 0.04 <= took < 0.5 and entry.seq == 1
+
+    def end() -> None:
+        entry.finished_at = time.monotonic()
+        entry._wake()
+
+    took = asyncio.run(waited(0.05, end))
+    assert took < 0.5 and not entry.running
+    assert entry._waiting == []

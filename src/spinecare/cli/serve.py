@@ -61,6 +61,10 @@ def serve(
         f"spinecare serve: http://{host}:{port}/  sessions drive {where}  "
         "(Ctrl-C stops; running sessions release)"
     )
-    tune_interpreter()
+    if not tune_interpreter():
+        typer.echo(
+            "spinecare serve: running at normal priority (no permission to raise it); on a busy "
+            "machine the monitor may lag"
+        )
     app = create_app(settings, store=store, table=table)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -33,13 +33,26 @@ API_PREFIX = "/api/v1"
 # on waits at most this long for the interpreter lock held by a request handler (CPython's
 # default is 5 ms; engineering choice, see bench/b6_web.py).
 SWITCH_INTERVAL_S = 0.001
+# The server's threads (the event loop that sends the telemetry, the relay threads, the request
+# workers, and the session processes they start) run at this nice value where the system permits
+# it (root or CAP_SYS_NICE): on a busy machine the monitor keeps its latency goal. A session's
+# loop runs SCHED_FIFO above all of it (web/worker.py). Engineering choice: -10 weighs the server
+# about nine times a process at 0 (the kernel's weight table), bench/b6_web.py.
+SERVER_NICE = -10
 
 
-def tune_interpreter() -> None:
-    """Call once in a process that serves sessions (``spinecare serve``)."""
+def tune_interpreter() -> bool:
+    """Call once, in the main thread, before serving (``spinecare serve``): threads and
+    processes started later inherit the nice value. True when the raised priority was granted."""
+    import os
     import sys
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, SERVER_NICE)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def _is_api(request: Request) -> bool:

@@ -9,6 +9,7 @@ command pipe into the runner's thread-safe requests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -133,12 +134,25 @@ class LiveEntry:
     thread: threading.Thread | None = None
     # The clinician's limit the session runs with (the controller plans within it).
     clinician_max_force_n: float | None = None
+    # Monitors waiting for the next tick: (their event loop, their event). The relay thread
+    # wakes each once per tick it stores, so a tick goes out as soon as it arrives (no polling).
+    _waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list)
+    _waiting_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- relay thread ------------------------------------------------------------------------
     def put(self, seq: int, wall_ms: float, view: TickView) -> None:
         """A tick from the session's process (``seq`` counts from 1 there)."""
         self.ring[seq % RING_TICKS] = Frame(seq, wall_ms, view)
         self.seq = seq  # published after the frame is in place
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._waiting_lock:
+            waiting = list(self._waiting)
+        for loop, event in waiting:
+            if not event.is_set():  # one wake-up per wait, however many ticks arrive
+                with contextlib.suppress(RuntimeError):  # that loop has closed
+                    loop.call_soon_threadsafe(event.set)
 
     def _run(self) -> None:
         try:
@@ -149,6 +163,7 @@ class LiveEntry:
             self.error = repr(exc)
         finally:
             self.finished_at = time.monotonic()
+            self._wake()
 
     # -- any thread --------------------------------------------------------------------------
     @property
@@ -168,6 +183,20 @@ class LiveEntry:
             else:
                 lost += 1
         return out, lost
+
+    async def wait_after(self, last: int, timeout_s: float) -> None:
+        """Until a tick after ``last`` is stored or the session ends (or ``timeout_s``)."""
+        event = asyncio.Event()
+        item = (asyncio.get_running_loop(), event)
+        with self._waiting_lock:
+            self._waiting.append(item)
+        try:
+            if self.seq <= last and self.running:  # checked after registering: no lost wake-up
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout_s)
+        finally:
+            with self._waiting_lock:
+                self._waiting.remove(item)
 
     def latest(self) -> Frame | None:
         s = self.seq

@@ -74,8 +74,9 @@ from spinecare.web.sessions import SessionStart, start_course_session
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-# The SSE handler looks for new ticks this often: at most one tick (20 ms) of added latency.
-POLL_S = 0.02
+# The SSE handler is woken by the relay thread when a tick arrives; it looks anyway after this
+# long (a session that ends without a last tick, a relay that died).
+WAIT_S = 1.0
 # A monitor that connects fresh is sent the last 30 s (the chart's window) at once.
 CATCH_UP_TICKS = 1500
 # History replay: every 5th telemetry row (10 Hz) is plenty for a 30-minute chart.
@@ -838,7 +839,7 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
             elif not entry.running:
                 yield {"event": "end", "data": json.dumps({"error": entry.error})}
                 return
-            await asyncio.sleep(POLL_S)
+            await entry.wait_after(last, WAIT_S)
 
     return EventSourceResponse(events(), ping=10, send_timeout=10)
 
