@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spinecare.errors import InputError
-from spinecare.signals.reference import ReferenceParams, reference_bursts
+from spinecare.signals.reference import ReferenceParams, onset_sensitivity, reference_bursts
 from spinecare.signals.synthetic import emg_synthetic
 
 
@@ -30,3 +30,14 @@ def test_quiet_stretch_must_lie_in_the_recording() -> None:
     x = np.zeros(1000)
     with pytest.raises(InputError):
         reference_bursts(x, 1000.0, ReferenceParams(quiet_s=(0.9, 1.5)))
+
+
+def test_a_slow_rise_makes_the_reference_onset_uncertain_and_a_fast_one_does_not() -> None:
+    params = ReferenceParams(quiet_s=(0.5, 2.5))
+    fast = emg_synthetic(12.0, [4.0, 8.0], 1.5, snr_db=20.0, rise_s=0.01, seed=5)
+    slow = emg_synthetic(12.0, [4.0, 8.0], 1.5, snr_db=20.0, rise_s=0.8, seed=5)
+    s_fast = onset_sensitivity(fast.signal_uv, 1000.0, params)
+    s_slow = onset_sensitivity(slow.signal_uv, 1000.0, params)
+    assert len(s_fast) == len(s_slow) == 2
+    assert max(s_fast.values()) <= 10.0  # a 10 ms rise: the threshold hardly matters
+    assert max(s_slow.values()) >= 40.0  # an 0.8 s rise: it can move by more than the goal

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -127,6 +127,8 @@ class RealScore:
     quiet_min: float
     tone_alarms: int  # onsets inside activations graded as tone
     tone_min: float
+    # reference onset of each entry of ``errors_ms`` (seconds)
+    matched_s: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def as_dict(self) -> dict[str, float | int | None]:
         def q(v: FloatArray, p: float) -> float | None:
@@ -195,6 +197,7 @@ def score_real(
                 first[hit] = d
     errors: list[float] = []
     lat: list[float] = []
+    matched: list[float] = []
     covered = missed = 0
     clear = [i for i, r in enumerate(refs) if r[2] == "clear"]
     for i in clear:
@@ -202,6 +205,7 @@ def score_real(
         if i in first:
             d = first[i]
             errors.append(1000.0 * (d[0] - on))
+            matched.append(on)
             lat.append(float("nan") if d[1] is None else 1000.0 * (d[1] - on))
         elif any(d[1] is not None and d[1] <= on <= d[2] for d in dets):
             covered += 1
@@ -228,4 +232,5 @@ def score_real(
         quiet_min=max(0.0, duration_s - skip_s - busy) / 60.0,
         tone_alarms=tone,
         tone_min=tone_s / 60.0,
+        matched_s=np.asarray(matched, dtype=np.float64),
     )

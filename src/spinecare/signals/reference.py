@@ -17,7 +17,7 @@ it is graded ``ambiguous`` and neither required nor counted as a false alarm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -154,3 +154,28 @@ def tone_stretches(
         for s, e in zip(edges[::2], edges[1::2], strict=True)
         if e - s >= round(TONE_MIN_S * fs_hz)
     ]
+
+
+def onset_sensitivity(
+    x: npt.ArrayLike, fs_hz: float, params: ReferenceParams, rel: float = 0.1
+) -> dict[float, float]:
+    """How far each clear reference onset moves, in ms, when the threshold is ``rel`` lower or
+    higher (another quiet stretch gives another threshold): the spread of the three onsets.
+
+    On a fast rise it is a few ms; on a rise that hovers near the threshold it is hundreds:
+    there the reference itself cannot say when the rise began to better than that.
+    """
+    base, stats = reference_bursts(x, fs_hz, params)
+    mu, sd = stats["quiet_mean"], stats["quiet_sd"]
+    others = []
+    for f in (1.0 - rel, 1.0 + rel):
+        h = (f * stats["threshold"] - mu) / sd if sd > 0 else params.h
+        bursts, _ = reference_bursts(x, fs_hz, replace(params, h=h))
+        others.append([b.onset_s for b in bursts])
+    out: dict[float, float] = {}
+    for b in base:
+        if b.grade != "clear":
+            continue
+        ons = [b.onset_s] + [min(o, key=lambda t: abs(t - b.onset_s)) for o in others if o]
+        out[round(b.onset_s, 4)] = round(1000.0 * (max(ons) - min(ons)), 1)
+    return out
