@@ -27,9 +27,6 @@ emg_app = typer.Typer(
 app.add_typer(emg_app, name="emg")
 
 
-
-
-
 def _finite(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
