@@ -112,7 +112,7 @@ def test_monitor_shows_the_patient_switch_faults_by_severity_and_the_plan_ahead(
     assert "Warnung: EMG kalibriert" in page.inner_text("#messages")
     assert page.locator("#messages li.sev-error").count() == 0
     page.wait_for_function("window.__spinecare.rows > 550")  # past 11 s, before the switch
-    shot(page, "10-live-plan")
+    shot(page, "20-live-plan")
     # The patient presses the switch: shown at once; then the stuck load cell as a fault.
     page.wait_for_function("document.getElementById('v-switch').textContent === 'GEDRÜCKT'")
     assert "pressed" in (page.get_attribute("#switch-box", "class") or "")
@@ -123,10 +123,10 @@ def test_monitor_shows_the_patient_switch_faults_by_severity_and_the_plan_ahead(
         if "Warnung" in text
         else True
     )
-    shot(page, "11-live-switch-fault")
+    shot(page, "21-live-switch-fault")
     page.goto(f"/live/{sid}/patient")
     page.wait_for_selector("#messages li.sev-error")
-    shot(page, "12-live-patient-view-fault")
+    shot(page, "22-live-patient-view-fault")
     replay.stopped.set()
 
 
@@ -140,7 +140,7 @@ def test_set_up_page_draws_the_curve_and_redraws_it_for_the_traction_time(
     first = page.inner_text("#curve-summary")
     assert "Züge" in first and "min bis zum Lösen" in first
     page.locator("#curve").scroll_into_view_if_needed()
-    shot(page, "13-setup-curve")
+    shot(page, "23-setup-curve")
     page.fill("input[name=minutes]", "10")
     page.wait_for_function(
         "t => document.getElementById('curve-summary').textContent !== t", arg=first
@@ -169,12 +169,12 @@ def test_today_move_and_no_show_from_the_row_menu(page: Any, clinic: Clinic) -> 
     _login(page, "therapist")
     sid = clinic.planned_session_id
     page.click(f"#actions-{sid} summary")
-    shot(page, "14-today-row-menu")
+    shot(page, "24-today-row-menu")
     page.click(f"#actions-{sid} form.no-show button")
     page.wait_for_url("**/")
     assert "Nicht erschienen vermerkt." in page.inner_text("main")
     assert "Ersatztermin:" in page.inner_text("main")
-    shot(page, "15-today-no-show")
+    shot(page, "25-today-no-show")
 
 
 def test_patient_page_shows_the_orthosis_pathway(page: Any, clinic: Clinic) -> None:
@@ -187,8 +187,8 @@ def test_patient_page_shows_the_orthosis_pathway(page: Any, clinic: Clinic) -> N
         "() => { const i = document.querySelector('img.evidence'); return i && i.complete "
         "&& i.naturalWidth > 0; }"
     )
-    shot(page, "16-patient-orthosis")
+    shot(page, "26-patient-orthosis")
     page.locator("img.evidence").scroll_into_view_if_needed()
-    shot(page, "17-patient-orthosis-evidence")
+    shot(page, "27-patient-orthosis-evidence")
     page.locator("#osteoporosis").scroll_into_view_if_needed()
-    shot(page, "18-patient-osteoporosis")
+    shot(page, "28-patient-osteoporosis")
