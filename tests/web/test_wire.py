@@ -4,6 +4,7 @@ the Modbus register map, in a process of its own) driven by the web app as `spin
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.cli.test_table_cli import serve_sim_process
-from tests.devices.test_modbus_session import pty_pair  # noqa: F401  (fixture)
 from tests.web.conftest import PASSWORD, Browser, Clinic, csrf_of
 from tests.web.test_live import CHECKLIST
 
@@ -101,10 +101,45 @@ def test_a_table_whose_limit_is_below_the_session_is_refused_before_it_moves(
         app.state.ctx.store.dispose()
 
 
+@pytest.fixture
+def rtu_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two linked pseudo-terminals (socat), the relay at the table's real-time priority: a
+    serial line is wire, and on a busy machine a relay at normal priority is late enough for
+    the freshness check (a correct fault, but not what this test is about)."""
+    import os
+    import shutil
+    import subprocess
+
+    socat = shutil.which("socat")
+    if socat is None:
+        reason = "socat not installed (scripts/ensure-system-deps.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    a, b = str(tmp_path / "ttyTABLE"), str(tmp_path / "ttyPC")
+    proc = subprocess.Popen(
+        [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with contextlib.suppress(OSError, AttributeError):
+            os.sched_setscheduler(proc.pid, os.SCHED_FIFO, os.sched_param(41))
+        deadline = time.monotonic() + 5.0
+        while not (os.path.exists(a) and os.path.exists(b)):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("socat did not create the pseudo-terminal pair")
+            time.sleep(0.02)
+        yield a, b
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
 def test_a_web_session_over_rtu_on_a_pseudo_terminal_pair(
     clinic: Clinic,
     tmp_path: Path,
-    pty_pair: tuple[str, str],  # noqa: F811  (the fixture imported above)
+    rtu_pair: tuple[str, str],
 ) -> None:
     """The serial form `serve --device rtu:///dev/...?baud=...` accepts: serve-sim on one end of
     a socat pair, the web app on the other."""
@@ -115,7 +150,7 @@ def test_a_web_session_over_rtu_on_a_pseudo_terminal_pair(
 
     from spinecare.errors import InputError
 
-    table_end, pc_end = pty_pair
+    table_end, pc_end = rtu_pair
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPINECARE_")}
     env["SPINECARE_DATA_DIR"] = str(tmp_path / "server-data")
     proc = subprocess.Popen(
