@@ -192,3 +192,20 @@ def test_patient_page_shows_the_orthosis_pathway(page: Any, clinic: Clinic) -> N
     shot(page, "27-patient-orthosis-evidence")
     page.locator("#osteoporosis").scroll_into_view_if_needed()
     shot(page, "28-patient-osteoporosis")
+
+
+def test_on_a_tablet_the_row_menu_and_the_orthosis_section_fit(page: Any, clinic: Clinic) -> None:
+    page.set_viewport_size({"width": 820, "height": 1180})
+    _login(page, "physician")
+    page.goto(f"/courses/{clinic.course_id}")
+    sid = clinic.planned_session_id
+    page.click(f"#actions-{sid} summary")
+    box = page.locator(f"#actions-{sid} .menu").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 820
+    shot(page, "29-tablet-course-menu")
+    page.goto("/patients?q=Helga")
+    page.click("text=Helga Brandt")
+    page.locator("#orthosis").scroll_into_view_if_needed()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 820, width  # nothing wider than the screen
+    shot(page, "30-tablet-orthosis")
