@@ -352,12 +352,6 @@ def test_the_schema_wants_a_time_only_when_the_user_picks() -> None:
         SessionReschedule.model_validate({"start": "2030-01-07T10:00", "extra": 1})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason="services/sessions.FINISHED_STATES does not count no_show as finished yet: the "
-    "session after a no-show is refused as out of order (asked of the sessions service's owner)",
-)
 def test_the_session_after_a_no_show_can_start(
     store: Store, db: AuditedSession, actors: dict[Role, Actor], patient_id: int, tmp_path: Path
 ) -> None:
@@ -389,3 +383,18 @@ def test_the_clinic_s_own_closing_days_are_refused(
             SessionReschedule(start=_at(day, 10)),
             clinic=closed,
         )
+
+
+def test_the_course_report_counts_the_dose_not_the_rows(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    """A no-show and its replacement at the end are one session of the dose, not two."""
+    from spinecare.services.reports import dose_sessions
+
+    ther = actors[Role.THERAPIST]
+    course = _course(db, actors, patient_id)
+    s1 = course.sessions[0]
+    record_no_show(db, ther, s1.id, NoShowCreate(), clinic=CLINIC, now=_after(s1))
+    db.commit()
+    assert len(get_course(db, ther, course.id).sessions) == len(course.sessions) + 1
+    assert dose_sessions(get_course(db, ther, course.id)) == len(course.sessions)

@@ -143,7 +143,6 @@ def _invalid() -> AuthenticationError:
     )
 
 
-
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     """A new login: hand ``token`` to the client once; only its hash is kept."""

@@ -175,7 +175,7 @@ class _PatientFields(BaseModel):
     def _phone(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        digits = sum(c.isdigit() for c in v)
+        digits = sum(c.isdecimal() for c in v)
         if not _PHONE.match(v) or not 6 <= digits <= 20:
             raise ValueError("a phone number of 6-20 digits, e.g. +49 89 1234567")
         return v

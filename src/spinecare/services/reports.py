@@ -17,7 +17,7 @@ from spinecare.reports.session_report import SessionReportData, load_session_dir
 from spinecare.runtime.summary import summary_parse
 from spinecare.services._common import load
 from spinecare.services.auth import Actor, require_reader
-from spinecare.services.courses import get_course
+from spinecare.services.courses import CoursePublic, get_course
 from spinecare.services.invoices import service_start
 from spinecare.services.outcomes import course_outcomes
 from spinecare.services.patients import get_patient
@@ -109,6 +109,16 @@ def session_report_data(
     )
 
 
+def dose_sessions(course: CoursePublic) -> int:
+    """The sessions the patient is to receive: a missed or cancelled one is replaced by a new
+    row at the end of the course (services/schedule.py), not added to the dose."""
+    return sum(
+        1
+        for x in course.sessions
+        if x.status not in (SessionStatus.NO_SHOW, SessionStatus.CANCELLED)
+    )
+
+
 def course_report_data(
     session: Session, actor: Actor, course_id: int, *, zone: ZoneInfo = DEFAULT_ZONE
 ) -> CourseReportData:
@@ -154,7 +164,7 @@ def course_report_data(
         patient_ref=str(patient.id),
         region=course.region.value,
         target_segment=course.segment,
-        planned_sessions=len(course.sessions),
+        planned_sessions=dose_sessions(course),
         sessions=tuple(rows),
         odi=tuple(sorted(odi, key=lambda x: x.session)),
         birth_date=patient.birth_date,

@@ -56,8 +56,15 @@ from spinecare.therapy.protocol import Protocol
 DeviceFactory = Callable[[Callable[[], float]], Device]
 UnitOfWork = Callable[[], contextlib.AbstractContextManager[Session]]
 LOCK_FILE = ".running"
+# Sessions that no longer hold up the next one: run, ended, called off, or missed (a no-show
+# keeps its place in the course; a replacement is booked at its end, services/schedule.py).
 FINISHED_STATES = frozenset(
-    {SessionStatus.DONE.value, SessionStatus.ABORTED.value, SessionStatus.CANCELLED.value}
+    {
+        SessionStatus.DONE.value,
+        SessionStatus.ABORTED.value,
+        SessionStatus.CANCELLED.value,
+        SessionStatus.NO_SHOW.value,
+    }
 )
 
 
