@@ -265,8 +265,14 @@ def evidence_figure(rows: Sequence[EvidenceRow], lang: str = "en") -> Figure:
     charts._style(ax)
     lo, hi = ax.get_xlim()
     ax.set_xlim(min(lo, -60.0) - 10, max(hi, 80.0) + 10)
-    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
-    fig.tight_layout()
+    # One entry a line below the plot, with room kept for it: the trials' labels are long and
+    # two columns ran past the figure's edge.
+    handles, labels = ax.get_legend_handles_labels()
+    inch = 0.13 * len(labels) + 0.1
+    fig.set_figheight(fig.get_figheight() + inch)
+    fig.legend(handles, labels, fontsize=6, loc="lower left", ncol=1, frameon=False,
+               bbox_to_anchor=(0.02, 0.0))  # fmt: skip
+    fig.tight_layout(rect=(0.0, inch / fig.get_figheight(), 1.0, 1.0))
     return fig
 
 
