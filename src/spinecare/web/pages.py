@@ -54,6 +54,7 @@ from spinecare.services.users import UserCreate
 from spinecare.store.enums import Insurance, Role, SessionStatus
 from spinecare.vocab import SEGMENTS, Region
 from spinecare.web import accounts
+from spinecare.web import patient_form as pform
 from spinecare.web.curve import curve_data
 from spinecare.web.deps import (
     LANG_KEY,
@@ -340,60 +341,47 @@ def patients(
     return page(request, template, user, patients=found, q=q)
 
 
-def _patient_form(
-    name: str,
-    birth_date: str,
-    sex: str,
-    weight_kg: str,
-    height_cm: str,
-    insurance: str,
-    menopausal_status: str,
-    icd_consent: str | None,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "birth_date": _form_date(birth_date, "birth_date"),
-        "sex": sex,
-        "weight_kg": _form_decimal(weight_kg, "weight_kg"),
-        "height_cm": _form_decimal(height_cm, "height_cm"),
-        "insurance": insurance,
-        "menopausal_status": menopausal_status or None,
-        "icd_consent": icd_consent == "on",
-    }
-
-
-PatientForm = dict[str, Any]
-
-
-def patient_form(
-    name: Annotated[str, Form(max_length=200)],
-    birth_date: Annotated[str, Form(max_length=20)],
-    sex: Annotated[str, Form(max_length=2)],
-    weight_kg: Annotated[str, Form(max_length=10)],
-    height_cm: Annotated[str, Form(max_length=10)],
-    insurance: Annotated[str, Form(max_length=20)],
-    menopausal_status: Annotated[str, Form(max_length=10)] = "",
-    icd_consent: Annotated[str | None, Form(max_length=5)] = None,
-) -> PatientForm:
-    return _patient_form(
-        name, birth_date, sex, weight_kg, height_cm, insurance, menopausal_status, icd_consent
-    )
-
-
 def _choices() -> dict[str, Any]:
     return {"sexes": list(Sex), "insurances": list(Insurance), "menopauses": list(Menopause)}
 
 
+def _form_page(
+    request: Request,
+    user: Actor,
+    patient: Any,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+) -> Response:
+    """The form, with what was typed and each refusal beside its field (422 when refused)."""
+    return page(
+        request,
+        "patient_form.html",
+        user,
+        status_code=422 if errors else 200,
+        patient=patient,
+        v=values,
+        errors=errors or {},
+        **_choices(),
+    )
+
+
 @router.get("/patients/new", response_class=HTMLResponse, dependencies=[WRITE])
 def patient_new(request: Request, user: Annotated[Actor, Depends(page_user)]) -> Response:
-    return page(request, "patient_form.html", user, patient=None, **_choices())
+    return _form_page(request, user, None, pform.blank())
 
 
 @router.post("/patients/new", dependencies=[WRITE])
-def patient_create(
-    db: DbDep, user: CurrentUser, form: Annotated[PatientForm, Depends(patient_form)]
-) -> Response:
-    p = patient_svc.add_patient(db, user, PatientCreate.model_validate(form))
+async def patient_create(request: Request, db: DbDep, user: CurrentUser) -> Response:
+    values = pform.typed(await request.form())
+    data, errors = pform.check_form(values, edit=False)
+    model = pform.validated(PatientCreate, data, errors)
+    if model is None:
+        return _form_page(request, user, None, values, errors)
+    try:
+        p = patient_svc.add_patient(db, user, model)
+    except (ValidationError, InputError) as exc:
+        db.rollback()
+        return _form_page(request, user, None, values, pform.field_errors(exc))
     db.commit()
     return redirect(f"/patients/{p.id}")
 
@@ -402,18 +390,25 @@ def patient_create(
 def patient_edit_form(
     request: Request, db: DbDep, user: Annotated[Actor, Depends(page_user)], patient_id: Id
 ) -> Response:
+    from spinecare.web.deps import lang_of
+
     p = patient_svc.get_patient(db, user, patient_id)
-    return page(request, "patient_form.html", user, patient=p, **_choices())
+    return _form_page(request, user, p, pform.shown(p, lang_of(request)))
 
 
 @router.post("/patients/{patient_id}/edit", dependencies=[WRITE])
-def patient_edit(
-    db: DbDep,
-    user: CurrentUser,
-    patient_id: Id,
-    form: Annotated[PatientForm, Depends(patient_form)],
-) -> Response:
-    patient_svc.edit_patient(db, user, patient_id, PatientUpdate.model_validate(form))
+async def patient_edit(request: Request, db: DbDep, user: CurrentUser, patient_id: Id) -> Response:
+    p = patient_svc.get_patient(db, user, patient_id)
+    values = pform.typed(await request.form())
+    data, errors = pform.check_form(values, edit=True)
+    model = pform.validated(PatientUpdate, data, errors)
+    if model is None:
+        return _form_page(request, user, p, values, errors)
+    try:
+        patient_svc.edit_patient(db, user, patient_id, model)
+    except (ValidationError, InputError) as exc:
+        db.rollback()
+        return _form_page(request, user, p, values, pform.field_errors(exc))
     db.commit()
     return redirect(f"/patients/{patient_id}")
 
@@ -474,6 +469,7 @@ def patient_page(
         ortho=patient_orthosis(db, user, patient_id, lang),
         recommend_orthosis=bool(result.orthosis and result.orthosis.recommended),
         p=p,
+        address=patient_svc.postal_address(p),
         region=reg,
         result=result,
         missing=_missing_words(result, lang),
