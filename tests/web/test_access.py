@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/courses/{course_id}"): ALL,
     ("POST", "/courses/{course_id}/odi"): CLINICAL,
     ("GET", "/courses/{course_id}/report.pdf"): ALL,
+    ("GET", "/courses/{course_id}/documents.zip"): ALL,
     ("POST", "/sessions/{session_id}/cancel"): CLINICAL,
     ("POST", "/sessions/{session_id}/reschedule"): CLINICAL,
     ("POST", "/sessions/{session_id}/no-show"): CLINICAL,

@@ -940,38 +940,24 @@ def _tmp_pdf() -> FsPath:
 
 
 def _clinic(ctx: Any) -> Any:
+    """The full letterhead (address, physicians, tax number, bank details, logo) from the
+    clinic settings, as the CLI prints it."""
     from spinecare.reports.render import ClinicInfo
 
-    return ClinicInfo(name=ctx.settings.clinic.name)
+    return ClinicInfo.from_settings(ctx.settings.clinic)
 
 
 @router.get("/sessions/{session_id}/report.pdf", dependencies=[READ])
 def session_report_pdf(
     request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser, session_id: Id
 ) -> Response:
-    import dataclasses
-
-    from spinecare.reports.session_report import load_session_dir, render_session_report
+    """The session report from the records, as ``spinecare documents session-report``
+    writes it: dated by the day the session ran, its operator, pain before and after."""
+    from spinecare.reports.session_report import render_session_report
+    from spinecare.services.reports import session_report_data
     from spinecare.web.deps import lang_of
 
-    s = session_svc.get_session(db, user, session_id)
-    if not s.telemetry_dir:
-        raise NotFoundError("telemetry of session", session_id)
-    course = course_svc.get_course(db, user, s.course_id)
-    p = patient_svc.get_patient(db, user, course.patient_id, include_deleted=True)
-    outcomes = outcome_svc.course_outcomes(db, user, course.id, clinic=ctx.settings.clinic)
-    mine = next((o for o in outcomes.sessions if o.session_number == s.number), None)
-    data = dataclasses.replace(
-        load_session_dir(s.telemetry_dir),
-        patient_name=p.name,
-        patient_ref=f"P-{p.id}",
-        session_number=s.number,
-        session_date=s.scheduled_start.astimezone(ctx.settings.clinic.zone).date(),
-        region=course.region.value,
-        target_segment=course.segment,
-        pain_before=None if mine is None else float(mine.nrs_before),
-        pain_after=None if mine is None or mine.nrs_after is None else float(mine.nrs_after),
-    )
+    data = session_report_data(db, user, session_id, zone=ctx.settings.clinic.zone)
     out = _tmp_pdf()
     render_session_report(data, out, clinic=_clinic(ctx), lang=lang_of(request))
     return _pdf(out, f"session-{session_id}.pdf")
@@ -985,10 +971,28 @@ def course_report_pdf(
     from spinecare.services.reports import course_report_data
     from spinecare.web.deps import lang_of
 
-    data = course_report_data(db, user, course_id)
+    data = course_report_data(db, user, course_id, zone=ctx.settings.clinic.zone)
     out = _tmp_pdf()
     render_course_report(data, out, clinic=_clinic(ctx), lang=lang_of(request))
     return _pdf(out, f"course-{course_id}.pdf")
+
+
+@router.get("/courses/{course_id}/documents.zip", dependencies=[READ])
+def course_documents_zip(
+    request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser, course_id: Id
+) -> Response:
+    """All of the course's documents in one step (``spinecare documents course`` as a zip)."""
+    from spinecare.web.deps import lang_of
+    from spinecare.web.documents import course_zip
+
+    clinic = ctx.settings.clinic
+    out = course_zip(db, user, course_id, _clinic(ctx), clinic.zone, lang_of(request))
+    return FileResponse(
+        out,
+        media_type="application/zip",
+        filename=f"course-{course_id}-documents.zip",
+        background=BackgroundTask(out.unlink, missing_ok=True),
+    )
 
 
 @router.get("/patients/{patient_id}/consent.pdf", dependencies=[READ])
@@ -1011,6 +1015,7 @@ def consent_pdf(
         clinic=_clinic(ctx),
         patient_name=p.name,
         birth_date=p.birth_date,
+        patient_address=patient_svc.postal_address(p),
         lang=lang_of(request),
     )
     return _pdf(out, f"consent-{patient_id}.pdf")
