@@ -116,3 +116,32 @@ def test_a_waiting_monitor_is_woken_by_the_tick_not_by_a_poll() -> None:
     took = asyncio.run(waited(0.05, end))
     assert took < 0.5 and not entry.running
     assert entry._waiting == []
+
+
+def test_a_session_run_days_before_its_booked_day_is_said_so(
+    login: Any, app: Any, clinic: Clinic
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from spinecare.store.models import TreatmentSession
+
+    sid = clinic.planned_session_id
+    with app.state.ctx.store.unit_of_work("test-setup") as db:
+        s = db.get(TreatmentSession, sid)
+        length = s.scheduled_end - s.scheduled_start
+        s.scheduled_start = datetime.now(UTC) + timedelta(days=5)
+        s.scheduled_end = s.scheduled_start + length
+    doc: Browser = login("therapist")
+    setup = doc.client.get(f"/sessions/{sid}/setup").text
+    assert "early-run" in setup and "in 5 Tagen" in setup
+    r = doc.api(
+        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 1.0, "speed": 5.0, **CHECKLIST}
+    )
+    assert r.status_code == 201, r.text
+    try:
+        assert any("5 days from today" in w for w in r.json()["warnings"])
+        monitor = doc.client.get(f"/live/{sid}").text
+        assert "early-run" in monitor and "5 days from today" in monitor
+        assert "early-run" not in doc.client.get(f"/live/{sid}/patient").text
+    finally:
+        doc.api("POST", f"/api/v1/sessions/{sid}/stop")

@@ -110,6 +110,10 @@ class LiveStatus(BaseModel):
     )
     faults: list[str] = Field(default_factory=list, description="latched faults, in order")
     messages: list[LiveMessage] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="said at the start, e.g. a session run days before its booked day",
+    )
 
 
 def live_status(e: LiveEntry) -> LiveStatus:
@@ -134,6 +138,7 @@ def live_status(e: LiveEntry) -> LiveStatus:
         stop_pressed=v.stop_pressed if v else None,
         faults=list(v.faults) if v else [],
         messages=[LiveMessage(severity=sev, what=w) for sev, w in severities(v)] if v else [],
+        warnings=list(getattr(e.live, "warnings", [])),
     )
 
 

@@ -70,6 +70,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "date_placeholder": ("TT.MM.JJJJ", "YYYY-MM-DD or DD.MM.YYYY"),
     "course_documents": ("Alle Dokumente (ZIP)", "All documents (ZIP)"),
     "early_run": ("Hinweis zum Termin", "About the booked day"),
+    "early_run_setup": (
+        "Diese Sitzung ist für den {day} gebucht, in {days} Tagen. Jetzt gestartet, verkürzt sie "
+        "den Abstand der Serie; sonst bitte verschieben.",
+        "This session is booked for {day}, {days} days from today. Run now, it shortens the "
+        "course's spacing; reschedule it if that is not intended.",
+    ),
     "edit": ("Bearbeiten", "Edit"),
     "screening": ("Screening", "Screening"),
     "decision": ("Entscheidung", "Decision"),

@@ -121,7 +121,7 @@ def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
         except NotFoundError as exc:
             out.put(("error", "notfound", exc.entity, str(exc.ident), ""))
             return
-        out.put(("ready", live.protocol.model_dump(mode="json")))
+        out.put(("ready", live.protocol.model_dump(mode="json"), list(live.warnings)))
 
         def listen() -> None:
             while True:
@@ -194,6 +194,8 @@ class ProcessSession:
         )
         self.process.start()
         child_end.close()
+        # What the service said at the start (e.g. a session run days before its booked day).
+        self.warnings: list[str] = []
         self.protocol = self._ready()
 
     def _ready(self) -> Protocol:
@@ -208,6 +210,7 @@ class ProcessSession:
                     ) from None
                 continue
             if msg[0] == "ready":
+                self.warnings = [str(x) for x in msg[2]] if len(msg) > 2 else []
                 return Protocol.model_validate(msg[1])
             if msg[0] == "error":
                 self.process.join(5)
