@@ -80,7 +80,11 @@ def classify_cmd(
     if bmd is not None:
         check_bmd(bmd)
     if bmd is None and t_score is None:
-        raise InputError("bmd", "give --bmd or --t-score")
+        raise InputError(
+            "bmd",
+            "give --bmd or --t-score from the DXA report (and --z-score where the Z-score"
+            " decides: a premenopausal woman, a man under 50)",
+        )
     if bmd is not None and t_score is not None:
         raise InputError("t_score", "give either --bmd or --t-score, not both")
     result = classify(

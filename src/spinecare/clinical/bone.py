@@ -543,7 +543,11 @@ def classify(
     """One-site shortcut for the CLI and forms (same rules as ``assess_bone``)."""
     s = site_of(site)
     if bmd is None and t_score is None:
-        raise InputError("bmd", "give --bmd or --t-score")
+        raise InputError(
+            "bmd",
+            "give --bmd or --t-score from the DXA report (and --z-score where the Z-score"
+            " decides: a premenopausal woman, a man under 50)",
+        )
     if bmd is not None:
         check_bmd(bmd)
     m = BmdMeasurement(site=s, bmd_g_cm2=bmd, t_score=t_score, z_score=z_score)
