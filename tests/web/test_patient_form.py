@@ -75,7 +75,7 @@ def test_edit_changes_master_data_clears_a_field_and_keeps_the_choice(
     url = f"/patients/{clinic.patient_id}/edit"
     form = desk.client.get(url).text
     assert 'value="14.03.1962"' in form  # the birth date shown the German way
-    values = dict(re.findall(r'<input name="(\w+)" type="\w+" value="([^"]*)"', form))
+    values = dict(re.findall(r'<input id="f-\w+" name="(\w+)" type="\w+" value="([^"]*)"', form))
     values.update(sex="F", insurance="private", menopausal_status="post")
     values.update(city="Augsburg", postcode="86150", street="Maximilianstr. 1", phone="")
     r = desk.post(url, values)  # icd_consent not sent: unticked

@@ -81,6 +81,6 @@ def test_front_desk_registers_a_patient_and_sees_the_documents(
     page.fill("input[name=minutes]", "1")
     page.click("#start-form button.primary")
     page.wait_for_url("**/live/*")
-    assert "5 days from today" in page.inner_text(".early-run")
+    assert "in 5 Tagen" in page.inner_text(".early-run")
     shot(page, "44-monitor-early-run")
     page.click("#stop")

@@ -3,6 +3,7 @@ comes from the services; only the labels of the interface are here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 LANGS = ("de", "en")
@@ -455,3 +456,20 @@ def translator(lang: str) -> Callable[[str], str]:
 def phase_label(phase: str, lang: str) -> str:
     entry = PHASES.get(phase)
     return entry[LANGS.index(check_lang(lang))] if entry else phase
+
+
+# services.sessions' start warning for a session run early; shown in the user's language.
+_EARLY = re.compile(r"^session (\d+) is booked for (\d{4})-(\d{2})-(\d{2}), (\d+) days from today")
+
+
+def start_warning(text: str, lang: str) -> str:
+    """A warning the service gave at the start, in German when it is the early-run one (any
+    other stays as the service wrote it)."""
+    m = _EARLY.match(text)
+    if m is None or check_lang(lang) != "de":
+        return text
+    number, year, month, day, days = m.groups()
+    return (
+        f"Sitzung {number} ist für den {day}.{month}.{year} gebucht, in {days} Tagen. Jetzt "
+        "gestartet, verkürzt sie den Abstand der Serie; sonst bitte verschieben."
+    )

@@ -803,14 +803,16 @@ def _monitor(
     request: Request, ctx: Any, user: Actor, entry: LiveEntry, *, patient_view: bool
 ) -> Response:
     from spinecare.web.deps import lang_of
-    from spinecare.web.i18n import messages
+    from spinecare.web.i18n import messages, start_warning
     from spinecare.web.live import CLAMP_SEVERITY, EMG_FINE
 
+    lang = lang_of(request)
     return page(
         request,
         "live.html",
         user,
         e=entry,
+        warnings=[start_warning(w, lang) for w in entry.live.warnings],
         proto=entry.live.protocol,
         fields=FRAME_FIELDS,
         patient_view=patient_view,
