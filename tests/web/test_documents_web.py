@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.reports.pdfutil import text
-from tests.web.conftest import Browser, Clinic
+from tests.web.conftest import ARTIFACTS, Browser, Clinic
 
 IBAN = "DE89 3704 0044 0532 0130 00"  # the standard example IBAN (valid check digits)
 
@@ -43,8 +43,11 @@ def app(clinic: Clinic) -> Iterator[Any]:
 
 
 def _pdf_text(body: bytes, tmp_path: Path, name: str) -> str:
+    """The PDF's text; the PDF is kept in the artifacts to be looked at (pdftoppm)."""
     path = tmp_path / name
     path.write_bytes(body)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"doc-{name}").write_bytes(body)
     return text(path)
 
 
