@@ -812,7 +812,7 @@ def _monitor(
         "live.html",
         user,
         e=entry,
-        warnings=[start_warning(w, lang) for w in entry.live.warnings],
+        warnings=[start_warning(w, lang) for w in getattr(entry.live, "warnings", [])],
         proto=entry.live.protocol,
         fields=FRAME_FIELDS,
         patient_view=patient_view,
