@@ -76,6 +76,9 @@ def test_screening_form_until_eligible_then_plan_a_course(login: Any) -> None:
     assert r.status_code == 303 and r.headers["location"].startswith("/courses/")
     course = doc.client.get(r.headers["location"]).text
     assert "Zwischenbilanz" in course  # the review point is marked
+    # and the review is said in German, not in the clinical module's English message
+    assert "Zwischenbilanz nach Sitzung 8; 0 durchgeführt." in course
+    assert "Review after session" not in course
 
 
 def test_outcomes_and_invoice_pdf(login: Any, clinic: Clinic) -> None:

@@ -110,6 +110,29 @@ TEXTS: dict[str, tuple[str, str]] = {
     "start": ("Beginn", "Start"),
     "review_after": ("Zwischenbilanz nach Sitzung", "Review after session"),
     "review_point": ("Zwischenbilanz", "Review point"),
+    # The course review in words (the rule and its order: clinical/course.py review_course).
+    "review_not_improved": (
+        "Keine klinisch relevante Schmerzbesserung nach %(done)s Sitzungen (NRS %(base)s → "
+        "%(cur)s): Ärztin oder Arzt prüft die Indikation vor dem Fortsetzen.",
+        "No clinically important pain improvement after %(done)s sessions (NRS %(base)s → "
+        "%(cur)s): physician to review the indication before continuing.",
+    ),
+    "review_worsened": (
+        "Schmerz stärker als zu Beginn (NRS %(base)s → %(cur)s): ärztliche Prüfung.",
+        "Pain worse than at baseline (NRS %(base)s → %(cur)s): physician to review.",
+    ),
+    "review_improved": (
+        "Schmerz gebessert (NRS %(base)s → %(cur)s); Serie fortsetzen.",
+        "Pain improved (NRS %(base)s → %(cur)s); continue the course.",
+    ),
+    "review_no_baseline_pain": (
+        "NRS zu Beginn 0: der Schmerzverlauf ist nicht beurteilbar; ODI verwenden.",
+        "Baseline NRS 0: pain response cannot be judged; use the ODI.",
+    ),
+    "review_pending": (
+        "Zwischenbilanz nach Sitzung %(after)s; %(done)s durchgeführt.",
+        "Review after session %(after)s; %(done)s done.",
+    ),
     "status": ("Status", "Status"),
     "number": ("Nr.", "No."),
     "scheduled": ("Termin", "Appointment"),
