@@ -9,11 +9,7 @@ must reach its safe state in its stated time (docs/safety.md) and be named in th
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,39 +192,13 @@ def test_a_fault_on_the_wire_reaches_its_safe_state(
     assert events and events[0]["fault"] == kind.value and detail in events[0]["detail"]
 
 
-# -- RTU over a pseudo-terminal pair ---------------------------------------------------------
-@pytest.fixture
-def pty_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    socat = shutil.which("socat")
-    if socat is None:
-        reason = "socat not installed (scripts/ensure-system-deps.sh installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    a, b = str(tmp_path / "ttyTABLE"), str(tmp_path / "ttyPC")
-    proc = subprocess.Popen(
-        [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 5.0
-        while not (os.path.exists(a) and os.path.exists(b)):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("socat did not create the pseudo-terminal pair")
-            time.sleep(0.02)
-        yield a, b
-    finally:
-        proc.terminate()
-        proc.wait(5)
-
-
+# -- RTU over a pseudo-terminal pair (the rtu_pair fixture is in tests/conftest.py) ----------
 @pytest.mark.slow
 def test_a_session_over_rtu_on_a_pseudo_terminal_pair(
-    tmp_path: Path, pty_pair: tuple[str, str]
+    tmp_path: Path, rtu_pair: tuple[str, str]
 ) -> None:
     vs = vsession(0.3)
-    run, server = fast_over_modbus(vs, tmp_path / "rtu", serial=pty_pair)
+    run, server = fast_over_modbus(vs, tmp_path / "rtu", serial=rtu_pair)
     assert safety(run) == safety(in_process(vs))
     assert run.summary.completed and not run.summary.faulted
     assert server.commands >= run.summary.timing.ticks - 5

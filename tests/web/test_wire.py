@@ -4,7 +4,6 @@ the Modbus register map, in a process of its own) driven by the web app as `spin
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,41 +98,6 @@ def test_a_table_whose_limit_is_below_the_session_is_refused_before_it_moves(
         assert b.api("GET", f"/api/v1/sessions/{sid}/live").status_code == 404
         b.client.close()
         app.state.ctx.store.dispose()
-
-
-@pytest.fixture
-def rtu_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Two linked pseudo-terminals (socat), the relay at the table's real-time priority: a
-    serial line is wire, and on a busy machine a relay at normal priority is late enough for
-    the freshness check (a correct fault, but not what this test is about)."""
-    import os
-    import shutil
-    import subprocess
-
-    socat = shutil.which("socat")
-    if socat is None:
-        reason = "socat not installed (scripts/ensure-system-deps.sh installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    a, b = str(tmp_path / "ttyTABLE"), str(tmp_path / "ttyPC")
-    proc = subprocess.Popen(
-        [socat, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with contextlib.suppress(OSError, AttributeError):
-            os.sched_setscheduler(proc.pid, os.SCHED_FIFO, os.sched_param(41))
-        deadline = time.monotonic() + 5.0
-        while not (os.path.exists(a) and os.path.exists(b)):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("socat did not create the pseudo-terminal pair")
-            time.sleep(0.02)
-        yield a, b
-    finally:
-        proc.terminate()
-        proc.wait(5)
 
 
 def test_a_web_session_over_rtu_on_a_pseudo_terminal_pair(
