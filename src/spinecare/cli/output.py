@@ -75,16 +75,14 @@ ON_ALIAS = typer.Option(None, "--on", hidden=True, help="the same as --date (old
 
 
 def day_parse(text: str, field: str) -> _dt.date:
-    """A date option as the clinic types it: ``2026-12-01`` or ``01.12.2026``; one reader for
-    every command (the same rule as the patient form, ``services.patients.parse_day``)."""
+    """A date option as the clinic types it: ``2026-12-01`` or ``01.12.2026`` (the one reader,
+    ``services.patients.day_field``); an empty one is refused like any other bad date."""
     from spinecare.errors import InputError
-    from spinecare.services.patients import parse_day
+    from spinecare.services.patients import day_field
 
-    try:
-        day = parse_day(text)
-    except ValueError as exc:
-        raise InputError(field, str(exc), text) from None
-    assert isinstance(day, _dt.date)
+    day = day_field(text, field)
+    if day is None:
+        raise InputError(field, "expected a date as YYYY-MM-DD or DD.MM.YYYY", text)
     return day
 
 

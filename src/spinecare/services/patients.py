@@ -84,6 +84,19 @@ def parse_day(value: object) -> object:
     return value
 
 
+def day_field(text: str, field: str) -> date | None:
+    """A typed date for ``field`` (ISO or German), None when left empty: the one reader behind
+    every CLI date option and web form date, refusing with the field and the accepted forms."""
+    if not text.strip():
+        return None
+    try:
+        day = parse_day(text)
+    except ValueError as exc:
+        raise InputError(field, str(exc), text) from None
+    assert isinstance(day, date)
+    return day
+
+
 def parse_decimal(value: object) -> object:
     """``80.5`` or ``80,5`` (German decimal comma) as a Decimal; no thousands separators."""
     if isinstance(value, str):

@@ -33,6 +33,7 @@ from spinecare.clinical.osteoporosis_followup import RiskFactorAnswer as RiskAns
 from spinecare.errors import InputError, describe_validation_error
 from spinecare.services import orthosis as svc
 from spinecare.services.auth import PHYSICIAN_ROLES, Actor
+from spinecare.services.patients import day_field
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect, lang_of
 from spinecare.web.render import flash, redirect
 from spinecare.web.roles import DECIDE, READ, WRITE
@@ -67,13 +68,7 @@ def patient_orthosis(db: Any, user: Actor, patient_id: int, lang: str) -> dict[s
 
 
 def _day(value: str, field: str) -> date | None:
-    v = value.strip()
-    if not v:
-        return None
-    try:
-        return date.fromisoformat(v)
-    except ValueError:
-        raise InputError(field, "expected a date (YYYY-MM-DD)", v) from None
+    return day_field(value, field)
 
 
 def _num(value: str, field: str) -> float | None:

@@ -46,7 +46,7 @@ from spinecare.services.courses import CoursePlan
 from spinecare.services.errors import NotFoundError
 from spinecare.services.findings import BmdCreate
 from spinecare.services.outcomes import NrsRecord, OdiRecord, parse_odi
-from spinecare.services.patients import PatientCreate, PatientUpdate
+from spinecare.services.patients import PatientCreate, PatientUpdate, day_field
 from spinecare.services.schedule import NoShowCreate, SessionReschedule
 from spinecare.services.search import search_patients
 from spinecare.services.today import appointments
@@ -105,13 +105,7 @@ def _form_float(value: str, field: str) -> float | None:
 
 
 def _form_date(value: str, field: str) -> date | None:
-    v = value.strip()
-    if not v:
-        return None
-    try:
-        return date.fromisoformat(v)
-    except ValueError:
-        raise InputError(field, "expected a date (YYYY-MM-DD)", value) from None
+    return day_field(value, field)
 
 
 def _safe_next(url: str | None) -> str:
