@@ -190,6 +190,7 @@ CHART_TEXTS: dict[str, dict[str, str]] = {
         "missing": "not recorded",
         "wear": "mean wear time (% of plan)",
         "upright": "upright (% of wear time)",
+        "after_months": "after {n} months",
     },
     "de": {
         "patient": "Patient/in",
@@ -202,6 +203,7 @@ CHART_TEXTS: dict[str, dict[str, str]] = {
         "missing": "nicht erfasst",
         "wear": "mittlere Tragezeit (% vom Plan)",
         "upright": "aufrecht (% der Tragezeit)",
+        "after_months": "nach {n} Monaten",
     },
 }
 MEASURE_NAMES_DE = {
@@ -219,9 +221,17 @@ def measure_name(key: str, lang: str) -> str:
     return MEASURE_NAMES_DE[key] if lang == "de" else MEASURES[key].name
 
 
-def evidence_figure(rows: Sequence[EvidenceRow], lang: str = "en") -> Figure:
-    """Horizontal bars per measure: the patient's change and each published change."""
+def evidence_figure(
+    rows: Sequence[EvidenceRow], lang: str = "en", patient_months: int | None = None
+) -> Figure:
+    """Horizontal bars per measure: the patient's change and each published change.
+
+    The trials report 6 months; the patient's bar names the visit it comes from, since a
+    3-month change beside 6-month results must not read as like for like."""
     tx = CHART_TEXTS[check_lang(lang)]
+    who = tx["patient"]
+    if patient_months is not None:
+        who = f"{who} ({tx['after_months'].format(n=patient_months)})"
     fig = Figure(figsize=(7.2, 0.24 * sum(1 + len(r.published) for r in rows) + 2.2))
     ax = fig.add_subplot(1, 1, 1)
     y = 0.0
@@ -231,7 +241,7 @@ def evidence_figure(rows: Sequence[EvidenceRow], lang: str = "en") -> Figure:
     maker_i: dict[str, int] = {}
     for r in rows:
         bars: list[tuple[str, float | None, str, bool]] = [
-            (tx["patient"], r.patient_percent, PATIENT, True)
+            (who, r.patient_percent, PATIENT, True)
         ]
         for p in r.published:
             if p.maker_funded:
@@ -361,7 +371,11 @@ def orthosis_report_context(
         "o": TEXTS[lang],
         "visits": list(FollowUpVisit),
         "table": _visit_table(data, lang),
-        "evidence_chart": charts.to_data_uri(evidence_figure(data.evidence, lang)),
+        "evidence_chart": charts.to_data_uri(
+            evidence_figure(
+                data.evidence, lang, data.changes[-1][0].months if data.changes else None
+            )
+        ),
         "trend_chart": (
             charts.to_data_uri(posture_trend_figure(data.weeks, lang)) if data.weeks else None
         ),

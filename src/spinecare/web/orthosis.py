@@ -219,7 +219,8 @@ def evidence_png(request: Request, db: DbDep, user: CurrentUser, prescription_id
     from spinecare.reports.orthosis_report import evidence_figure
 
     prog = svc.orthosis_progress(db, user, prescription_id)
-    png = to_png(evidence_figure(prog.evidence, lang=lang_of(request)))
+    months = prog.compared_visit.months if prog.compared_visit else None
+    png = to_png(evidence_figure(prog.evidence, lang=lang_of(request), patient_months=months))
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
