@@ -66,6 +66,9 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     page.click("#plan-course button.primary")
     page.wait_for_url("**/courses/*")
     shot(page, "04-course")
+    # the course charts count sessions in whole steps
+    splits = page.evaluate("(window.__charts || []).map(function (u) { return u.axes[0]._splits })")
+    assert splits and all(float(v).is_integer() for s in splits for v in s or []), splits
     # set up and start a simulated session (one minute of traction, real time)
     page.click("a.btn.primary >> nth=0")
     page.wait_for_url("**/setup")

@@ -9,8 +9,11 @@
     }));
     const data = [spec.x].concat(spec.series.map(function (s) { return s[1]; }));
     const width = Math.max(280, el.clientWidth || el.parentElement.clientWidth - 20);
-    new uPlot({ width: width, height: el.classList.contains("mini-chart") ? 140 : 200, series: series,
+    window.__charts = window.__charts || [];
+    window.__charts.push(new uPlot({ width: width, height: el.classList.contains("mini-chart") ? 140 : 200, series: series,
       scales: { x: { time: false }, y: spec.ymax ? { range: [0, spec.ymax] } : {} },
-      axes: [{}, { size: 40 }], legend: { show: true } }, data, el);
+      // x is a session number: whole steps only (uPlot picked 0.5 steps for short courses)
+      axes: [{ incrs: [1, 2, 5, 10, 20, 50], values: function (u, v) { return v.map(String); } },
+        { size: 40 }], legend: { show: true } }, data, el));
   });
 })();
