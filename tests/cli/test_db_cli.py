@@ -254,3 +254,52 @@ def test_postgres_backup_and_restore_into_a_fresh_database(
     code, _, err = cli("db", "restore", str(file), "--yes")
     assert code == 0, err
     assert dump(source.replace("+psycopg", "+psycopg")) == dump(target)
+
+
+def test_restore_replaces_a_damaged_database(cli_doc: Run, tmp_path: Path) -> None:
+    """What a restore is for: the database file is garbage; the backup takes its place and the
+    damaged file is kept aside as it was."""
+    code, _, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    file = tmp_path / "clinic.backup"
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    original = dump(_url())
+    db = Path(_url().removeprefix("sqlite:///"))
+    garbage = os.urandom(64 * 1024)
+    db.write_bytes(garbage)
+    code, _, err = cli_doc("patients", "list")
+    assert code == 9 and "damaged" in err
+    code, out, err = cli_doc("db", "restore", str(file), "--yes")
+    assert code == 0 and "restored" in out, err
+    assert dump(_url()) == original
+    kept = list((Path(os.environ["SPINECARE_DATA_DIR"]) / "backups").glob("*-damaged.db"))
+    assert len(kept) == 1 and kept[0].read_bytes() == garbage
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_restore_gives_up_on_a_database_another_program_holds(
+    cli_doc: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's sqlite3 backup retries a locked database for ever; a restore must say busy
+    (exit 8) like every command, and change nothing."""
+    import sqlite3
+
+    import spinecare.store.backup as backup
+
+    file = tmp_path / "clinic.backup"
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    code, _, err = cli_doc(*PATIENT)  # after the backup: a restore would remove it
+    assert code == 0, err
+    before = dump(_url())
+    monkeypatch.setattr(backup, "TIMEOUT_S", 0.3)
+    other = sqlite3.connect(_url().removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        code, _, err = cli_doc("db", "restore", str(file), "--yes", "--as", "admin")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert code == 8 and err.splitlines()[-1].startswith("error: ") and "busy" in err, err
+    assert dump(_url()) == before

@@ -362,7 +362,7 @@ def restore_cmd(
         _write_backup(settings, backup_to, "before-restore")
     elif state == "damaged":
         _keep_damaged(settings, backup_to)
-    backup.restore(file, settings.database_url)
+    backup.restore(file, settings.database_url, damaged=state == "damaged")
     with clinic_store() as (store, _), store.session() as db:  # the newest schema
         from spinecare.store.audit import verify_chain
 

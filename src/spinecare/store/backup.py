@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,27 @@ def _tmp_for(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
 
 
+def _copy(src: sqlite3.Connection, dst: sqlite3.Connection, busy: str) -> None:
+    """``src.backup(dst)``, given up after ``TIMEOUT_S`` of another program's lock.
+
+    Python's ``backup`` retries a step that finds either database locked (SQLITE_BUSY or
+    SQLITE_LOCKED) for ever, so a restore waited as long as another writer held the database;
+    every other command gives up after 5 s (exit 8). The progress callback is called after
+    each step; raising from it aborts the copy, leaving the destination as it was."""
+    deadline = time.monotonic() + TIMEOUT_S
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and time.monotonic() > deadline:
+            raise StoreFault(FaultKind.BUSY, _busy_message(busy))
+
+    src.backup(dst, progress=progress, sleep=0.1)
+
+
+def _busy_message(where: str) -> str:
+    fault = classify(sqlite3.OperationalError("database is locked"), where)
+    return fault.message if fault is not None else f"{where} is busy"
+
+
 def _fault(exc: sqlite3.Error, where: str) -> StoreFault:
     return classify(exc, where) or StoreFault(FaultKind.DAMAGED, f"{where}: {type(exc).__name__}")
 
@@ -88,7 +110,7 @@ def backup(url: str, dest: Path) -> BackupInfo:
             dst = sqlite3.connect(tmp)
             try:
                 try:
-                    src.backup(dst)
+                    _copy(src, dst, str(source))
                 except sqlite3.Error as exc:  # the source was readable: writing the copy failed
                     raise _write_failed(exc, dest) from None
                 _check_sqlite(dst, str(dest))
@@ -175,9 +197,14 @@ def check_backup(src: Path, url: str) -> BackupInfo:
     return BackupInfo(src, revision, src.stat().st_size)
 
 
-def restore(src: Path, url: str) -> BackupInfo:
+def restore(src: Path, url: str, *, damaged: bool = False) -> BackupInfo:
     """Replace the database at ``url`` by the backup ``src`` (checked first), in one
-    transaction. The caller has made a backup of the current database."""
+    transaction. The caller has made a backup of the current database.
+
+    ``damaged``: the SQLite file there is not a usable database (the caller kept a copy). The
+    backup API cannot write into a file that is not a database, so the restored copy is built
+    beside it and renamed over it; its journal files, which belong to the damaged file and would
+    be replayed into the restored one, are set aside with it."""
     info = check_backup(src, url)
     if make_url(url).get_backend_name() == "postgresql":
         _pg_run(
@@ -192,22 +219,39 @@ def restore(src: Path, url: str) -> BackupInfo:
         from spinecare.store.files import private_dir
 
         private_dir(target.parent, setting="SPINECARE_DATABASE_URL")
-    private_file(target)
+    into = _tmp_for(target) if damaged else target
+    private_file(into)
     try:
         src_conn = sqlite3.connect(f"{info.path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            dst = sqlite3.connect(target, timeout=TIMEOUT_S)
+            dst = sqlite3.connect(into, timeout=TIMEOUT_S)
             try:
-                src_conn.backup(dst)
+                _copy(src_conn, dst, str(target))
                 _check_sqlite(dst, str(target))
             finally:
                 dst.close()
         finally:
             src_conn.close()
-    except sqlite3.Error as exc:
-        raise _fault(exc, str(target)) from None
+        if damaged:
+            _set_aside_journals(target)
+            os.replace(into, target)
+            fsync_dir(target.parent)
+    except BaseException as exc:
+        if damaged:
+            with contextlib.suppress(OSError):
+                into.unlink()
+        if isinstance(exc, sqlite3.Error):
+            raise _fault(exc, str(target)) from None
+        raise
     os.chmod(target, PRIVATE_FILE)
     return info
+
+
+def _set_aside_journals(target: Path) -> None:
+    for suffix in ("-journal", "-wal", "-shm"):
+        side = target.with_name(target.name + suffix)
+        if side.exists():
+            os.replace(side, side.with_name(side.name + ".damaged"))
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
