@@ -36,7 +36,7 @@ from spinecare.errors import InputError, describe_validation_error
 from spinecare.quantities import CLINICIAN_MAX_FORCE, SESSION_MINUTES
 from spinecare.runtime.clock import Clock, SessionClock, SimulatedClock
 from spinecare.runtime.loop import RealtimeOptions
-from spinecare.runtime.recorder import Recorder
+from spinecare.runtime.recorder import EVENTS, TELEMETRY, Recorder
 from spinecare.runtime.session import (
     TELEMETRY_COLUMNS,
     SessionResult,
@@ -48,6 +48,7 @@ from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.courses import SessionPublic, progress_protocol, session_public
 from spinecare.store.enums import CourseStatus, SessionStatus
+from spinecare.store.files import write_private
 from spinecare.store.models import Course, TreatmentSession
 from spinecare.therapy.protocol import Protocol
 
@@ -141,8 +142,9 @@ class LiveSession:
             result = self.runner.run()
             truth = _truth(result, self._device)
             if truth is not None and self.out_dir is not None:
+                # Whole or not at all: a full disk must not leave an empty truth.json.
                 with contextlib.suppress(OSError):
-                    (self.out_dir / TRUTH_FILE).write_text(json.dumps(truth, indent=2))
+                    write_private(self.out_dir / TRUTH_FILE, json.dumps(truth, indent=2).encode())
             done = SessionRun(result.summary, self.out_dir, truth, result)
             if self._finish is not None:
                 done.course_session = self._finish(done)
@@ -231,11 +233,28 @@ def course_session_prepare(
     try:
         live = _live(proto, device_factory, opts, out_dir, finish=finish, lock=unlock)
     except BaseException:
+        # The table has not moved (the output could not be opened, the table not reached): the
+        # session is planned again, not left running for the next start to close as aborted.
+        with contextlib.suppress(Exception), unit_of_work() as db:
+            act_as(db, actor)
+            _unstart(db, session_id, str(out_dir.resolve()))
         unlock()
         raise
     if early:
         live.warnings.append(early)
     return live
+
+
+def _unstart(db: Session, session_id: int, telemetry_dir: str) -> None:
+    """Undo ``running`` for a session whose table never moved (only if nothing else took it)."""
+    s = db.get(TreatmentSession, session_id)
+    if s is None or s.status != SessionStatus.RUNNING.value or s.telemetry_dir != telemetry_dir:
+        return
+    s.status = SessionStatus.PLANNED.value
+    s.telemetry_dir = None
+    s.started_at = None
+    s.updated_at = utcnow()
+    db.flush()
 
 
 # A session run this many days or more before the day it was booked for is worth a word: the
@@ -273,7 +292,7 @@ def _live(
         from spinecare.signals.emg import EmgGuardingDetector
 
         emg_detector = EmgGuardingDetector()
-    recorder = Recorder(out_dir, TELEMETRY_COLUMNS, fsync=opts.fsync) if out_dir else None
+    recorder = _open_recorder(out_dir, opts.fsync) if out_dir else None
     runner = SessionRunner(
         proto,
         device,
@@ -286,6 +305,24 @@ def _live(
         realtime=opts.realtime,
     )
     return LiveSession(runner, device, out_dir, finish, lock)
+
+
+def _open_recorder(out_dir: Path, fsync: bool) -> Recorder:
+    """Open the session's files before the table moves. When that fails (a full or read-only
+    disk), the empty files just made are removed, so the directory can be used again, and the
+    error names the directory (a failed flush carries no file name)."""
+    try:
+        return Recorder(out_dir, TELEMETRY_COLUMNS, fsync=fsync)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        for name in (TELEMETRY, EVENTS):
+            with contextlib.suppress(OSError):
+                if (out_dir / name).stat().st_size == 0:
+                    (out_dir / name).unlink()
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(out_dir)) from None
+        raise
 
 
 def _truth(result: SessionResult, device: Device) -> dict[str, Any] | None:
