@@ -272,12 +272,22 @@ def run(
             raise KeyboardInterrupt
         live.request_stop("patient stop (Ctrl-C)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        # Killed politely (service stop, closed terminal): the same controlled release as a
+        # patient stop; left to the default action, the process would die with the table
+        # pulling until its own watchdog, and without a summary.
+        live.request_stop(f"terminated ({signal.Signals(signum).name})")
+
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, on_sigint)}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # nohup's "ignore" is kept
+            previous[sig] = signal.signal(sig, on_terminate)
     try:
         with monitor:
             done = live.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     report: dict[str, Any] = done.summary.model_dump(mode="json")
     if done.truth is not None:

@@ -1,0 +1,109 @@
+"""How `spinecare session run` ends when something outside the session ends it: the process
+is told to terminate, or the output disk fills up. The table is released under control either
+way, and what the user reads says what is there and what is not."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from spinecare.cli.session import _Monitor
+from spinecare.runtime.session import TickView
+from spinecare.therapy.protocol import default_protocol
+from spinecare.vocab import Region
+
+CLI = [sys.executable, "-m", "spinecare.cli"]
+
+
+def _wait_for_telemetry(out: Path, proc: subprocess.Popen[str], size: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        tel = out / "telemetry.csv"
+        if tel.exists() and tel.stat().st_size > size:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the session did not get under way")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_session_releases_the_table_like_a_stop(tmp_path: Path, sig: int) -> None:
+    """A service manager's SIGTERM or a closed terminal's SIGHUP: the controlled release, the
+    summary, and the stop's exit status, never a process dying with the table pulling."""
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen(
+        [*CLI, "session", "run", "--minutes", "5", "--speed", "20", "--seed", "2",
+         "--out", str(out), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_telemetry(out, proc, 20_000)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 4, stderr
+    summary = json.loads(stdout)
+    assert summary["stopped"] is True and signal.Signals(sig).name in summary["stop_reason"]
+    rows = list(csv.DictReader((out / "telemetry.csv").open()))
+    last = rows[-1]
+    assert last["phase"] == "stopped" and float(last["commanded_n"]) == 0.0
+    assert float(last["measured_n"]) < 5.0
+
+
+def _view(phase: str, *, ended: bool, force: float) -> TickView:
+    return TickView(
+        t_s=10.0, phase=phase, target_n=0.0, commanded_n=force, measured_n=force,
+        muscle_tension_n=0.0, emg_envelope_uv=0.0, segment_force_n=0.0, time_left_s=0.0,
+        guarding_events=0, peak_n=261.5, flags=(), ended=ended,
+        end_reason="stopped: patient stop (Ctrl-C)" if ended else "",
+    )  # fmt: skip
+
+
+def _text(monitor: _Monitor, view: TickView | None) -> str:
+    from rich.console import Console
+
+    screen = io.StringIO()
+    Console(file=screen, width=120, color_system=None).print(monitor._render(view))
+    return screen.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("phase", "releasing", "released"),
+    [
+        ("stopped", "STOPPED: releasing to zero", "STOPPED: released"),
+        ("fault", "FAULT: releasing to zero", "FAULT: released"),
+    ],
+)
+def test_the_monitor_shows_the_stop_and_the_release(
+    phase: str, releasing: str, released: str
+) -> None:
+    """After a stop or a fault the monitor says so while the table releases and once it is
+    slack, never the phase it was in when the stop came."""
+    monitor = _Monitor(enabled=False, fast=False, speed=1.0)
+    monitor.proto = default_protocol(Region.LUMBAR, 80.0, "L4/5")
+    during = _text(monitor, _view(phase, ended=False, force=120.0))
+    assert releasing in during and "hold" not in during
+    after = _text(monitor, _view(phase, ended=True, force=0.4))
+    assert released in after and "stopped: patient stop" in after
+
+
+@pytest.mark.parametrize(("simulated", "shown"), [(True, "simulated table"), (False, "real table")])
+def test_the_monitor_names_the_table_it_drives(simulated: bool, shown: str) -> None:
+    """SAF-16: a simulated table is never shown as a real one (nor the reverse)."""
+    monitor = _Monitor(enabled=False, fast=False, speed=1.0)
+    monitor.proto = default_protocol(Region.LUMBAR, 80.0, "L4/5")
+    monitor.simulated = simulated
+    text = _text(monitor, None)
+    assert shown in text
+    assert ("real table" in text) is not simulated
