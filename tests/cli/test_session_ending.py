@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -59,6 +60,37 @@ def test_a_terminated_session_releases_the_table_like_a_stop(tmp_path: Path, sig
     last = rows[-1]
     assert last["phase"] == "stopped" and float(last["commanded_n"]) == 0.0
     assert float(last["measured_n"]) < 5.0
+
+
+def test_a_full_disk_releases_the_table_and_says_what_was_not_written(tmp_path: Path) -> None:
+    """Every file limited to 40 kB (as a nearly full disk): telemetry and the chart cannot be
+    written in full. The session faults and releases (status 5); the plain summary lists only
+    the files that are there, says why the rest are not, and no half-written chart is left."""
+    out = tmp_path / "full"
+    limit = 40_000
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a dead process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run(
+        [*CLI, "session", "run", "--fast", "--minutes", "2", "--seed", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 5, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    text = done.stdout
+    assert "telemetry incomplete" in text and "fault at" in text
+    assert "force chart not written" in text
+    listed = next(line for line in text.splitlines() if line.startswith("output: "))
+    assert "force.png" not in listed and "summary.json" in listed
+    assert not (out / "force.png").exists()  # no truncated chart
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["faulted"] and summary["telemetry_complete"] is False
 
 
 def _view(phase: str, *, ended: bool, force: float) -> TickView:

@@ -128,6 +128,8 @@ EXIT_COMPLETED = 0
 EXIT_STOPPED = 4  # the patient (or the operator) stopped the session; the table released
 EXIT_FAULT = 5  # a safety fault ended it, or its telemetry could not be written in full
 EXIT_ABORTED = 6  # the loop ended before the session did (should not happen; see the summary)
+# What a session leaves in its output directory, as the plain summary lists it.
+OUTPUT_FILES = ("telemetry.csv", "events.jsonl", "summary.json", "force.png")
 # SCHED_FIFO priority of the real-time loop thread: above every normal process, below the
 # kernel's own threaded interrupts (50) so the load cell's and the disk's interrupts still run.
 REALTIME_PRIORITY = 40
@@ -297,6 +299,15 @@ def run(
         _write_chart(out_dir, live.protocol, seed)
     except (OSError, ValueError) as exc:
         report["chart_error"] = str(exc)
+    if not (out_dir / "summary.json").is_file():
+        from spinecare.cli.output import note
+
+        kept = (
+            "it is stored with the course session"
+            if done.course_session is not None
+            else "the summary printed here is the only copy of it"
+        )
+        note(f"warning: summary.json could not be written in {out_dir}: {kept}")
     if done.course_session is not None:
         cs = done.course_session
         report["course_session"] = {"id": cs.id, "status": cs.status.value}
@@ -346,7 +357,9 @@ def _write_chart(out_dir: Path, proto: Protocol, seed: int) -> None:
         load_events(out_dir),
         title=f"{proto.region.value} {proto.segment}, {proto.body_weight_kg:g} kg, seed {seed}",
     )
-    (out_dir / "force.png").write_bytes(chart)
+    from spinecare.store.files import write_private
+
+    write_private(out_dir / "force.png", chart)  # whole or not at all (a full disk)
 
 
 class _Monitor:
@@ -454,10 +467,17 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"base tension lost {s['base_tension_lost_s']} s",
         f"force at {s['target_segment']} during hold (model estimate): "
         f"{s['segment_force_hold_mean_n']} N at {s['pull_angle_deg']} deg",
-        f"output: {s['out_dir']} (telemetry.csv, events.jsonl, summary.json, force.png)",
     ]
+    # Only what is there: a full disk may have kept the summary or the chart from being written.
+    out = Path(s["out_dir"])
+    written = [name for name in OUTPUT_FILES if (out / name).is_file()]
+    lines.append(f"output: {out} ({', '.join(written) or 'nothing written'})")
+    for fault in s.get("faults") or ():  # what latched, when, and why (the table released)
+        lines.append(f"fault at {fault['t_s']:.1f} s: {fault['kind']}: {fault['detail']}")
     if not s.get("telemetry_complete", True):
         lines.append(f"telemetry incomplete: {s.get('telemetry_error')}")
+    if "chart_error" in s:
+        lines.append(f"force chart not written: {s['chart_error']}")
     typer.echo("\n".join(lines))
 
 
