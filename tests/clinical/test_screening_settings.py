@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from spinecare.clinical.contraindications import ScreeningSettings, screen
 from spinecare.clinical.findings import PatientFindings
-from spinecare.errors import describe_validation_error
+from spinecare.errors import InputError, describe_validation_error
 from spinecare.settings import ClinicSettings
 from tests.clinical.conftest import ON, clean_patient, days_before
 
@@ -113,3 +113,29 @@ def test_tightening_excludes_more() -> None:
     ]
     assert not _excluded(p, "CI-12", ScreeningSettings())
     assert _excluded(p, "CI-12", ScreeningSettings(compression_fracture_days=730))
+
+
+@pytest.mark.parametrize(
+    "loosened",
+    [
+        {"min_age_years": 10},
+        {"max_bone_loss_percent": 60.0},
+        {"max_bone_loss_percent": math.nan},
+        {"compression_fracture_days": 30},
+    ],
+)
+@pytest.mark.parametrize("build", ["model_copy", "model_construct"])
+def test_settings_built_past_the_validators_are_refused_where_they_decide(
+    loosened: dict[str, Any], build: str
+) -> None:
+    """``model_copy(update=)`` and ``model_construct`` skip the validators: a loosened seed
+    limit made that way is refused by the screening itself, naming the field, and no decision
+    is made with it."""
+    if build == "model_copy":
+        s = ScreeningSettings().model_copy(update=loosened)
+    else:
+        s = ScreeningSettings.model_construct(**loosened)
+    [name] = loosened
+    with pytest.raises(InputError) as err:
+        screen(PatientFindings.model_validate(clean_patient()), "lumbar", ON, s)
+    assert err.value.field == "clinic.screening" and name in err.value.reason

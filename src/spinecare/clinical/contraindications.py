@@ -15,7 +15,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spinecare.clinical.bone import AGE_MIN_YEARS, BoneAssessment, BoneClass, assess_bone
 from spinecare.clinical.findings import Finding, PatientFindings
@@ -23,7 +23,7 @@ from spinecare.clinical.orthosis import OrthosisRecommendation, orthosis_recomme
 from spinecare.clinical.screening_settings import SEED_COMPRESSION_FRACTURE_DAYS
 from spinecare.clinical.screening_settings import ScreeningSettings as ScreeningSettings
 from spinecare.clinical.vocab import FractureKind, Sex
-from spinecare.errors import InputError
+from spinecare.errors import InputError, describe_validation_error
 from spinecare.vocab import Region
 
 
@@ -485,6 +485,18 @@ def _bone(p: PatientFindings, age: int) -> tuple[BoneAssessment | None, str | No
         return None, f"BMD not usable: {exc}"
 
 
+def _thresholds(settings: ScreeningSettings | None) -> ScreeningSettings:
+    """The clinic's thresholds validated again here, where they decide: ``model_copy(update=)``
+    and ``model_construct`` skip the validators, and a seed limit loosened that way must not
+    screen a patient, whichever caller built the settings (fail closed, naming the field)."""
+    if settings is None:
+        return ScreeningSettings()
+    try:
+        return ScreeningSettings.model_validate(settings.model_dump())
+    except ValidationError as exc:
+        raise InputError("clinic.screening", describe_validation_error(exc)) from None
+
+
 def screen(
     patient: PatientFindings,
     region: Region | str,
@@ -492,7 +504,7 @@ def screen(
     settings: ScreeningSettings | None = None,
 ) -> ScreeningResult:
     """Screen ``patient`` for decompression of ``region`` with the first session on ``on``."""
-    s = settings or ScreeningSettings()
+    s = _thresholds(settings)
     reg = Region(region)
     _validate_dates(patient, on)
     age = patient.age_on(on)
