@@ -187,7 +187,9 @@ def run(
 
     With ``--course-session ID`` the protocol comes from the planned session of a course (force
     progression included) and the result is recorded against it (``--as`` a clinical user).
-    Exit status: 0 completed, 4 stopped, 5 safety fault or telemetry incomplete.
+    Ctrl-C (the patient stop), SIGTERM and SIGHUP stop the session: the table releases to 0 N.
+    Exit status: 0 completed, 4 stopped, 5 safety fault or telemetry incomplete, 6 the loop
+    ended early.
     """
     from spinecare.quantities import CLINICIAN_MAX_FORCE, REGISTRY, SESSION_MINUTES, Q
 
