@@ -192,6 +192,29 @@ def test_a_full_disk_for_documents_and_backups(cli_doc: Run, tmp_path: Path) -> 
     assert list(out.iterdir()) == []  # no half-written PDF or backup, no temporary file
 
 
+def test_a_full_disk_for_every_other_file_a_command_writes(cli_doc: Run, tmp_path: Path) -> None:
+    """Charts, exports and simulated recordings: status 10 naming the file asked for (a full
+    disk's write names none), and nothing of it left, however many files the command writes."""
+    code, _, err = cli_doc(*ADD)
+    assert code == 0, err
+    out = tmp_path / "out"
+    out.mkdir()
+    curve = ("session", "curve", "--region", "lumbar", "--weight", "70", "--segment", "L4/5")
+    emg = ("emg", "detect", "tests/data/emg-real-1khz.txt", "--rate", "1000")
+    done = child(*emg, "--plot", str(tmp_path / "warm.png"))  # matplotlib's font cache first
+    assert done.returncode == 0, done.stderr
+    for args, named in (
+        ((*curve, "--png", str(out / "c.png")), out / "c.png"),
+        ((*emg, "--plot", str(out / "e.png")), out / "e.png"),
+        (("posture", "simulate", "--out", str(out / "p.csv"), "--minutes", "2"), out / "p.csv"),
+        (("export", "patient", "1", "--out", str(out / "new" / "p.json")), out / "new" / "p.json"),
+    ):
+        done = child(*args, max_file_bytes=256)
+        assert done.returncode == 10 and f"{named}: " in done.stderr, (args, done.stderr)
+        _one_clear_line(done.stderr)
+        assert list(out.iterdir()) == [], args
+
+
 def test_a_full_disk_under_the_database(cli_doc: Run) -> None:
     before = _patients()
     done = child(*ADD, max_file_bytes=512)  # the journal cannot be written

@@ -129,10 +129,16 @@ def _replaceable(path: Path) -> bool:
 def _atomic(out: Path) -> Iterator[Path]:
     """A temporary file next to ``out``, renamed to ``out`` only when the PDF is complete: a
     full disk or a failure leaves no half-written document (and an earlier one intact)."""
+    from spinecare.store.files import named
+
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         yield tmp
         os.replace(tmp, out)
+    except OSError as exc:  # a full disk names no file; the temporary one means nothing
+        if exc.filename not in (None, str(tmp)):
+            raise
+        raise named(exc, out) from None
     finally:
         with suppress(OSError):
             tmp.unlink()
@@ -348,18 +354,24 @@ def course_documents(
     from spinecare.services.documents import course_documents as gather
 
     lang = check_lang(lang)
-    _check_dir(out)
-    docs = _from_records(as_user, gather, course_id)
-    planned = _course_files(docs, lang)
-    for name, _ in planned:
-        _check_target(out / name)
-    clinic = clinic_info()
+    created = _check_dir(out)
     written: list[Path] = []
-    for name, render in planned:
-        target = out / name
-        with _atomic(target) as tmp:
-            render(tmp, clinic, template_dir)
-        written.append(target)
+    try:
+        docs = _from_records(as_user, gather, course_id)
+        planned = _course_files(docs, lang)
+        for name, _ in planned:
+            _check_target(out / name)
+        clinic = clinic_info()
+        for name, render in planned:
+            target = out / name
+            with _atomic(target) as tmp:
+                render(tmp, clinic, template_dir)
+            written.append(target)
+    except BaseException:
+        if created and not written:  # a directory made for nothing goes again
+            with suppress(OSError):
+                out.rmdir()
+        raise
     skipped = [f"draft invoice {i}: issue it first (spinecare invoice issue {i})"
                for i in docs.drafts] + [
         f"session {i}: its recording is missing; restore it, then run this again"
@@ -376,11 +388,14 @@ def course_documents(
         note(f"not written: {line}")
 
 
-def _check_dir(out: Path) -> None:
-    """``--out`` is a directory (created when missing); a file there is refused."""
+def _check_dir(out: Path) -> bool:
+    """``--out`` is a directory (created when missing: True); a file there is refused."""
     if out.exists() and not out.is_dir():
         raise InputError("out", "is a file: name a directory for the documents", str(out))
+    if out.is_dir():
+        return False
     out.mkdir(parents=True, exist_ok=True)  # not writable: OSError, exit status 10
+    return True
 
 
 def _check_target(path: Path) -> None:

@@ -7,8 +7,8 @@ and a checksum manifest; ``patient`` the patient's record as a FHIR R4B bundle.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,16 +25,36 @@ export_app = typer.Typer(
 app.add_typer(export_app, name="export")
 
 
-def _write(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write a file readable by its owner only; never over an existing one unless asked."""
-    if path.exists() and not overwrite:
-        raise InputError("out", "exists already (give --overwrite to replace it)", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+def _write(files: dict[Path, bytes], *, overwrite: bool) -> None:
+    """Write files readable by their owner only, all or none: never over an existing one
+    unless asked; on a disk fault the files this call created (and a directory it made) go
+    again, so nothing half-exported is left."""
+    from spinecare.store.files import write_private
+
+    for path in files:
+        if path.exists() and not overwrite:
+            raise InputError("out", "exists already (give --overwrite to replace it)", str(path))
+    made: list[Path] = []
+    for path in files:
+        missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+        made += [d for d in reversed(missing) if d not in made]
+    written: list[Path] = []
+    try:
+        for d in made:
+            d.mkdir(mode=0o700)
+        for path, data in files.items():
+            new = not path.exists()
+            write_private(path, data)
+            if new:
+                written.append(path)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
 
 
 def _report(as_json: bool, data: dict[str, Any]) -> None:
@@ -75,8 +95,7 @@ def session_cmd(
         assert session_id is not None
         export = run_read(as_user, lambda db, actor, _: svc.session_export(db, actor, session_id))
     files = session_files(export, fmt)
-    for name, data in files.items():
-        _write(out / name, data, overwrite=overwrite)
+    _write({out / name: data for name, data in files.items()}, overwrite=overwrite)
     _report(as_json, {
         "out": str(out), "files": sorted(files),
         "summary": "included" if export.summary is not None else "none (see session.json)",
@@ -97,7 +116,7 @@ def course_cmd(
 
     data = run_read(as_user, lambda db, actor, _: svc.course_archive_bytes(db, actor, course_id))
     manifest = archive_check(data)
-    _write(out, data, overwrite=overwrite)
+    _write({out: data}, overwrite=overwrite)
     _report(as_json, {"out": str(out), "bytes": len(data), "files": sorted(manifest)})
 
 
@@ -114,7 +133,7 @@ def patient_cmd(
     from spinecare.services import export as svc
 
     text = run_read(as_user, lambda db, actor, _: svc.patient_bundle_json(db, actor, patient_id))
-    _write(out, text.encode(), overwrite=overwrite)
+    _write({out: text.encode()}, overwrite=overwrite)
     entries = json.loads(text)["entry"]
     counts: dict[str, int] = {}
     for e in entries:

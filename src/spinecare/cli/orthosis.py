@@ -183,11 +183,9 @@ def show_cmd(
     if chart is not None:
         from spinecare.reports.charts import to_png
         from spinecare.reports.orthosis_report import evidence_figure
+        from spinecare.store.files import write_private
 
-        try:
-            chart.write_bytes(to_png(evidence_figure(prog.evidence)))
-        except OSError as exc:
-            raise InputError("chart", exc.strerror or "cannot be written", str(chart)) from None
+        write_private(chart, to_png(evidence_figure(prog.evidence)))  # fault: exit 10
     if as_json:
         print_json(prog)
         return

@@ -104,8 +104,9 @@ def analyze_cmd(
     if plot is not None:
         from spinecare.reports.charts import to_png
         from spinecare.reports.orthosis_report import posture_recording_figure
+        from spinecare.store.files import write_private
 
-        plot.write_bytes(to_png(posture_recording_figure(sig, analysis, file.name)))
+        write_private(plot, to_png(posture_recording_figure(sig, analysis, file.name)))
     if as_json:
         typer.echo(json.dumps(_analysis_json(analysis, str(file)), indent=1))
     else:
@@ -136,9 +137,12 @@ def simulate_cmd(
     from spinecare.sim.posture import posture_simulate
 
     rec, tr = posture_simulate(minutes * 60.0, rate, random_state=seed)
-    out.write_text(posture_csv_format(rec), encoding="utf-8")
+    from spinecare.store.files import write_private
+
+    write_private(out, posture_csv_format(rec).encode("utf-8"))
     if truth is not None:
-        truth.write_text(
+        write_private(
+            truth,
             json.dumps(
                 {
                     "seed": seed,
@@ -151,8 +155,7 @@ def simulate_cmd(
                     "thoracic_inclination_deg": tr.profile.thoracic_inclination_deg,
                 },
                 indent=1,
-            ),
-            encoding="utf-8",
+            ).encode("utf-8"),
         )
     typer.echo(
         f"{out}: {rec.t_s.size} samples at {rate:g} Hz; wearer {seed}: worn "

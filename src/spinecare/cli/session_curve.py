@@ -85,11 +85,9 @@ def curve(
     drawn = target_curve(proto, step)
     if png is not None:
         from spinecare.reports.mode_chart import mode_curves_png
+        from spinecare.store.files import write_private
 
-        try:
-            png.write_bytes(mode_curves_png([drawn]))
-        except OSError as exc:
-            raise InputError("png", f"cannot be written ({exc.strerror})", str(png)) from None
+        write_private(png, mode_curves_png([drawn]))  # a disk fault: exit 10, no file left
     if as_json:
         typer.echo(json.dumps(drawn.as_dict()))
     else:

@@ -73,21 +73,37 @@ def is_private(path: Path) -> bool:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically as a 0600 file (replacing an earlier one)."""
+    """Write ``data`` to ``path`` atomically as a 0600 file (replacing an earlier one).
+
+    A failure leaves no temporary file and raises the OSError under ``path``, the name the user
+    gave: a write that finds the disk full carries no file name at all, and the temporary
+    file's name means nothing to anyone."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, PRIVATE_FILE)
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, PRIVATE_FILE)
+    except OSError as exc:
+        raise named(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise named(exc, path) from None
         raise
     fsync_dir(path.parent)
+
+
+def named(exc: OSError, path: Path) -> OSError:
+    """``exc`` as an OSError about ``path`` (same errno, so the same kind and exit status)."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
 
 
 def fsync_dir(path: Path) -> None:
