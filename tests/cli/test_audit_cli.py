@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from spinecare.store.audit import GENESIS, entry_hash
@@ -75,3 +76,23 @@ def test_verify_intact_broken_and_rehashed(cli_doc: Run) -> None:
     assert code == 0
     code, _, err = cli_doc("audit", "verify")
     assert code == 7
+
+
+def test_verify_on_a_read_only_data_directory_still_says_the_result(
+    cli_doc: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's note for the next one cannot be written (a read-only data directory, a
+    forensic copy): the result is still given, with a warning, instead of a file error."""
+    import errno
+
+    import spinecare.store.files as files
+
+    def read_only(path: object, data: bytes) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    code, _, err = cli_doc(*ADD)
+    assert code == 0, err
+    monkeypatch.setattr(files, "write_private", read_only)
+    code, out, err = cli_doc("audit", "verify")
+    assert code == 0 and "intact" in out, err
+    assert "could not be noted" in err and "read-only" in err and err.count("\n") == 1

@@ -84,8 +84,14 @@ def verify(as_user: str | None = AS_OPTION, as_json: bool = JSON_OPTION) -> None
                 else:
                     anchored = f"; unchanged since the check of {anchor.get('verified_at', '?')}"
     intact = broken_at is None and not reason
+    unnoted = ""
     if intact and report.entries:
-        _note_anchor(settings, report.last_id, report.last_hash)
+        try:
+            _note_anchor(settings, report.last_id, report.last_hash)
+        except OSError as exc:  # a read-only data directory: the check itself still stands
+            from spinecare.cli.errors import describe_os_error
+
+            unnoted = describe_os_error(exc)[1].split(". Nothing")[0]
     data = {
         "database_url": settings.database_url_masked,
         "intact": intact,
@@ -102,6 +108,10 @@ def verify(as_user: str | None = AS_OPTION, as_json: bool = JSON_OPTION) -> None
             f"audit log intact: {report.entries} entries, newest #{report.last_id} "
             f"(hash {report.last_hash[:16]}){anchored}"
         )
+    if unnoted:
+        from spinecare.cli.output import note
+
+        note(f"warning: this check could not be noted for the next one ({unnoted})")
     if not intact:
         where = f"entry #{broken_at}" if broken_at is not None else "the chain's head"
         error(f"audit log broken at {where}: {reason}")
