@@ -48,7 +48,7 @@ from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.courses import SessionPublic, progress_protocol, session_public
 from spinecare.store.enums import CourseStatus, SessionStatus
-from spinecare.store.files import write_private
+from spinecare.store.files import named, write_private
 from spinecare.store.models import Course, TreatmentSession
 from spinecare.therapy.protocol import Protocol
 
@@ -321,7 +321,7 @@ def _open_recorder(out_dir: Path, fsync: bool) -> Recorder:
                 if (out_dir / name).stat().st_size == 0:
                     (out_dir / name).unlink()
         if exc.filename is None:
-            raise OSError(exc.errno, exc.strerror, str(out_dir)) from None
+            raise named(exc, out_dir) from None
         raise
 
 
