@@ -192,3 +192,20 @@ def test_after_a_mid_contraction_start_the_first_real_rest_is_enough() -> None:
         == "EMG baseline was muscle activity: re-learning the rest level"
     )
     assert ups[-1].ready
+
+
+def test_reset_removes_the_mains_notches_it_added() -> None:
+    rng = np.random.default_rng(4)
+    t = np.arange(4000) / 1000.0
+    hum = rng.normal(0.0, 3.0, t.size) + 12.0 * np.sin(2.0 * np.pi * 60.0 * t)
+    det = GuardingEmgDetector()
+    for i in range(0, hum.size, 20):
+        det.update(hum[i : i + 20])
+    assert [f for f, _ in det.mains_notches] == [60.0]
+    det.reset()
+    assert det.mains_notches == []
+    clean = emg_synthetic(20.0, [10.0], 1.0, snr_db=26.0, seed=3).signal_uv
+    fresh = GuardingEmgDetector()
+    a = [det.update(clean[i : i + 20]) for i in range(0, clean.size, 20)]
+    b = [fresh.update(clean[i : i + 20]) for i in range(0, clean.size, 20)]
+    assert a == b

@@ -40,6 +40,15 @@ for 10 ms; single motor-unit spikes in the movement recordings reach 8-10x on ``
 sit above both (engineering choice, benchmark B2). A contraction ends when ``m`` has stayed below
 60 % of its confirmation threshold for 100 ms.
 
+Mains. A recording from a 60 Hz grid, or a loose ground, puts a line into the quiet level that
+the fixed 50 Hz notch does not remove: the quiet level comes out several-fold too high and the
+detector, though ready, misses contractions (with 60 Hz hum at 1, 3 and 10x the quiet RMS added
+to the recordings of tests/data, 8, 21 and 41 of 45 clear bursts). Every quiet stretch is
+therefore looked at for 50 and 60 Hz and their 2nd and 3rd harmonics (Goertzel); a line holding
+more than 40 % of the stretch's power gets a notch of its own, 8 Hz wide so that it settles
+within about 0.1 s. Hum found at the first calibration makes that baseline provisional, so it
+follows the level down as the notch settles. On the recordings without hum nothing changes.
+
 Back-dating. A threshold above the tone band confirms a gradual rise late, so the onset is
 estimated afterwards over the last 1.5 s: the envelope of the past is recomputed zero-phase and
 the onset is the start of the earliest run of at least 25 ms above the low threshold ``L`` (the
@@ -122,6 +131,17 @@ class DetectorConfig:
     band_order: int = 4
     notch_hz: float | None = 50.0  # mains in Germany [en50160]
     notch_q: float = 30.0
+    # Mains found at rest: on every quiet stretch the power at 50 and 60 Hz and their 2nd and
+    # 3rd harmonics is measured (Goertzel); a line holding more than ``mains_share`` of the
+    # stretch's power gets a notch. Hum found at the first calibration (a 60 Hz
+    # grid, a loose ground) makes that baseline provisional, so it follows the level down as
+    # the new notch settles:
+    # otherwise the quiet level comes out several-fold too high and the detector is deaf while
+    # it reports ready. Broadband rest puts about 2 / N of its power (1 % at 1 kHz) in one line
+    # (engineering choice, benchmark B2 robustness).
+    mains_candidates_hz: tuple[float, ...] = (50.0, 60.0, 100.0, 120.0, 150.0, 180.0)
+    mains_share: float = 0.4
+    mains_width_hz: float = 8.0  # an added notch's width: it settles in 1 / (pi width) = 40 ms
     envelope_lp_hz: float = 50.0  # fast envelope low-pass [hodges-bui1996]
     monitor_lp_hz: float = 5.0  # smooth envelope for the monitor only
     sustained_s: float = 0.080  # window of the sustained level m
@@ -177,6 +197,10 @@ class DetectorConfig:
             raise InputError("follow_below", "need lower_below <= it < 1", self.follow_below)
         if self.confirm_s < self.tick_s:
             raise InputError("confirm_s", "need at least one tick", self.confirm_s)
+        if not 0.0 < self.mains_share < 1.0:
+            raise InputError("mains_share", "need 0 < share < 1", self.mains_share)
+        if any(f <= 0.0 for f in self.mains_candidates_hz):
+            raise InputError("mains_candidates_hz", "need positive", self.mains_candidates_hz)
 
 
 # --- kernel state layout ---------------------------------------------------------------------
@@ -191,13 +215,18 @@ NF = 15
 NI = 20
 # int params
 (P_TICK, P_SETTLE, P_K, P_FON, P_OFF, P_RUNMIN, P_GAP, P_LOOK, P_DELAY, P_STUCK, P_FLAT) = range(11)
-(P_W, P_NC, P_NE, P_NM, P_CONFIRM) = range(11, 16)
-NPI = 16
+(P_W, P_NC, P_NE, P_NM, P_CONFIRM, P_CAND0) = range(11, 17)
+NPI = 17
 # float params
 (Q_HOM, Q_LOW, Q_QMAX, Q_QRATE, Q_BRATE, Q_TONE, Q_FQ, Q_FB, Q_SQ, Q_SB, Q_REL, Q_H) = range(12)
-(Q_QABS, Q_FOLLOW) = range(12, 14)
-NPF = 14
+(Q_QABS, Q_FOLLOW, Q_MAINS) = range(12, 15)
+NPF = 15
 CAL_LOG = 64  # calibration events kept (ring): sample index, kind, quiet level
+# mains candidates, one row each: frequency, sample at which its notch was added (-1: none,
+# -2: a fixed notch, in the chain from the start), 2 cos(w) for Goertzel, the notch's SOS row
+(M_F, M_AT, M_COEF) = range(3)
+M_SOS = 3
+NM = 9
 
 # Inputs beyond this magnitude are treated as invalid: no amplifier produces them in any unit
 # (1e15 uV is 1 GV), and the filters stay far from overflow.
@@ -372,6 +401,52 @@ def _backdate(  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
+def _mains_found(  # pragma: no cover - jitted
+    yring: FloatArray,
+    n: int,
+    count: int,
+    mains: FloatArray,
+    sos: FloatArray,
+    zi: FloatArray,
+    pi: IntArray,
+    pf: FloatArray,
+) -> bool:
+    """Whether a mains line above the share was found in the last ``count`` conditioned
+    samples and got a notch now (its SOS row replaces an identity row of the chain, its state
+    starts at zero). Lines that have a notch already are left to it.
+    """
+    rl = yring.shape[0]
+    total = 0.0
+    for j in range(count):
+        v = yring[(n - j) % rl]
+        total += v * v
+    if total <= 0.0:
+        return False
+    found = False
+    for c in range(mains.shape[0]):
+        if mains[c, M_AT] != -1.0:
+            continue
+        coef = mains[c, M_COEF]
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(count - 1, -1, -1):  # oldest first
+            s0 = yring[(n - j) % rl] + coef * s1 - s2
+            s2 = s1
+            s1 = s0
+        power = s1 * s1 + s2 * s2 - coef * s1 * s2
+        if 2.0 * power / (count * total) <= pf[Q_MAINS]:
+            continue
+        found = True
+        row = pi[P_CAND0] + c
+        for k in range(6):
+            sos[row, k] = mains[c, M_SOS + k]
+        zi[row, 0] = 0.0
+        zi[row, 1] = 0.0
+        mains[c, M_AT] = n
+    return found
+
+
+@njit(cache=True, nogil=True)
 def _detect_block(  # pragma: no cover - jitted
     x: FloatArray,
     sos: FloatArray,
@@ -379,17 +454,19 @@ def _detect_block(  # pragma: no cover - jitted
     zstep: FloatArray,
     f: FloatArray,
     st: IntArray,
-    ring: FloatArray,
+    rings: FloatArray,
     out: FloatArray,
     tick_m: FloatArray,
     scratch: FloatArray,
     cal: FloatArray,
+    mains: FloatArray,
     pi: IntArray,
     pf: FloatArray,
 ) -> int:
     """Process one block; return the back-dated index of the first onset confirmed in it, or -1.
 
-    The index of the sample that confirmed it is left in ``st[I_CONFIRM]``.
+    The index of the sample that confirmed it is left in ``st[I_CONFIRM]``. ``rings`` holds the
+    rectified (row 0) and the signed (row 1) conditioned samples over the look-back.
     """
     # One array per kind (few arguments: numba's dispatch costs per argument): conditioning,
     # fast envelope and monitor sections, and a scratch state for the zero-phase envelopes.
@@ -400,6 +477,7 @@ def _detect_block(  # pragma: no cover - jitted
     sos_e, zi_e, zstep_e = sos[c1:e1], zi[c1:e1], zstep[c1:e1]
     sos_m, zi_m = sos[e1:m1], zi[e1:m1]
     zi_tmp = zi[m1:]
+    ring, yring = rings[0], rings[1]
     tick = pi[P_TICK]
     k = pi[P_K]
     w = pi[P_W]
@@ -424,6 +502,7 @@ def _detect_block(  # pragma: no cover - jitted
         f[F_ENV] = sos_step(sos_m, zi_m, a)
         f[F_MSUM] += a - ring[(n - w) % rl]
         ring[n % rl] = a
+        yring[n % rl] = y
         m = f[F_MSUM] / w
         f[F_M] = m
         f[F_TSUM] += a
@@ -504,8 +583,11 @@ def _detect_block(  # pragma: no cover - jitted
                 hom = False
         if status != 3 and status != 7:
             if hom and (pf[Q_QABS] <= 0.0 or md <= pf[Q_QABS]):
+                # with hum in it, the level is provisional: it follows the settling notch down
+                hum = _mains_found(yring, n, k * tick, mains, sos, zi, pi, pf)
                 kind = 0 if st[I_EVER] == 0 else 2
-                _calibrate(f, st, pi, pf, md, kind, 3, cal, ring, sos_e, zstep_e, zi_tmp, out)
+                new = 7 if hum else 3
+                _calibrate(f, st, pi, pf, md, kind, new, cal, ring, sos_e, zstep_e, zi_tmp, out)
             elif status != 6:
                 st[I_STATUS] = 2  # NOT_QUIET
             continue
@@ -518,6 +600,9 @@ def _detect_block(  # pragma: no cover - jitted
             st[I_PROV] -= 1
             if st[I_PROV] <= 0:
                 st[I_STATUS] = 3  # no lower stretch for confirm_s: this is the rest level
+        # every fresh homogeneous stretch at rest is looked at for mains (a lead came loose)
+        if hom and st[I_SINCE] % k == 0:
+            _mains_found(yring, n, k * tick, mains, sos, zi, pi, pf)
         lower_at = (pf[Q_FOLLOW] if status == 7 else pf[Q_LOW]) * q
         # Lower on a quiet stretch below ``lower_at``, or on any stretch of which every tick
         # is below it (the fading end of a contraction is not homogeneous, yet all of it lies
@@ -584,10 +669,24 @@ class GuardingEmgDetector:
         parts = [bandpass_sos(cfg.band_hz[0], hi, fs, cfg.band_order)]
         if cfg.notch_hz is not None:
             parts.append(notch_sos(cfg.notch_hz, fs, cfg.notch_q))
-        sos_c = cascade(*parts)
+        fixed = cascade(*parts)
+        # mains lines inside the band: each has an identity row in the chain that becomes its
+        # notch when the line is found at rest (an identity row passes samples unchanged)
+        cands = sorted({f for f in cfg.mains_candidates_hz if cfg.band_hz[0] < f < hi})
+        self._mains0 = np.zeros((len(cands), NM))
+        for c, f0 in enumerate(cands):
+            row = self._mains0[c]
+            row[M_F] = f0
+            row[M_AT] = -2.0 if f0 == cfg.notch_hz else -1.0
+            row[M_COEF] = 2.0 * math.cos(2.0 * math.pi * f0 / fs)
+            row[M_SOS:] = notch_sos(f0, fs, f0 / cfg.mains_width_hz)[0]
+        identity = np.tile(np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]), (len(cands), 1))
+        sos_c = cascade(fixed, identity) if cands else fixed
         sos_e = lowpass_sos(cfg.envelope_lp_hz, fs)
         sos_m = lowpass_sos(cfg.monitor_lp_hz, fs)
         self._sos = cascade(sos_c, sos_e, sos_m)
+        self._sos0 = self._sos.copy()
+        self._mains = self._mains0.copy()
         self._zstep = np.ascontiguousarray(
             np.vstack(
                 (signal.sosfilt_zi(sos_c), signal.sosfilt_zi(sos_e), np.zeros((len(sos_m), 2)))
@@ -617,6 +716,7 @@ class GuardingEmgDetector:
                 sos_e.shape[0],
                 sos_m.shape[0],
                 max(1, round(cfg.confirm_s / cfg.tick_s)),
+                fixed.shape[0],
             ],
             dtype=np.int64,
         )
@@ -637,6 +737,7 @@ class GuardingEmgDetector:
                 cfg.h_low,
                 0.0 if cfg.max_quiet is None else cfg.max_quiet,
                 cfg.follow_below,
+                cfg.mains_share,
             ],
             dtype=np.float64,
         )
@@ -644,7 +745,7 @@ class GuardingEmgDetector:
         self._st = np.zeros(NI, dtype=np.int64)
         # rectified samples over the look-back (a power of two >= look-back + sustained window)
         size = 1 << (look + int(self._pi[P_W]) + k * self.tick_len).bit_length()
-        self._ring = np.zeros(size)
+        self._rings = np.zeros((2, size))
         self._out = np.zeros(size)
         self._tick_m = np.zeros(k)
         self._scratch = np.zeros(k)
@@ -654,8 +755,10 @@ class GuardingEmgDetector:
     # -- lifecycle ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything: filters at rest, quiet level to be learned again."""
-        for a in (self._zi, self._f, self._ring, self._tick_m):
+        for a in (self._zi, self._f, self._rings, self._tick_m):
             a[...] = 0.0
+        self._sos[...] = self._sos0
+        self._mains[...] = self._mains0
         self._cal[...] = 0.0
         self._st[:] = 0
 
@@ -675,8 +778,8 @@ class GuardingEmgDetector:
             raise InputError("block", "need a 1-D block of samples", x.shape)
         st = self._st
         onset = _detect_block(
-            x, self._sos, self._zi, self._zstep, self._f, st, self._ring, self._out,
-            self._tick_m, self._scratch, self._cal, self._pi, self._pf,
+            x, self._sos, self._zi, self._zstep, self._f, st, self._rings, self._out,
+            self._tick_m, self._scratch, self._cal, self._mains, self._pi, self._pf,
         )  # fmt: skip
         f = self._f
         status = _STATUSES[st[I_STATUS]]
@@ -727,6 +830,11 @@ class GuardingEmgDetector:
     def bad_samples(self) -> int:
         """Non-finite or absurd input samples (each replaced by the last valid one)."""
         return int(self._st[I_BAD])
+
+    @property
+    def mains_notches(self) -> list[tuple[float, int]]:
+        """Mains lines found at rest and notched: (frequency Hz, sample at which it was added)."""
+        return [(float(r[M_F]), int(r[M_AT])) for r in self._mains if r[M_AT] >= 0.0]
 
     @property
     def calibrations(self) -> list[Calibration]:

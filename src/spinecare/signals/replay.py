@@ -53,6 +53,7 @@ class Replay:
     bad_samples: int
     status_s: dict[str, float] = field(default_factory=dict)  # time spent in each status
     final_status: EmgStatus = EmgStatus.SETTLING
+    mains_notches: list[tuple[float, float]] = field(default_factory=list)  # (Hz, added at s)
     active: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     level: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
@@ -114,6 +115,7 @@ def replay(x: npt.ArrayLike, rate_hz: float, config: DetectorConfig | None = Non
         bad_samples=det.bad_samples,
         status_s={s.name.lower(): round(c * tick_s, 3) for s, c in status_ticks.items()},
         final_status=u.status,
+        mains_notches=[(f, at / rate_hz) for f, at in det.mains_notches],
         active=active,
         level=level,
     )
