@@ -145,3 +145,14 @@ def test_a_session_run_days_before_its_booked_day_is_said_so(
         assert "early-run" not in doc.client.get(f"/live/{sid}/patient").text
     finally:
         doc.api("POST", f"/api/v1/sessions/{sid}/stop")
+
+
+def test_every_emg_state_the_detector_can_report_has_a_monitor_message() -> None:
+    # the monitor showed the raw key "emg:unconfirmed" for a state added to the detector
+    from spinecare.signals.detector import EmgStatus
+    from spinecare.web.i18n import MESSAGES
+    from spinecare.web.live import EMG_FINE
+
+    names = {s.name.lower() for s in EmgStatus if s is not EmgStatus.READY} | {"calibrating"}
+    missing = {n for n in names if n not in EMG_FINE and f"emg:{n}" not in MESSAGES}
+    assert missing == set()

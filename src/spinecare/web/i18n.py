@@ -410,6 +410,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "EMG Ruhewert verloren: kalibriert neu (nur Kraftpfad)",
         "EMG baseline lost: re-calibrating (force path only)",
     ),
+    "emg:unconfirmed": (
+        "EMG: Ruhewert war Muskelaktivität, lernt ihn neu (nur Kraftpfad)",
+        "EMG: the baseline was muscle activity, re-learning it (force path only)",
+    ),
     "clamp:clinician": ("Kraft begrenzt: ärztliche Obergrenze", "Force limited: clinician's limit"),
     "clamp:body_weight_cap": (
         "Kraft begrenzt: Anteil Körpergewicht",
