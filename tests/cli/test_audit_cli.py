@@ -64,6 +64,10 @@ def test_verify_intact_broken_and_rehashed(cli_doc: Run) -> None:
     code, out, err = cli_doc("audit", "verify")
     assert code == 11 and "rewritten" in err and f"#{report['last_id']}" in err, err
     assert err.count("\n") == 1
+    # ... and names the entry that was rewritten, not only the anchor
+    assert err.startswith("error: audit log broken at entry #2:"), err
+    code, out, err = cli_doc("audit", "verify", "--json")
+    assert code == 11 and json.loads(out)["broken_at"] == 2
     # a plain change: the entry itself is named
     engine = create_engine(url)
     with engine.begin() as conn:

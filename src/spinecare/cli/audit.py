@@ -40,7 +40,40 @@ def _anchors(settings: Settings) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _note_anchor(settings: Settings, last_id: int, last_hash: str) -> None:
+# Characters of each entry's hash kept in the anchor: enough to find the first entry a rewrite
+# changed (the last entry's full hash is what proves there was one), 8 bytes an entry.
+PREFIX = 8
+
+
+def _hashes(db: Any) -> list[tuple[int, str]]:
+    from sqlalchemy import select
+
+    from spinecare.store.models import AuditEntry
+
+    rows = db.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id))
+    return [(int(i), str(h)) for i, h in rows]
+
+
+def _prefixes(rows: list[tuple[int, str]]) -> str:
+    """Every entry's hash prefix in id order (ids run 1, 2, ... in an intact chain)."""
+    if [i for i, _ in rows] != list(range(1, len(rows) + 1)):
+        return ""
+    return "".join(h[:PREFIX] for _, h in rows)
+
+
+def _first_changed(rows: list[tuple[int, str]], noted: object, upto: int) -> int | None:
+    """The first entry up to ``upto`` whose hash is not the one noted at the last check, or
+    that is gone; None when the anchor holds no prefixes (written by an older version)."""
+    if not isinstance(noted, str) or len(noted) < upto * PREFIX:
+        return None
+    now = dict(rows)
+    for i in range(1, upto + 1):
+        if now.get(i, "")[:PREFIX] != noted[(i - 1) * PREFIX : i * PREFIX]:
+            return i
+    return None
+
+
+def _note_anchor(settings: Settings, last_id: int, last_hash: str, prefixes: str) -> None:
     from spinecare.store.files import private_dir, write_private
 
     private_dir(Path(settings.data_dir))
@@ -49,6 +82,7 @@ def _note_anchor(settings: Settings, last_id: int, last_hash: str) -> None:
         "id": last_id,
         "hash": last_hash,
         "verified_at": datetime.now(UTC).isoformat(),
+        "prefixes": prefixes,
     }
     text = json.dumps(data, indent=2) + "\n"
     write_private(Path(settings.data_dir) / ANCHORS, text.encode("utf-8"))
@@ -65,29 +99,33 @@ def verify(as_user: str | None = AS_OPTION, as_json: bool = JSON_OPTION) -> None
         anchor = _anchors(settings).get(settings.database_url_masked)
         broken_at, reason = report.broken_at, report.reason
         anchored = ""
+        rows = _hashes(db) if report.intact else []
         if report.intact and isinstance(anchor, dict):
             aid, ahash = anchor.get("id"), anchor.get("hash")
+            when = anchor.get("verified_at", "?")
             if isinstance(aid, int) and isinstance(ahash, str) and aid > 0:
                 stored = entry_hash_of(db, aid)
+                first = _first_changed(rows, anchor.get("prefixes"), aid)
                 if stored is None:
-                    broken_at = aid
+                    broken_at = first or aid
                     reason = (
-                        f"entry #{aid}, verified on {anchor.get('verified_at', '?')}, is gone: "
-                        "the log was cut back and rebuilt"
+                        f"entry #{aid}, verified on {when}, is gone: the log was cut back and "
+                        "rebuilt"
                     )
                 elif stored != ahash:
-                    broken_at = aid
+                    broken_at = first or aid
+                    changed = f"entry #{first}" if first else "an entry up to it"
                     reason = (
-                        f"entry #{aid} no longer has the hash it had when verified on "
-                        f"{anchor.get('verified_at', '?')}: the log was rewritten and rehashed"
+                        f"{changed} was rewritten after the check of {when} and every hash after "
+                        f"it recomputed (entry #{aid} no longer has the hash it had then)"
                     )
                 else:
-                    anchored = f"; unchanged since the check of {anchor.get('verified_at', '?')}"
+                    anchored = f"; unchanged since the check of {when}"
     intact = broken_at is None and not reason
     unnoted = ""
     if intact and report.entries:
         try:
-            _note_anchor(settings, report.last_id, report.last_hash)
+            _note_anchor(settings, report.last_id, report.last_hash, _prefixes(rows))
         except OSError as exc:  # a read-only data directory: the check itself still stands
             from spinecare.cli.errors import describe_os_error
 
