@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -162,3 +163,23 @@ def test_sigkill_mid_run_loses_at_most_the_last_second(tmp_path: Path) -> None:
     np.testing.assert_array_equal(tel["force_n"], 100.0 + np.arange(len(t)))
     assert load_summary(out) is None  # never closed: a reader can tell it crashed
     assert json.loads(json.dumps(load_events(out))) == []
+
+
+def test_a_summary_the_disk_cannot_take_leaves_no_half_written_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import spinecare.runtime.recorder as recorder_mod
+
+    def full_disk(obj: object, f: Any, **kw: Any) -> None:
+        f.write('{"peak_n": 1')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "s1"
+    rec = Recorder(out, COLS, fsync=False)
+    rec.append(0.0, (1.0, 2.0, "hold", 0))
+    monkeypatch.setattr(recorder_mod.json, "dump", full_disk)
+    with pytest.raises(OSError):
+        rec.close({"peak_n": 1.0})
+    assert sorted(p.name for p in out.iterdir() if "summary" in p.name) == []

@@ -169,13 +169,18 @@ class Recorder:
             out["telemetry_complete"] = False
             out["telemetry_error"] = str(self.error)
         tmp = self.out_dir / (SUMMARY + ".tmp")
-        with open(tmp, "w", encoding="utf-8", opener=_private) as f:
-            json.dump(out, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, self.out_dir / SUMMARY)
+        try:
+            with open(tmp, "w", encoding="utf-8", opener=_private) as f:
+                json.dump(out, f, indent=2, default=str)
+                f.write("\n")
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.out_dir / SUMMARY)
+        except OSError:
+            # a full or failing disk: no half-written summary is left behind to be read later
+            tmp.unlink(missing_ok=True)
+            raise
         if self.fsync:
             _fsync_dir(self.out_dir)
         if self.error is not None:
