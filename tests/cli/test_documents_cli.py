@@ -37,6 +37,12 @@ def test_session_and_course_report(tmp_path: Path) -> None:
     assert main(argv) == 0 and len(PdfReader(str(out)).pages) == 1
 
 
+BORN_1970_DATED_1950 = [
+    "estimate", "--region", "lumbar", "--patient-name", "A", "--birth-date", "1970-05-14",
+    "--date", "1950-01-02",
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -44,6 +50,7 @@ def test_session_and_course_report(tmp_path: Path) -> None:
         (["estimate", "--region", "thoracic"], "region"),
         (["estimate", "--region", "lumbar", "--lang", "fr"], "lang"),
         (["consent", "--region", "lumbar", "--birth-date", "1970-14-05"], "YYYY-MM-DD"),
+        (BORN_1970_DATED_1950, "before the birth date"),
         (["session-report", "--session-dir", "/nonexistent"], "session_dir"),
     ],
 )
@@ -161,4 +168,4 @@ def test_all_documents_of_a_course_in_one_step(
     monkeypatch.setattr(os, "replace", refuse)
     code, _, err = run("documents", "course", str(cid), "--out", str(tmp_path / "ro"))  # type: ignore[operator]
     assert code == 10 and "cannot be written" in err
-    assert list((tmp_path / "ro").iterdir()) == []  # no temporary or half-written file
+    assert not (tmp_path / "ro").exists()  # no temporary or half-written file, no directory

@@ -189,11 +189,14 @@ def estimate(
             raise InputError("insurance", "private | statutory | self_payer", insurance) from None
         if self_payer and ins is Insurance.PRIVATE:
             raise InputError("--self-payer", "contradicts --insurance private")
+    issued_on = _date(date_option(on, on_alias), "--date") or date.today()
+    if born is not None and issued_on < born:
+        raise InputError("--date", f"must not be before the birth date ({born})", str(issued_on))
     est = CostEstimate(
         region=_region(region),
         sessions=sessions,
         insurance=ins,
-        issued_on=_date(date_option(on, on_alias), "--date") or date.today(),
+        issued_on=issued_on,
         patient_name=patient_name,
         patient_address=address,
         birth_date=born,
