@@ -38,3 +38,20 @@ def test_a_session_run_a_week_early_warns_before_the_table_moves(
     assert len(live.warnings) == 1
     assert "is booked for" in live.warnings[0] and "reschedule it" in live.warnings[0]
     live.run()  # releases its lock
+
+
+@pytest.mark.parametrize(("minutes", "warned"), [(0.2, True), (1.3, True), (1.4, False)])
+def test_a_traction_time_too_short_for_one_pull_is_said_before_the_table_moves(
+    minutes: float, warned: bool
+) -> None:
+    from spinecare.runtime.clock import SimulatedClock
+    from spinecare.services.sessions import SessionOptions, session_prepare
+    from spinecare.therapy.protocol import default_protocol
+    from spinecare.vocab import Region
+
+    proto = default_protocol(Region.LUMBAR, 70.0, "L4/5", traction_minutes=minutes)
+    live = session_prepare(proto, _factory(), options=SessionOptions(clock=SimulatedClock()))
+    assert any("base tension only" in w for w in live.warnings) is warned
+    done = live.run()
+    # what was said is what the table did: a pull above base only where one fitted
+    assert (done.summary.peak_force_n > 1.5 * proto.base_force_n) is not warned

@@ -304,7 +304,14 @@ def _live(
         tick_view_every=opts.tick_view_every,
         realtime=opts.realtime,
     )
-    return LiveSession(runner, device, out_dir, finish, lock)
+    live = LiveSession(runner, device, out_dir, finish, lock)
+    need = runner.controller.first_pull_s()
+    if need > proto.traction_minutes * 60.0:
+        live.warnings.append(
+            f"the traction time of {proto.traction_minutes:g} min is shorter than one pull "
+            f"(ramp and hold take about {need:.0f} s): the table keeps base tension only"
+        )
+    return live
 
 
 def _open_recorder(out_dir: Path, fsync: bool) -> Recorder:

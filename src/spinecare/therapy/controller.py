@@ -388,6 +388,17 @@ class DecompressionController:
                 self.phase = Phase.DONE
         # DONE: target stays at zero.
 
+    def first_pull_s(self) -> float:
+        """From the start to the end of the first hold: the ramp to base, the settling there,
+        the ramp to the first pull's level and its hold. With a shorter traction time no pull
+        fits (``_cycle_fits``) and the table keeps base tension only: said before it starts."""
+        prof = self.profile
+        n = prof.progressive_steps
+        frac = step_fraction(1, n) if n else 1.0
+        level = self.base_n + frac * (self.peak_n - self.base_n)
+        ramp_base = self.base_n / self.protocol.ramp_up_n_s
+        return ramp_base + self.s.settle_s + prof.rise_s(self.base_n, level) + prof.hold_s
+
     def _cycle_fits(self, now: float) -> bool:
         """Choose the programme's next cycle and start it only if its ramp and whole hold end
         before the traction time does: a pull that would be cut short by the final release is
