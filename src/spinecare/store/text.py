@@ -13,8 +13,10 @@ from __future__ import annotations
 import unicodedata
 
 # Unicode bidirectional embeddings, overrides and isolates (the "Trojan source" characters)
-# [unicode-tr9], and the line and paragraph separators, which terminals render as line breaks.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# [unicode-tr9], the implicit directional marks (LRM, RLM, ALM: they too reorder what a
+# terminal shows around them), and the line and paragraph separators, which terminals render
+# as line breaks.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _SEPARATORS = frozenset("\u2028\u2029")
 
 
