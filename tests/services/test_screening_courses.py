@@ -292,3 +292,19 @@ def test_sessions_and_outcomes(
     assert err.value.field == "session"
     with pytest.raises(PermissionDeniedError):
         record_nrs(db, actors[Role.BILLING], s3.id, NrsRecord(nrs_before=5))
+
+
+def test_a_screening_day_before_what_is_on_record_names_no_patient_data(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    """The rules compare the day with the stored birth date and finding dates; the refusal
+    names the day asked for, never the stored date (a patient's data)."""
+    doc, ther = actors[Role.PHYSICIAN], actors[Role.THERAPIST]
+    with pytest.raises(InputError) as err:
+        screen_patient(db, doc, patient_id, "lumbar", date(1901, 1, 1))
+    assert err.value.field == "date" and "birth date" in str(err.value)
+    assert "got" not in str(err.value)
+    _complete_screening(db, ther, patient_id)  # a DXA of 2026-01-10 on record
+    with pytest.raises(InputError) as err:
+        screen_patient(db, doc, patient_id, "lumbar", date(2025, 1, 1))
+    assert err.value.field == "date" and "2026" not in str(err.value), str(err.value)

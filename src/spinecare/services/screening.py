@@ -17,6 +17,7 @@ from spinecare.clinical.contraindications import ScreeningResult, ScreeningSetti
 from spinecare.clinical.findings import BmdMeasurement as ClinicalBmd
 from spinecare.clinical.findings import Fracture, PatientFindings
 from spinecare.clinical.vocab import Menopause
+from spinecare.errors import InputError
 from spinecare.services._common import act_as, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.findings import finding_from_row
@@ -100,12 +101,23 @@ def evaluate_screening(
 ) -> ScreeningResult:
     """Run the rules without recording a decision (a preview any team member may see)."""
     require_reader(actor)
-    return screen(
-        assemble_findings(session, patient_id),
-        Region(region),
-        on or utcnow().date(),
-        settings,
-    )
+    try:
+        return screen(
+            assemble_findings(session, patient_id),
+            Region(region),
+            on or utcnow().date(),
+            settings,
+        )
+    except InputError as exc:
+        # The rules name the stored value a day is compared with (the birth date, a finding's
+        # date): a stored patient's data stays out of the message; the day asked for is at fault.
+        if exc.field == "birth_date":
+            raise InputError("date", "must not be before the patient's birth date") from None
+        if exc.reason.startswith("is after the session date"):
+            raise InputError(
+                "date", f"is before the {exc.field} on record: screen for a later day"
+            ) from None
+        raise
 
 
 def screen_patient(
