@@ -18,6 +18,7 @@ from spinecare.store.models import (
     Diagnosis,
     Outcome,
     Patient,
+    PostureRecording,
     ScreeningFinding,
     TreatmentSession,
 )
@@ -114,6 +115,28 @@ def test_dates_of_a_patients_records(store: Store) -> None:
     )  # fmt: skip
     assert "two years" in _refused(store, "start_date", course).reason
     assert _count(store, Diagnosis) == 0 and _count(store, Course) == 0
+
+
+def test_moments_of_a_patients_records(store: Store) -> None:
+    """Timestamps of what happened (a posture recording's start) are held to the same floor as
+    dates: not before 1900, not before birth, not in the future."""
+    with store.unit_of_work("dr.a") as s:
+        p = _patient()
+        s.add(p)
+        s.flush()
+        pid = p.id
+
+    def rec(at: datetime) -> PostureRecording:
+        return PostureRecording(
+            patient_id=pid, started_at=at, source="csv", duration_s=Decimal(60),
+            wear_time_s=Decimal(0), upright_time_s=Decimal(0), reminders=0, analysis={},
+            created_at=NOW,
+        )  # fmt: skip
+
+    assert "1900" in _refused(store, "started_at", rec(datetime(1, 1, 1, tzinfo=UTC))).reason
+    assert "birth" in _refused(store, "started_at", rec(datetime(1955, 1, 1, tzinfo=UTC))).reason
+    assert "future" in _refused(store, "started_at", rec(NOW + timedelta(days=400))).reason
+    assert _count(store, PostureRecording) == 0
 
 
 def test_nothing_new_for_a_deleted_patient(store: Store) -> None:

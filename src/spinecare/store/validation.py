@@ -35,6 +35,7 @@ from spinecare.store.models import (
     TreatmentSession,
 )
 from spinecare.store.text import refuse_reason
+from spinecare.store.types import UTCDateTime
 
 # Nothing in the clinic's records happened before 1900 (the oldest birth date accepted).
 EARLIEST_DATE = date(1900, 1, 1)
@@ -51,12 +52,16 @@ PAST_DATES = frozenset(
         ("invoices", "paid_on"),
         ("invoices", "cancelled_on"),
         ("invoice_lines", "service_date"),
+        ("posture_recordings", "started_at"),
     }
 )
 # Planned dates: courses are booked ahead, but not years ahead.
 PLANNING_HORIZON = timedelta(days=2 * 365)
 PLANNED_DATES = frozenset({("courses", "start_date")})
 _SKIPPED = (AuditEntry, AuditChainHead, AuthToken)  # written by the store itself
+# Timestamps the code takes from the clock, never from input: not held to the floor (a record
+# made in the first hours of a clinic's day is dated the day before in UTC).
+_BOOKKEEPING = frozenset({"created_at", "updated_at", "deleted_at"})
 _RUN = frozenset({SessionStatus.DONE.value, SessionStatus.ABORTED.value})
 
 
@@ -136,7 +141,13 @@ def check_object(session: Session, obj: Any, *, new: bool) -> None:
             continue
         if isinstance(type_, String | JSON):
             _check_text(table, column, value)
-        if isinstance(type_, Date) and isinstance(value, date):
+        if isinstance(type_, UTCDateTime) and isinstance(value, datetime):
+            if column in _BOOKKEEPING:
+                continue
+            # A moment is held to the same floor as a day (its UTC date): nothing before 1900 or
+            # before the patient's birth, and a thing that happened not in the future.
+            value = (value.astimezone(UTC) if value.tzinfo else value).date()
+        if isinstance(type_, Date | UTCDateTime) and isinstance(value, date):
             if not patient_loaded:
                 patient, patient_loaded = _patient_of(session, obj), True
             _check_date(table, column, value, patient)
