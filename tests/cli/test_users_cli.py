@@ -164,12 +164,17 @@ def test_logins_expire_and_logout_ends_them(cli_doc: Run) -> None:
 
 def test_a_credentials_file_others_can_read_is_not_used(cli_doc: Run) -> None:
     creds = _data_dir() / "credentials.json"
+    exposed = creds.read_text()
     creds.chmod(0o644)
     code, _, err = cli_doc("patients", "list")
     assert code == 7 and "other accounts" in err and "logout --all" in err
     code, _, err = cli_doc("logout", "--all")
     assert code == 0, err
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    # the tokens others may have copied are ended in the database, not only forgotten here
+    creds.write_text(exposed)
+    code, _, err = cli_doc("patients", "list")
+    assert code == 7 and "not valid" in err, err
     login(cli_doc, "doc")
     code, _, err = cli_doc("patients", "list")
     assert code == 0, err

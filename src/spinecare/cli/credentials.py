@@ -94,6 +94,15 @@ def load(settings: Settings) -> list[Login]:
         return []
 
 
+def load_exposed(settings: Settings) -> list[Login]:
+    """The logins of a file others could read (refused by :func:`load`): only to end them, as
+    their tokens may have been copied."""
+    try:
+        return _parse(json.loads(path(settings).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return []
+
+
 def _save(settings: Settings, logins: list[Login]) -> None:
     from spinecare.store.files import write_private
 

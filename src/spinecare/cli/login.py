@@ -138,7 +138,10 @@ def logout(
     try:
         mine = [x for x in credentials.load(settings) if x.database == database]
     except AuthenticationError:
-        mine = []
+        # Others could read the file: its tokens may have been copied, so all of them end in
+        # the database (forgetting them here would leave the copies working).
+        mine = [x for x in credentials.load_exposed(settings) if x.database == database]
+        all_ = True
     if not all_:
         chosen = credentials.find(settings, database, name) if mine else None
         mine = [chosen] if chosen is not None else []
