@@ -4,9 +4,46 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import unicodedata
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
+
+# Characters refused in every text (arguments, stored texts, settings); ``store/text.py`` shows
+# them escaped on a terminal.
+# Unicode bidirectional embeddings, overrides and isolates (the "Trojan source" characters)
+# [unicode-tr9], the implicit directional marks (LRM, RLM, ALM: they too reorder what a
+# terminal shows around them), and the line and paragraph separators, which terminals render
+# as line breaks.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_SEPARATORS = frozenset("\u2028\u2029")
+
+
+def is_unsafe(ch: str) -> bool:
+    """A character no stored text, argument or setting may hold."""
+    if ch in _BIDI or ch in _SEPARATORS:
+        return True
+    # Cc: C0 controls, DEL and C1 controls (ESC, CSI, ...); Cs: lone surrogates, which is how
+    # Python decodes bytes that are not UTF-8 in command-line arguments.
+    return unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of ``text`` that a stored text may not hold, described (e.g.
+    ``'U+001B'``), or None when there is none."""
+    for ch in text:
+        if is_unsafe(ch):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def refuse_reason(text: str) -> str | None:
+    """Why ``text`` may not be stored (None: it may)."""
+    bad = unsafe_character(text)
+    if bad is None:
+        return None
+    return f"control or formatting characters are not allowed ({bad})"
+
 
 # Fields whose value is never repeated in a message (a password typed too short, a token).
 SECRET_FIELDS = ("password", "secret", "token", "database_url")

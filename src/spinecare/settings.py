@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from spinecare.clinical.course import ScheduleSettings
 from spinecare.clinical.screening_settings import ScreeningSettings
+from spinecare.errors import refuse_reason
 
 APP_NAME = "spinecare"
 
@@ -75,6 +76,16 @@ def iban_valid(iban: str) -> bool:
     return int(digits) % 97 == 1
 
 
+def _plain_text(v: str | list[str]) -> str | list[str]:
+    """A text of the letterhead or the bank: no control or formatting characters (an ESC or a
+    bidirectional override in the clinic's name would reach every document and screen)."""
+    for text in [v] if isinstance(v, str) else v:
+        reason = refuse_reason(text)
+        if reason is not None:
+            raise ValueError(reason)
+    return v
+
+
 class BankAccount(BaseModel):
     """Where patients pay: printed on every invoice."""
 
@@ -84,6 +95,8 @@ class BankAccount(BaseModel):
     iban: str
     bic: str = ""
     bank: str = ""
+
+    _texts = field_validator("holder", "bank")(_plain_text)
 
     @field_validator("iban")
     @classmethod
@@ -180,6 +193,10 @@ class ClinicSettings(BaseModel):
     # Contraindication thresholds, e.g. SPINECARE_CLINIC__SCREENING__MIN_AGE_YEARS=16. The
     # seed's numbered limits can only be tightened; a looser value fails at start-up.
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+
+    _texts = field_validator(
+        "name", "address", "phone", "email", "website", "physicians", "tax_number"
+    )(_plain_text)
 
     @field_validator("timezone")
     @classmethod

@@ -34,3 +34,24 @@ def test_bad_settings_exit_2(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPINECARE_DEVICE", "teleporter")
     code, _, err = cli("info")
     assert code == 2 and "device" in err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SPINECARE_CLINIC__NAME", "Praxis\x1b[2J"),
+        ("SPINECARE_CLINIC__PHONE", "089\x07"),
+        ("SPINECARE_CLINIC__ADDRESS", '["Marienplatz 1", "\\u202e80331"]'),
+        ("SPINECARE_CLINIC__BANK__HOLDER", "Praxis\x9b"),
+    ],
+)
+def test_clinic_texts_refuse_control_characters(
+    cli: Run, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """The settings are an edge too: the clinic's texts reach every document and page."""
+    if "BANK" in variable:
+        monkeypatch.setenv("SPINECARE_CLINIC__BANK__IBAN", "DE89 3704 0044 0532 0130 00")
+    monkeypatch.setenv(variable, value)
+    code, _, err = cli("info")
+    assert code == 2 and "control or formatting characters" in err and err.count("\n") == 1
+    assert "\x1b" not in err and "\u202e" not in err and "\x9b" not in err
