@@ -43,6 +43,14 @@ def _count(store: Store, model: type[Any]) -> int:
         return s.query(model).count()
 
 
+def _stored_patient(store: Store) -> int:
+    with store.unit_of_work("dr.a") as s:
+        p = _patient()
+        s.add(p)
+        s.flush()
+        return p.id
+
+
 def _refused(store: Store, field: str, *objs: Any) -> InputError:
     with pytest.raises(InputError) as err, store.unit_of_work("dr.a") as s:
         for obj in objs:
@@ -96,11 +104,7 @@ def test_impossible_patient_dates(
 
 
 def test_dates_of_a_patients_records(store: Store) -> None:
-    with store.unit_of_work("dr.a") as s:
-        p = _patient()
-        s.add(p)
-        s.flush()
-        pid = p.id
+    pid = _stored_patient(store)
 
     def dx(on: date) -> Diagnosis:
         return Diagnosis(patient_id=pid, icd10="M51.2", text="x", diagnosed_on=on, created_at=NOW)
@@ -120,11 +124,7 @@ def test_dates_of_a_patients_records(store: Store) -> None:
 def test_moments_of_a_patients_records(store: Store) -> None:
     """Timestamps of what happened (a posture recording's start) are held to the same floor as
     dates: not before 1900, not before birth, not in the future."""
-    with store.unit_of_work("dr.a") as s:
-        p = _patient()
-        s.add(p)
-        s.flush()
-        pid = p.id
+    pid = _stored_patient(store)
 
     def rec(at: datetime) -> PostureRecording:
         return PostureRecording(
