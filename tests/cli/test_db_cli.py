@@ -303,3 +303,19 @@ def test_restore_gives_up_on_a_database_another_program_holds(
         other.close()
     assert code == 8 and err.splitlines()[-1].startswith("error: ") and "busy" in err, err
     assert dump(_url()) == before
+
+
+def test_audit_verify_after_restoring_an_older_backup(cli_doc: Run, tmp_path: Path) -> None:
+    """A restored older log is what the clinic chose, not a log cut back by someone: the next
+    check passes (the restore notes the restored log for it)."""
+    file = tmp_path / "older.backup"
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    code, _, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    code, _, err = cli_doc("audit", "verify")  # notes the newer log
+    assert code == 0, err
+    code, _, err = cli_doc("db", "restore", str(file), "--yes", "--as", "admin")
+    assert code == 0, err
+    code, out, err = cli_doc("audit", "verify", "--as", "admin")
+    assert code == 0 and "intact" in out, err

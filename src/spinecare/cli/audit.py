@@ -88,6 +88,12 @@ def _note_anchor(settings: Settings, last_id: int, last_hash: str, prefixes: str
     write_private(Path(settings.data_dir) / ANCHORS, text.encode("utf-8"))
 
 
+def anchor_restored(settings: Settings, db: Any, last_id: int, last_hash: str) -> None:
+    """After ``db restore``: the restored log, verified intact, is what later checks compare
+    with (the anchor of the replaced log would call a restored older log cut back)."""
+    _note_anchor(settings, last_id, last_hash, _prefixes(_hashes(db)))
+
+
 @audit_app.command("verify")
 def verify(as_user: str | None = AS_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Check every entry's hash and link; exit 11 naming the first broken entry."""

@@ -367,6 +367,13 @@ def restore_cmd(
         from spinecare.store.audit import verify_chain
 
         report = verify_chain(db)
+        if report.intact and report.entries:
+            from spinecare.cli.audit import anchor_restored
+
+            try:
+                anchor_restored(settings, db, report.last_id, report.last_hash)
+            except OSError:  # restored all the same; the next audit verify notes it
+                note("warning: the restored audit log could not be noted for audit verify")
     echo(f"{settings.database_url_masked}: restored from {info.path}")
     if not report.intact:
         note(f"warning: the restored audit log is broken at entry #{report.broken_at}: "
