@@ -117,3 +117,24 @@ def test_the_date_as_the_clinic_types_it(capsys: pytest.CaptureFixture[str]) -> 
     assert main([*args, "--date", "31.02.2026"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --date:") and "31.02.2026" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"birth_date": "1850-01-01"}, "birth_date"),
+        ({"birth_date": "2099-01-01"}, "birth_date"),
+        ({"sex": "M", "premenopausal": True}, "premenopausal"),
+        ({"birth_date": "2023-06-01", "weight_kg": 80}, "weight_kg"),
+    ],
+)
+def test_a_file_is_held_to_what_a_stored_patient_must_be(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    """A patient in a file that could not be stored is refused, not screened "eligible"."""
+    data = json.loads((EXAMPLES / "patient.json").read_text()) | change
+    file = tmp_path / "p.json"
+    file.write_text(json.dumps(data))
+    assert main(["screen", "--file", str(file), "--region", "lumbar"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {field}:") and err.count("\n") == 1, err

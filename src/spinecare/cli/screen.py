@@ -32,7 +32,27 @@ def read_patient_file(path: Path) -> PatientFindings:
         ) from None
     if not isinstance(data, dict):
         raise InputError("file", "must contain a JSON object")
-    return PatientFindings.model_validate(data)
+    return _as_a_record_would_be(PatientFindings.model_validate(data))
+
+
+def _as_a_record_would_be(p: PatientFindings) -> PatientFindings:
+    """The file's patient held to what a stored patient must be: born from 1900 and not in the
+    future, premenopausal only as a woman, a child's weight one that children have. A file
+    screened with a birth date of 1850 or a 3-year-old of 80 kg said "eligible"."""
+    from spinecare.clinical.growth import implausible_for_age
+    from spinecare.clinical.vocab import Sex
+    from spinecare.services.patients import age_months, check_birth_date
+
+    try:
+        check_birth_date(p.birth_date)
+    except ValueError as exc:
+        raise InputError("birth_date", str(exc), str(p.birth_date)) from None
+    if p.premenopausal and p.sex is not Sex.FEMALE:
+        raise InputError("premenopausal", "only for female patients")
+    months = age_months(p.birth_date, dt.date.today())
+    for problem in implausible_for_age(p.sex, months, weight_kg=p.weight_kg, height_cm=None):
+        raise InputError(problem.field, problem.reason, p.weight_kg)
+    return p
 
 
 def _region(value: str) -> Region:

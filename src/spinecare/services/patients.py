@@ -134,7 +134,7 @@ _PHONE = re.compile(r"^\+?[0-9 ()/.-]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
-def _check_birth_date(v: date | None) -> date | None:
+def check_birth_date(v: date | None) -> date | None:
     if v is None:
         return v
     if v > date.today():
@@ -155,7 +155,7 @@ class _PatientFields(BaseModel):
     @field_validator("birth_date", check_fields=False)
     @classmethod
     def _birth_date(cls, v: date | None) -> date | None:
-        return _check_birth_date(v)
+        return check_birth_date(v)
 
     @field_validator(
         "name", "street", "city", "insurer", "insurance_number", "physician", check_fields=False
@@ -205,7 +205,7 @@ def check_postcode(postcode: str | None, country: str | None) -> None:
         raise ValueError("postcode: 3-10 letters, digits, spaces or hyphens")
 
 
-def _age_months(birth: date, on: date) -> float:
+def age_months(birth: date, on: date) -> float:
     months = (on.year - birth.year) * 12 + (on.month - birth.month)
     if on.day < birth.day:
         months -= 1
@@ -249,7 +249,7 @@ class PatientCreate(_MasterData):
         if self.insurance is Insurance.SELF_PAYER and self.insurer is not None:
             raise ValueError("insurer: a self-payer has no insurer (or choose --insurance private)")
         # Children: weight and height within what children of that age and sex have.
-        months = _age_months(self.birth_date, date.today())
+        months = age_months(self.birth_date, date.today())
         for problem in implausible_for_age(
             self.sex, months, weight_kg=float(self.weight_kg), height_cm=float(self.height_cm)
         ):
