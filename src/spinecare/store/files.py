@@ -79,6 +79,15 @@ def write_private(path: Path, data: bytes) -> None:
     gave: a write that finds the disk full carries no file name at all, and the temporary
     file's name means nothing to anyone."""
     path = Path(path)
+    if _special(path):
+        # A device or a pipe (/dev/null, /dev/stdout, a FIFO): written through. Renaming a
+        # file over it would replace the device node itself, for every program on the machine.
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise named(exc, path) from None
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, PRIVATE_FILE)
@@ -97,6 +106,15 @@ def write_private(path: Path, data: bytes) -> None:
             raise named(exc, path) from None
         raise
     fsync_dir(path.parent)
+
+
+def _special(path: Path) -> bool:
+    """True when ``path`` (followed) is neither a regular file nor a directory nor missing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def named(exc: OSError, path: Path) -> OSError:
