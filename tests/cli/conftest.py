@@ -47,3 +47,17 @@ def cli_doc(cli_admin: Run) -> Run:
     create_user(cli_admin, "doc", "physician")
     login(cli_admin, "doc")
     return cli_admin
+
+
+def screening_clear(cli: Run, patient_id: str | int) -> None:
+    """Record every contraindication absent and no fracture, as a physician would before the
+    first session (a course session is refused while the screening is incomplete)."""
+    from datetime import date
+
+    pid = str(patient_id)
+    for i in range(1, 14):
+        code, _, err = cli("findings", "add", "--patient", pid, "--code", f"CI-{i:02d}", "--absent")
+        assert code == 0, err
+    today = date.today().isoformat()
+    code, _, err = cli("findings", "no-fractures", "--patient", pid, "--date", today)
+    assert code == 0, err

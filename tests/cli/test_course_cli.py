@@ -8,18 +8,22 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.cli.conftest import screening_clear
 from tests.services.test_screening_courses import _summary
 
 Run = Callable[..., tuple[int, str, str]]
 
 
-def _patient(cli: Run) -> str:
+def _patient(cli: Run, *, screened: bool = True) -> str:
     code, out, err = cli(
         "patients", "add", "--name", "Max Muster", "--birth-date", "1970-05-01", "--sex", "M",
         "--weight", "80", "--height", "180", "--insurance", "self_payer", "--json",
     )  # fmt: skip
     assert code == 0, err
-    return str(json.loads(out)["id"])
+    pid = str(json.loads(out)["id"])
+    if screened:
+        screening_clear(cli, pid)
+    return pid
 
 
 def _plan(cli: Run) -> dict[str, Any]:
@@ -55,7 +59,7 @@ def _stored_protocol(session_id: int) -> dict[str, object]:
 
 
 def test_plan_show_attach(cli_doc: Run, tmp_path: Path) -> None:
-    pid = _patient(cli_doc)
+    pid = _patient(cli_doc, screened=False)
     code, out, err = cli_doc(
         "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
         "--sessions", "15", "--per-week", "3", "--start", _start(), "--json",
@@ -147,3 +151,30 @@ def test_course_report_from_the_records(cli_doc: Run, tmp_path: Path) -> None:
     assert "Max Muster" in words and "L4/5" in words and "1 / 15" in words
     code, _, err = cli_doc("documents", "course-report", "--out", str(pdf))
     assert code == 2 and "--course or --data" in err
+
+
+def test_no_session_runs_before_the_screening_is_complete_or_after_a_new_contraindication(
+    cli_doc: Run, tmp_path: Path
+) -> None:
+    pid = _patient(cli_doc, screened=False)
+    code, out, err = cli_doc(
+        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
+        "--start", _start(), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    course = json.loads(out)
+    assert any("complete before session 1" in w for w in course["warnings"])
+    first, second = (str(s["id"]) for s in course["sessions"][:2])
+    run = ("session", "run", "--fast", "--minutes", "2")
+    code, _, err = cli_doc(*run, "--course-session", first, "--out", str(tmp_path / "a"))
+    assert code == 2 and "screening is incomplete (missing CI-01" in err, err
+    code, out, _ = cli_doc("course", "show", str(course["id"]), "--json")
+    assert json.loads(out)["sessions"][0]["status"] == "planned"  # the table never moved
+    screening_clear(cli_doc, pid)
+    code, _, err = cli_doc(*run, "--course-session", first, "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    # a contraindication found after the first session stops the next one
+    code, _, err = cli_doc("findings", "add", "--patient", pid, "--code", "CI-05", "--present")
+    assert code == 0, err
+    code, _, err = cli_doc(*run, "--course-session", second, "--out", str(tmp_path / "c"))
+    assert code == 2 and "not eligible for lumbar decompression now (CI-05" in err, err

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from tests.cli.conftest import screening_clear
 
 from spinecare.cli import main
 
@@ -129,6 +130,7 @@ def test_all_documents_of_a_course_in_one_step(
                         "--sex", "M", "--weight", "80", "--height", "178", "--insurance",
                         "private", "--street", "Leopoldstraße 12", "--postcode", "80802",
                         "--city", "München", "--json"))["id"]  # fmt: skip
+    screening_clear(run, pid)  # type: ignore[arg-type]
     booked = date.today() + timedelta(days=9)
     plan = ("course", "plan", "--patient", str(pid), "--region", "lumbar", "--segment", "L4/5")
     course = json.loads(ok(*plan, "--start", booked.isoformat(), "--json"))

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import screening_clear
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -19,6 +20,7 @@ def _course(cli: Run) -> dict[str, object]:
     )  # fmt: skip
     assert code == 0, err
     pid = str(json.loads(out)["id"])
+    screening_clear(cli, pid)
     start = (date.today() + timedelta(days=10)).isoformat()
     code, out, err = cli(
         "course", "plan", "--patient", pid, "--region", "cervical", "--segment", "C5/6",

@@ -156,3 +156,20 @@ def test_every_emg_state_the_detector_can_report_has_a_monitor_message() -> None
     names = {s.name.lower() for s in EmgStatus if s is not EmgStatus.READY} | {"calibrating"}
     missing = {n for n in names if n not in EMG_FINE and f"emg:{n}" not in MESSAGES}
     assert missing == set()
+
+
+def test_start_warnings_are_said_in_the_page_language_under_their_own_label() -> None:
+    from spinecare.web.i18n import start_warning
+
+    early = "session 2 is booked for 2026-12-03, 5 days from today; reschedule it"
+    short = ("the traction time of 1.2 min is shorter than one pull (ramp and hold take about "
+             "80 s): the table keeps base tension only")  # fmt: skip
+    assert start_warning(early, "de") == (
+        "early_run",
+        "Sitzung 2 ist für den 03.12.2026 gebucht, in 5 Tagen. Jetzt gestartet, verkürzt sie "
+        "den Abstand der Serie; sonst bitte verschieben.",
+    )
+    label, text = start_warning(short, "de")
+    assert label == "start_note" and text.startswith("Die Zugzeit von 1,2 min ist kürzer")
+    assert start_warning(short, "en") == ("start_note", short)
+    assert start_warning("anything else", "de") == ("start_note", "anything else")

@@ -347,6 +347,7 @@ def _course_live(
             out_dir=out_dir,
             minutes=minutes,
             options=options,
+            screening=settings.clinic.screening,
         )
 
 

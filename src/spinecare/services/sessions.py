@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spinecare.clinical.contraindications import Decision, ScreeningSettings
 from spinecare.devices.base import Device
 from spinecare.errors import InputError, describe_validation_error
 from spinecare.quantities import CLINICIAN_MAX_FORCE, SESSION_MINUTES
@@ -47,6 +48,7 @@ from spinecare.runtime.summary import TRUTH_FILE, SessionSummary, summary_parse,
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.courses import SessionPublic, progress_protocol, session_public
+from spinecare.services.screening import evaluate_screening
 from spinecare.store.enums import CourseStatus, SessionStatus
 from spinecare.store.files import named, write_private
 from spinecare.store.models import Course, TreatmentSession
@@ -198,8 +200,11 @@ def course_session_prepare(
     out_dir: Path,
     minutes: float | None = None,
     options: SessionOptions | None = None,
+    screening: ScreeningSettings | None = None,
 ) -> LiveSession:
-    """Check, close what earlier processes left, record ``running``; the table has not moved."""
+    """Check, close what earlier processes left, record ``running``; the table has not moved.
+
+    ``screening``: the clinic's screening settings (the defaults when None)."""
     opts = options or SessionOptions()
     require_clinical_writer(actor)  # before anything else, and before the table moves
     out_dir = Path(out_dir)
@@ -211,6 +216,7 @@ def course_session_prepare(
     with unit_of_work() as db:
         act_as(db, actor)
         s = _runnable(db, session_id)
+        _screened(db, actor, s, screening)
         proto = protocol_checked(Protocol.model_validate(s.protocol), minutes=minutes)
         out_dir.mkdir(parents=True, exist_ok=True)
         unlock = _lock(out_dir)
@@ -351,6 +357,31 @@ def _truth(result: SessionResult, device: Device) -> dict[str, Any] | None:
 
 
 # -- the course record --------------------------------------------------------------------
+def _screened(
+    db: Session, actor: Actor, s: TreatmentSession, settings: ScreeningSettings | None
+) -> None:
+    """The contraindications again, before every session: a finding recorded since the course
+    was planned (a fracture, a pregnancy) stops the next session, and a screening that was
+    incomplete at planning must be completed before session 1, as planning said."""
+    course = s.course
+    result = evaluate_screening(db, actor, course.patient_id, course.region, settings=settings)
+    if result.decision is Decision.NOT_ELIGIBLE:
+        codes = ", ".join(f"{c.code} {c.title}" for c in result.contraindications)
+        raise InputError(
+            "course-session",
+            f"the patient is not eligible for {course.region} decompression now ({codes}); "
+            "the session does not run",
+            s.id,
+        )
+    if result.decision is Decision.INCOMPLETE:
+        items = ", ".join(sorted({m.code for m in result.missing}))
+        raise InputError(
+            "course-session",
+            f"the screening is incomplete (missing {items}): complete it before this session",
+            s.id,
+        )
+
+
 def _runnable(db: Session, session_id: int) -> TreatmentSession:
     s = load(db, TreatmentSession, session_id, "session")
     if s.status != SessionStatus.PLANNED.value:

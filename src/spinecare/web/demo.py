@@ -258,6 +258,7 @@ def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
         lambda now: make_table(vs, now),
         out_dir=out_dir,
         options=SessionOptions(emg=True, fsync=False),
+        screening=settings.clinic.screening,
     )
     live.run()
     with store.unit_of_work() as db:

@@ -71,6 +71,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "date_placeholder": ("TT.MM.JJJJ", "YYYY-MM-DD or DD.MM.YYYY"),
     "course_documents": ("Alle Dokumente (ZIP)", "All documents (ZIP)"),
     "early_run": ("Hinweis zum Termin", "About the booked day"),
+    "start_note": ("Hinweis", "Note"),
     "early_run_setup": (
         "Diese Sitzung ist für den {day} gebucht, in {days} Tagen. Jetzt gestartet, verkürzt sie "
         "den Abstand der Serie; sonst bitte verschieben.",
@@ -485,18 +486,33 @@ def phase_label(phase: str, lang: str) -> str:
     return entry[LANGS.index(check_lang(lang))] if entry else phase
 
 
-# services.sessions' start warning for a session run early; shown in the user's language.
+# services.sessions' start warnings (a session run early, a traction time too short for one
+# pull); shown in the user's language under their own label.
 _EARLY = re.compile(r"^session (\d+) is booked for (\d{4})-(\d{2})-(\d{2}), (\d+) days from today")
+_SHORT = re.compile(
+    r"^the traction time of ([\d.]+) min is shorter than one pull "
+    r"\(ramp and hold take about (\d+) s\)"
+)
 
 
-def start_warning(text: str, lang: str) -> str:
-    """A warning the service gave at the start, in German when it is the early-run one (any
-    other stays as the service wrote it)."""
+def start_warning(text: str, lang: str) -> tuple[str, str]:
+    """A warning the service gave at the start: its label key and its text, in German where the
+    page is (a warning not known here stays as the service wrote it)."""
+    de = check_lang(lang) == "de"
     m = _EARLY.match(text)
-    if m is None or check_lang(lang) != "de":
-        return text
-    number, year, month, day, days = m.groups()
-    return (
-        f"Sitzung {number} ist für den {day}.{month}.{year} gebucht, in {days} Tagen. Jetzt "
-        "gestartet, verkürzt sie den Abstand der Serie; sonst bitte verschieben."
-    )
+    if m is not None:
+        if not de:
+            return "early_run", text
+        number, year, month, day, days = m.groups()
+        return "early_run", (
+            f"Sitzung {number} ist für den {day}.{month}.{year} gebucht, in {days} Tagen. Jetzt "
+            "gestartet, verkürzt sie den Abstand der Serie; sonst bitte verschieben."
+        )
+    m = _SHORT.match(text)
+    if m is not None and de:
+        minutes, need = m.groups()
+        return "start_note", (
+            f"Die Zugzeit von {minutes.replace('.', ',')} min ist kürzer als ein Zug (Rampe und "
+            f"Halten dauern etwa {need} s): der Tisch hält nur die Grundspannung."
+        )
+    return "start_note", text

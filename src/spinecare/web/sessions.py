@@ -108,6 +108,7 @@ def start_course_session(
         clinician_max_force_n=req.clinician_max_force_n,
         protocol=proto.model_dump(mode="json"),
         table=table,
+        screening=ctx.settings.clinic.screening.model_dump(mode="json"),
     )
     return ctx.live.start(
         session_id,

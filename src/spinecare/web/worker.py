@@ -58,10 +58,13 @@ class WorkerJob:
     protocol: dict[str, Any]
     # The probed table on the wire (web/device.py), or None for the simulated table.
     table: Any = None
+    # The clinic's screening settings (JSON), checked again before the table moves.
+    screening: dict[str, Any] | None = None
 
 
 def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
     """The child process: prepare (checks, ``running``), run, report."""
+    from spinecare.clinical.screening_settings import ScreeningSettings
     from spinecare.runtime.clock import Clock, MonotonicClock, PacedClock
     from spinecare.runtime.loop import RealtimeOptions
     from spinecare.services.sessions import SessionOptions, course_session_prepare
@@ -111,6 +114,9 @@ def worker_main(job: WorkerJob, commands: Connection, out: Any) -> None:
                 out_dir=Path(job.out_dir),
                 minutes=job.minutes,
                 options=options,
+                screening=None
+                if job.screening is None
+                else ScreeningSettings.model_validate(job.screening),
             )
         except InputError as exc:
             out.put(("error", "input", exc.field, exc.reason, str(exc.value)))
