@@ -421,6 +421,12 @@ def test_one_session_directory_attached_to_two_sessions(clinic: Clinic) -> None:
     for same in (run_dir, clinic.work / "run1" / ".." / "run1"):
         code, _, err = clinic.cli("course", "attach", "--session", "3", "--dir", str(same))
         assert code == 2 and "already attached to another session" in err, err
+    # a copy of the directory is the same run all the same
+    import shutil
+
+    copy = shutil.copytree(run_dir, clinic.work / "run1-copy")
+    code, _, err = clinic.cli("course", "attach", "--session", "3", "--dir", str(copy))
+    assert code == 2 and "holds the same run as session 2" in err, err
     assert dump(clinic.db) == before
 
 

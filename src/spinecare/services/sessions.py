@@ -556,7 +556,19 @@ def attach_output(
             f"{planned.peak_force_n:g} N",
             str(output_dir),
         )
-    s.telemetry_dir = str(Path(output_dir).resolve())
+    record = summary.model_dump(mode="json")
+    where = str(Path(output_dir).resolve())
+    for other in (x for c in s.course.patient.courses for x in c.sessions):
+        # the same directory is refused by the store (one directory, one session)
+        if other.id != s.id and other.telemetry_dir != where and other.summary == record:
+            # a copy of a directory already attached: one run is the record of one session
+            raise InputError(
+                "output_dir",
+                f"holds the same run as session {other.id} (#{other.number}), already recorded "
+                "from it; a session is recorded from its own run only",
+                str(output_dir),
+            )
+    s.telemetry_dir = where
     stamp = utcnow(now)
     # Ran elsewhere: it started when its summary was written, less its duration.
     written = datetime.fromtimestamp((Path(output_dir) / "summary.json").stat().st_mtime, UTC)
