@@ -68,3 +68,11 @@ def test_models_match_migration(db_url: str) -> None:
         assert diff == []
     finally:
         store.dispose()
+
+
+def test_the_stated_head_is_the_newest_migration_shipped() -> None:
+    # every command compares the database with HEAD_REVISION (no Alembic import to start up):
+    # a new migration must move it, or databases would never be upgraded to it
+    from spinecare.store import migrate
+
+    assert migrate.scripts_head_revision() == migrate.HEAD_REVISION
