@@ -18,6 +18,8 @@ every recording again from the middle of each clear burst (a recording that begi
 mid-contraction) and scores the bursts after it. NeuroKit2 ([neurokit2]: ``emg_clean`` ->
 ``emg_amplitude`` -> ``emg_activation``, defaults) runs offline on the whole signal, so it has no
 report latency; ``bonato`` is the double-threshold detector the controller used before.
+``mains`` replays every recording with a 60 Hz line added at 1, 3 and 10x the quiet RMS (a 60 Hz
+grid or a loose ground): bursts missed, alarms in quiet stretches, channels that got a notch.
 """
 
 from __future__ import annotations
@@ -246,6 +248,43 @@ def _midstart(
     )
 
 
+# Mains lines added to every recording (a 60 Hz grid, a loose ground): RMS as multiples of the
+# quiet stretch's band-passed RMS, phase arbitrary (engineering choice: 1x is hum as strong as
+# rest, 10x hum that dominates the raw signal).
+MAINS_TIMES = (1.0, 3.0, 10.0)
+
+
+def _with_hum(x: np.ndarray, fs: float, quiet_s: tuple[float, float], times: float) -> Any:
+    y, _ = reference_envelope(x, fs, ReferenceParams(quiet_s=quiet_s))
+    a, b = (round(t * fs) for t in quiet_s)
+    rms = float(np.sqrt(np.mean(y[a:b] ** 2)))
+    t = np.arange(x.size) / fs
+    return x + times * rms * np.sqrt(2.0) * np.sin(2.0 * np.pi * 60.0 * t + 0.4)
+
+
+def _mains(refs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every recording again with a 60 Hz line added from its first sample."""
+    out: dict[str, Any] = {}
+    for times in MAINS_TIMES:
+        scores = []
+        notched = 0
+        for rec in RECORDINGS:
+            x = _with_hum(load(rec.file, rec.column), rec.rate_hz, rec.quiet_s, times)
+            rp = replay(x, rec.rate_hz)
+            notched += any(f == 60.0 for f, _ in rp.mains_notches)
+            dets = [(b.onset_s, b.reported_s, b.offset_s) for b in rp.bursts]
+            scores.append(_score(refs[rec.name], dets, rp.duration_s))
+        total = _sum(scores)
+        out[f"hum60_{times:g}x"] = {
+            "clear_bursts": total["clear_bursts"],
+            "missed": total["missed"],
+            "quiet_alarms": total["quiet_alarms"],
+            "onset_error_ms_abs_median": total["onset_error_ms_abs_median"],
+            "channels_notched": notched,
+        }
+    return out
+
+
 def _sum(scores: list[RealScore]) -> dict[str, Any]:
     err = np.concatenate([s.errors_ms for s in scores]) if scores else np.zeros(0)
     lat = np.concatenate([s.latencies_ms for s in scores]) if scores else np.zeros(0)
@@ -356,6 +395,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         summary = _sum(part)
         out[name] = {k: summary[k] for k in keys}
     out["replay_samples_per_s"] = round(n_samples / t_replay)
+    out["mains"] = _mains(refs)
     out["midstart"] = _sum(mid)
     out["midstart_after_rest"] = _sum(mid_rest)
     out["midstart_missed_after_rest"] = out["midstart_after_rest"]["missed"]
