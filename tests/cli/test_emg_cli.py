@@ -170,3 +170,26 @@ def test_any_text_is_parsed_or_refused_in_one_line(
     assert code in (0, 2)
     if code == 2:
         assert len(err.strip().splitlines()) == 1
+
+
+def test_a_recording_with_60_hz_hum_says_so_and_finds_the_contractions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from spinecare.signals.textfile import column, parse_table
+
+    x = column(parse_table(BICEPS.read_text(encoding="utf-8")), 2)
+    t = np.arange(x.size) / 1000.0
+    hum = x + 0.025 * np.sin(2.0 * np.pi * 60.0 * t)  # RMS about 3x the rest's (0.006 mV)
+    path = tmp_path / "hum.txt"
+    path.write_text("\n".join(f"{v:.6f}" for v in hum) + "\n", encoding="utf-8")
+    code, out, _ = _detect(capsys, str(path), "--rate", "1000", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [m["hz"] for m in doc["calibration"]["mains_notches"]] == [60.0]
+    assert len(doc["bursts"]) >= 9
+    code, out, _ = _detect(capsys, str(path), "--rate", "1000")
+    assert code == 0 and "mains interference at 60 Hz" in out
+    code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--json")
+    assert json.loads(out)["calibration"]["mains_notches"] == []

@@ -55,6 +55,8 @@ def result_dict(rp: Replay, path: Path, column: int, samples: int) -> dict[str, 
                 for c in rp.calibrations
             ],
             "status_s": rp.status_s,
+            # mains lines found at rest and notched from then on (a 60 Hz grid, a loose ground)
+            "mains_notches": [{"hz": f, "t_s": round(t, 4)} for f, t in rp.mains_notches],
         },
         "tone_s": round(rp.tone_s, 3),
         "bad_samples": rp.bad_samples,
@@ -75,6 +77,9 @@ def _print_text(out: dict[str, Any]) -> None:
         )
         print(f"calibration: ready at {cal['ready_s']:.2f} s; {events}")
         print(f"  without a valid baseline {cal['not_ready_s']:.2f} s; now: {cal['final_reason']}")
+    for m in cal["mains_notches"]:
+        print(f"mains interference at {m['hz']:g} Hz: notched from {m['t_s']:.2f} s "
+              "(check the grounding and the electrode leads)")  # fmt: skip
     if out["tone_s"] > 0:
         print(f"low-level tone (shown, not acted on): {out['tone_s']:.2f} s")
     if out["bad_samples"]:
