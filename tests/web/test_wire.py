@@ -17,7 +17,9 @@ from tests.cli.test_table_cli import serve_sim_process
 from tests.web.conftest import PASSWORD, Browser, Clinic, csrf_of
 from tests.web.test_live import CHECKLIST
 
-pytestmark = pytest.mark.slow
+# Real-time sessions over a wire: run beside the browser tests, never at the same time as them
+# (their renderer processes are what a busy machine looked like when this test faulted).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 def _app(clinic: Clinic, device: str) -> Any:
@@ -147,7 +149,8 @@ def test_a_web_session_over_rtu_on_a_pseudo_terminal_pair(
             assert time.monotonic() < deadline, "the session did not end"
             time.sleep(0.5)
         done = _status(b, sid)
-        assert done["status"] == "done", done["summary"]["end_reason"]
+        why = (done["summary"]["end_reason"], done["summary"]["faults"])
+        assert done["status"] == "done", why
         assert done["summary"]["faults"] == [] and done["summary"]["simulated"] is True
         b.client.close()
         app.state.ctx.store.dispose()
