@@ -513,6 +513,6 @@ def start_warning(text: str, lang: str) -> tuple[str, str]:
         minutes, need = m.groups()
         return "start_note", (
             f"Die Zugzeit von {minutes.replace('.', ',')} min ist kürzer als ein Zug (Rampe und "
-            f"Halten dauern etwa {need} s): der Tisch hält nur die Grundspannung."
+            f"Halten dauern etwa {need} s): die Liege hält nur die Grundspannung."
         )
     return "start_note", text
