@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import PASSWORD, Clinic, shot
+from tests.web.conftest import PASSWORD, Clinic, shot, start_from_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -74,12 +74,7 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     page.wait_for_url("**/setup")
     assert "Modellschätzung" in page.inner_text("#segments")
     shot(page, "05-setup")
-    page.check("input[name=harness_fastened]")
-    page.check("input[name=stop_switch_in_hand]")
-    page.check("input[name=contraindications_reconfirmed]")
-    page.fill("input[name=minutes]", "1")
-    page.click("#start-form button.primary")
-    page.wait_for_url("**/live/*")
+    start_from_setup(page, "1")
     # the chart moves
     page.wait_for_function("window.__spinecare && window.__spinecare.rows > 50")
     page.wait_for_function(

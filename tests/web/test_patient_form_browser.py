@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import PASSWORD, Clinic, shot
+from tests.web.conftest import PASSWORD, Clinic, shot, start_from_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -75,12 +75,7 @@ def test_front_desk_registers_a_patient_and_sees_the_documents(
     page.goto(f"/sessions/{sid}/setup")
     assert "in 5 Tagen" in page.inner_text(".early-run")
     shot(page, "43-setup-early-run")
-    page.check("input[name=harness_fastened]")
-    page.check("input[name=stop_switch_in_hand]")
-    page.check("input[name=contraindications_reconfirmed]")
-    page.fill("input[name=minutes]", "1")
-    page.click("#start-form button.primary")
-    page.wait_for_url("**/live/*")
+    start_from_setup(page, "1")
     assert "in 5 Tagen" in page.inner_text(".early-run")
     shot(page, "44-monitor-early-run")
     page.click("#stop")
