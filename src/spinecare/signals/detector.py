@@ -133,12 +133,11 @@ class DetectorConfig:
     notch_q: float = 30.0
     # Mains found at rest: on every quiet stretch the power at 50 and 60 Hz and their 2nd and
     # 3rd harmonics is measured (Goertzel); a line holding more than ``mains_share`` of the
-    # stretch's power gets a notch. Hum found at the first calibration (a 60 Hz
-    # grid, a loose ground) makes that baseline provisional, so it follows the level down as
-    # the new notch settles:
-    # otherwise the quiet level comes out several-fold too high and the detector is deaf while
-    # it reports ready. Broadband rest puts about 2 / N of its power (1 % at 1 kHz) in one line
-    # (engineering choice, benchmark B2 robustness).
+    # stretch's power gets a notch. Hum found at the first calibration (a 60 Hz grid, a loose
+    # ground) makes that baseline provisional, so it follows the level down as the new notch
+    # settles; otherwise the quiet level comes out several-fold too high and the detector is
+    # deaf while it reports ready. Broadband rest puts about 2 / N of its power (1 % at 1 kHz)
+    # in one line (engineering choice, benchmark B2 `mains`).
     mains_candidates_hz: tuple[float, ...] = (50.0, 60.0, 100.0, 120.0, 150.0, 180.0)
     mains_share: float = 0.4
     mains_width_hz: float = 8.0  # an added notch's width: it settles in 1 / (pi width) = 40 ms
