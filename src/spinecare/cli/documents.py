@@ -355,13 +355,14 @@ def course_documents(
     import json
 
     from spinecare.services.documents import course_documents as gather
+    from spinecare.services.documents import course_files
 
     lang = check_lang(lang)
     created = _check_dir(out)
     written: list[Path] = []
     try:
         docs = _from_records(as_user, gather, course_id)
-        planned = _course_files(docs, lang)
+        planned = course_files(docs, lang)
         for name, _ in planned:
             _check_target(out / name)
         clinic = clinic_info()
@@ -405,60 +406,3 @@ def _check_target(path: Path) -> None:
     if path.exists() and not _replaceable(path):
         raise InputError("out", "holds a file of that name that is not a PDF: not overwritten",
                          str(path))  # fmt: skip
-
-
-def _course_files(docs: Any, lang: str) -> list[tuple[str, Any]]:
-    """(file name, render(tmp, clinic, template_dir)) for each document of the course."""
-    from spinecare.billing import Insurance
-    from spinecare.reports.course_report import render_course_report
-    from spinecare.reports.documents import CostEstimate, render_consent, render_estimate
-    from spinecare.services.patients import postal_address
-
-    p, c = docs.patient, docs.course
-    address = postal_address(p)
-    region = c.region.value
-    files: list[tuple[str, Any]] = []
-
-    def consent(tmp: Path, clinic: Any, tdir: Path | None) -> None:
-        render_consent(region, tmp, clinic=clinic, patient_name=p.name, birth_date=p.birth_date,
-                       patient_address=address, lang=lang, template_dir=tdir)  # fmt: skip
-
-    def estimate(tmp: Path, clinic: Any, tdir: Path | None) -> None:
-        est = CostEstimate(region=region, sessions=c.planned_sessions,
-                           insurance=Insurance(p.insurance.value), issued_on=c.start_date,
-                           patient_name=p.name, patient_address=address,
-                           birth_date=p.birth_date)  # fmt: skip
-        render_estimate(est, tmp, clinic=clinic, lang=lang, template_dir=tdir)
-
-    files += [("consent.pdf", consent), ("estimate.pdf", estimate)]
-    for inv in docs.invoices:
-        kind = "credit-note" if inv.kind.value == "credit_note" else "invoice"
-        files.append((f"{kind}-{inv.number}.pdf", _invoice_renderer(inv, lang)))
-    for s in docs.sessions:
-        files.append((f"session-{s.session_number:02d}.pdf", _session_renderer(s, lang)))
-    if docs.course_report is not None:
-        report = docs.course_report
-
-        def course(tmp: Path, clinic: Any, tdir: Path | None) -> None:
-            render_course_report(report, tmp, clinic=clinic, lang=lang, template_dir=tdir)
-
-        files.append(("course-report.pdf", course))
-    return files
-
-
-def _invoice_renderer(inv: Any, lang: str) -> Any:
-    from spinecare.reports.documents import render_invoice
-
-    def render(tmp: Path, clinic: Any, tdir: Path | None) -> None:
-        render_invoice(inv, tmp, clinic=clinic, lang=lang, template_dir=tdir)
-
-    return render
-
-
-def _session_renderer(data: Any, lang: str) -> Any:
-    from spinecare.reports.session_report import render_session_report
-
-    def render(tmp: Path, clinic: Any, tdir: Path | None) -> None:
-        render_session_report(data, tmp, clinic=clinic, lang=lang, template_dir=tdir)
-
-    return render

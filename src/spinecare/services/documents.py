@@ -1,13 +1,16 @@
 """Everything a course's paperwork needs, read in one go: the patient, the course's invoices
 (and credit notes), each session that ran with its report data, and the course report data.
 
-``cli/documents.py`` (``documents course``) renders it into one directory; the web app can
-render the same set.
+``cli/documents.py`` (``documents course``) renders it into one directory, the web app into
+one zip: both from ``course_files``, so the set and its file names are the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -90,3 +93,53 @@ def course_documents(
         missing_recordings=tuple(missing),
         course_report=report,
     )
+
+
+# Renders one document: (target file, clinic letterhead, template directory or None).
+Render = Callable[[Path, Any, Path | None], None]
+
+
+def course_files(docs: CourseDocuments, lang: str) -> list[tuple[str, Render]]:
+    """(file name, renderer) for each document of the course, in the order they are listed:
+    consent, cost estimate, issued invoices and credit notes, a report per session that ran,
+    the course report."""
+    from spinecare.reports.course_report import render_course_report
+    from spinecare.reports.documents import (
+        CostEstimate,
+        render_consent,
+        render_estimate,
+        render_invoice,
+    )
+    from spinecare.reports.session_report import render_session_report
+    from spinecare.services.patients import postal_address
+
+    p, c = docs.patient, docs.course
+    address = postal_address(p)
+    region = c.region.value
+
+    def consent(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+        render_consent(region, tmp, clinic=clinic, patient_name=p.name, birth_date=p.birth_date,
+                       patient_address=address, lang=lang, template_dir=tdir)  # fmt: skip
+
+    def estimate(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+        est = CostEstimate(region=region, sessions=c.planned_sessions,
+                           insurance=billing.Insurance(p.insurance.value), issued_on=c.start_date,
+                           patient_name=p.name, patient_address=address,
+                           birth_date=p.birth_date)  # fmt: skip
+        render_estimate(est, tmp, clinic=clinic, lang=lang, template_dir=tdir)
+
+    def one(render: Callable[..., Any], item: Any) -> Render:
+        def run(tmp: Path, clinic: Any, tdir: Path | None) -> None:
+            render(item, tmp, clinic=clinic, lang=lang, template_dir=tdir)
+
+        return run
+
+    files: list[tuple[str, Render]] = [("consent.pdf", consent), ("estimate.pdf", estimate)]
+    for inv in docs.invoices:
+        kind = "credit-note" if inv.kind.value == "credit_note" else "invoice"
+        files.append((f"{kind}-{inv.number}.pdf", one(render_invoice, inv)))
+    for s in docs.sessions:
+        files.append((f"session-{s.session_number:02d}.pdf", one(render_session_report, s)))
+    if docs.course_report is not None:
+        files.append(("course-report.pdf", one(render_course_report, docs.course_report)))
+    return files
