@@ -44,7 +44,7 @@ def _load() -> float:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    n = 6 if quick else 24
+    n = 6 if quick else 48
     minutes = 30.0
     warm_up()
     out: dict[str, Any] = {"sessions": n, "minutes": minutes, "load_avg_1min_before": _load()}
@@ -65,7 +65,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             sessions=1,
             seed=8,
             minutes=minutes,
-            chunk_size=max(1, n // 8),
+            chunk_size=max(1, n // 24),  # 24 tasks: a short run's last task ends alone
         )
         one = cohort_run(spec, tmp / "one", workers=1).summary
         started = cohort_run(spec, tmp / "two", workers=2).summary
