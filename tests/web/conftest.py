@@ -243,3 +243,16 @@ def start_from_setup(page: Any, minutes: str = "1") -> None:
     page.fill("input[name=minutes]", minutes)
     page.click("#start-form button.primary")
     page.wait_for_url("**/live/*")
+
+
+def book_days_ahead(app: Any, session_id: int, days: int) -> None:
+    """Move a planned session's booking ``days`` ahead, its length kept (early-run tests)."""
+    from datetime import UTC, datetime, timedelta
+
+    from spinecare.store.models import TreatmentSession
+
+    with app.state.ctx.store.unit_of_work("test-setup") as db:
+        s = db.get(TreatmentSession, session_id)
+        length = s.scheduled_end - s.scheduled_start
+        s.scheduled_start = datetime.now(UTC) + timedelta(days=days)
+        s.scheduled_end = s.scheduled_start + length

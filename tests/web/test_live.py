@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.web.conftest import Browser, Clinic
+from tests.web.conftest import Browser, Clinic, book_days_ahead
 
 CHECKLIST = {
     "harness_fastened": True,
@@ -121,16 +121,8 @@ def test_a_waiting_monitor_is_woken_by_the_tick_not_by_a_poll() -> None:
 def test_a_session_run_days_before_its_booked_day_is_said_so(
     login: Any, app: Any, clinic: Clinic
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from spinecare.store.models import TreatmentSession
-
     sid = clinic.planned_session_id
-    with app.state.ctx.store.unit_of_work("test-setup") as db:
-        s = db.get(TreatmentSession, sid)
-        length = s.scheduled_end - s.scheduled_start
-        s.scheduled_start = datetime.now(UTC) + timedelta(days=5)
-        s.scheduled_end = s.scheduled_start + length
+    book_days_ahead(app, sid, 5)
     doc: Browser = login("therapist")
     setup = doc.client.get(f"/sessions/{sid}/setup").text
     assert "early-run" in setup and "in 5 Tagen" in setup

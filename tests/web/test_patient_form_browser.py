@@ -3,12 +3,11 @@ field with everything typed kept, then the documents and the early-run warning a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.web.conftest import PASSWORD, Clinic, shot, start_from_setup
+from tests.web.conftest import PASSWORD, Clinic, book_days_ahead, shot, start_from_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -16,8 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 def test_front_desk_registers_a_patient_and_sees_the_documents(
     page: Any, app: Any, clinic: Clinic
 ) -> None:
-    from spinecare.store.models import TreatmentSession
-
     page.goto("/")
     page.fill("input[name=username]", "therapist")
     page.fill("input[name=password]", PASSWORD)
@@ -67,11 +64,7 @@ def test_front_desk_registers_a_patient_and_sees_the_documents(
     shot(page, "42-course-documents")
     # a session booked five days ahead: said on the set-up page and on the monitor
     sid = clinic.planned_session_id
-    with app.state.ctx.store.unit_of_work("test-setup") as db:
-        s = db.get(TreatmentSession, sid)
-        length = s.scheduled_end - s.scheduled_start
-        s.scheduled_start = datetime.now(UTC) + timedelta(days=5)
-        s.scheduled_end = s.scheduled_start + length
+    book_days_ahead(app, sid, 5)
     page.goto(f"/sessions/{sid}/setup")
     assert "in 5 Tagen" in page.inner_text(".early-run")
     shot(page, "43-setup-early-run")
