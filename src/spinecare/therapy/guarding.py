@@ -10,12 +10,46 @@ reference that tracks slow drift (creep, the remaining stiffness error) while a 
 step within 20-40 ms, stands out. The alarm rises when the level stands a few noise SDs above
 the reference, or, while the pull is not being lowered, when the drive starts paying out cable
 from a still winch and the level stands high: the patient pulling back against a steady target.
+
+All decisions run in module-level numba functions over two float64 arrays: the settings
+(``guarding_params``) and the detector's state (``guarding_state_new``, slots ``G_*``). The
+class below is a thin wrapper for the real-time path (one call per 20 ms tick); a compiled
+session kernel calls the same functions on its own arrays. One implementation, two callers.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from spinecare.errors import InputError
+
+FloatArray = npt.NDArray[np.float64]
+
+# Longest window of the mean test the state array holds (mean_ticks <= this).
+MAX_MEAN_TICKS = 64
+
+# Parameter slots (guarding_params): the settings as float64, integers as whole floats.
+(P_PRIOR_STIFFNESS, P_LEARN_MIN_TRAVEL, P_LEARN_RATE, P_LEVEL_RATE, P_HELD_FACTOR) = range(5)
+(P_THRESHOLD_SD, P_PERSIST_SD, P_PERSIST_TICKS, P_MEAN_SD, P_MEAN_TICKS) = range(5, 10)
+(P_PAYOUT_MM, P_PAYOUT_SD, P_STILL_TICKS, P_PRIOR_NOISE, P_NOISE_LEARN_TICKS) = range(10, 15)
+(P_NOISE_TRACK_RATE, P_MIN_NOISE) = range(15, 17)
+N_PARAMS = 17
+
+# State slots (guarding_state_new). Booleans are 0.0/1.0, counters whole floats; "None" is a
+# flag slot (G_HAS_PREV, G_HAS_WIN: a NaN force must not read as "no previous tick") or NaN
+# (G_UNLOAD_STIFFNESS: only ever set to an accepted, finite estimate).
+(G_STIFFNESS, G_STIFFNESS_LEARNED, G_UNLOAD_STIFFNESS, G_SCORE, G_DEV) = range(5)
+(G_HAS_PREV, G_PREV_F, G_PREV_X, G_LEVEL, G_REF, G_ABOVE) = range(5, 11)
+(G_RECENT_I, G_RECENT_SUM, G_PAYOUT, G_STILL) = range(11, 15)
+(G_N, G_MEAN, G_M2, G_VAR, G_SINCE_NOISE) = range(15, 20)
+(G_NOISE_SD, G_THRESHOLD, G_PERSIST, G_MEAN_N) = range(20, 24)
+(G_HAS_WIN, G_WIN_F0, G_WIN_X0) = range(24, 27)
+G_RECENT = 27  # ring of the last mean_ticks deviations: G_RECENT .. G_RECENT + mean_ticks - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +78,7 @@ class ForceGuardingSettings:
     # ... or whose mean over the last 5 ticks exceeds 2.7 SD (6 SD of a 5-sample mean, about
     # 1e-9 per tick): small sustained contractions, just measurable, are caught within 100 ms.
     mean_sd: float = 2.7
+    # (The last ``mean_ticks`` levels live in the state array: at most MAX_MEAN_TICKS of them.)
     mean_ticks: int = 5
     # ... or the drive has paid out 0.03 mm of cable since the winch was last still or drawing
     # in (0.2 s), while the pull is not being lowered and the level stands 2 SD high. With the
@@ -62,6 +97,16 @@ class ForceGuardingSettings:
     # Never trust a measured noise below this, N: a quiet load cell must not hair-trigger.
     min_noise_n: float = 0.25
 
+    def __post_init__(self) -> None:
+        # The compiled core sizes its ring buffer from mean_ticks and divides by the winch travel
+        # of a learning window: refuse what it cannot hold here, never inside a tick.
+        if not (isinstance(self.mean_ticks, int) and 1 <= self.mean_ticks <= MAX_MEAN_TICKS):
+            raise InputError(
+                "mean_ticks", f"must be a whole number from 1 to {MAX_MEAN_TICKS}", self.mean_ticks
+            )
+        if not self.learn_min_travel_mm > 0.0:
+            raise InputError("learn_min_travel_mm", "must be above 0 mm", self.learn_min_travel_mm)
+
 
 @dataclass(slots=True)
 class ForceGuardingUpdate:
@@ -69,172 +114,362 @@ class ForceGuardingUpdate:
     score: float  # unexplained force above the prediction, N (the "muscle tension" shown)
 
 
+def guarding_params(settings: ForceGuardingSettings) -> FloatArray:
+    """The settings as the compiled core reads them (built once, never per tick)."""
+    s = settings
+    pa = np.zeros(N_PARAMS)
+    pa[P_PRIOR_STIFFNESS] = s.prior_stiffness_n_mm
+    pa[P_LEARN_MIN_TRAVEL] = s.learn_min_travel_mm
+    pa[P_LEARN_RATE] = s.learn_rate
+    pa[P_LEVEL_RATE] = s.level_rate
+    pa[P_HELD_FACTOR] = s.held_factor
+    pa[P_THRESHOLD_SD] = s.threshold_sd
+    pa[P_PERSIST_SD] = s.persist_sd
+    pa[P_PERSIST_TICKS] = s.persist_ticks
+    pa[P_MEAN_SD] = s.mean_sd
+    pa[P_MEAN_TICKS] = s.mean_ticks
+    pa[P_PAYOUT_MM] = s.payout_mm
+    pa[P_PAYOUT_SD] = s.payout_sd
+    pa[P_STILL_TICKS] = s.still_ticks
+    pa[P_PRIOR_NOISE] = s.prior_noise_n
+    pa[P_NOISE_LEARN_TICKS] = s.noise_learn_ticks
+    pa[P_NOISE_TRACK_RATE] = s.noise_track_rate
+    pa[P_MIN_NOISE] = s.min_noise_n
+    return pa
+
+
+@njit(cache=True, nogil=True)
+def _set_noise(st: FloatArray, pa: FloatArray, sd: float) -> None:  # pragma: no cover - jitted
+    # Python's max(sd, min_noise): the first argument unless the second is larger.
+    lo = pa[P_MIN_NOISE]
+    noise = lo if lo > sd else sd
+    st[G_NOISE_SD] = noise
+    st[G_THRESHOLD] = pa[P_THRESHOLD_SD] * noise
+    st[G_PERSIST] = pa[P_PERSIST_SD] * noise
+    st[G_MEAN_N] = pa[P_MEAN_SD] * noise
+
+
+def guarding_state_new(params: FloatArray) -> FloatArray:
+    """A fresh detector: prior stiffness, nothing learned, thresholds on twice the prior noise
+    (an unusually noisy load cell must not cause a false stop before the noise is measured)."""
+    st = np.zeros(G_RECENT + int(params[P_MEAN_TICKS]))
+    st[G_STIFFNESS] = params[P_PRIOR_STIFFNESS]
+    st[G_UNLOAD_STIFFNESS] = np.nan
+    _set_noise(st, params, 2.0 * params[P_PRIOR_NOISE])
+    return st
+
+
+@njit(cache=True, nogil=True)
+def _noise_learned(st: FloatArray, pa: FloatArray) -> bool:  # pragma: no cover - jitted
+    return bool(st[G_N] >= pa[P_NOISE_LEARN_TICKS])
+
+
+@njit(cache=True, nogil=True)
+def guarding_quiet(st: FloatArray, pa: FloatArray) -> bool:  # pragma: no cover - jitted
+    """No unexplained force to speak of: safe to learn the passive stiffness from."""
+    return bool(st[G_DEV] < 0.5 * st[G_PERSIST])
+
+
+@njit(cache=True, nogil=True)
+def guarding_observe_noise(st: FloatArray, pa: FloatArray) -> None:  # pragma: no cover - jitted
+    """Learn the noise from the last tick (pretension, before any distraction).
+
+    Until ``noise_learn_ticks`` samples are in, the thresholds use twice the larger of the
+    prior and the running estimate, so an unusually noisy load cell cannot cause a false
+    stop in the first seconds.
+    """
+    if st[G_HAS_PREV] == 0.0 or _noise_learned(st, pa):
+        return
+    d = st[G_DEV]
+    st[G_N] += 1.0
+    n = st[G_N]
+    delta = d - st[G_MEAN]
+    st[G_MEAN] += delta / n
+    st[G_M2] += delta * (d - st[G_MEAN])
+    if n < 5.0:
+        return
+    var = st[G_M2] / (n - 1.0)
+    if _noise_learned(st, pa):
+        st[G_VAR] = var
+        _set_noise(st, pa, math.sqrt(var))
+    else:
+        sd = math.sqrt(var)
+        prior = pa[P_PRIOR_NOISE]
+        _set_noise(st, pa, 2.0 * (prior if prior > sd else sd))  # max(sd, prior)
+
+
+@njit(cache=True, nogil=True)
+def guarding_learn_stiffness(  # pragma: no cover - jitted
+    st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
+) -> None:
+    """Update the passive stiffness while the pull rises and no guarding is present."""
+    if st[G_HAS_WIN] == 0.0:
+        st[G_HAS_WIN] = 1.0
+        st[G_WIN_F0] = force_n
+        st[G_WIN_X0] = winch_mm
+        return
+    dx = winch_mm - st[G_WIN_X0]
+    if dx >= pa[P_LEARN_MIN_TRAVEL]:
+        k = (force_n - st[G_WIN_F0]) / dx
+        if 1.0 < k < 500.0:
+            if st[G_STIFFNESS_LEARNED] != 0.0:
+                st[G_STIFFNESS] += pa[P_LEARN_RATE] * (k - st[G_STIFFNESS])
+            else:
+                st[G_STIFFNESS] = k
+                st[G_STIFFNESS_LEARNED] = 1.0
+        st[G_WIN_F0] = force_n
+        st[G_WIN_X0] = winch_mm
+
+
+@njit(cache=True, nogil=True)
+def guarding_learn_unloading(  # pragma: no cover - jitted
+    st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
+) -> None:
+    """Learn the (softer) stiffness while the pull falls and no guarding is present."""
+    if st[G_HAS_WIN] == 0.0:
+        st[G_HAS_WIN] = 1.0
+        st[G_WIN_F0] = force_n
+        st[G_WIN_X0] = winch_mm
+        return
+    dx = winch_mm - st[G_WIN_X0]
+    if dx <= -pa[P_LEARN_MIN_TRAVEL]:
+        k = (force_n - st[G_WIN_F0]) / dx
+        if 1.0 < k < 500.0:
+            k0 = st[G_UNLOAD_STIFFNESS]
+            st[G_UNLOAD_STIFFNESS] = k if k0 != k0 else k0 + pa[P_LEARN_RATE] * (k - k0)
+        st[G_WIN_F0] = force_n
+        st[G_WIN_X0] = winch_mm
+
+
+@njit(cache=True, nogil=True)
+def guarding_reset_learning_window(st: FloatArray) -> None:  # pragma: no cover - jitted
+    st[G_HAS_WIN] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def guarding_update(  # pragma: no cover - jitted
+    st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float, unloading: bool, scale: float
+) -> bool:
+    """One tick; returns the alarm and leaves the score (unexplained force above the
+    prediction, N, clipped at 0) in ``st[G_SCORE]``.
+
+    While the pull is being lowered (``unloading``), the stiffness changes along the ramp and
+    the residual drifts: the reference then always follows at full rate and all thresholds are
+    multiplied by ``scale`` (ignored otherwise). Contractions still stand out; slow drift
+    cannot cause a stop.
+    """
+    if not unloading:
+        scale = 1.0
+    if st[G_HAS_PREV] == 0.0:
+        st[G_HAS_PREV] = 1.0
+        st[G_PREV_F] = force_n
+        st[G_PREV_X] = winch_mm
+        st[G_SCORE] = 0.0
+        return False
+    dx = winch_mm - st[G_PREV_X]
+    k = st[G_STIFFNESS]
+    ku = st[G_UNLOAD_STIFFNESS]
+    if dx < 0.0 and ku == ku:
+        k = ku
+    st[G_LEVEL] += (force_n - st[G_PREV_F]) - k * dx
+    st[G_PREV_F] = force_n
+    st[G_PREV_X] = winch_mm
+    dev = st[G_LEVEL] - st[G_REF]
+    st[G_DEV] = dev
+    st[G_ABOVE] = st[G_ABOVE] + 1.0 if dev > st[G_PERSIST] * scale else 0.0
+    mean_ticks = pa[P_MEAN_TICKS]
+    i = st[G_RECENT_I]
+    slot = G_RECENT + int(i)
+    st[G_RECENT_SUM] += dev - st[slot]
+    st[slot] = dev
+    st[G_RECENT_I] = (i + 1.0) % mean_ticks
+    # The drive paying cable out while the pull is not being lowered: the patient pulls back.
+    # Only a payout that starts from a still or inward-moving winch counts (after a ramp down
+    # the drive may still be paying out for a moment).
+    if dx < 0.0 and not unloading:
+        if st[G_PAYOUT] < 0.0 or st[G_STILL] >= pa[P_STILL_TICKS]:
+            st[G_PAYOUT] += dx
+        st[G_STILL] = 0.0
+    else:
+        st[G_PAYOUT] = 0.0
+        st[G_STILL] = 0.0 if unloading else st[G_STILL] + 1.0
+    alarm = bool(
+        dev > st[G_THRESHOLD] * scale
+        or st[G_ABOVE] >= pa[P_PERSIST_TICKS]
+        or st[G_RECENT_SUM] > mean_ticks * st[G_MEAN_N] * scale
+        or (-st[G_PAYOUT] >= pa[P_PAYOUT_MM] and dev > pa[P_PAYOUT_SD] * st[G_NOISE_SD])
+    )
+    quiet = unloading or dev < 0.5 * st[G_PERSIST]
+    st[G_REF] += pa[P_LEVEL_RATE] * (1.0 if quiet else pa[P_HELD_FACTOR]) * dev
+    if not alarm and st[G_ABOVE] == 0.0 and _noise_learned(st, pa):
+        # Keep tracking the noise (it grows with force: drive and harness dynamics),
+        # clipped at 3 SD so that events cannot inflate it.
+        d2 = dev * dev
+        cap = 9.0 * st[G_VAR]
+        if cap < d2:  # min(dev * dev, 9 * var)
+            d2 = cap
+        st[G_VAR] += pa[P_NOISE_TRACK_RATE] * (d2 - st[G_VAR])
+        st[G_SINCE_NOISE] += 1.0
+        if st[G_SINCE_NOISE] >= 25.0:  # thresholds follow twice a second: plenty for 30 s
+            st[G_SINCE_NOISE] = 0.0
+            _set_noise(st, pa, math.sqrt(st[G_VAR]))
+    st[G_SCORE] = dev if dev > 0.0 else 0.0
+    return alarm
+
+
+@njit(cache=True, nogil=True)
+def guarding_clear(st: FloatArray, pa: FloatArray) -> None:  # pragma: no cover - jitted
+    """Take the present level as the new passive reference once the muscles have relaxed."""
+    st[G_REF] = st[G_LEVEL]
+    st[G_DEV] = 0.0
+    st[G_ABOVE] = 0.0
+    for j in range(int(pa[P_MEAN_TICKS])):
+        st[G_RECENT + j] = 0.0
+    st[G_RECENT_SUM] = 0.0
+    st[G_PAYOUT] = 0.0
+
+
+def guarding_warm_up() -> None:
+    """Compile (or load from numba's disk cache) every core before a session's first tick."""
+    pa = guarding_params(ForceGuardingSettings())
+    st = guarding_state_new(pa)
+    guarding_update(st, pa, 0.0, 0.0, False, 1.0)
+    guarding_update(st, pa, 0.0, 0.0, True, 1.5)
+    guarding_observe_noise(st, pa)
+    guarding_learn_stiffness(st, pa, 0.0, 0.0)
+    guarding_learn_unloading(st, pa, 0.0, 0.0)
+    guarding_reset_learning_window(st)
+    guarding_quiet(st, pa)
+    guarding_clear(st, pa)
+
+
 class ForceGuardingDetector:
-    """Streaming detector; feed one (force, winch) pair per 20 ms tick."""
+    """Streaming detector; feed one (force, winch) pair per 20 ms tick.
+
+    A thin wrapper: its state is the float64 array ``state`` (slots ``G_*``), its settings
+    ``params`` (``P_*``), every decision one of the compiled functions above. A compiled
+    controller takes both arrays and calls the same functions on them. (``_st`` and ``_pa``
+    are the same two arrays.)
+    """
 
     def __init__(self, settings: ForceGuardingSettings | None = None) -> None:
         self.s = settings or ForceGuardingSettings()
-        self.stiffness_n_mm = self.s.prior_stiffness_n_mm
-        self.stiffness_learned = False
-        self.unloading_stiffness_n_mm: float | None = None
-        self._prev_f: float | None = None
-        self._prev_x = 0.0
-        self._level = 0.0
-        self._ref = 0.0
-        self._dev = 0.0
-        self._above = 0
-        self._recent = [0.0] * self.s.mean_ticks
-        self._recent_i = 0
-        self._recent_sum = 0.0
-        self._payout = 0.0
-        self._still = 0
-        # Noise of the level around its prediction: Welford at first, then a slow EWMA.
-        self._n = 0
-        self._mean = 0.0
-        self._m2 = 0.0
-        self._var = 0.0
-        self._since_noise = 0
-        self.noise_sd_n = self.threshold_n = self.persist_n = self.mean_n = 0.0
-        self._set_noise(2.0 * self.s.prior_noise_n)
-        # Stiffness learning over a window of monotone winch travel.
-        self._win_f0: float | None = None
-        self._win_x0 = 0.0
+        self._pa: FloatArray = guarding_params(self.s)
+        self._st: FloatArray = guarding_state_new(self._pa)
+
+    @property
+    def state(self) -> FloatArray:
+        """The state array itself (slots ``G_*``): what a compiled caller updates in place."""
+        return self._st
+
+    @property
+    def params(self) -> FloatArray:
+        """The settings array itself (slots ``P_*``)."""
+        return self._pa
+
+    # --- state, as attributes (read and write the state array) --------------------------------
+    @property
+    def stiffness_n_mm(self) -> float:
+        return float(self._st[G_STIFFNESS])
+
+    @stiffness_n_mm.setter
+    def stiffness_n_mm(self, value: float) -> None:
+        self._st[G_STIFFNESS] = value
+
+    @property
+    def stiffness_learned(self) -> bool:
+        return bool(self._st[G_STIFFNESS_LEARNED] != 0.0)
+
+    @stiffness_learned.setter
+    def stiffness_learned(self, value: bool) -> None:
+        self._st[G_STIFFNESS_LEARNED] = 1.0 if value else 0.0
+
+    @property
+    def unloading_stiffness_n_mm(self) -> float | None:
+        k = float(self._st[G_UNLOAD_STIFFNESS])
+        return None if k != k else k
+
+    @unloading_stiffness_n_mm.setter
+    def unloading_stiffness_n_mm(self, value: float | None) -> None:
+        self._st[G_UNLOAD_STIFFNESS] = np.nan if value is None else value
+
+    @property
+    def noise_sd_n(self) -> float:
+        return float(self._st[G_NOISE_SD])
+
+    @noise_sd_n.setter
+    def noise_sd_n(self, value: float) -> None:
+        self._st[G_NOISE_SD] = value
+
+    @property
+    def threshold_n(self) -> float:
+        return float(self._st[G_THRESHOLD])
+
+    @threshold_n.setter
+    def threshold_n(self, value: float) -> None:
+        self._st[G_THRESHOLD] = value
+
+    @property
+    def persist_n(self) -> float:
+        return float(self._st[G_PERSIST])
+
+    @persist_n.setter
+    def persist_n(self, value: float) -> None:
+        self._st[G_PERSIST] = value
+
+    @property
+    def mean_n(self) -> float:
+        return float(self._st[G_MEAN_N])
+
+    @mean_n.setter
+    def mean_n(self, value: float) -> None:
+        self._st[G_MEAN_N] = value
 
     @property
     def quiet(self) -> bool:
         """No unexplained force to speak of: safe to learn the passive stiffness from."""
-        return self._dev < 0.5 * self.persist_n
+        return bool(guarding_quiet(self._st, self._pa))
 
     @property
     def noise_learned(self) -> bool:
-        return self._n >= self.s.noise_learn_ticks
+        return bool(_noise_learned(self._st, self._pa))
 
-    def _set_noise(self, sd: float) -> None:
-        self.noise_sd_n = max(sd, self.s.min_noise_n)
-        self.threshold_n = self.s.threshold_sd * self.noise_sd_n
-        self.persist_n = self.s.persist_sd * self.noise_sd_n
-        self.mean_n = self.s.mean_sd * self.noise_sd_n
-
+    # --- one call per tick ------------------------------------------------------------------
     def observe_noise(self) -> None:
-        """Learn the noise from the last tick (pretension, before any distraction).
-
-        Until ``noise_learn_ticks`` samples are in, the thresholds use twice the larger of the
-        prior and the running estimate, so an unusually noisy load cell cannot cause a false
-        stop in the first seconds.
-        """
-        if self._prev_f is None or self.noise_learned:
-            return
-        d = self._dev
-        self._n += 1
-        delta = d - self._mean
-        self._mean += delta / self._n
-        self._m2 += delta * (d - self._mean)
-        if self._n < 5:
-            return
-        var = self._m2 / (self._n - 1)
-        if self.noise_learned:
-            self._var = var
-            self._set_noise(math.sqrt(var))
-        else:
-            self._set_noise(2.0 * max(math.sqrt(var), self.s.prior_noise_n))
+        """Learn the noise from the last tick (pretension, before any distraction); see
+        ``guarding_observe_noise``."""
+        guarding_observe_noise(self._st, self._pa)
 
     def learn_stiffness(self, force_n: float, winch_mm: float) -> None:
         """Update the passive stiffness while the pull rises and no guarding is present."""
-        if self._win_f0 is None:
-            self._win_f0, self._win_x0 = force_n, winch_mm
-            return
-        dx = winch_mm - self._win_x0
-        if dx >= self.s.learn_min_travel_mm:
-            k = (force_n - self._win_f0) / dx
-            if 1.0 < k < 500.0:
-                if self.stiffness_learned:
-                    self.stiffness_n_mm += self.s.learn_rate * (k - self.stiffness_n_mm)
-                else:
-                    self.stiffness_n_mm = k
-                    self.stiffness_learned = True
-            self._win_f0, self._win_x0 = force_n, winch_mm
+        guarding_learn_stiffness(self._st, self._pa, float(force_n), float(winch_mm))
 
     def learn_unloading(self, force_n: float, winch_mm: float) -> None:
         """Learn the (softer) stiffness while the pull falls and no guarding is present."""
-        if self._win_f0 is None:
-            self._win_f0, self._win_x0 = force_n, winch_mm
-            return
-        dx = winch_mm - self._win_x0
-        if dx <= -self.s.learn_min_travel_mm:
-            k = (force_n - self._win_f0) / dx
-            if 1.0 < k < 500.0:
-                k0 = self.unloading_stiffness_n_mm
-                self.unloading_stiffness_n_mm = (
-                    k if k0 is None else k0 + self.s.learn_rate * (k - k0)
-                )
-            self._win_f0, self._win_x0 = force_n, winch_mm
+        guarding_learn_unloading(self._st, self._pa, float(force_n), float(winch_mm))
 
     def reset_learning_window(self) -> None:
-        self._win_f0 = None
+        guarding_reset_learning_window(self._st)
 
     def update(
         self, force_n: float, winch_mm: float, unloading_scale: float | None = None
     ) -> ForceGuardingUpdate:
-        """One tick.
-
-        While the pull is being lowered (``unloading_scale`` given), the stiffness changes along
-        the ramp and the residual drifts: the reference then always follows at full rate and
-        all thresholds are multiplied by the scale. Contractions still stand out; slow drift
-        cannot cause a stop.
-        """
-        s = self.s
-        unloading = unloading_scale is not None
-        scale = unloading_scale if unloading_scale is not None else 1.0
-        if self._prev_f is None:
-            self._prev_f, self._prev_x = force_n, winch_mm
-            return ForceGuardingUpdate(False, 0.0)
-        dx = winch_mm - self._prev_x
-        k = self.stiffness_n_mm
-        if dx < 0.0 and self.unloading_stiffness_n_mm is not None:
-            k = self.unloading_stiffness_n_mm
-        self._level += (force_n - self._prev_f) - k * dx
-        self._prev_f, self._prev_x = force_n, winch_mm
-        dev = self._level - self._ref
-        self._dev = dev
-        self._above = self._above + 1 if dev > self.persist_n * scale else 0
-        i = self._recent_i
-        self._recent_sum += dev - self._recent[i]
-        self._recent[i] = dev
-        self._recent_i = (i + 1) % s.mean_ticks
-        # The drive paying cable out while the pull is not being lowered: the patient pulls back.
-        # Only a payout that starts from a still or inward-moving winch counts (after a ramp down
-        # the drive may still be paying out for a moment).
-        if dx < 0.0 and not unloading:
-            if self._payout < 0.0 or self._still >= s.still_ticks:
-                self._payout += dx
-            self._still = 0
+        """One tick; ``unloading_scale`` given while the pull is being lowered (see
+        ``guarding_update``)."""
+        # float(): one compiled signature (an int force must not compile a second one mid-run).
+        if unloading_scale is None:
+            alarm = guarding_update(self._st, self._pa, float(force_n), float(winch_mm), False, 1.0)
         else:
-            self._payout = 0.0
-            self._still = 0 if unloading else self._still + 1
-        alarm = (
-            dev > self.threshold_n * scale
-            or self._above >= s.persist_ticks
-            or self._recent_sum > s.mean_ticks * self.mean_n * scale
-            or (-self._payout >= s.payout_mm and dev > s.payout_sd * self.noise_sd_n)
-        )
-        quiet = unloading or dev < 0.5 * self.persist_n
-        self._ref += s.level_rate * (1.0 if quiet else s.held_factor) * dev
-        if not alarm and self._above == 0 and self.noise_learned:
-            # Keep tracking the noise (it grows with force: drive and harness dynamics),
-            # clipped at 3 SD so that events cannot inflate it.
-            d2 = min(dev * dev, 9.0 * self._var)
-            self._var += s.noise_track_rate * (d2 - self._var)
-            self._since_noise += 1
-            if self._since_noise >= 25:  # thresholds follow twice a second: plenty for 30 s
-                self._since_noise = 0
-                self._set_noise(math.sqrt(self._var))
-        return ForceGuardingUpdate(alarm, dev if dev > 0.0 else 0.0)
+            alarm = guarding_update(
+                self._st,
+                self._pa,
+                float(force_n),
+                float(winch_mm),
+                True,
+                float(unloading_scale),
+            )
+        return ForceGuardingUpdate(bool(alarm), float(self._st[G_SCORE]))
 
     def clear(self) -> None:
         """Take the present level as the new passive reference once the muscles have relaxed."""
-        self._ref = self._level
-        self._dev = 0.0
-        self._above = 0
-        self._recent = [0.0] * self.s.mean_ticks
-        self._recent_sum = 0.0
-        self._payout = 0.0
+        guarding_clear(self._st, self._pa)
