@@ -26,17 +26,20 @@ import numpy as np
 import numpy.typing as npt
 
 from spinecare.devices.base import DeviceNotActiveError
-from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION
+from spinecare.quantities import DEVICE_MAX_FORCE_N
 from spinecare.sim import patient_model as pm
+from spinecare.sim import table_core
 from spinecare.sim.faults import PHYSICAL, Fault, InjectedFault
 from spinecare.sim.patient_model import PatientParams
-from spinecare.vocab import COMMAND_TIMEOUT_S, EMG_BLOCK, Command, DeviceState, Reading, TableType
+from spinecare.vocab import EMG_BLOCK, Command, DeviceState, Reading, TableType
 
 FloatArray = npt.NDArray[np.float64]
 
 STEPS_PER_S = pm.STEPS_PER_S
-# Watchdog: fires when the last command is older than COMMAND_TIMEOUT_S (base.py).
-_WATCHDOG_STEPS = round(COMMAND_TIMEOUT_S * STEPS_PER_S)
+# The watchdog's timeout, the device-fault limits, the sensor resolution, the spontaneous events,
+# the reflex latencies, the load-cell noise blocks and the seed streams are stated once, in
+# sim/table_core.py, which the batch session core shares.
+_WATCHDOG_STEPS = table_core.WATCHDOG_STEPS
 # Watchdog release profile (engineering choice for the simulated table): setpoint back to the base
 # tension in 0.5 s (the force follows within 1 s), so a lost command returns the patient to the
 # tension the table holds between pulls [seed-spinemed] [vaxd-patent] instead of dropping them;
@@ -44,24 +47,16 @@ _WATCHDOG_STEPS = round(COMMAND_TIMEOUT_S * STEPS_PER_S)
 _WD_TO_BASE_S = 0.5
 _WD_ZERO_AT_S = 2.0
 _WD_ZERO_RAMP_S = 1.5
-# The table faults (and releases) at the end of cable travel or load-cell full scale.
-_TRAVEL_LIMIT_MM = WINCH_POSITION.absolute_max
-_OVERLOAD_N = TRACTION_FORCE.absolute_max
-# Sensor resolution: load cell 0.1 N, encoder 0.01 mm (engineering choice: finer than the
-# simulated load-cell noise, 0.3-2 N SD in sim/population.py, and than the millimetres of
-# elongation that matter, so quantisation never hides a signal).
-_FORCE_LSB = 10.0  # counts per N
-_ENCODER_LSB = 100.0  # counts per mm
-# Spontaneous events: duration 0.3-2 s, 15-60% of max activation (engineering choice: a cough or
-# a shift of position is a short and partial contraction, not a maximal one).
-SPONT_DURATION_S = (0.3, 2.0)
-SPONT_AMPLITUDE = (0.15, 0.60)
-# Reflex latency 48-70 ms [miller2010] [radebold2000].
-REFLEX_LATENCY_S = (0.048, 0.070)
-_LC_BLOCK = 4096
+_TRAVEL_LIMIT_MM = table_core.TRAVEL_LIMIT_MM
+_OVERLOAD_N = table_core.OVERLOAD_N
+_FORCE_LSB = table_core.FORCE_LSB
+_ENCODER_LSB = table_core.ENCODER_LSB
+SPONT_DURATION_S = table_core.SPONT_DURATION_S
+SPONT_AMPLITUDE = table_core.SPONT_AMPLITUDE
+REFLEX_LATENCY_S = table_core.REFLEX_LATENCY_S
+_LC_BLOCK = table_core.LC_BLOCK
 _EMG_NOISE_BLOCK = 1 << 16
 _EMG_RING = 1000  # a multiple of EMG_BLOCK so that tick-sized reads never wrap
-_SEED_SALT = 0x5EED_7AB1
 # Hot-path constants bound once (module attribute lookups cost per tick).
 _kernel = pm.advance_numba
 _S_OUT = pm.S_OUT
@@ -154,36 +149,26 @@ class SimulatedTable:
         self.emg_enabled = bool(emg)
         self.record = record
         # The session's randomness (events, noise, latencies) depends on the seed (default: the
-        # patient's) and on the session number, so every session of a course differs.
-        base_seed = patient.seed if seed is None else seed
-        entropy = [abs(int(base_seed)), int(patient.session_number), _SEED_SALT]
-        # Independent streams, so that e.g. switching EMG on does not change the events.
-        misc, lc, emg_ss, spont = np.random.SeedSequence(entropy).spawn(4)
-        rng_misc = np.random.default_rng(misc)
-        latencies = rng_misc.uniform(*REFLEX_LATENCY_S, size=pm.LATENCY_POOL)
-        mains_phase = float(rng_misc.uniform(0.0, 2.0 * math.pi))
-        self._p = pm.pack_params(
-            patient,
-            fixed_table=self.table_type is TableType.FIXED,
-            emg=self.emg_enabled,
-            latencies_s=latencies,
-            mains_phase=mains_phase,
+        # patient's) and on the session number; drawn as the batch core draws it (table_core).
+        streams = table_core.table_streams(
+            patient, table=self.table_type, emg=self.emg_enabled, seed=seed
         )
+        self._p = streams.params
         self._s = pm.initial_state()
         self._ev = pm.new_event_log()
         self._ev_read = 0
-        self._rng_lc = np.random.default_rng(lc)
+        self._rng_lc = streams.rng_lc
         self._sigma = float(patient.load_cell_sigma_n)
-        self._lc = (self._rng_lc.standard_normal(_LC_BLOCK) * self._sigma).tolist()
+        self._lc = table_core.load_cell_block(self._rng_lc, self._sigma).tolist()
         self._lc_i = 0
-        self._rng_emg = np.random.default_rng(emg_ss)
+        self._rng_emg = streams.rng_emg
         if self.emg_enabled:
             self._noise = self._rng_emg.standard_normal(_EMG_NOISE_BLOCK)
             self._emg_ring = np.zeros(_EMG_RING)
         else:
             self._noise = np.zeros(2)
             self._emg_ring = np.zeros(1)
-        self._rng_spont = np.random.default_rng(spont)
+        self._rng_spont = streams.rng_spont
 
         self._state = DeviceState.UNCONFIGURED
         # True while the drive is known to track step targets (no ramp, no release mode), so
@@ -341,7 +326,7 @@ class SimulatedTable:
         t = k / STEPS_PER_S
         i = self._lc_i
         if i >= _LC_BLOCK:
-            self._lc = (self._rng_lc.standard_normal(_LC_BLOCK) * self._sigma).tolist()
+            self._lc = table_core.load_cell_block(self._rng_lc, self._sigma).tolist()
             i = 0
         self._lc_i = i + 1
         out = self._out
@@ -417,9 +402,7 @@ class SimulatedTable:
         """Run the physics kernel once on scratch copies: numba compiles (or loads its cache)
         here, before the first tick, instead of inside the 20 ms loop."""
         noise = self._noise.copy() if self._noise.shape[0] >= 2 else np.zeros(2)
-        _kernel(
-            self._s.copy(), self._p, 1, noise, self._ev.copy(), self._emg_ring.copy()
-        )
+        _kernel(self._s.copy(), self._p, 1, noise, self._ev.copy(), self._emg_ring.copy())
 
     def _steps(self, t_s: float) -> int:
         return round(t_s * STEPS_PER_S)
@@ -509,13 +492,12 @@ class SimulatedTable:
         self._next_b = self._boundary()
 
     def _schedule_spontaneous(self, after_k: int) -> None:
-        rng = self._rng_spont
-        gap_s = rng.exponential(60.0 / self.patient.spontaneous_per_min)
-        dur_s = rng.uniform(*SPONT_DURATION_S)
-        amp = rng.uniform(*SPONT_AMPLITUDE)
-        on = after_k + max(1, self._steps(gap_s))
-        self._push(on, "sp_on", float(amp))
-        self._push(on + max(1, self._steps(dur_s)), "sp_off", 0.0)
+        gap, dur, amp = table_core.spontaneous_draw(
+            self._rng_spont, self.patient.spontaneous_per_min
+        )
+        on = after_k + gap
+        self._push(on, "sp_on", amp)
+        self._push(on + dur, "sp_off", 0.0)
 
     def _drain_events(self) -> None:
         n = int(self._s[pm.S_EVN])
