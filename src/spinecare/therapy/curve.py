@@ -15,7 +15,6 @@ import numpy as np
 import numpy.typing as npt
 
 from spinecare.therapy.controller import ControllerSettings, DecompressionController
-from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingUpdate
 from spinecare.therapy.profile import Phase
 from spinecare.therapy.protocol import Protocol
 from spinecare.therapy.segments import recommend_angle, segment_transfer
@@ -27,15 +26,6 @@ _IDEAL_STIFFNESS_N_MM = 10.0
 # A session ends with the final release; this bounds the loop for any valid protocol (45 min of
 # traction, the longest allowed, plus pretension and the release).
 _MAX_S = 60.0 * 60.0
-
-
-class _NeverTense(ForceGuardingDetector):
-    """The force path of a patient who never tenses: no alarm, ever."""
-
-    def update(
-        self, force_n: float, winch_mm: float, unloading_scale: float | None = None
-    ) -> ForceGuardingUpdate:
-        return ForceGuardingUpdate(False, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +107,8 @@ def target_curve(
     """The target every ``step_s`` (a whole number of ticks) from the first tick to the end of
     the final release. The controller runs every tick; the samples are taken from it."""
     every = max(1, round(step_s / TICK_S))
-    ctrl = DecompressionController(protocol, settings=settings)
-    ctrl.force_detector = _NeverTense(ctrl.s.force)
+    # A patient who never tenses: the force path never alarms.
+    ctrl = DecompressionController(protocol, settings=settings, force_path=False)
     t: list[float] = []
     target: list[float] = []
     phase: list[str] = []

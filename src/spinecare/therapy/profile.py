@@ -189,10 +189,10 @@ class ModeProfile:
     def rise_s(self, from_n: float, to_n: float) -> float:
         """Duration of a ramp up: both shapes take as long as the linear ramp (the protocol's
         ramp rate is the mean rate)."""
-        return max(0.0, to_n - from_n) / self.ramp_up_n_s
+        return rise_seconds(from_n, to_n, self.ramp_up_n_s)
 
     def fall_s(self, from_n: float, to_n: float) -> float:
-        return max(0.0, from_n - to_n) / self.ramp_down_n_s
+        return fall_seconds(from_n, to_n, self.ramp_down_n_s)
 
     def rise(self, start_n: float, goal_n: float, elapsed_s: float) -> float:
         """The logarithmic ramp's target ``elapsed_s`` after it began at ``start_n``."""
@@ -201,12 +201,7 @@ class ModeProfile:
     def hold_target(self, level_n: float, base_n: float, elapsed_s: float) -> float:
         """The target ``elapsed_s`` into a hold at ``level_n``: the level, or below it by the
         oscillation (its amplitude shrunk where a step or a lowered peak leaves less room)."""
-        if self.oscillation_n <= 0.0:
-            return level_n
-        room = oscillation_room_n(level_n, base_n)
-        return level_n - oscillation_dip(
-            min(self.oscillation_n, room), self.oscillation_hz, elapsed_s
-        )
+        return hold_level(level_n, base_n, elapsed_s, self.oscillation_n, self.oscillation_hz)
 
     def cycle_s(self, level_n: float, base_n: float, *, hold_s: float, rest_s: float) -> float:
         """One whole cycle from base: ramp up, hold, ramp down, rest."""
@@ -215,11 +210,58 @@ class ModeProfile:
     def regressive_s(self, done: int, base_n: float, peak_n: float, margin_s: float) -> float:
         """Time the regressive steps not yet begun need (the last one up to the end of its hold):
         the main phase ends early enough to leave it."""
-        n = self.regressive_steps
-        total = 0.0
-        for j in range(n - done, 0, -1):
-            level = base_n + step_fraction(j, n) * (peak_n - base_n)
-            total += self.rise_s(base_n, level) + self.hold_s + margin_s
-            if j > 1:
-                total += self.fall_s(level, base_n) + self.rest_s
-        return total
+        return regressive_seconds(
+            self.regressive_steps,
+            done,
+            base_n,
+            peak_n,
+            margin_s,
+            self.hold_s,
+            self.rest_s,
+            self.ramp_up_n_s,
+            self.ramp_down_n_s,
+        )
+
+
+# The arithmetic below is plain scalar Python so that the controller's compiled core
+# (therapy/controller_core.py) compiles these very functions: one implementation of the profile
+# for ``ModeProfile``, the controller and the target curve.
+
+
+def rise_seconds(from_n: float, to_n: float, ramp_up_n_s: float) -> float:
+    return max(0.0, to_n - from_n) / ramp_up_n_s
+
+
+def fall_seconds(from_n: float, to_n: float, ramp_down_n_s: float) -> float:
+    return max(0.0, from_n - to_n) / ramp_down_n_s
+
+
+def hold_level(
+    level_n: float, base_n: float, elapsed_s: float, oscillation_n: float, oscillation_hz: float
+) -> float:
+    """``ModeProfile.hold_target`` on scalars."""
+    if oscillation_n <= 0.0:
+        return level_n
+    room = oscillation_room_n(level_n, base_n)
+    return level_n - oscillation_dip(min(oscillation_n, room), oscillation_hz, elapsed_s)
+
+
+def regressive_seconds(
+    steps: int,
+    done: int,
+    base_n: float,
+    peak_n: float,
+    margin_s: float,
+    hold_s: float,
+    rest_s: float,
+    ramp_up_n_s: float,
+    ramp_down_n_s: float,
+) -> float:
+    """``ModeProfile.regressive_s`` on scalars."""
+    total = 0.0
+    for j in range(steps - done, 0, -1):
+        level = base_n + step_fraction(j, steps) * (peak_n - base_n)
+        total += rise_seconds(base_n, level, ramp_up_n_s) + hold_s + margin_s
+        if j > 1:
+            total += fall_seconds(level, base_n, ramp_down_n_s) + rest_s
+    return total
