@@ -11,14 +11,18 @@ Two passes, on a copy of ``src/``, ``tests/`` and ``pyproject.toml`` in a tempor
 1. mutmut 3 mutates every function and method of ``therapy/safety.py`` and the guarding reaction
    of ``therapy/controller.py`` (``_start_guarding``, ``_end_guarding``, ``_relaxed``,
    ``_remember_winch``, the GUARD_* branches of ``_step_phase`` and the guarding branches of
-   ``update``), and runs the tests that cover each mutated function.
+   ``update``), and runs the tests that cover each mutated function. The policy's rules are
+   numba-compiled functions (``policy_check``, ``policy_decide``, ...); every test runs with
+   NUMBA_DISABLE_JIT=1, so that they run as the Python source mutmut mutated (compiled code
+   would never call a mutant). mutmut leaves decorated functions alone, which is why the core
+   is compiled with ``njit(...)(fn)`` instead of ``@njit``.
 2. mutmut mutates code inside functions only; the limits of the policy are module constants.
    Each numeric literal of a module-level constant of ``safety.py`` is therefore moved as well
    (integers by +-1, other numbers by x1.5 and /1.5), by setting the changed value on the
    module before the tests run.
 
-Not part of ``make test``: it takes about half an hour on two shared cores (``make mutate``
-runs it under ``nice``). ``--keep`` keeps the temporary directory (``mutmut show NAME`` there).
+Not part of ``make test``: it takes several minutes on two shared cores (``make mutate`` runs
+it under ``nice``). ``--keep`` keeps the temporary directory (``mutmut show NAME`` there).
 """
 
 from __future__ import annotations
@@ -48,9 +52,13 @@ TESTS = (
     "tests/runtime/test_guard.py",
     "tests/therapy/test_controller.py",
     "tests/runtime/test_session_faults.py",
+    "tests/therapy/test_safety_core.py",
 )
-# The constants only reach the policy: the tests of the policy, the guard and the session.
-CONSTANT_TESTS = (TESTS[0], TESTS[1], TESTS[3])
+# The constants only reach the policy: the tests of the policy, its core, the guard and the
+# session.
+CONSTANT_TESTS = (TESTS[0], TESTS[1], TESTS[3], TESTS[4])
+# Compiled code never calls a mutant: the tests run the compiled functions as Python.
+NO_JIT = {"NUMBA_DISABLE_JIT": "1"}
 CONTROLLER_FUNCTIONS = (
     "_start_guarding",
     "_end_guarding",
@@ -59,20 +67,37 @@ CONTROLLER_FUNCTIONS = (
     "_step_phase",
     "update",
 )
-# Functions of safety.py by area of docs/safety.md.
+# Functions of safety.py by area of docs/safety.md: the compiled core (``_*_impl``, the Python
+# source of each ``policy_*`` function and its helpers) and the wrapper that builds the records.
 SAFETY_AREAS = {
     "Constraint.__init__": "clamp chain",
     "Constraint.refuse": "clamp chain",
     "Constraint.tighten_to": "clamp chain",
+    "policy_params": "clamp chain",
+    "policy_state_new": "clamp chain",
+    "_constrain_impl": "clamp chain",
+    "_decide_impl": "clamp chain",
+    "_tighten_impl": "clamp chain",
+    "_record_impl": "clamp chain",
     "SafetyPolicy.__init__": "clamp chain",
     "SafetyPolicy.constrain": "clamp chain",
     "SafetyPolicy.decide": "clamp chain",
+    "SafetyPolicy._decision": "clamp chain",
+    "_check_impl": "fault checks",
+    "_plausible_impl": "fault checks",
+    "_hist_push_impl": "fault checks",
+    "_hist_span_impl": "fault checks",
+    "_max2_impl": "fault checks",
+    "fault_detail": "fault checks",
     "SafetyPolicy.check": "fault checks",
-    "SafetyPolicy._check_plausible": "fault checks",
+    "SafetyPolicy._record_new_faults": "fault checks",
+    "_fault_impl": "stop, latch and release",
+    "_request_stop_impl": "stop, latch and release",
+    "_acknowledge_impl": "stop, latch and release",
+    "_release_impl": "stop, latch and release",
     "SafetyPolicy.fault": "stop, latch and release",
     "SafetyPolicy.request_stop": "stop, latch and release",
     "SafetyPolicy.acknowledge": "stop, latch and release",
-    "SafetyPolicy._release": "stop, latch and release",
 }
 AREA_ORDER = (
     "clamp chain",
@@ -123,8 +148,11 @@ def prepare(work: Path) -> None:
 def _mutmut(work: Path, children: int, log: Path, names: list[str]) -> None:
     mutmut = Path(sys.executable).with_name("mutmut")
     cmd = [str(mutmut), "run", "--max-children", str(children), *names]
+    env = {**os.environ, **NO_JIT}
     with log.open("a") as out:
-        done = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
     if done.returncode != 0:
         sys.exit(f"mutmut failed (exit {done.returncode}); see {log}")
 
@@ -207,6 +235,15 @@ def _locate(diff: str, span: tuple[int, int], source: list[str]) -> tuple[int, s
     return line, " / ".join(changed)
 
 
+def _function_of(mutant: str) -> str:
+    """'Class.method' or 'function' from a mutant's name: mutmut calls the mutants of a method
+    ``module.xǁClassǁmethod__mutmut_N`` and those of a function ``module.x_function__mutmut_N``."""
+    mangled = mutant.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
+    if mangled.startswith("xǁ"):
+        return mangled.removeprefix("xǁ").replace("ǁ", ".")
+    return mangled.removeprefix("x_")
+
+
 def _mutants(work: Path, *, with_status: bool = True) -> list[Mutant]:
     """The mutants of the areas, read from mutmut's files (status "not checked" before a run)."""
     cwd = Path.cwd()
@@ -222,8 +259,7 @@ def _mutants(work: Path, *, with_status: bool = True) -> list[Mutant]:
             defs = _def_lines(work / rel)
             source = (work / rel).read_text(encoding="utf-8").splitlines()
             for name, code in sorted(meta["exit_code_by_key"].items()):
-                function = name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
-                function = function.lstrip("x").strip("ǁ").replace("ǁ", ".")
+                function = _function_of(name)
                 if rel == CONTROLLER and function.rsplit(".", 1)[-1] not in CONTROLLER_FUNCTIONS:
                     continue
                 line, diff = _locate(get_diff_for_mutant(name, path=rel), defs[function], source)
@@ -289,7 +325,7 @@ def constant_mutants(path: Path) -> list[tuple[str, int, str, str]]:
 
 def run_constants(work: Path, children: int) -> list[Mutant]:
     (work / "_spinecare_mutant.py").write_text(PLUGIN, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": f"{work / 'src'}{os.pathsep}{work}"}
+    env = {**os.environ, **NO_JIT, "PYTHONPATH": f"{work / 'src'}{os.pathsep}{work}"}
     cmd = [
         sys.executable,
         "-m",

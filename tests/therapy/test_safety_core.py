@@ -294,3 +294,53 @@ def test_warm_up_leaves_no_trace_on_a_new_policy() -> None:
     pol = make()
     assert pol._st.tobytes() == safety.policy_state_new().tobytes()
     assert pol.stop_reason == "" and pol.stop_requested_s is None and pol.faults == []
+
+
+def test_flags_are_exactly_0_or_1_and_out_says_what_was_decided() -> None:
+    """The batch loop reads the state and ``out`` directly: booleans are 0.0/1.0, what each
+    decision was is in O_KIND, and the numbers a detail does not use are NaN."""
+    S = safety
+    pol = make()
+    st_, out = pol._st, pol._out
+    pol.check(Reading(0.0, 1, 20.0, 10.0, False), 0.0)
+    assert st_[S.S_HAVE_READING] == 1.0 and st_[S.S_STOP_PRESSED] == 0.0
+    pol.decide(Command(0.0, 50.0, 80.0), 0.0)
+    assert (out[S.O_KIND], out[S.O_STOP], out[S.O_NCLAMPS]) == (S.D_CONSTRAINED, 0.0, 2.0)
+    assert (out[S.O_FORCE], out[S.O_BASE]) == (1.0, 1.0)
+    row = S.O_ROWS + S.ROW_SIZE
+    assert list(out[row : row + S.ROW_SIZE]) == [S.C_BASE_ABOVE_SETPOINT, 80.0, 1.0, 1.0]
+    pol.decide(None, 0.02)
+    assert (out[S.O_KIND], out[S.O_STOP], out[S.O_NCLAMPS]) == (S.D_HOLD, 0.0, 0.0)
+    pol.check(Reading(0.02, 2, 20.3, 10.01, True), 0.02)
+    assert st_[S.S_STOPPED] == 1.0 and st_[S.S_RELEASING] == 1.0
+    assert st_[S.S_STOP_PRESSED] == 1.0 and st_[S.S_STOP_SOURCE] == S.STOP_BUTTON
+    assert st_[S.S_STOP_T] == 0.02 and st_[S.S_RELEASE_STARTED] == 0.0
+    pol.decide(Command(0.04, 50.0, 0.0), 0.04)
+    assert (out[S.O_KIND], out[S.O_STOP], out[S.O_BASE]) == (S.D_RELEASE, 1.0, 0.0)
+    assert st_[S.S_RELEASE_STARTED] == 1.0 and st_[S.S_RELEASE_RATE] == 100.0
+    assert st_[S.S_LAST_CMD] == out[S.O_FORCE] == 0.0  # 1 N at 100 N/s: zero at once
+    pol.check(Reading(0.06, 3, 20.0, 10.02, False), 0.06)
+    assert pol.acknowledge()
+    assert (st_[S.S_STOPPED], st_[S.S_RELEASING], st_[S.S_RELEASE_STARTED]) == (0.0, 0.0, 0.0)
+    assert st_[S.S_STOP_SOURCE] == S.STOP_NONE and math.isnan(st_[S.S_STOP_T])
+    pol.check(Reading(0.0, 4, 20.3, 10.03, False), 0.08)  # 80 ms old
+    row = S.S_FAULTS + S.FAULT_SLOTS * S.K_STALE_READING
+    assert st_[row + S.F_ORDER] == 1.0 and st_[row + S.F_T] == 0.08
+    assert st_[row + S.F_A] == pytest.approx(80.0) and math.isnan(st_[row + S.F_B])
+    assert st_[S.S_RELEASING] == 1.0 and not pol.stopped
+    pol.fault(FaultKind.DEVICE_REFUSED, 0.1, "table not active")
+    row = S.S_FAULTS + S.FAULT_SLOTS * S.K_DEVICE_REFUSED
+    assert st_[row + S.F_ORDER] == 2.0 and st_[S.S_NFAULTS] == 2.0
+    pol.decide(None, 0.1)
+    assert (out[S.O_KIND], out[S.O_STOP]) == (S.D_RELEASE, 0.0)  # a fault's release
+
+
+def test_the_winch_ring_holds_the_last_25_positions() -> None:
+    S = safety
+    st_ = S.policy_state_new()
+    for k in range(30):
+        S._hist_push(st_, float(k))
+    ring = st_[S.S_HIST : S.S_HIST + S.STALL_TICKS]
+    assert sorted(ring) == [float(k) for k in range(5, 30)]
+    assert st_[S.S_HIST_N] == 25.0 and st_[S.S_HIST_POS] == 5.0
+    assert S._hist_span(st_) == 24.0

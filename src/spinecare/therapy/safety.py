@@ -214,7 +214,9 @@ class Decision:
 FAULT_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
 KIND_CODE: dict[FaultKind, int] = {kind: code for code, kind in enumerate(FAULT_KINDS)}
 # Per fault kind, FAULT_SLOTS state slots from S_FAULTS + FAULT_SLOTS * code: the order in which
-# it latched (1, 2, ...; 0: not latched), its time and the two numbers its detail names.
+# it latched (1, 2, ...; 0: not latched), its time and the two numbers its detail names (NaN
+# where it names fewer; for OUT_OF_RANGE and FORCE_JUMP the second says which variant: 1.0 for
+# the encoder, or for a spike).
 F_ORDER, F_T, F_A, F_B, FAULT_SLOTS = range(5)
 # Who asked for the stop (S_STOP_SOURCE): the table's stop button, or a caller of request_stop.
 STOP_NONE, STOP_BUTTON, STOP_CALLER = range(3)
@@ -375,27 +377,13 @@ _hist_push = _jit(_hist_push_impl)
 
 
 def _hist_span_impl(st: FloatArray) -> float:  # pragma: no cover - jitted
-    """Largest minus smallest winch position in the ring (at least one sample)."""
-    hi: float = st[S_HIST]
-    lo = hi
-    for i in range(1, int(st[S_HIST_N])):
-        x = st[S_HIST + i]
-        if x > hi:
-            hi = x
-        if x < lo:
-            lo = x
-    return hi - lo
+    """Largest minus smallest winch position in the ring (at least one sample, all finite)."""
+    hist = st[S_HIST : S_HIST + int(st[S_HIST_N])]
+    span: float = hist.max() - hist.min()
+    return span
 
 
 _hist_span = _jit(_hist_span_impl)
-
-
-def _max2_impl(a: float, b: float) -> float:  # pragma: no cover - jitted
-    """Python's ``max(a, b)``: the first unless the second is larger (also with NaN)."""
-    return b if b > a else a
-
-
-_max2 = _jit(_max2_impl)
 
 
 def _check_impl(  # pragma: no cover - jitted
@@ -412,16 +400,16 @@ def _check_impl(  # pragma: no cover - jitted
     """Check a reading taken at loop time ``now`` (SAF-7, 8, 12); True when it is new."""
     last_now = st[S_LAST_NOW]
     if last_now == last_now and now - last_now > MAX_TICK_GAP_S:
-        policy_fault(st, K_LOOP_OVERRUN, now, 1000 * (now - last_now), 0.0)
+        policy_fault(st, K_LOOP_OVERRUN, now, 1000 * (now - last_now), math.nan)
     st[S_LAST_NOW] = now
     fresh: bool = st[S_HAVE_READING] == 0.0 or seq != st[S_SEQ]
     age = now - reading_t_s
     if age > MAX_READING_AGE_S:
-        policy_fault(st, K_STALE_READING, now, 1000 * age, 0.0)
+        policy_fault(st, K_STALE_READING, now, 1000 * age, math.nan)
     if stop_pressed:
         policy_request_stop(st, now, STOP_BUTTON)
     if device_fault:
-        policy_fault(st, K_DEVICE_FAULT, now, 0.0, 0.0)
+        policy_fault(st, K_DEVICE_FAULT, now, math.nan, math.nan)
     if fresh:
         _plausible(st, pa, now, force_n, winch_mm)
         st[S_HAVE_READING] = 1.0
@@ -457,31 +445,31 @@ def _plausible_impl(  # pragma: no cover - jitted
     if force_n == prev_force and force_n > STUCK_MIN_FORCE_N:
         st[S_STUCK] += 1.0
         if st[S_STUCK] >= STUCK_TICKS:
-            policy_fault(st, K_STUCK_LOAD_CELL, now, force_n, 0.0)
+            policy_fault(st, K_STUCK_LOAD_CELL, now, force_n, math.nan)
     else:
         st[S_STUCK] = 0.0
     if abs(df) > pa[P_FORCE_JUMP]:
         policy_fault(st, K_FORCE_JUMP, now, df, 0.0)
     spike = st[S_PENDING_SPIKE]
-    if spike != 0.0 and df * spike < 0 and abs(df) >= SPIKE_RETURN * abs(spike):
+    if spike and df * spike < 0 and abs(df) >= SPIKE_RETURN * abs(spike):
         policy_fault(st, K_FORCE_JUMP, now, spike, 1.0)
     st[S_PENDING_SPIKE] = df if abs(df) > pa[P_SPIKE] else 0.0
     if abs(dx) > MAX_WINCH_STEP_MM:
-        policy_fault(st, K_ENCODER_JUMP, now, dx, 0.0)
-    if -df > _max2(SLIP_DROP_MIN_N, SLIP_DROP_FRACTION * prev_force) and dx >= -SLIP_PAYOUT_MM:
-        policy_fault(st, K_HARNESS_SLIP, now, -df, 0.0)
+        policy_fault(st, K_ENCODER_JUMP, now, dx, math.nan)
+    if -df > max(SLIP_DROP_MIN_N, SLIP_DROP_FRACTION * prev_force) and dx >= -SLIP_PAYOUT_MM:
+        policy_fault(st, K_HARNESS_SLIP, now, -df, math.nan)
     _hist_push(st, winch_mm)
     # While releasing, the table pays out at full speed and a force below the falling command
     # is the point; only a force that stays above it (a winch that cannot pay out) is a stall
     # then.
     last_cmd = st[S_LAST_CMD]
     error = force_n - last_cmd if st[S_RELEASING] != 0.0 else abs(last_cmd - force_n)
-    if error > _max2(STALL_ERROR_MIN_N, STALL_ERROR_FRACTION * last_cmd) and (
+    if error > max(STALL_ERROR_MIN_N, STALL_ERROR_FRACTION * last_cmd) and (
         _hist_span(st) < STALL_STILL_MM
     ):
         st[S_STALL] += 1.0
         if st[S_STALL] >= STALL_TICKS:
-            policy_fault(st, K_ACTUATOR_STALL, now, error, 0.0)
+            policy_fault(st, K_ACTUATOR_STALL, now, error, math.nan)
     else:
         st[S_STALL] = 0.0
 
@@ -554,7 +542,7 @@ def _release_impl(st: FloatArray, out: FloatArray) -> None:  # pragma: no cover 
     """A controlled ramp to zero from the last command, within STOP_RELEASE_S (SAF-6)."""
     if st[S_RELEASE_STARTED] == 0.0:
         st[S_RELEASE_STARTED] = 1.0
-        st[S_RELEASE_RATE] = _max2(STOP_MIN_RATE_N_S, st[S_LAST_CMD] / STOP_RELEASE_S)
+        st[S_RELEASE_RATE] = max(STOP_MIN_RATE_N_S, st[S_LAST_CMD] / STOP_RELEASE_S)
     step = st[S_RELEASE_RATE] * TICK_S
     force = st[S_LAST_CMD] - step
     # A remainder of float rounding (a millionth of a step) is zero: without this, about 40% of
@@ -591,7 +579,7 @@ def _decide_impl(  # pragma: no cover - jitted
         base = st[S_LAST_BASE]
         out[O_NCLAMPS] = 0.0
         out[O_FORCE] = last
-        out[O_BASE] = last if last < base else base  # min(base, last)
+        out[O_BASE] = min(base, last)
         out[O_KIND] = D_HOLD
         out[O_STOP] = 0.0
     else:
@@ -605,7 +593,7 @@ policy_decide = _jit(_decide_impl)
 
 def policy_state_new() -> FloatArray:
     """The state of a new session: nothing latched, no reading, last command 0 N."""
-    st = np.zeros(S_HIST + STALL_TICKS, dtype=np.float64)
+    st = np.zeros(S_HIST + STALL_TICKS)
     st[S_STOP_T] = math.nan
     st[S_LAST_NOW] = math.nan
     st[S_RELEASE_RATE] = STOP_MIN_RATE_N_S
@@ -623,7 +611,7 @@ def policy_params(protocol: Protocol, clinician_max_force_n: float | None = None
     hard_limit_n = min(
         c for c in (clinician_max_force_n, body_weight_cap_n, DEVICE_MAX_FORCE_N) if c is not None
     )
-    pa = np.empty(PARAMS_SIZE, dtype=np.float64)
+    pa = np.empty(PARAMS_SIZE)
     pa[P_HARD_LIMIT] = hard_limit_n
     # The tightest of all caps on the commanded force.
     pa[P_EFFECTIVE_LIMIT] = min(hard_limit_n, protocol.peak_force_n)
@@ -673,6 +661,8 @@ def policy_warm_up() -> None:
     Runs on scratch arrays, through each path: a check with every fault, the chain with every
     clamp, a hold and a release.
     """
+    # It decides nothing: mutants here could only show that (scripts/mutate.py).
+    # pragma: no mutate start
     st = policy_state_new()
     pa = np.full(PARAMS_SIZE, 100.0)
     out = np.zeros(OUT_SIZE)
@@ -685,6 +675,7 @@ def policy_warm_up() -> None:
     policy_request_stop(st, 1.0, STOP_CALLER)
     policy_decide(st, pa, True, 10.0, 0.0, 1.0, out)
     policy_acknowledge(st)
+    # pragma: no mutate end
 
 
 class SafetyPolicy:
@@ -695,6 +686,9 @@ class SafetyPolicy:
     wrapper turns what the core decided into the records callers read: ``FaultRecord`` with its
     detail text, ``Decision`` with its ``Clamp`` objects and their reasons.
     """
+
+    # The reason given to the first ``request_stop`` (read only while that stop stands).
+    _stop_reason = ""
 
     def __init__(self, protocol: Protocol, *, clinician_max_force_n: float | None = None) -> None:
         policy_warm_up()
@@ -722,8 +716,7 @@ class SafetyPolicy:
             "base tension above the setpoint",
         )
         self._st = policy_state_new()
-        self._out = np.zeros(OUT_SIZE, dtype=np.float64)
-        self._stop_reason = ""
+        self._out = np.zeros(OUT_SIZE)
         self.faults: list[FaultRecord] = []
         self.clamp_counts: dict[str, int] = {}
         self.last_clamps: tuple[Clamp, ...] = ()
@@ -773,7 +766,6 @@ class SafetyPolicy:
         if not policy_acknowledge(self._st):
             return False
         self.faults.clear()
-        self._stop_reason = ""
         return True
 
     # -- the read side -----------------------------------------------------------------------
@@ -791,7 +783,7 @@ class SafetyPolicy:
             bool(reading.stop_pressed),
             reading.state is DeviceState.FAULT,
         )
-        if st[S_NFAULTS] > len(self.faults):
+        if st[S_NFAULTS] != len(self.faults):
             self._record_new_faults()
         return bool(fresh)
 
@@ -816,7 +808,7 @@ class SafetyPolicy:
         """The command to write: the clamped proposal, a hold, or the release (SAF-1, 6)."""
         out = self._out
         if proposal is None:
-            policy_decide(self._st, self._pa, False, 0.0, 0.0, float(now), out)
+            policy_decide(self._st, self._pa, False, math.nan, math.nan, float(now), out)
         else:
             force, base = float(proposal.force_n), float(proposal.base_n)
             policy_decide(self._st, self._pa, True, force, base, float(now), out)
@@ -833,7 +825,7 @@ class SafetyPolicy:
         Pure apart from reading the last command; ``decide`` is what commits it. The web app's
         preview calls this too, so what a user is shown is what the table would get.
         """
-        out = np.zeros(OUT_SIZE, dtype=np.float64)
+        out = np.zeros(OUT_SIZE)
         force, base = float(proposal.force_n), float(proposal.base_n)
         policy_constrain(self._st, self._pa, force, base, out)
         return self._decision(out, proposal, now)
