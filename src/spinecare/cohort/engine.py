@@ -1,8 +1,10 @@
 """One virtual patient's course: S sessions through the session service, with the progression
 between them and, when the run has a fault catalogue, one injected fault per session.
 
-Every session runs through ``services.sessions`` (the same controller, safety policy, device
-guard and loop as a patient's session, on the simulated clock). The seeds are spawned per
+A session with a fault or with EMG runs through ``services.sessions`` (the same controller,
+safety policy, device guard and loop as a patient's session, on the simulated clock); the others
+run in the batch mode (cohort/batch.py): the same compiled decisions and the same tick, in one
+compiled call, proven equal to the per-tick path command by command. The seeds are spawned per
 patient from the cohort's seed (``numpy.random.SeedSequence``), so a patient's sessions are the
 same whichever worker runs them and in whatever order: the cohort's figures do not depend on
 the number of workers.
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from spinecare.clinical.bone import seed_threshold_t
+from spinecare.cohort.batch import session_run_batch
 from spinecare.cohort.faults import (
     FAULT_DURATION_S,
     FAULT_EARLIEST_S,
@@ -27,6 +30,7 @@ from spinecare.cohort.faults import (
     TABLE_FAULTS,
     CohortFault,
 )
+from spinecare.cohort.segments import neighbour_forces
 from spinecare.cohort.spec import CohortSpec, first_protocol, next_protocol, segment_of
 from spinecare.devices.simulated import SimulatedTable
 from spinecare.runtime.clock import SimulatedClock
@@ -37,13 +41,7 @@ from spinecare.sim.faults import Fault
 from spinecare.sim.population import virtual_patient
 from spinecare.therapy.protocol import Protocol
 from spinecare.therapy.safety import SafetyPolicy
-from spinecare.therapy.segments import (
-    CERVICAL_LORDOSIS_DEG,
-    LUMBAR_LORDOSIS_DEG,
-    angle_range,
-    segment_forces,
-)
-from spinecare.vocab import TICK_S, G, Region
+from spinecare.vocab import TICK_S, G
 
 # Screening: more than 45% bone loss contraindicates decompression [seed-spinemed]; at the
 # femoral neck that is T about -3.2 (clinical/bone.py). Such patients are screened out, not run.
@@ -127,33 +125,6 @@ def patient_seeds(
     person, physics, faults = ss.spawn(3)
     physics_seed = int(physics.generate_state(1, np.uint64)[0] >> np.uint64(2))
     return np.random.default_rng(person), physics_seed, np.random.default_rng(faults)
-
-
-def neighbour_forces(
-    proto: Protocol, profile: PatientProfile, force_n: float
-) -> dict[str, float | None]:
-    """Axial force (model estimate) at the target segment and its neighbours for the mean hold
-    force. The patient's lordosis offset tilts the target's disc by its share of the regional
-    curve; modelled as the same shift of the pull angle at every segment (assumption)."""
-    curve = LUMBAR_LORDOSIS_DEG if proto.region is Region.LUMBAR else CERVICAL_LORDOSIS_DEG
-    share = curve.get(proto.segment, 0.0) / sum(curve.values())
-    angle = float(proto.pull_angle_deg or 0.0) - profile.lordosis_offset_deg * share
-    lo, hi = angle_range(proto.region)
-    angle = min(hi, max(lo, angle))
-    rows = segment_forces(max(0.0, force_n), angle, proto.region, proto.body_weight_kg, proto.table)
-    names = [r.segment for r in rows]
-    i = names.index(proto.segment)
-    axial = [r.axial_n for r in rows]
-    below = axial[i - 1] if i > 0 else None
-    above = axial[i + 1] if i + 1 < len(axial) else None
-    return {
-        "target_axial_n": round(axial[i], 1),
-        "neighbour_axial_n_max": (
-            None
-            if below is None and above is None
-            else round(max(x for x in (below, above) if x is not None), 1)
-        ),
-    }
 
 
 def session_run_virtual(
@@ -331,7 +302,11 @@ def patient_course(spec: CohortSpec, index: int) -> dict[str, Any]:
             end = proto.traction_minutes * 60.0 - FAULT_LATEST_BEFORE_END_S
             at_s = float(fault_rng.uniform(FAULT_EARLIEST_S, max(FAULT_EARLIEST_S + 1.0, end)))
             at_s = math.floor(at_s * 50.0) / 50.0  # on the tick grid
-        rec = session_run_virtual(spec, profile, proto, physics_seed, fault, at_s)
+        if fault is None and not spec.emg:
+            # The batch mode: the same decisions in one compiled call (cohort/batch.py).
+            rec = session_run_batch(spec, profile, proto, physics_seed)
+        else:
+            rec = session_run_virtual(spec, profile, proto, physics_seed, fault, at_s)
         out["sessions"].append(rec)
         if k + 1 < spec.sessions:
             proto = next_protocol(proto, bool(rec["tolerated"]))

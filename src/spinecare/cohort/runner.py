@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from spinecare.cohort.engine import chunk_run
+from spinecare.cohort.faults import CohortFault
 from spinecare.cohort.spec import CohortSpec
 from spinecare.cohort.summary import cohort_summary
 from spinecare.errors import InputError
@@ -117,10 +118,10 @@ def warm_up(emg: bool = False) -> None:
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
     from spinecare.cohort.engine import patient_course
 
-    spec = CohortSpec(
-        protocol_name="lumbar-default", patients=1, sessions=1, seed=0, minutes=1.0, emg=emg
-    )
+    # One session of the batch mode, and one of the per-tick path (fault and EMG sessions).
+    spec = CohortSpec(protocol_name="lumbar-default", patients=1, sessions=1, seed=0, minutes=1.0)
     patient_course(spec, 0)
+    patient_course(spec.model_copy(update={"faults": (CohortFault.PATIENT_STOP,), "emg": emg}), 0)
 
 
 def _local(spec: CohortSpec, todo: list[int]) -> Iterator[tuple[int, list[dict[str, Any]]]]:

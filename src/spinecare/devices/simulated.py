@@ -501,39 +501,11 @@ class SimulatedTable:
 
     def _drain_events(self) -> None:
         n = int(self._s[pm.S_EVN])
-        start = max(self._ev_read, n - pm.EVENT_CAP)
-        for i in range(start, n):
-            row = (i % pm.EVENT_CAP) * pm.EVENT_COLS
-            r = self._ev[row : row + pm.EVENT_COLS]
-            self._truth.closed_events.append(
-                TrueContraction(
-                    kind=pm.KIND_NAMES[int(r[0])],
-                    trigger_s=float(r[1]),
-                    onset_s=float(r[2]),
-                    measurable_s=float(r[3]) if r[3] >= 0.0 else None,
-                    end_s=float(r[4]),
-                    peak_force_n=float(r[5]),
-                )
-            )
+        self._truth.closed_events.extend(closed_events(self._ev, self._ev_read, n))
         self._ev_read = n
 
     def _open_events(self) -> list[TrueContraction]:
-        out = []
-        s = self._s
-        for src in range(3):
-            b = pm.S_EV + src * pm.EV_W
-            if s[b] > 0.5:
-                out.append(
-                    TrueContraction(
-                        kind=pm.KIND_NAMES[src],
-                        trigger_s=float(s[b + 1]),
-                        onset_s=float(s[b + 2]),
-                        measurable_s=float(s[b + 3]) if s[b + 3] >= 0.0 else None,
-                        end_s=None,
-                        peak_force_n=float(s[b + 4]),
-                    )
-                )
-        return out
+        return open_events(self._s)
 
     def _apply_sensor_faults(
         self, t: float, force: float, winch: float
@@ -567,3 +539,44 @@ class SimulatedTable:
         if w >= EMG_BLOCK:
             return ring[w - EMG_BLOCK : w].copy()
         return np.concatenate((ring[w - EMG_BLOCK :], ring[:w]))
+
+
+def closed_events(
+    ev: FloatArray, start: int, n: int, cap: int = pm.EVENT_CAP
+) -> list[TrueContraction]:
+    """Contractions ``start`` to ``n`` of an event ring of ``cap`` rows (the physics' own ring,
+    or a longer copy of it): finished ones, as the physics logged them."""
+    out = []
+    for i in range(max(start, n - cap), n):
+        row = (i % cap) * pm.EVENT_COLS
+        r = ev[row : row + pm.EVENT_COLS]
+        out.append(
+            TrueContraction(
+                kind=pm.KIND_NAMES[int(r[0])],
+                trigger_s=float(r[1]),
+                onset_s=float(r[2]),
+                measurable_s=float(r[3]) if r[3] >= 0.0 else None,
+                end_s=float(r[4]),
+                peak_force_n=float(r[5]),
+            )
+        )
+    return out
+
+
+def open_events(s: FloatArray) -> list[TrueContraction]:
+    """The contractions still going on, one per source at most."""
+    out = []
+    for src in range(3):
+        b = pm.S_EV + src * pm.EV_W
+        if s[b] > 0.5:
+            out.append(
+                TrueContraction(
+                    kind=pm.KIND_NAMES[src],
+                    trigger_s=float(s[b + 1]),
+                    onset_s=float(s[b + 2]),
+                    measurable_s=float(s[b + 3]) if s[b + 3] >= 0.0 else None,
+                    end_s=None,
+                    peak_force_n=float(s[b + 4]),
+                )
+            )
+    return out
