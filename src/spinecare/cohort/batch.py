@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.cohort.segments import neighbour_forces
 from spinecare.cohort.spec import CohortSpec
 from spinecare.devices.simulated import SessionTruth, closed_events, open_events
@@ -39,7 +40,7 @@ from spinecare.runtime.session import (
 from spinecare.services.sessions import protocol_checked
 from spinecare.sim import patient_model as pm
 from spinecare.sim import table_core as tc
-from spinecare.sim.demographics import PatientProfile
+from spinecare.sim.demographics import PatientProfile, profile_draw
 from spinecare.sim.population import virtual_patient
 from spinecare.therapy import controller_core as cc
 from spinecare.therapy import safety as sf
@@ -367,10 +368,11 @@ def _reason(faults: list[tuple[str, float]], done: bool) -> str:
 
 
 def batch_warm_up() -> None:
-    """Compile (or load from numba's disk cache) the loop before the first session of a
-    worker."""
-    from spinecare.therapy.controller import controller_warm_up
+    """Compile (or load from numba's disk cache) the loop and every core it calls, before a
+    worker's first session: one session of a minute, its record thrown away."""
+    from spinecare.therapy.protocol import default_protocol
 
-    controller_warm_up()
-    sf.policy_warm_up()
-    tc.table_warm_up()
+    spec = CohortSpec(protocol_name="lumbar-default", patients=1, sessions=1, seed=0, minutes=1.0)
+    profile = profile_draw(np.random.default_rng(0))
+    proto = default_protocol(spec.region, profile.weight_kg, "L4-L5", traction_minutes=1.0)
+    session_run_batch(spec, profile, proto, 0)

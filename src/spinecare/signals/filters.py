@@ -19,6 +19,7 @@ import numpy.typing as npt
 from numba import njit
 from scipy import signal
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]

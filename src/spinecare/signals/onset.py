@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.errors import InputError
 from spinecare.signals.filters import (
     FloatArray,

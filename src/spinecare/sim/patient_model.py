@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.quantities import WINCH_MAX_SPEED_MM_S
 from spinecare.signals.filters import sos_step
 from spinecare.vocab import G, Region
@@ -74,6 +75,9 @@ EVENT_END_FRACTION = 0.05
 # Reflexes are only triggered while the total activation is below this (a reflex cannot ride on
 # an ongoing contraction; engineering choice, as is the refractory time after each event).
 REFLEX_GATE_ACTIVATION = 0.05
+# Activations below this are zero (1e-200 of full activation: a force of 1e-197 N or less, no bit
+# of any force the model adds it to; it keeps the relaxing muscles off subnormal floats).
+TINY_ACTIVATION = 1e-200
 # Muscles are "quiet" (shadow re-synchronised) below this force, N.
 QUIET_FORCE_N = 1e-3
 # Contribution threshold for "measurable": 3 x load-cell noise SD (engineering choice: below that a
@@ -255,6 +259,11 @@ def step_python(
         a = s[S_A + src]
         alpha = p[P_ALPHA_RISE] if u > a else p[P_ALPHA_RELAX]
         a = a + alpha * (u - a)
+        if a < TINY_ACTIVATION:
+            # A relaxing activation decays toward zero but settles on a subnormal float, and
+            # arithmetic on subnormals runs 10-100 times slower: the resting muscle cost more
+            # than the rest of the model. Far below anything that can move a force by a bit.
+            a = 0.0
         s[S_A + src] = a
         a_tot += a
     if a_tot > 1.0:

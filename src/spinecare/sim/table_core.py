@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION
 from spinecare.sim import patient_model as pm
 from spinecare.sim.patient_model import PatientParams

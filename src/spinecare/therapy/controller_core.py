@@ -26,6 +26,7 @@ import numpy.typing as npt
 from numba import njit
 from numba.extending import register_jitable
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.therapy.guarding import (
     G_SCORE,
     guarding_clear,

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION, WINCH_SPEED
 from spinecare.therapy.protocol import Protocol
 from spinecare.vocab import TICK_S, Command, DeviceState, G, Reading, Region

@@ -1,0 +1,85 @@
+"""numba's disk cache, valid only for the exact sources of every compiled core.
+
+numba keys a cached function on its own file. A compiled function that calls into another
+module (the batch loop into the safety policy, the controller into the guarding detector, the
+table into the physics) carries that module's code and constants inside its cache entry; after
+an update that changes only the callee's file, numba would load the caller's old entry and run
+yesterday's safety policy. Here every cache entry of the package's compiled modules is keyed on
+the digest of all of them (and of the constants modules they read), so any change to any of
+them recompiles everything. Every module that compiles with ``cache=True`` imports this module
+first (tests/test_source_rules.py holds them to it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from numba.core import caching
+
+_PACKAGE = Path(__file__).resolve().parent
+# What compiled code can reach: the cores and the constants they freeze at compile time.
+_PARTS = ("sim", "signals", "therapy", "cohort", "devices", "runtime")
+
+
+@functools.lru_cache(maxsize=1)
+def sources_digest() -> str:
+    """SHA-256 over the package's top-level modules and the compiled layers, in path order."""
+    files = sorted(_PACKAGE.glob("*.py"))
+    for part in _PARTS:
+        files.extend(sorted((_PACKAGE / part).rglob("*.py")))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(_PACKAGE)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _ours(py_file: str) -> bool:
+    try:
+        return Path(py_file).resolve().is_relative_to(_PACKAGE)
+    except OSError:
+        return False
+
+
+class _InTree(caching.InTreeCacheLocator):
+    """Next to the source (``__pycache__``), keyed on the whole set of cores."""
+
+    def get_source_stamp(self) -> Any:
+        return (super().get_source_stamp(), sources_digest())  # type: ignore[no-untyped-call]
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> Any:
+        return (
+            super().from_function(py_func, py_file)  # type: ignore[no-untyped-call]
+            if _ours(py_file)
+            else None
+        )
+
+
+class _UserWide(caching.UserWideCacheLocator):
+    """The user's cache directory when the package's own is read-only; same key."""
+
+    def get_source_stamp(self) -> Any:
+        return (super().get_source_stamp(), sources_digest())  # type: ignore[no-untyped-call]
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> Any:
+        return (
+            super().from_function(py_func, py_file)  # type: ignore[no-untyped-call]
+            if _ours(py_file)
+            else None
+        )
+
+
+def _install() -> None:
+    # numba's list of locators (CacheImpl since 0.60, _CacheImpl before).
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009
+    classes = impl._locator_classes
+    if _InTree not in classes:
+        classes[0:0] = [_InTree, _UserWide]
+
+
+_install()
