@@ -317,7 +317,9 @@ def test_flags_are_exactly_0_or_1_and_out_says_what_was_decided() -> None:
     assert st_[S.S_STOP_T] == 0.02 and st_[S.S_RELEASE_STARTED] == 0.0
     pol.decide(Command(0.04, 50.0, 0.0), 0.04)
     assert (out[S.O_KIND], out[S.O_STOP], out[S.O_BASE]) == (S.D_RELEASE, 1.0, 0.0)
+    assert out[S.O_NCLAMPS] == 0.0
     assert st_[S.S_RELEASE_STARTED] == 1.0 and st_[S.S_RELEASE_RATE] == 100.0
+    assert st_[S.S_RELEASE_T0] == 0.04
     assert st_[S.S_LAST_CMD] == out[S.O_FORCE] == 0.0  # 1 N at 100 N/s: zero at once
     pol.check(Reading(0.06, 3, 20.0, 10.02, False), 0.06)
     assert pol.acknowledge()
@@ -326,11 +328,12 @@ def test_flags_are_exactly_0_or_1_and_out_says_what_was_decided() -> None:
     pol.check(Reading(0.0, 4, 20.3, 10.03, False), 0.08)  # 80 ms old
     row = S.S_FAULTS + S.FAULT_SLOTS * S.K_STALE_READING
     assert st_[row + S.F_ORDER] == 1.0 and st_[row + S.F_T] == 0.08
-    assert st_[row + S.F_A] == pytest.approx(80.0) and math.isnan(st_[row + S.F_B])
+    assert st_[row + S.F_A] == pytest.approx(80.0) and st_[row + S.F_B] == 0.0
     assert st_[S.S_RELEASING] == 1.0 and not pol.stopped
     pol.fault(FaultKind.DEVICE_REFUSED, 0.1, "table not active")
     row = S.S_FAULTS + S.FAULT_SLOTS * S.K_DEVICE_REFUSED
     assert st_[row + S.F_ORDER] == 2.0 and st_[S.S_NFAULTS] == 2.0
+    assert list(st_[row + S.F_T : row + S.FAULT_SLOTS]) == [0.1, 0.0, 0.0]
     pol.decide(None, 0.1)
     assert (out[S.O_KIND], out[S.O_STOP]) == (S.D_RELEASE, 0.0)  # a fault's release
 
@@ -344,3 +347,116 @@ def test_the_winch_ring_holds_the_last_25_positions() -> None:
     assert sorted(ring) == [float(k) for k in range(5, 30)]
     assert st_[S.S_HIST_N] == 25.0 and st_[S.S_HIST_POS] == 5.0
     assert S._hist_span(st_) == 24.0
+
+
+# --- Each fault's slots, the range's bounds, counts after an acknowledgement ------------------
+def slots(pol: SafetyPolicy, kind: int) -> tuple[float, float, float]:
+    row = safety.S_FAULTS + safety.FAULT_SLOTS * kind
+    assert pol._st[row + safety.F_ORDER] == 1.0  # the first and only fault latched
+    return tuple(float(x) for x in pol._st[row + safety.F_T : row + safety.FAULT_SLOTS])  # type: ignore[return-value]
+
+
+def feed(pol: SafetyPolicy, *readings: tuple[float, float]) -> float:
+    """Fresh readings (force, winch) one tick apart; the time of the last."""
+    k = int(pol._st[safety.S_SEQ])
+    for force, winch in readings:
+        k += 1
+        pol.check(Reading(k * TICK, k, force, winch, False), k * TICK)
+    return k * TICK
+
+
+@pytest.mark.parametrize(
+    ("readings", "kind", "a", "b"),
+    [
+        ([(2000.0, 10.0)], safety.K_OUT_OF_RANGE, 2000.0, 0.0),
+        ([(100.0, 401.0)], safety.K_OUT_OF_RANGE, 401.0, 1.0),  # 1.0: the encoder
+        ([(100.0, 10.0), (500.0, 10.01)], safety.K_FORCE_JUMP, 400.0, 0.0),
+        ([(200.0, 10.0), (280.0, 10.01), (200.0, 9.9)], safety.K_FORCE_JUMP, 80.0, 1.0),
+        ([(100.0, 10.0), (100.3, 14.0)], safety.K_ENCODER_JUMP, 4.0, 0.0),
+        ([(200.0, 10.0), (140.0, 10.0)], safety.K_HARNESS_SLIP, 60.0, 0.0),
+        ([(50.0, 10.0)] * 16, safety.K_STUCK_LOAD_CELL, 50.0, 0.0),
+        ([(480.0, 10.0), (481.0, 10.01)], safety.K_OVERFORCE, 481.0, 0.60 * 70 * 9.80665),
+        ([(30.0, 10.0)] * 26, safety.K_ACTUATOR_STALL, 30.0, 0.0),
+    ],
+)
+def test_each_core_fault_keeps_its_time_and_the_numbers_of_its_detail(
+    readings: list[tuple[float, float]], kind: int, a: float, b: float
+) -> None:
+    pol = make(weight=70.0)  # cap 411.9 N: overforce above 437.5 N
+    if kind == safety.K_ACTUATOR_STALL:  # a constant force is stuck too: keep it noisy
+        readings = [(30.0 + (0.3 if k % 2 else 0.0), 10.0) for k in range(26)]
+        a = 30.3
+    t = feed(pol, *readings)
+    assert [f.kind for f in pol.faults] == [safety.FAULT_KINDS[kind]]
+    assert slots(pol, kind) == pytest.approx((t, a, b))
+
+
+def test_faults_of_the_loop_and_the_table_keep_their_numbers() -> None:
+    pol = make()
+    pol.check(Reading(1.0, 1, 50.0, 10.0, False), 1.0)
+    pol.check(Reading(1.0, 2, 50.3, 10.01, False), 1.5)  # a 500 ms pause, a 500 ms old reading
+    assert slots(pol, safety.K_LOOP_OVERRUN) == pytest.approx((1.5, 500.0, 0.0))
+    row = safety.S_FAULTS + safety.FAULT_SLOTS * safety.K_STALE_READING
+    assert list(pol._st[row : row + safety.FAULT_SLOTS]) == pytest.approx([2.0, 1.5, 500.0, 0.0])
+    pol = make()
+    pol.check(Reading(1.0, 1, 50.0, 10.0, False, DeviceState.FAULT), 1.0)
+    assert slots(pol, safety.K_DEVICE_FAULT) == (1.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("force", "winch"), [(-50.0, 10.0), (1500.0, 10.0), (100.0, -5.0), (100.0, 400.0)]
+)
+def test_the_plausible_ranges_include_their_ends(force: float, winch: float) -> None:
+    """-50..1500 N and -5..400 mm (quantities registry) are what a working sensor reports."""
+    pol = make()
+    feed(pol, (force, winch))
+    assert pol.faults == []
+
+
+@pytest.mark.parametrize(("force", "winch"), [(-50.0, -5.0), (1500.0, 400.0)])
+def test_just_beyond_the_ends_is_out_of_range(force: float, winch: float) -> None:
+    for f, w in (
+        (math.nextafter(force, 2 * force), 10.0),
+        (100.0, math.nextafter(winch, 2 * winch)),
+    ):
+        pol = make()
+        feed(pol, (f, w))
+        assert [x.kind for x in pol.faults] == [FaultKind.OUT_OF_RANGE]
+
+
+def test_acknowledging_restarts_the_stuck_count_at_zero() -> None:
+    pol = make()
+    feed(pol, *[(50.0, 10.0)] * 10)  # 9 repeats counted
+    assert pol.acknowledge()
+    feed(pol, *[(50.0, 10.0)] * 14)
+    assert pol.faults == []
+    feed(pol, (50.0, 10.0))  # the 15th repeat after the acknowledgement
+    assert [f.kind for f in pol.faults] == [FaultKind.STUCK_LOAD_CELL]
+
+
+def test_acknowledging_restarts_the_stall_count_at_zero() -> None:
+    pol = make()
+    for k in range(200):  # the command up to 100 N, the force following, the winch moving
+        pol.check(Reading(k * TICK, k + 1, min(k, 100) + 0.3 * (k % 2), 10.0 + k, False), k * TICK)
+        pol.decide(Command(k * TICK, 100.0, 50.0), k * TICK)
+    assert pol._st[safety.S_LAST_CMD] == 100.0 and pol.faults == []
+
+    def off(n: int, error: float = 25.0) -> None:  # N off the command, the winch still
+        for _ in range(n):
+            k = int(pol._st[safety.S_SEQ]) + 1
+            force = 100.0 - error + 0.3 * (k % 2)
+            pol.check(Reading(k * TICK, k, force, 209.0, False), k * TICK)
+            pol.decide(Command(k * TICK, 100.0, 50.0), k * TICK)
+
+    off(25, error=0.0)  # on target while the winch stands: the window fills, nothing counted
+    off(20)
+    assert pol.faults == [] and pol.acknowledge()
+    off(24)
+    assert pol.faults == []
+    off(1)  # the 25th after the acknowledgement
+    assert [f.kind for f in pol.faults] == [FaultKind.ACTUATOR_STALL]
+
+
+def test_the_spike_size_is_the_larger_of_40_n_and_10_percent_of_body_weight() -> None:
+    assert make(weight=80.0).spike_n == pytest.approx(0.10 * 80.0 * 9.80665)
+    assert make(weight=40.0).spike_n == 40.0

@@ -215,9 +215,9 @@ class Decision:
 FAULT_KINDS: tuple[FaultKind, ...] = tuple(FaultKind)
 KIND_CODE: dict[FaultKind, int] = {kind: code for code, kind in enumerate(FAULT_KINDS)}
 # Per fault kind, FAULT_SLOTS state slots from S_FAULTS + FAULT_SLOTS * code: the order in which
-# it latched (1, 2, ...; 0: not latched), its time and the two numbers its detail names (NaN
-# where it names fewer; for OUT_OF_RANGE and FORCE_JUMP the second says which variant: 1.0 for
-# the encoder, or for a spike).
+# it latched (1, 2, ...; 0: not latched; the row's first slot), its time and the two numbers its
+# detail names (0.0 where it names fewer; for OUT_OF_RANGE and FORCE_JUMP the second says which
+# variant: 1.0 for the encoder, or for a spike).
 F_ORDER, F_T, F_A, F_B, FAULT_SLOTS = range(5)
 # Who asked for the stop (S_STOP_SOURCE): the table's stop button, or a caller of request_stop.
 STOP_NONE, STOP_BUTTON, STOP_CALLER = range(3)
@@ -232,6 +232,7 @@ STOP_NONE, STOP_BUTTON, STOP_CALLER = range(3)
     S_LAST_BASE,  # the last command's base tension (N)
     S_RELEASE_STARTED,
     S_RELEASE_RATE,  # N/s of the release under way
+    S_RELEASE_T0,  # the loop time of the release's first command (valid once it started)
     S_HAVE_READING,  # 1.0 once a fresh reading was checked
     S_SEQ,  # the last fresh reading: sequence number, force, winch, stop button
     S_FORCE,
@@ -245,7 +246,7 @@ STOP_NONE, STOP_BUTTON, STOP_CALLER = range(3)
     S_HIST_N,  # winch samples in the ring (up to STALL_TICKS) and the next one's position
     S_HIST_POS,
     S_FAULTS,
-) = range(22)
+) = range(23)
 S_HIST = S_FAULTS + FAULT_SLOTS * N_KINDS
 STATE_SIZE = S_HIST + STALL_TICKS
 # Parameter slots.
@@ -310,10 +311,10 @@ def _fault_impl(  # pragma: no cover - jitted
 ) -> bool:
     """Latch a fault (SAF-10); True the first time of its kind, whose time and numbers stay."""
     row = S_FAULTS + FAULT_SLOTS * kind
-    first: bool = st[row + F_ORDER] == 0.0
+    first: bool = st[row] == 0.0  # F_ORDER
     if first:
         st[S_NFAULTS] += 1.0
-        st[row + F_ORDER] = st[S_NFAULTS]
+        st[row] = st[S_NFAULTS]
         st[row + F_T] = now
         st[row + F_A] = a
         st[row + F_B] = b
@@ -345,7 +346,7 @@ def _acknowledge_impl(st: FloatArray) -> bool:  # pragma: no cover - jitted
     if st[S_HAVE_READING] != 0.0 and st[S_STOP_PRESSED] != 0.0:
         return False
     for kind in range(N_KINDS):
-        st[S_FAULTS + FAULT_SLOTS * kind + F_ORDER] = 0.0
+        st[S_FAULTS + FAULT_SLOTS * kind] = 0.0  # F_ORDER
     st[S_NFAULTS] = 0.0
     st[S_STOPPED] = 0.0
     st[S_STOP_T] = math.nan
@@ -401,16 +402,16 @@ def _check_impl(  # pragma: no cover - jitted
     """Check a reading taken at loop time ``now`` (SAF-7, 8, 12); True when it is new."""
     last_now = st[S_LAST_NOW]
     if last_now == last_now and now - last_now > MAX_TICK_GAP_S:
-        policy_fault(st, K_LOOP_OVERRUN, now, 1000 * (now - last_now), math.nan)
+        policy_fault(st, K_LOOP_OVERRUN, now, 1000 * (now - last_now), 0.0)
     st[S_LAST_NOW] = now
     fresh: bool = st[S_HAVE_READING] == 0.0 or seq != st[S_SEQ]
     age = now - reading_t_s
     if age > MAX_READING_AGE_S:
-        policy_fault(st, K_STALE_READING, now, 1000 * age, math.nan)
+        policy_fault(st, K_STALE_READING, now, 1000 * age, 0.0)
     if stop_pressed:
         policy_request_stop(st, now, STOP_BUTTON)
     if device_fault:
-        policy_fault(st, K_DEVICE_FAULT, now, math.nan, math.nan)
+        policy_fault(st, K_DEVICE_FAULT, now, 0.0, 0.0)
     if fresh:
         _plausible(st, pa, now, force_n, winch_mm)
         st[S_HAVE_READING] = 1.0
@@ -446,7 +447,7 @@ def _plausible_impl(  # pragma: no cover - jitted
     if force_n == prev_force and force_n > STUCK_MIN_FORCE_N:
         st[S_STUCK] += 1.0
         if st[S_STUCK] >= STUCK_TICKS:
-            policy_fault(st, K_STUCK_LOAD_CELL, now, force_n, math.nan)
+            policy_fault(st, K_STUCK_LOAD_CELL, now, force_n, 0.0)
     else:
         st[S_STUCK] = 0.0
     if abs(df) > pa[P_FORCE_JUMP]:
@@ -456,9 +457,9 @@ def _plausible_impl(  # pragma: no cover - jitted
         policy_fault(st, K_FORCE_JUMP, now, spike, 1.0)
     st[S_PENDING_SPIKE] = df if abs(df) > pa[P_SPIKE] else 0.0
     if abs(dx) > MAX_WINCH_STEP_MM:
-        policy_fault(st, K_ENCODER_JUMP, now, dx, math.nan)
+        policy_fault(st, K_ENCODER_JUMP, now, dx, 0.0)
     if -df > max(SLIP_DROP_MIN_N, SLIP_DROP_FRACTION * prev_force) and dx >= -SLIP_PAYOUT_MM:
-        policy_fault(st, K_HARNESS_SLIP, now, -df, math.nan)
+        policy_fault(st, K_HARNESS_SLIP, now, -df, 0.0)
     _hist_push(st, winch_mm)
     # While releasing, the table pays out at full speed and a force below the falling command
     # is the point; only a force that stays above it (a winch that cannot pay out) is a stall
@@ -470,7 +471,7 @@ def _plausible_impl(  # pragma: no cover - jitted
     ):
         st[S_STALL] += 1.0
         if st[S_STALL] >= STALL_TICKS:
-            policy_fault(st, K_ACTUATOR_STALL, now, error, math.nan)
+            policy_fault(st, K_ACTUATOR_STALL, now, error, 0.0)
     else:
         st[S_STALL] = 0.0
 
@@ -485,7 +486,7 @@ def _record_impl(  # pragma: no cover - jitted
     """Append one clamp row to ``out``."""
     n = int(out[O_NCLAMPS])
     row = O_ROWS + ROW_SIZE * n
-    out[row + R_STAGE] = stage
+    out[row] = stage  # R_STAGE
     out[row + R_BEFORE] = before
     out[row + R_LIMIT] = limit
     out[row + R_AFTER] = after
@@ -539,10 +540,11 @@ def _constrain_impl(  # pragma: no cover - jitted
 policy_constrain = _jit(_constrain_impl)
 
 
-def _release_impl(st: FloatArray, out: FloatArray) -> None:  # pragma: no cover - jitted
+def _release_impl(st: FloatArray, now: float, out: FloatArray) -> None:  # pragma: no cover - jitted
     """A controlled ramp to zero from the last command, within STOP_RELEASE_S (SAF-6)."""
     if st[S_RELEASE_STARTED] == 0.0:
         st[S_RELEASE_STARTED] = 1.0
+        st[S_RELEASE_T0] = now
         st[S_RELEASE_RATE] = max(STOP_MIN_RATE_N_S, st[S_LAST_CMD] / STOP_RELEASE_S)
     step = st[S_RELEASE_RATE] * TICK_S
     force = st[S_LAST_CMD] - step
@@ -570,9 +572,9 @@ def _decide_impl(  # pragma: no cover - jitted
     out: FloatArray,
 ) -> None:
     """The command to write (SAF-1, 6): the clamped proposal, a hold, or the release; commits
-    it as the last command. ``now`` is the caller's time (the core needs none of its own)."""
+    it as the last command. ``now`` is the loop time (kept as the start of a release)."""
     if st[S_RELEASING] != 0.0 or (not has_proposal and st[S_HAVE_READING] == 0.0):
-        _release(st, out)
+        _release(st, now, out)
     elif not has_proposal:
         # No fresh reading this tick: repeat the last safe setpoint to keep the table's
         # watchdog fed; freshness (SAF-7) turns a longer gap into a fault.
@@ -620,7 +622,8 @@ def policy_params(protocol: Protocol, clinician_max_force_n: float | None = None
     pa[P_MAX_RISE] = MAX_RISE_N_S[region]
     pa[P_FORCE_JUMP] = FORCE_JUMP_CAP_FRACTION * body_weight_cap_n + FORCE_JUMP_SLACK_N
     pa[P_SPIKE] = max(SPIKE_MIN_N, SPIKE_BW_FRACTION * bw_n)
-    pa[P_CAP_CLINICIAN] = math.nan if clinician_max_force_n is None else clinician_max_force_n
+    no_limit = math.nan
+    pa[P_CAP_CLINICIAN] = clinician_max_force_n if clinician_max_force_n is not None else no_limit
     pa[P_CAP_PROTOCOL] = protocol.peak_force_n
     pa[P_CAP_BODY_WEIGHT] = body_weight_cap_n
     pa[P_CAP_DEVICE] = DEVICE_MAX_FORCE_N
@@ -679,6 +682,10 @@ def policy_warm_up() -> None:
     # pragma: no mutate end
 
 
+# What ``decide`` passes the core for "no proposal" (numbers it does not read).
+_NO_PROPOSAL = Command(0.0, 0.0, 0.0)
+
+
 class SafetyPolicy:
     """The checks and the clamp chain for one session; pure state, time passed in.
 
@@ -705,17 +712,16 @@ class SafetyPolicy:
         self.max_rise_n_s = float(pa[P_MAX_RISE])
         self.force_jump_n = float(pa[P_FORCE_JUMP])
         self.spike_n = float(pa[P_SPIKE])
-        # The reason of each stage of the chain, by stage code (the invalid ones name the value).
-        self._reasons = (
-            "",
-            "the clinician's limit for this patient",
-            "the protocol's peak force",
-            f"{BODY_WEIGHT_CAP[self.region]:.0%} of body weight ({self.region.value})",
-            "the table's hard limit",
-            f"rise limited to {self.max_rise_n_s:g} N/s",
-            "",
-            "base tension above the setpoint",
-        )
+        # The reason of each stage of the chain by stage code (the two invalid ones name the value).
+        cap = BODY_WEIGHT_CAP[self.region]
+        self._reasons = {
+            C_CLINICIAN: "the clinician's limit for this patient",
+            C_PROTOCOL: "the protocol's peak force",
+            C_BODY_WEIGHT_CAP: f"{cap:.0%} of body weight ({self.region.value})",
+            C_DEVICE_LIMIT: "the table's hard limit",
+            C_RATE_RISE: f"rise limited to {self.max_rise_n_s:g} N/s",
+            C_BASE_ABOVE_SETPOINT: "base tension above the setpoint",
+        }
         self._st = policy_state_new()
         self._out = np.zeros(OUT_SIZE)
         self.faults: list[FaultRecord] = []
@@ -751,7 +757,7 @@ class SafetyPolicy:
 
     def fault(self, kind: FaultKind, now: float, detail: str = "") -> None:
         """Latch a fault (SAF-10); the first record of each kind is kept."""
-        if policy_fault(self._st, KIND_CODE[kind], float(now), math.nan, math.nan):
+        if policy_fault(self._st, KIND_CODE[kind], float(now), 0.0, 0.0):
             self.faults.append(FaultRecord(kind, now, detail))
 
     def request_stop(self, now: float, reason: str = "patient stop") -> None:
@@ -794,7 +800,7 @@ class SafetyPolicy:
         known = len(self.faults)
         new: list[tuple[float, int]] = []
         for code in range(N_KINDS):
-            order = st[S_FAULTS + FAULT_SLOTS * code + F_ORDER]
+            order = st[S_FAULTS + FAULT_SLOTS * code]  # F_ORDER
             if order > known:
                 new.append((float(order), code))
         for _, code in sorted(new):
@@ -808,11 +814,9 @@ class SafetyPolicy:
     def decide(self, proposal: Command | None, now: float) -> Decision:
         """The command to write: the clamped proposal, a hold, or the release (SAF-1, 6)."""
         out = self._out
-        if proposal is None:
-            policy_decide(self._st, self._pa, False, math.nan, math.nan, float(now), out)
-        else:
-            force, base = float(proposal.force_n), float(proposal.base_n)
-            policy_decide(self._st, self._pa, True, force, base, float(now), out)
+        p = proposal if proposal is not None else _NO_PROPOSAL
+        has = proposal is not None
+        policy_decide(self._st, self._pa, has, float(p.force_n), float(p.base_n), float(now), out)
         decision = self._decision(out, proposal, now)
         self.last_command = decision.command
         self.last_clamps = decision.clamps
@@ -843,7 +847,7 @@ class SafetyPolicy:
         clamps: list[Clamp] = []
         for i in range(int(out[O_NCLAMPS])):
             row = O_ROWS + ROW_SIZE * i
-            stage = int(out[row + R_STAGE])
+            stage = int(out[row])  # R_STAGE
             if stage == C_INVALID:
                 reason = f"not a usable force ({proposal.force_n!r})"
             elif stage == C_BASE_INVALID:
