@@ -20,6 +20,8 @@ basic tension is always maintained".
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +53,16 @@ from spinecare.therapy.profile import (
 from spinecare.vocab import TICK_S
 
 FloatArray = npt.NDArray[np.float64]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(fn: _F) -> _F:
+    """Compile a core function (numba's disk cache); uncompiled under NUMBA_DISABLE_JIT=1.
+
+    ``njit(...)(fn)`` rather than a decorator: mutmut leaves decorated functions alone, and
+    mutation testing runs the core uncompiled (scripts/mutate.py)."""
+    return cast(_F, njit(cache=True, nogil=True)(fn))  # pragma: no mutate
+
 
 # Phase codes, in the order of ``profile.Phase`` (PHASES maps them back).
 PRETENSION, RAMP_UP, HOLD, RAMP_DOWN, REST = 0, 1, 2, 3, 4
@@ -160,12 +172,11 @@ def _set_cycle(
     cs[at + 4] = static
 
 
-_set_cycle_c = njit(cache=True)(_set_cycle)
+_set_cycle_c = _jit(_set_cycle)
 
 
 # -- public queries -----------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def controller_elapsed_s(cs: FloatArray, now: float) -> float:  # pragma: no cover - jitted
+def _controller_elapsed_s_impl(cs: FloatArray, now: float) -> float:  # pragma: no cover - jitted
     """Traction time so far: a pause stops this clock."""
     start = cs[S_START]
     if start != start:
@@ -174,8 +185,10 @@ def controller_elapsed_s(cs: FloatArray, now: float) -> float:  # pragma: no cov
     return float((now if paused_at != paused_at else paused_at) - start)
 
 
-@njit(cache=True, nogil=True)
-def controller_level_n(cs: FloatArray) -> float:  # pragma: no cover - jitted
+controller_elapsed_s = _jit(_controller_elapsed_s_impl)
+
+
+def _controller_level_n_impl(cs: FloatArray) -> float:  # pragma: no cover - jitted
     """The level the current cycle pulls to: its share of the span from base to the (possibly
     lowered) peak."""
     frac = cs[S_CYCLE + 1]
@@ -184,8 +197,10 @@ def controller_level_n(cs: FloatArray) -> float:  # pragma: no cover - jitted
     return float(cs[S_BASE] + frac * (cs[S_PEAK] - cs[S_BASE]))
 
 
-@njit(cache=True, nogil=True)
-def controller_pause(cs: FloatArray, now: float) -> None:  # pragma: no cover - jitted
+controller_level_n = _jit(_controller_level_n_impl)
+
+
+def _controller_pause_impl(cs: FloatArray, now: float) -> None:  # pragma: no cover - jitted
     """Hold the current force and stop the session clock (not during the final release)."""
     if (
         cs[S_PAUSED_AT] != cs[S_PAUSED_AT]
@@ -196,8 +211,10 @@ def controller_pause(cs: FloatArray, now: float) -> None:  # pragma: no cover - 
         cs[S_PAUSED_AT] = now
 
 
-@njit(cache=True, nogil=True)
-def controller_resume(cs: FloatArray, now: float) -> None:  # pragma: no cover - jitted
+controller_pause = _jit(_controller_pause_impl)
+
+
+def _controller_resume_impl(cs: FloatArray, now: float) -> None:  # pragma: no cover - jitted
     """Continue where PAUSE stopped: every phase timer moves on by the time paused."""
     paused_at = cs[S_PAUSED_AT]
     if paused_at != paused_at:
@@ -217,8 +234,12 @@ def controller_resume(cs: FloatArray, now: float) -> None:  # pragma: no cover -
 
 
 # -- the tick -----------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def controller_update(  # pragma: no cover - jitted
+
+
+controller_resume = _jit(_controller_resume_impl)
+
+
+def _controller_update_impl(  # pragma: no cover - jitted
     cs: FloatArray,
     cp: FloatArray,
     gs: FloatArray,
@@ -291,8 +312,10 @@ def controller_update(  # pragma: no cover - jitted
     return flags
 
 
-@njit(cache=True, nogil=True)
-def _step_phase(  # pragma: no cover - jitted
+controller_update = _jit(_controller_update_impl)
+
+
+def _step_phase_impl(  # pragma: no cover - jitted
     cs: FloatArray,
     cp: FloatArray,
     gs: FloatArray,
@@ -370,8 +393,14 @@ def _step_phase(  # pragma: no cover - jitted
 
 
 # -- the programme ------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _cycle_fits(cs: FloatArray, cp: FloatArray, now: float) -> bool:  # pragma: no cover - jitted
+
+
+_step_phase = _jit(_step_phase_impl)
+
+
+def _cycle_fits_impl(
+    cs: FloatArray, cp: FloatArray, now: float
+) -> bool:  # pragma: no cover - jitted
     """Choose the programme's next cycle and start it only if its ramp and whole hold end before
     the traction time does: a pull that would be cut short by the final release is no treatment,
     only a load. Before regressive steps, a cycle must also leave them their time; a stage with
@@ -402,8 +431,10 @@ def _cycle_fits(cs: FloatArray, cp: FloatArray, now: float) -> bool:  # pragma: 
     return False
 
 
-@njit(cache=True, nogil=True)
-def _fits(  # pragma: no cover - jitted
+_cycle_fits = _jit(_cycle_fits_impl)
+
+
+def _fits_impl(  # pragma: no cover - jitted
     cs: FloatArray,
     cp: FloatArray,
     now: float,
@@ -428,8 +459,10 @@ def _fits(  # pragma: no cover - jitted
     return False
 
 
-@njit(cache=True, nogil=True)
-def _regressive_left_s(cs: FloatArray, cp: FloatArray) -> float:  # pragma: no cover - jitted
+_fits = _jit(_fits_impl)
+
+
+def _regressive_left_s_impl(cs: FloatArray, cp: FloatArray) -> float:  # pragma: no cover - jitted
     """Nominal time the regressive steps not yet begun need (with a margin per cycle)."""
     return regressive_seconds(
         int(cp[P_REG_STEPS]),
@@ -444,15 +477,21 @@ def _regressive_left_s(cs: FloatArray, cp: FloatArray) -> float:  # pragma: no c
     )
 
 
-@njit(cache=True, nogil=True)
-def _enter(cs: FloatArray, stage: int) -> None:  # pragma: no cover - jitted
+_regressive_left_s = _jit(_regressive_left_s_impl)
+
+
+def _enter_impl(cs: FloatArray, stage: int) -> None:  # pragma: no cover - jitted
     if cs[S_STAGE] != stage:
         cs[S_STAGE] = stage
         cs[S_STAGE_CYCLES] = 0.0
 
 
-@njit(cache=True, nogil=True)
-def _hold_over(cs: FloatArray, cp: FloatArray, now: float) -> bool:  # pragma: no cover - jitted
+_enter = _jit(_enter_impl)
+
+
+def _hold_over_impl(
+    cs: FloatArray, cp: FloatArray, now: float
+) -> bool:  # pragma: no cover - jitted
     """A hold ends after its time; static mode's pull when the rest of the programme (the ramp
     down to base and any regressive steps) needs the time left; a cyclic peak at once."""
     if cs[S_CYCLE + 4] > 0.5:
@@ -466,8 +505,10 @@ def _hold_over(cs: FloatArray, cp: FloatArray, now: float) -> bool:  # pragma: n
     return bool(now >= cs[S_PHASE_END])
 
 
-@njit(cache=True, nogil=True)
-def _begin_ramp(  # pragma: no cover - jitted
+_hold_over = _jit(_hold_over_impl)
+
+
+def _begin_ramp_impl(  # pragma: no cover - jitted
     cs: FloatArray, cp: FloatArray, gs: FloatArray, now: float
 ) -> None:
     for i in range(5):
@@ -484,8 +525,12 @@ def _begin_ramp(  # pragma: no cover - jitted
 
 
 # -- guarding -----------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _log_event(  # pragma: no cover - jitted
+
+
+_begin_ramp = _jit(_begin_ramp_impl)
+
+
+def _log_event_impl(  # pragma: no cover - jitted
     cs: FloatArray, ev: FloatArray, now: float, force: float, source: int
 ) -> None:
     """A new row; a full log (see ``event_capacity``) overwrites its last row."""
@@ -505,8 +550,10 @@ def _log_event(  # pragma: no cover - jitted
     cs[S_NEV] = n + 1
 
 
-@njit(cache=True, nogil=True)
-def _start_guarding(  # pragma: no cover - jitted
+_log_event = _jit(_log_event_impl)
+
+
+def _start_guarding_impl(  # pragma: no cover - jitted
     cs: FloatArray, cp: FloatArray, ev: FloatArray, now: float, force: float, source: int
 ) -> None:
     phase = cs[S_PHASE]
@@ -524,8 +571,10 @@ def _start_guarding(  # pragma: no cover - jitted
     cs[S_WAIT_START] = now
 
 
-@njit(cache=True, nogil=True)
-def _remember_winch(  # pragma: no cover - jitted
+_start_guarding = _jit(_start_guarding_impl)
+
+
+def _remember_winch_impl(  # pragma: no cover - jitted
     cs: FloatArray, cp: FloatArray, now: float, winch: float
 ) -> None:
     """Winch positions over the last ``relax_window_s`` (only needed while guarding)."""
@@ -547,8 +596,10 @@ def _remember_winch(  # pragma: no cover - jitted
     cs[S_HIST_LEN] = n
 
 
-@njit(cache=True, nogil=True)
-def _relaxed(  # pragma: no cover - jitted
+_remember_winch = _jit(_remember_winch_impl)
+
+
+def _relaxed_impl(  # pragma: no cover - jitted
     cs: FloatArray, cp: FloatArray, ev: FloatArray, now: float, alarm: bool
 ) -> bool:
     row = (int(cs[S_NEV]) - 1) * EV_COLS
@@ -565,8 +616,10 @@ def _relaxed(  # pragma: no cover - jitted
     return bool(speed <= cp[P_RELAX_STILL])
 
 
-@njit(cache=True, nogil=True)
-def _end_guarding(  # pragma: no cover - jitted
+_relaxed = _jit(_relaxed_impl)
+
+
+def _end_guarding_impl(  # pragma: no cover - jitted
     cs: FloatArray, cp: FloatArray, gs: FloatArray, gp: FloatArray, ev: FloatArray, now: float
 ) -> None:
     row = (int(cs[S_NEV]) - 1) * EV_COLS
@@ -598,3 +651,6 @@ def _end_guarding(  # pragma: no cover - jitted
         cs[S_PHASE] = REST
         cs[S_PHASE_END] = now + cs[S_REST_LEFT]
         ev[row + E_RAMP_AFTER] = cp[P_RAMP_UP]
+
+
+_end_guarding = _jit(_end_guarding_impl)
