@@ -17,9 +17,9 @@ Two passes, on a copy of ``src/``, ``tests/`` and ``pyproject.toml`` in a tempor
    would never call a mutant). mutmut leaves decorated functions alone, which is why the core
    is compiled with ``njit(...)(fn)`` instead of ``@njit``.
 2. mutmut mutates code inside functions only; the limits of the policy are module constants.
-   Each numeric literal of a module-level constant of ``safety.py`` is therefore moved as well
-   (integers by +-1, other numbers by x1.5 and /1.5), by setting the changed value on the
-   module before the tests run.
+   Each numeric literal of a public module-level constant of ``safety.py`` is therefore moved
+   as well (integers by +-1, other numbers by x1.5 and /1.5), by setting the changed value on
+   the module before the tests run (uncompiled, so the functions read the changed value).
 
 Not part of ``make test``: it takes several minutes on two shared cores (``make mutate`` runs
 it under ``nice``). ``--keep`` keeps the temporary directory (``mutmut show NAME`` there).
@@ -292,7 +292,10 @@ if spec:
 
 
 def constant_mutants(path: Path) -> list[tuple[str, int, str, str]]:
-    """(constant, line, description, mutated expression) for each numeric literal moved."""
+    """(constant, line, description, mutated expression) for each numeric literal moved.
+
+    The limits are the public constants; a private one (``_NO_PROPOSAL``) is plumbing, and the
+    core's slot numbers are unpacked from ``range`` (no single name to move)."""
     source = path.read_text(encoding="utf-8")
     out: list[tuple[str, int, str, str]] = []
     for node in ast.parse(source).body:
@@ -301,6 +304,7 @@ def constant_mutants(path: Path) -> list[tuple[str, int, str, str]]:
             and len(node.targets) == 1
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id.isupper()
+            and not node.targets[0].id.startswith("_")
         ):
             continue
         name = node.targets[0].id
