@@ -9,13 +9,13 @@ Two passes, on a copy of ``src/``, ``tests/`` and ``pyproject.toml`` in a tempor
 (nothing in the checkout changes but the report, so this runs the same on a clean clone):
 
 1. mutmut 3 mutates every function and method of ``therapy/safety.py`` and the guarding reaction
-   of ``therapy/controller.py`` (``_start_guarding``, ``_end_guarding``, ``_relaxed``,
-   ``_remember_winch``, the GUARD_* branches of ``_step_phase`` and the guarding branches of
-   ``update``), and runs the tests that cover each mutated function. The policy's rules are
-   numba-compiled functions (``policy_check``, ``policy_decide``, ...); every test runs with
-   NUMBA_DISABLE_JIT=1, so that they run as the Python source mutmut mutated (compiled code
-   would never call a mutant). mutmut leaves decorated functions alone, which is why the core
-   is compiled with ``njit(...)(fn)`` instead of ``@njit``.
+   of the controller's compiled core ``therapy/controller_core.py`` (``_start_guarding_impl``,
+   ``_end_guarding_impl``, ``_relaxed_impl``, ``_remember_winch_impl``, the GUARD_* branches of
+   ``_step_phase_impl`` and the guarding branches of ``_controller_update_impl``), and runs the
+   tests that cover each mutated function. Both cores are numba-compiled functions; every test
+   runs with NUMBA_DISABLE_JIT=1, so that they run as the Python source mutmut mutated
+   (compiled code would never call a mutant). mutmut leaves decorated functions alone, which is
+   why the cores are compiled with ``njit(...)(fn)`` instead of ``@njit``.
 2. mutmut mutates code inside functions only; the limits of the policy are module constants.
    Each numeric literal of a public module-level constant of ``safety.py`` is therefore moved
    as well (integers by +-1, other numbers by x1.5 and /1.5), by setting the changed value on
@@ -46,7 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAFETY = "src/spinecare/therapy/safety.py"
-CONTROLLER = "src/spinecare/therapy/controller.py"
+CONTROLLER = "src/spinecare/therapy/controller_core.py"
 TESTS = (
     "tests/therapy/test_safety.py",
     "tests/runtime/test_guard.py",
@@ -60,13 +60,15 @@ CONSTANT_TESTS = (TESTS[0], TESTS[1], TESTS[3], TESTS[4])
 # Compiled code never calls a mutant: the tests run the compiled functions as Python.
 NO_JIT = {"NUMBA_DISABLE_JIT": "1"}
 CONTROLLER_FUNCTIONS = (
-    "_start_guarding",
-    "_end_guarding",
-    "_relaxed",
-    "_remember_winch",
-    "_step_phase",
-    "update",
+    "_start_guarding_impl",
+    "_end_guarding_impl",
+    "_relaxed_impl",
+    "_remember_winch_impl",
+    "_step_phase_impl",
+    "_controller_update_impl",
 )
+# Of these two only the guarding lines count (the other phases are not this test's subject).
+CONTROLLER_SPLIT = ("_step_phase_impl", "_controller_update_impl")
 # Functions of safety.py by area of docs/safety.md: the compiled core (``_*_impl``, the Python
 # source of each ``policy_*`` function and its helpers) and the wrapper that builds the records.
 SAFETY_AREAS = {
@@ -160,7 +162,7 @@ def _mutmut(work: Path, children: int, log: Path, names: list[str]) -> None:
 def run_mutmut(work: Path, children: int, log: Path) -> None:
     """Generate the mutants (and the test coverage of each function) with one cheap run, then
     run exactly the mutants of the areas: all of safety.py, and of controller.py those of the
-    guarding functions and of the guarding lines of ``update`` and ``_step_phase``."""
+    guarding functions and of the guarding lines of its update and phase step."""
     _mutmut(work, children, log, ["spinecare.therapy.safety.xǁSafetyPolicyǁrequest_stop*"])
     names = [m.name for m in _mutants(work, with_status=False)]
     _mutmut(work, children, log, names)
@@ -182,15 +184,15 @@ def _def_lines(path: Path) -> dict[str, tuple[int, int]]:
 
 
 def _guarding_lines(path: Path) -> set[int]:
-    """Lines of ``update`` and ``_step_phase`` that belong to the guarding reaction: the
-    branches that test a GUARD_* phase or the alarm, and any line naming a GUARD_* phase or
+    """Lines of the controller's update and phase step that belong to the guarding reaction:
+    the branches that test a GUARD_* phase or the alarm, and any line naming a GUARD_* phase or
     the alarm's rising edge."""
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines()
     tree = ast.parse(source)
     keep: set[int] = set()
     for fn in ast.walk(tree):
-        if not (isinstance(fn, ast.FunctionDef) and fn.name in ("update", "_step_phase")):
+        if not (isinstance(fn, ast.FunctionDef) and fn.name in CONTROLLER_SPLIT):
             continue
         for node in ast.walk(fn):
             if isinstance(node, ast.If):
@@ -199,7 +201,7 @@ def _guarding_lines(path: Path) -> set[int]:
                     end = max(s.end_lineno or s.lineno for s in node.body)
                     keep.update(range(node.lineno, end + 1))
         end_fn = fn.end_lineno or fn.lineno
-        named = ("GUARD_", "rising", "_alarm_before")
+        named = ("GUARD_", "rising", "ALARM_BEFORE")
         keep.update(
             i for i in range(fn.lineno, end_fn + 1) if any(n in lines[i - 1] for n in named)
         )
@@ -265,7 +267,7 @@ def _mutants(work: Path, *, with_status: bool = True) -> list[Mutant]:
                 line, diff = _locate(get_diff_for_mutant(name, path=rel), defs[function], source)
                 if rel == SAFETY:
                     area = SAFETY_AREAS.get(function, "reporting")
-                elif function.endswith(("._step_phase", ".update")) and line not in guarding:
+                elif function in CONTROLLER_SPLIT and line not in guarding:
                     continue  # the other phases of the controller: not this test's subject
                 else:
                     area = "controller guarding reaction"
