@@ -10,7 +10,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from spinecare.therapy import controller_core as core
 from spinecare.therapy.controller import ControllerSettings, DecompressionController, GuardingEvent
 from spinecare.therapy.guarding import ForceGuardingDetector, ForceGuardingUpdate
 from spinecare.therapy.profile import Phase
@@ -477,3 +480,106 @@ def test_a_contraction_at_rest_is_waited_out_with_the_real_detector(
     ev = ctrl.events[0]
     assert ev.phase == "rest" and ev.onset_s == pytest.approx(t0)
     assert ev.time_to_relax_s is not None and ev.time_to_relax_s > 4.0
+
+
+def test_a_second_pair_of_onsets_near_the_lowered_peak_lowers_it_again() -> None:
+    """The count of strikes restarts after a lowering: two more lower the peak once more."""
+    p = Patient()
+    p.strike(_ramping_at(p, 256.0))
+    p.strike(_ramping_at(p, 256.0))
+    once = p.ctrl.peak_n
+    assert once < 300.0
+    p.strike(_ramping_at(p, 0.9 * once))
+    assert p.ctrl.peak_n == once
+    fourth = p.strike(_ramping_at(p, 0.9 * once))
+    assert p.ctrl.peak_n == pytest.approx(0.9 * fourth.target_at_onset_n)
+    assert p.ctrl.peak_n < once
+
+
+def test_a_new_contraction_while_waiting_is_logged_with_its_force_and_its_peak() -> None:
+    """At base, 1.2 s after the wait began: a new event with the force at its onset; its peak is
+    the largest force while it lasts, whatever came before or after."""
+    p = Patient()
+    _, t_wait = _to_wait(p)
+    p.until(lambda: p.now - t_wait >= 1.2)
+    p.tick(tense=True, extra_n=40.0)
+    p.tick(tense=True, extra_n=80.0)
+    p.tick(tense=True, extra_n=20.0)
+    assert len(p.ctrl.events) == 2
+    ev = p.ctrl.events[1]
+    assert ev.phase == "guard_wait"
+    assert ev.force_at_onset_n == 190.0 and ev.target_at_onset_n == 150.0
+    assert ev.peak_force_n == 230.0
+    first = p.ctrl.events[0]
+    assert first.peak_force_n == first.force_at_onset_n  # the earlier event keeps its own
+
+
+class _WindowOracle:
+    """The relaxation rule written out on a plain list: the winch samples of the wait (one per
+    tick at base, and the tick of the onset), trimmed to the newest sample at least 0.5 s old
+    and everything after it; relaxed when the wait is 2 s old and the winch moved at most
+    0.25 mm/s over that span, or 20 s after the onset."""
+
+    def __init__(self, onset_s: float) -> None:
+        self.onset_s = onset_s
+        self.hist: list[tuple[float, float]] = []
+
+    def relaxed(self, now: float, winch: float, wait_start: float) -> bool:
+        self.hist.append((now, winch))
+        while len(self.hist) > 2 and self.hist[1][0] <= now - 0.5:
+            self.hist.pop(0)
+        if now - self.onset_s >= 20.0:
+            return True
+        if now - wait_start < 2.0:
+            return False
+        (t0, x0), (t1, x1) = self.hist[0], self.hist[-1]
+        return abs(x1 - x0) / max(t1 - t0, TICK_S) <= 0.25
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 150), st.sampled_from([-0.3, -0.1, -0.01, 0.01, 0.1, 0.3])),
+        max_size=8,
+    )
+)
+@settings(max_examples=25, deadline=None)
+def test_the_relaxation_is_judged_on_the_last_half_second_of_winch_motion(
+    steps: list[tuple[int, float]],
+) -> None:
+    """Winch steps at random ticks of the wait: the wait ends on the very tick the rule says."""
+    p = Patient()
+    onset, t_wait = _to_wait(p)
+    oracle = _WindowOracle(onset)
+    moves = dict(steps)
+    expected: float | None = None
+    for i in range(1100):  # up to 22 s: past the 20 s limit
+        if i in moves:
+            p._creep_mm += moves[i]
+        now = p.now
+        winch = p.force / 10.0 + p._creep_mm
+        if oracle.relaxed(now, winch, t_wait):
+            expected = now
+        p.tick()
+        if expected is not None or p.ctrl.phase is not Phase.GUARD_WAIT:
+            break
+    assert expected is not None
+    assert p.ctrl.events[0].relaxed_s == expected
+
+
+def test_updates_faster_than_the_window_keep_the_newest_winch_samples() -> None:
+    """Updates closer together than a tick (a hostile or broken clock) fill the winch history
+    faster than the window trims it: it keeps the newest samples, in order, and never grows."""
+    ctrl = DecompressionController(GUARD_PROTO)
+    st_, cp = ctrl.state, ctrl.params
+    cap = int(cp[core.P_HIST_CAP])
+    for i in range(cap + 10):
+        core._remember_winch(st_, cp, 5.0, float(i))
+    n, head = int(st_[core.S_HIST_LEN]), int(st_[core.S_HIST_HEAD])
+    assert n == cap
+    kept = [st_[core.S_HIST + 2 * ((head + j) % cap) + 1] for j in range(n)]
+    assert kept == [float(i) for i in range(10, cap + 10)]
+    # A later sample trims what is older than the window, down to the newest old one.
+    core._remember_winch(st_, cp, 6.0, -1.0)
+    n, head = int(st_[core.S_HIST_LEN]), int(st_[core.S_HIST_HEAD])
+    assert n == 2
+    assert st_[core.S_HIST + 2 * head + 1] == float(cap + 9)

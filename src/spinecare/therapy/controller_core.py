@@ -304,12 +304,11 @@ def _controller_update_impl(  # pragma: no cover - jitted
     # What the table's watchdog may fall back to: never above the setpoint, and nothing once the
     # final release has begun.
     cs[S_CMD_BASE] = 0.0 if released else min(cs[S_BASE], cs[S_TARGET])
-    flags = 0
     if phase == DONE:
-        flags += FLAG_RELEASE
+        return FLAG_RELEASE
     if phase in (GUARD_RELEASE, GUARD_WAIT):
-        flags += FLAG_GUARDING
-    return flags
+        return FLAG_GUARDING
+    return 0
 
 
 controller_update = _jit(_controller_update_impl)
