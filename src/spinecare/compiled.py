@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from numba import njit
 from numba.core import caching
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _PACKAGE = Path(__file__).resolve().parent
 # What compiled code can reach: the cores and the constants they freeze at compile time.
@@ -44,34 +48,34 @@ def _ours(py_file: str) -> bool:
         return False
 
 
-class _InTree(caching.InTreeCacheLocator):
-    """Next to the source (``__pycache__``), keyed on the whole set of cores."""
+class _Keyed:
+    """The stamp of numba's own locator plus the digest of every compiled module; only for
+    functions of this package."""
 
     def get_source_stamp(self) -> Any:
-        return (super().get_source_stamp(), sources_digest())  # type: ignore[no-untyped-call]
+        return (super().get_source_stamp(), sources_digest())  # type: ignore[misc]
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> Any:
-        return (
-            super().from_function(py_func, py_file)  # type: ignore[no-untyped-call]
-            if _ours(py_file)
-            else None
-        )
+        if not _ours(py_file):
+            return None
+        return super().from_function(py_func, py_file)  # type: ignore[misc]
 
 
-class _UserWide(caching.UserWideCacheLocator):
-    """The user's cache directory when the package's own is read-only; same key."""
+class _InTree(_Keyed, caching.InTreeCacheLocator):
+    """Next to the source (``__pycache__``)."""
 
-    def get_source_stamp(self) -> Any:
-        return (super().get_source_stamp(), sources_digest())  # type: ignore[no-untyped-call]
 
-    @classmethod
-    def from_function(cls, py_func: Any, py_file: str) -> Any:
-        return (
-            super().from_function(py_func, py_file)  # type: ignore[no-untyped-call]
-            if _ours(py_file)
-            else None
-        )
+class _UserWide(_Keyed, caching.UserWideCacheLocator):
+    """The user's cache directory when the package's own is read-only."""
+
+
+def jit_core(fn: F) -> F:
+    """Compile a core function with numba's disk cache; uncompiled under NUMBA_DISABLE_JIT=1.
+
+    ``njit(...)(fn)`` rather than a decorator: mutmut leaves decorated functions alone, and
+    mutation testing runs the cores uncompiled (scripts/mutate.py)."""
+    return cast(F, njit(cache=True, nogil=True)(fn))
 
 
 def _install() -> None:

@@ -20,15 +20,12 @@ basic tension is always maintained".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 from numba.extending import register_jitable
 
-import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
+from spinecare.compiled import jit_core  # numba cache keyed on every core's source
 from spinecare.therapy.guarding import (
     G_SCORE,
     guarding_clear,
@@ -53,15 +50,6 @@ from spinecare.therapy.profile import (
 from spinecare.vocab import TICK_S
 
 FloatArray = npt.NDArray[np.float64]
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _jit(fn: _F) -> _F:
-    """Compile a core function (numba's disk cache); uncompiled under NUMBA_DISABLE_JIT=1.
-
-    ``njit(...)(fn)`` rather than a decorator: mutmut leaves decorated functions alone, and
-    mutation testing runs the core uncompiled (scripts/mutate.py)."""
-    return cast(_F, njit(cache=True, nogil=True)(fn))  # pragma: no mutate
 
 
 # Phase codes, in the order of ``profile.Phase`` (PHASES maps them back).
@@ -172,7 +160,7 @@ def _set_cycle(
     cs[at + 4] = static
 
 
-_set_cycle_c = _jit(_set_cycle)
+_set_cycle_c = jit_core(_set_cycle)
 
 
 # -- public queries -----------------------------------------------------------------------------
@@ -185,7 +173,7 @@ def _controller_elapsed_s_impl(cs: FloatArray, now: float) -> float:  # pragma: 
     return float((now if paused_at != paused_at else paused_at) - start)
 
 
-controller_elapsed_s = _jit(_controller_elapsed_s_impl)
+controller_elapsed_s = jit_core(_controller_elapsed_s_impl)
 
 
 def _controller_level_n_impl(cs: FloatArray) -> float:  # pragma: no cover - jitted
@@ -197,7 +185,7 @@ def _controller_level_n_impl(cs: FloatArray) -> float:  # pragma: no cover - jit
     return float(cs[S_BASE] + frac * (cs[S_PEAK] - cs[S_BASE]))
 
 
-controller_level_n = _jit(_controller_level_n_impl)
+controller_level_n = jit_core(_controller_level_n_impl)
 
 
 def _controller_pause_impl(cs: FloatArray, now: float) -> None:  # pragma: no cover - jitted
@@ -211,7 +199,7 @@ def _controller_pause_impl(cs: FloatArray, now: float) -> None:  # pragma: no co
         cs[S_PAUSED_AT] = now
 
 
-controller_pause = _jit(_controller_pause_impl)
+controller_pause = jit_core(_controller_pause_impl)
 
 
 def _controller_resume_impl(cs: FloatArray, now: float) -> None:  # pragma: no cover - jitted
@@ -236,7 +224,7 @@ def _controller_resume_impl(cs: FloatArray, now: float) -> None:  # pragma: no c
 # -- the tick -----------------------------------------------------------------------------------
 
 
-controller_resume = _jit(_controller_resume_impl)
+controller_resume = jit_core(_controller_resume_impl)
 
 
 def _controller_update_impl(  # pragma: no cover - jitted
@@ -311,7 +299,7 @@ def _controller_update_impl(  # pragma: no cover - jitted
     return 0
 
 
-controller_update = _jit(_controller_update_impl)
+controller_update = jit_core(_controller_update_impl)
 
 
 def _step_phase_impl(  # pragma: no cover - jitted
@@ -394,7 +382,7 @@ def _step_phase_impl(  # pragma: no cover - jitted
 # -- the programme ------------------------------------------------------------------------------
 
 
-_step_phase = _jit(_step_phase_impl)
+_step_phase = jit_core(_step_phase_impl)
 
 
 def _cycle_fits_impl(
@@ -430,7 +418,7 @@ def _cycle_fits_impl(
     return False
 
 
-_cycle_fits = _jit(_cycle_fits_impl)
+_cycle_fits = jit_core(_cycle_fits_impl)
 
 
 def _fits_impl(  # pragma: no cover - jitted
@@ -458,7 +446,7 @@ def _fits_impl(  # pragma: no cover - jitted
     return False
 
 
-_fits = _jit(_fits_impl)
+_fits = jit_core(_fits_impl)
 
 
 def _regressive_left_s_impl(cs: FloatArray, cp: FloatArray) -> float:  # pragma: no cover - jitted
@@ -476,7 +464,7 @@ def _regressive_left_s_impl(cs: FloatArray, cp: FloatArray) -> float:  # pragma:
     )
 
 
-_regressive_left_s = _jit(_regressive_left_s_impl)
+_regressive_left_s = jit_core(_regressive_left_s_impl)
 
 
 def _enter_impl(cs: FloatArray, stage: int) -> None:  # pragma: no cover - jitted
@@ -485,7 +473,7 @@ def _enter_impl(cs: FloatArray, stage: int) -> None:  # pragma: no cover - jitte
         cs[S_STAGE_CYCLES] = 0.0
 
 
-_enter = _jit(_enter_impl)
+_enter = jit_core(_enter_impl)
 
 
 def _hold_over_impl(
@@ -504,7 +492,7 @@ def _hold_over_impl(
     return bool(now >= cs[S_PHASE_END])
 
 
-_hold_over = _jit(_hold_over_impl)
+_hold_over = jit_core(_hold_over_impl)
 
 
 def _begin_ramp_impl(  # pragma: no cover - jitted
@@ -526,7 +514,7 @@ def _begin_ramp_impl(  # pragma: no cover - jitted
 # -- guarding -----------------------------------------------------------------------------------
 
 
-_begin_ramp = _jit(_begin_ramp_impl)
+_begin_ramp = jit_core(_begin_ramp_impl)
 
 
 def _log_event_impl(  # pragma: no cover - jitted
@@ -549,7 +537,7 @@ def _log_event_impl(  # pragma: no cover - jitted
     cs[S_NEV] = n + 1
 
 
-_log_event = _jit(_log_event_impl)
+_log_event = jit_core(_log_event_impl)
 
 
 def _start_guarding_impl(  # pragma: no cover - jitted
@@ -570,7 +558,7 @@ def _start_guarding_impl(  # pragma: no cover - jitted
     cs[S_WAIT_START] = now
 
 
-_start_guarding = _jit(_start_guarding_impl)
+_start_guarding = jit_core(_start_guarding_impl)
 
 
 def _remember_winch_impl(  # pragma: no cover - jitted
@@ -595,7 +583,7 @@ def _remember_winch_impl(  # pragma: no cover - jitted
     cs[S_HIST_LEN] = n
 
 
-_remember_winch = _jit(_remember_winch_impl)
+_remember_winch = jit_core(_remember_winch_impl)
 
 
 def _relaxed_impl(  # pragma: no cover - jitted
@@ -615,7 +603,7 @@ def _relaxed_impl(  # pragma: no cover - jitted
     return bool(speed <= cp[P_RELAX_STILL])
 
 
-_relaxed = _jit(_relaxed_impl)
+_relaxed = jit_core(_relaxed_impl)
 
 
 def _end_guarding_impl(  # pragma: no cover - jitted
@@ -652,4 +640,4 @@ def _end_guarding_impl(  # pragma: no cover - jitted
         ev[row + E_RAMP_AFTER] = cp[P_RAMP_UP]
 
 
-_end_guarding = _jit(_end_guarding_impl)
+_end_guarding = jit_core(_end_guarding_impl)

@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
-import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
+from spinecare.compiled import jit_core  # numba cache keyed on every core's source
 from spinecare.quantities import DEVICE_MAX_FORCE_N, TRACTION_FORCE, WINCH_POSITION, WINCH_SPEED
 from spinecare.therapy.protocol import Protocol
 from spinecare.vocab import TICK_S, Command, DeviceState, G, Reading, Region
@@ -298,12 +295,6 @@ R_STAGE, R_BEFORE, R_LIMIT, R_AFTER, ROW_SIZE = range(5)
 OUT_SIZE = O_ROWS + ROW_SIZE * N_STAGES
 
 FloatArray = npt.NDArray[np.float64]
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _jit(fn: _F) -> _F:
-    """Compile a core function (numba's disk cache); uncompiled under NUMBA_DISABLE_JIT=1."""
-    return cast(_F, njit(cache=True, nogil=True)(fn))  # pragma: no mutate
 
 
 def _fault_impl(  # pragma: no cover - jitted
@@ -322,7 +313,7 @@ def _fault_impl(  # pragma: no cover - jitted
     return first
 
 
-policy_fault = _jit(_fault_impl)
+policy_fault = jit_core(_fault_impl)
 
 
 def _request_stop_impl(
@@ -338,7 +329,7 @@ def _request_stop_impl(
     return first
 
 
-policy_request_stop = _jit(_request_stop_impl)
+policy_request_stop = jit_core(_request_stop_impl)
 
 
 def _acknowledge_impl(st: FloatArray) -> bool:  # pragma: no cover - jitted
@@ -360,7 +351,7 @@ def _acknowledge_impl(st: FloatArray) -> bool:  # pragma: no cover - jitted
     return True
 
 
-policy_acknowledge = _jit(_acknowledge_impl)
+policy_acknowledge = jit_core(_acknowledge_impl)
 
 
 def _hist_push_impl(st: FloatArray, winch_mm: float) -> None:  # pragma: no cover - jitted
@@ -375,7 +366,7 @@ def _hist_push_impl(st: FloatArray, winch_mm: float) -> None:  # pragma: no cove
         st[S_HIST_N] += 1.0
 
 
-_hist_push = _jit(_hist_push_impl)
+_hist_push = jit_core(_hist_push_impl)
 
 
 def _hist_span_impl(st: FloatArray) -> float:  # pragma: no cover - jitted
@@ -385,7 +376,7 @@ def _hist_span_impl(st: FloatArray) -> float:  # pragma: no cover - jitted
     return span
 
 
-_hist_span = _jit(_hist_span_impl)
+_hist_span = jit_core(_hist_span_impl)
 
 
 def _check_impl(  # pragma: no cover - jitted
@@ -476,8 +467,8 @@ def _plausible_impl(  # pragma: no cover - jitted
         st[S_STALL] = 0.0
 
 
-_plausible = _jit(_plausible_impl)
-policy_check = _jit(_check_impl)
+_plausible = jit_core(_plausible_impl)
+policy_check = jit_core(_check_impl)
 
 
 def _record_impl(  # pragma: no cover - jitted
@@ -493,7 +484,7 @@ def _record_impl(  # pragma: no cover - jitted
     out[O_NCLAMPS] = n + 1
 
 
-_record = _jit(_record_impl)
+_record = jit_core(_record_impl)
 
 
 def _tighten_impl(
@@ -506,7 +497,7 @@ def _tighten_impl(
     return v
 
 
-_tighten = _jit(_tighten_impl)
+_tighten = jit_core(_tighten_impl)
 
 
 def _constrain_impl(  # pragma: no cover - jitted
@@ -537,7 +528,7 @@ def _constrain_impl(  # pragma: no cover - jitted
     out[O_STOP] = 0.0
 
 
-policy_constrain = _jit(_constrain_impl)
+policy_constrain = jit_core(_constrain_impl)
 
 
 def _release_impl(st: FloatArray, now: float, out: FloatArray) -> None:  # pragma: no cover - jitted
@@ -559,7 +550,7 @@ def _release_impl(st: FloatArray, now: float, out: FloatArray) -> None:  # pragm
     out[O_STOP] = st[S_STOPPED]
 
 
-_release = _jit(_release_impl)
+_release = jit_core(_release_impl)
 
 
 def _decide_impl(  # pragma: no cover - jitted
@@ -591,7 +582,7 @@ def _decide_impl(  # pragma: no cover - jitted
     st[S_LAST_BASE] = out[O_BASE]
 
 
-policy_decide = _jit(_decide_impl)
+policy_decide = jit_core(_decide_impl)
 
 
 def policy_state_new() -> FloatArray:
