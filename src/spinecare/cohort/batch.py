@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from numba import njit
 import spinecare.compiled  # noqa: F401  (numba cache keyed on every core's source)
 from spinecare.cohort.segments import neighbour_forces
 from spinecare.cohort.spec import CohortSpec
-from spinecare.devices.simulated import SessionTruth, closed_events, open_events
+from spinecare.devices.simulated import TrueContraction, closed_events, open_events
 from spinecare.runtime.metrics import score_against_truth
 from spinecare.runtime.session import (
     BASE_LOST_FRACTION,
@@ -293,11 +294,10 @@ def session_run_batch(
     if end == END_TIMEOUT:
         reason += " (table did not report a full release)"
     n_truth = int(m[M_TRUTH_N])
-    truth = SessionTruth(
-        closed_events=closed_events(truth_ev, 0, int(m[M_TRUTH_EV]), TRUTH_EVENTS),
-        open_events=open_events(table.s),
-        t_s=truth_t[:n_truth].tolist(),
-        muscle_contribution_n=truth_c[:n_truth].tolist(),
+    truth = _Truth(
+        closed_events(truth_ev, 0, int(m[M_TRUTH_EV]), TRUTH_EVENTS) + open_events(table.s),
+        truth_t[:n_truth],
+        truth_c[:n_truth],
     )
     scores = score_against_truth(
         events, truth, session_end_s=traction_s, noise_sd_n=float(patient.load_cell_sigma_n)
@@ -345,6 +345,20 @@ def session_run_batch(
     elong = float(table.ts[tc.TS_ELONG_MAX])
     rec["elongation_max_mm"] = round(elong if math.isfinite(elong) else 0.0, 2)
     return rec
+
+
+@dataclass(frozen=True, slots=True)
+class _Truth:
+    """The simulated truth as ``score_against_truth`` reads it; per-tick arrays, not lists (a
+    session's 90,000 values are not copied into Python floats)."""
+
+    contractions: list[TrueContraction]
+    t_s: FloatArray
+    muscle_contribution_n: FloatArray
+
+    @property
+    def events(self) -> list[TrueContraction]:
+        return sorted(self.contractions, key=lambda e: e.onset_s)
 
 
 def _faults(policy: SafetyPolicy) -> list[tuple[str, float]]:

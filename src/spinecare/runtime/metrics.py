@@ -13,6 +13,9 @@ import bisect
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from spinecare.therapy.controller import GuardingEvent
 from spinecare.vocab import TICK_S
 
@@ -36,8 +39,12 @@ class Truth(Protocol):
     @property
     def events(self) -> Sequence[TrueEvent]: ...
 
-    t_s: list[float]
-    muscle_contribution_n: list[float]
+    # Per tick: lists (the simulated table), or arrays (the cohort's batch mode).
+    @property
+    def t_s(self) -> Sequence[float] | npt.NDArray[np.float64]: ...
+
+    @property
+    def muscle_contribution_n(self) -> Sequence[float] | npt.NDArray[np.float64]: ...
 
 
 # Counter-tension the force path must catch: the muscles' share of the cable force peaks at 5 or
@@ -51,7 +58,7 @@ def peak_contribution_n(truth: Truth, onset_s: float, end_s: float | None) -> fl
     """The largest muscle share of the cable force between an event's onset and end."""
     t = truth.t_s
     c = truth.muscle_contribution_n
-    if not t or len(c) != len(t):
+    if len(t) == 0 or len(c) != len(t):
         return float("inf")  # no per-tick truth recorded: treat every event as significant
     i = bisect.bisect_left(t, onset_s)
     j = bisect.bisect_right(t, end_s if end_s is not None else t[-1])

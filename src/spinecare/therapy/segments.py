@@ -24,6 +24,7 @@ Geometry (supine patient, sagittal plane):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -329,6 +330,7 @@ def segment_forces(
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def recommend_angle(
     segment: str,
     region: Region | str | None = None,
@@ -342,7 +344,7 @@ def recommend_angle(
     by default it is computed at the region's target dose (50% body weight lumbar, 10% cervical,
     protocol.py), capped at the device limit. Grid search at 0.1 deg: the curve is smooth and
     cheap, and a grid is not thrown off by the kink where friction vanishes. Ties go to the
-    geometry.
+    geometry. Remembered per arguments: every session of a course asks again (300 transfers).
     """
     reg = _region(region) if region is not None else None
     if reg is None:
