@@ -368,7 +368,7 @@ class ForceGuardingDetector:
         """The settings array itself (slots ``P_*``)."""
         return self._pa
 
-    # --- state, as attributes (read and write the state array) --------------------------------
+    # --- state, as attributes (views of the state array; the learned stiffness can be set) -----
     @property
     def stiffness_n_mm(self) -> float:
         return float(self._st[G_STIFFNESS])
@@ -398,33 +398,17 @@ class ForceGuardingDetector:
     def noise_sd_n(self) -> float:
         return float(self._st[G_NOISE_SD])
 
-    @noise_sd_n.setter
-    def noise_sd_n(self, value: float) -> None:
-        self._st[G_NOISE_SD] = value
-
     @property
     def threshold_n(self) -> float:
         return float(self._st[G_THRESHOLD])
-
-    @threshold_n.setter
-    def threshold_n(self, value: float) -> None:
-        self._st[G_THRESHOLD] = value
 
     @property
     def persist_n(self) -> float:
         return float(self._st[G_PERSIST])
 
-    @persist_n.setter
-    def persist_n(self, value: float) -> None:
-        self._st[G_PERSIST] = value
-
     @property
     def mean_n(self) -> float:
         return float(self._st[G_MEAN_N])
-
-    @mean_n.setter
-    def mean_n(self, value: float) -> None:
-        self._st[G_MEAN_N] = value
 
     @property
     def quiet(self) -> bool:
