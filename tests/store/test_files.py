@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
 from pathlib import Path
+
+import pytest
 
 from spinecare.store.files import write_private
 
@@ -31,3 +34,16 @@ def test_a_file_is_replaced_whole_and_private(tmp_path: Path) -> None:
     write_private(out, b"new")
     assert out.read_bytes() == b"new" and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+@pytest.mark.parametrize("target", ["/", "."])
+def test_a_directory_as_the_file_to_write_is_the_error_of_a_directory(
+    target: str, tmp_path: Path
+) -> None:
+    """``--out /`` once raised ValueError (no name for the temporary file): an internal error
+    instead of the documented status for a file that cannot be written."""
+    path = tmp_path if target == "." else Path(target)
+    with pytest.raises(OSError) as err:
+        write_private(path, b"x")
+    assert err.value.errno == errno.EISDIR and err.value.filename == str(path)
+    assert list(tmp_path.iterdir()) == []

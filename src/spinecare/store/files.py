@@ -10,6 +10,7 @@ a full disk or a crash leaves the old file or the new one, never half of either.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from pathlib import Path
@@ -88,6 +89,10 @@ def write_private(path: Path, data: bytes) -> None:
         except OSError as exc:
             raise named(exc, path) from None
         return
+    if not path.name or path.is_dir():
+        # "/" or an existing directory: no file can take its place (there is no name to give a
+        # temporary file either), so it is the error of a directory, under the name given.
+        raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, PRIVATE_FILE)
