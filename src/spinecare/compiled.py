@@ -74,8 +74,10 @@ def jit_core(fn: F) -> F:
     """Compile a core function with numba's disk cache; uncompiled under NUMBA_DISABLE_JIT=1.
 
     ``njit(...)(fn)`` rather than a decorator: mutmut leaves decorated functions alone, and
-    mutation testing runs the cores uncompiled (scripts/mutate.py)."""
-    return cast(F, njit(cache=True, nogil=True)(fn))
+    mutation testing runs the cores uncompiled (scripts/mutate.py). The GIL is kept: a call
+    takes microseconds, and releasing it once per call and tick only lets another thread of the
+    process (the web server) make the 50 Hz loop wait to get it back."""
+    return cast(F, njit(cache=True)(fn))
 
 
 def _install() -> None:

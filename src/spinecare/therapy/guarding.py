@@ -139,7 +139,7 @@ def guarding_params(settings: ForceGuardingSettings) -> FloatArray:
     return pa
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _set_noise(st: FloatArray, pa: FloatArray, sd: float) -> None:  # pragma: no cover - jitted
     # Python's max(sd, min_noise): the first argument unless the second is larger.
     lo = pa[P_MIN_NOISE]
@@ -160,18 +160,18 @@ def guarding_state_new(params: FloatArray) -> FloatArray:
     return st
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def _noise_learned(st: FloatArray, pa: FloatArray) -> bool:  # pragma: no cover - jitted
     return bool(st[G_N] >= pa[P_NOISE_LEARN_TICKS])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_quiet(st: FloatArray, pa: FloatArray) -> bool:  # pragma: no cover - jitted
     """No unexplained force to speak of: safe to learn the passive stiffness from."""
     return bool(st[G_DEV] < 0.5 * st[G_PERSIST])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_observe_noise(st: FloatArray, pa: FloatArray) -> None:  # pragma: no cover - jitted
     """Learn the noise from the last tick (pretension, before any distraction).
 
@@ -199,7 +199,7 @@ def guarding_observe_noise(st: FloatArray, pa: FloatArray) -> None:  # pragma: n
         _set_noise(st, pa, 2.0 * (prior if prior > sd else sd))  # max(sd, prior)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_learn_stiffness(  # pragma: no cover - jitted
     st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
 ) -> None:
@@ -222,7 +222,7 @@ def guarding_learn_stiffness(  # pragma: no cover - jitted
         st[G_WIN_X0] = winch_mm
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_learn_unloading(  # pragma: no cover - jitted
     st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
 ) -> None:
@@ -242,12 +242,12 @@ def guarding_learn_unloading(  # pragma: no cover - jitted
         st[G_WIN_X0] = winch_mm
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_reset_learning_window(st: FloatArray) -> None:  # pragma: no cover - jitted
     st[G_HAS_WIN] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_update(  # pragma: no cover - jitted
     st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float, unloading: bool, scale: float
 ) -> bool:
@@ -318,7 +318,7 @@ def guarding_update(  # pragma: no cover - jitted
     return alarm
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def guarding_clear(st: FloatArray, pa: FloatArray) -> None:  # pragma: no cover - jitted
     """Take the present level as the new passive reference once the muscles have relaxed."""
     st[G_REF] = st[G_LEVEL]
