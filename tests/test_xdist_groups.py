@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-_GROUPED = '''
+_GROUPED = """
 import os
 import time
 
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.xdist_group("together")
 def test_grouped(i: int) -> None:
     time.sleep(0.2)
     print("worker", os.environ["PYTEST_XDIST_WORKER"])
-'''
+"""
 
-_FREE = '''
+_FREE = """
 import time
 
 import pytest
@@ -34,7 +34,7 @@ import pytest
 @pytest.mark.parametrize("i", range(4))
 def test_free(i: int) -> None:
     time.sleep(0.2)
-'''
+"""
 
 
 def test_grouped_tests_run_on_one_worker(tmp_path: Path) -> None:
