@@ -252,3 +252,66 @@ def test_a_baud_rate_too_slow_for_the_tick_is_refused() -> None:
     fast = ModbusTable("rtu:///dev/null?baud=230400", time.monotonic, emg=True)
     fast._status_len = 30
     assert fast._tick_timeout(ident) < 0.008
+
+
+@pytest.fixture(params=["tcp", "rtu"])
+def link(request: pytest.FixtureRequest, clock: SimulatedClock) -> Iterator[SimTableServer]:
+    """A served table on TCP, or on RTU over a pseudo-terminal pair (socat)."""
+    if request.param == "tcp":
+        srv = served(clock, emg=True)
+    else:
+        table_end, pc_end = request.getfixturevalue("rtu_pair")
+        vs = VirtualSession(seed=5, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5")
+        srv = SimTableServer(
+            make_table(vs, clock.now), clock.now, serial_port=table_end, baudrate=115200,
+            tick_s=None, identity=sim_identity(emg=False, serial="SIM-5"),
+        ).start()  # fmt: skip
+        srv.pc_end = pc_end  # type: ignore[attr-defined]
+    yield srv
+    srv.stop()
+
+
+def _url(srv: SimTableServer) -> str:
+    pc_end = getattr(srv, "pc_end", None)
+    return srv.url if pc_end is None else f"rtu://{pc_end}?baud=115200"
+
+
+def test_a_late_answer_is_a_lost_one_not_the_answer_to_the_next_request(
+    link: SimTableServer, clock: SimulatedClock
+) -> None:
+    # RTU frames carry no request id: a status block that arrives while the command waits
+    # would otherwise be taken for the command's answer and end the session.
+    t = ModbusTable(_url(link), clock.now, timeout_s=0.05)
+    t.configure()
+    t.activate()
+    ticks(t, clock, 5, 80.0, 40.0)
+    last = t.read()
+    link.delay_s = 0.07  # every answer leaves after the driver has given up on it
+    clock.advance(0.02)
+    assert t.read() is last  # no answer in time: the previous reading, to age (SAF-7)
+    t.write(Command(clock.now(), 80.0, 40.0))  # the read's answer comes in meanwhile
+    link.delay_s = 0.0
+    time.sleep(0.2)
+    for _ in range(3):  # then every request gets its own answer again
+        clock.advance(0.02)
+        fresh = t.read()
+        assert fresh is not last and fresh.seq > last.seq
+        last = fresh
+        t.write(Command(clock.now(), 80.0, 40.0))
+    assert t.stats.missed_reads == 1 and t.stats.missed_writes == 1
+
+
+def test_a_lost_answer_to_a_hand_shake_is_asked_again(
+    link: SimTableServer, clock: SimulatedClock
+) -> None:
+    server = link
+    t = ModbusTable(_url(link), clock.now, timeout_s=0.05)
+    t.configure()
+    t.activate()
+    server.lose_answers = 2  # the activation's answer and the next try's are lost
+    clock.advance(0.02)
+    t.write(Command(clock.now(), 50.0, 25.0))  # activates first, then commands
+    assert t.read().state is DeviceState.ACTIVE
+    server.lose_answers = 3  # all of them: the link is gone, said as such
+    with pytest.raises(ModbusLinkError, match="no answer to deactivate"):
+        t.deactivate()

@@ -22,6 +22,16 @@ latched fault and the controlled release):
   the table's FAULT state and its real force, so the release can be followed;
 * a lost connection, a malformed answer, an unknown state code: raised.
 
+An answer that arrives after its request timed out is a lost answer, not a broken link. pymodbus
+drops what waits on a serial line before it sends, and on TCP it tells answers apart by their
+transaction id; but on RTU an answer that comes in while the next request waits is taken for
+that request's answer (RTU frames carry no id). The driver knows it by its function code and
+counts it as late: for a read, the previous reading stays (stale); for a command, a missed
+write. The hand-shakes (activate, deactivate, the status read confirming them) are idempotent
+and are sent again, up to ``HANDSHAKE_ATTEMPTS`` times, when an answer is lost; the per-tick
+read and command are never repeated (their loss is the policy's and the table's watchdog's to
+judge).
+
 Readings are stamped with the session clock's ``now`` at the moment the status request is sent
 (the registers are sampled after that, so the stamp never makes a reading look fresher than it
 is). Values outside a sensor's range are passed on unchanged: plausibility is the policy's.
@@ -58,6 +68,11 @@ TCP_TIMEOUT_S = 0.008
 RTU_MARGIN_S = 0.004
 # The two requests of a tick must fit here, even when both time out (engineering choice).
 TICK_IO_BUDGET_S = 0.016
+# Sends of an idempotent hand-shake request (activate, deactivate, the status read confirming
+# them) before its loss ends the session: one lost frame on a serial line is noise, not a
+# broken link (engineering choice; the first tick may then run long once, which the loop's
+# gap check tolerates up to 2 ticks).
+HANDSHAKE_ATTEMPTS = 3
 # Connecting and reading the identity happen before the first tick and may take longer.
 CONNECT_TIMEOUT_S = 1.0
 # Commands the table may miss in a row (its watchdog releases after 100 ms = 5 commands).
@@ -204,6 +219,7 @@ class WireStats:
     missed_reads: int = 0
     missed_writes: int = 0
     repeated_samples: int = 0
+    late_answers: int = 0  # another request's answer, come after its timeout
     read_rtt_s: list[float] = field(default_factory=list)
     write_rtt_s: list[float] = field(default_factory=list)
 
@@ -407,6 +423,12 @@ class ModbusTable:
             self._io_failed(exc)
             self.stats.missed_writes += 1
             return  # the read path checks that commands arrive (CMD_ACK)
+        if not rr.isError() and getattr(rr, "function_code", None) != 16:
+            # An earlier request's late answer (RTU): this command's answer is lost; the read
+            # checks that the command arrived (CMD_ACK).
+            self.stats.late_answers += 1
+            self.stats.missed_writes += 1
+            return
         if self._record:
             self.stats.write_rtt_s.append(time.perf_counter() - t0)
         self.stats.writes += 1
@@ -417,8 +439,6 @@ class ModbusTable:
                     f"the table refuses commands (exception {code:#04x}: not active)"
                 )
             raise TableExceptionError("command", code)
-        if getattr(rr, "function_code", None) != 16:
-            raise ModbusLinkError(f"answer of function {rr.function_code} to a command")
 
     # ---------------------------------------------------------------- lifecycle helpers ----
     def close(self) -> None:
@@ -500,11 +520,13 @@ class ModbusTable:
         return timeout
 
     def _control(self, value: mm.Control) -> None:
-        try:
-            rr = self._client.write_register(mm.CONTROL_ADDR, int(value), device_id=self.url.unit)
-        except _IO_ERRORS as exc:
-            self._io_failed(exc)
-            raise ModbusLinkError(f"{self.url}: no answer to {value.name.lower()}") from None
+        rr = self._handshake(
+            lambda: self._client.write_register(
+                mm.CONTROL_ADDR, int(value), device_id=self.url.unit
+            ),
+            6,
+            f"no answer to {value.name.lower()}",
+        )
         if rr.isError():
             raise TableExceptionError(value.name.lower(), int(getattr(rr, "exception_code", 0)))
 
@@ -512,12 +534,29 @@ class ModbusTable:
         return mm.status_of(self._read_regs(mm.STATUS_ADDR, self._status_len, "status"))
 
     def _read_regs(self, address: int, count: int, what: str) -> list[int]:
-        try:
-            rr = self._client.read_input_registers(address, count=count, device_id=self.url.unit)
-        except _IO_ERRORS as exc:
-            self._io_failed(exc)
-            raise ModbusLinkError(f"{self.url}: no answer reading the {what}") from None
+        rr = self._handshake(
+            lambda: self._client.read_input_registers(
+                address, count=count, device_id=self.url.unit
+            ),
+            4,
+            f"no answer reading the {what}",
+        )
         return self._registers(rr, count, what)
+
+    def _handshake(self, request: Callable[[], Any], function: int, failed: str) -> Any:
+        """An idempotent request, sent again when its answer is lost (``HANDSHAKE_ATTEMPTS``):
+        no answer in time, or an earlier request's late answer in its place."""
+        for _ in range(HANDSHAKE_ATTEMPTS):
+            try:
+                rr = request()
+            except _IO_ERRORS as exc:
+                self._io_failed(exc)  # a lost connection is raised at once
+                continue
+            if not rr.isError() and getattr(rr, "function_code", None) != function:
+                self.stats.late_answers += 1
+                continue
+            return rr
+        raise ModbusLinkError(f"{self.url}: {failed}")
 
     def _request_status(self) -> list[int]:
         n = self._status_len
@@ -527,6 +566,9 @@ class ModbusTable:
         except _IO_ERRORS as exc:
             self._io_failed(exc)
             raise _NoAnswer from None
+        if not rr.isError() and getattr(rr, "function_code", None) != 4:
+            self.stats.late_answers += 1  # a command's late answer: this read's is lost
+            raise _NoAnswer
         if self._record:
             self.stats.read_rtt_s.append(time.perf_counter() - t0)
         self.stats.reads += 1
@@ -590,9 +632,7 @@ def table_probe(
         table.close()
 
 
-def modbus_factory(
-    url: DeviceUrl | str, **options: Any
-) -> Callable[[Callable[[], float]], Device]:
+def modbus_factory(url: DeviceUrl | str, **options: Any) -> Callable[[Callable[[], float]], Device]:
     """A device factory for ``services.sessions``: the table stamps readings with the session
     clock it is given. Unless ``expected`` is given, the factory probes the table's identity
     when it builds the driver (before the first tick), so the session knows from the start

@@ -15,6 +15,7 @@ and a ticker that keeps the physics (and so the watchdog) running when no reques
 Faults on the wire, for tests and demonstrations (each can be switched on from another thread):
 ``mute`` (requests are dropped unanswered and the commands in them never reach the table),
 ``delay`` (every answer leaves late; the request itself is served on arrival),
+``lose_answers`` (the next N answers are lost on the line; their requests are served),
 ``read_exception`` (status reads answer with a Modbus exception code), ``fault_code`` (the table
 reports a fault and releases itself), ``corrupt`` (one status register holds a fixed value).
 """
@@ -108,6 +109,7 @@ class SimTableServer:
         # Wire faults (plain attributes: set from any thread, read on the server's loop).
         self.mute = False
         self.delay_s = 0.0
+        self.lose_answers = 0
         self.read_exception: int | None = None
         self.fault_code = mm.FaultCode.NONE
         self.corrupt: dict[int, int] = {}
@@ -216,6 +218,9 @@ class SimTableServer:
             send = handler.low_level_send
 
             def late_send(data: bytes, addr: Any = None) -> Any:
+                if self.lose_answers > 0:
+                    self.lose_answers -= 1
+                    return None
                 delay = self.delay_s
                 if delay > 0.0:
                     self._loop.call_later(delay, send, data, addr)  # type: ignore[union-attr]
