@@ -116,3 +116,52 @@ def _on_a_running_cluster(spec: CohortSpec, out_dir: Path) -> dict[str, Any]:
 
 def _figures(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k not in ("run", "sessions_per_s")}
+
+
+def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, Any]:
+    """The record of a finished large run: its figures (from its chunks, as ``cohort report``
+    reads them) and the time it took (the start/stop lines of its log: the run was stopped and
+    resumed around CI runs, so the time is the sum of the stretches it ran)."""
+    from datetime import datetime
+
+    from spinecare.cohort.runner import run_dir_load
+    from spinecare.cohort.summary import cohort_summary
+
+    spec, patients = run_dir_load(run_dir)
+    summary = cohort_summary(patients)
+    stretches: list[float] = []
+    started: datetime | None = None
+    for line in times_log.read_text(encoding="utf-8").splitlines():
+        word, _, rest = line.partition(" ")
+        when = datetime.fromisoformat(rest.split()[0].replace("Z", "+00:00")) if rest else None
+        if word == "start":
+            started = when
+        elif word in ("stopped", "end") and started is not None and when is not None:
+            stretches.append((when - started).total_seconds())
+            started = None
+    session_s = sum(float(s["wall_s"]) for p in patients for s in p["sessions"])
+    n = int(summary["patient_sessions"])
+    hours = sum(stretches) / 3600.0
+    keep = ("patients", "screened_out", "patient_sessions", "completed", "limit_violations")
+    keep += ("guarding_recall", "false_stops_per_session", "peak_force_pct_bw_max")
+    return {
+        "commit": commit,
+        "protocol": spec.protocol_name,
+        "seed": spec.seed,
+        "sessions_per_patient": spec.sessions,
+        "workers": 2,
+        **{k: summary[k] for k in keep},
+        "hours": round(hours, 2),
+        "stretches": len(stretches),
+        "sessions_per_s": round(n / (hours * 3600.0), 2) if hours else None,
+        # Each session's own wall time, summed: the work of both workers, without the pauses.
+        "session_hours_summed": round(session_s / 3600.0, 2),
+    }
+
+
+if __name__ == "__main__":  # python -m bench.b8_cohort RUN_DIR TIMES_LOG COMMIT
+    import sys
+
+    record = large_run_record(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+    LARGE_RUN.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(record, indent=2))

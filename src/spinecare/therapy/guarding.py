@@ -200,26 +200,38 @@ def guarding_observe_noise(st: FloatArray, pa: FloatArray) -> None:  # pragma: n
 
 
 @njit(cache=True)
-def guarding_learn_stiffness(  # pragma: no cover - jitted
-    st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
-) -> None:
-    """Update the passive stiffness while the pull rises and no guarding is present."""
+def _window_stiffness(  # pragma: no cover - jitted
+    st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float, direction: float
+) -> float:
+    """The stiffness over the learning window once the winch has moved the minimum travel in
+    ``direction`` (+1 the pull rising, -1 falling), and a new window from here; NaN before
+    that, or for an implausible value."""
     if st[G_HAS_WIN] == 0.0:
         st[G_HAS_WIN] = 1.0
         st[G_WIN_F0] = force_n
         st[G_WIN_X0] = winch_mm
-        return
+        return math.nan
     dx = winch_mm - st[G_WIN_X0]
-    if dx >= pa[P_LEARN_MIN_TRAVEL]:
-        k = (force_n - st[G_WIN_F0]) / dx
-        if 1.0 < k < 500.0:
-            if st[G_STIFFNESS_LEARNED] != 0.0:
-                st[G_STIFFNESS] += pa[P_LEARN_RATE] * (k - st[G_STIFFNESS])
-            else:
-                st[G_STIFFNESS] = k
-                st[G_STIFFNESS_LEARNED] = 1.0
-        st[G_WIN_F0] = force_n
-        st[G_WIN_X0] = winch_mm
+    if not dx * direction >= pa[P_LEARN_MIN_TRAVEL]:
+        return math.nan
+    k = (force_n - st[G_WIN_F0]) / dx
+    st[G_WIN_F0] = force_n
+    st[G_WIN_X0] = winch_mm
+    return k if 1.0 < k < 500.0 else math.nan
+
+
+@njit(cache=True)
+def guarding_learn_stiffness(  # pragma: no cover - jitted
+    st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
+) -> None:
+    """Update the passive stiffness while the pull rises and no guarding is present."""
+    k = _window_stiffness(st, pa, force_n, winch_mm, 1.0)
+    if k == k:
+        if st[G_STIFFNESS_LEARNED] != 0.0:
+            st[G_STIFFNESS] += pa[P_LEARN_RATE] * (k - st[G_STIFFNESS])
+        else:
+            st[G_STIFFNESS] = k
+            st[G_STIFFNESS_LEARNED] = 1.0
 
 
 @njit(cache=True)
@@ -227,19 +239,10 @@ def guarding_learn_unloading(  # pragma: no cover - jitted
     st: FloatArray, pa: FloatArray, force_n: float, winch_mm: float
 ) -> None:
     """Learn the (softer) stiffness while the pull falls and no guarding is present."""
-    if st[G_HAS_WIN] == 0.0:
-        st[G_HAS_WIN] = 1.0
-        st[G_WIN_F0] = force_n
-        st[G_WIN_X0] = winch_mm
-        return
-    dx = winch_mm - st[G_WIN_X0]
-    if dx <= -pa[P_LEARN_MIN_TRAVEL]:
-        k = (force_n - st[G_WIN_F0]) / dx
-        if 1.0 < k < 500.0:
-            k0 = st[G_UNLOAD_STIFFNESS]
-            st[G_UNLOAD_STIFFNESS] = k if k0 != k0 else k0 + pa[P_LEARN_RATE] * (k - k0)
-        st[G_WIN_F0] = force_n
-        st[G_WIN_X0] = winch_mm
+    k = _window_stiffness(st, pa, force_n, winch_mm, -1.0)
+    if k == k:
+        k0 = st[G_UNLOAD_STIFFNESS]
+        st[G_UNLOAD_STIFFNESS] = k if k0 != k0 else k0 + pa[P_LEARN_RATE] * (k - k0)
 
 
 @njit(cache=True)
