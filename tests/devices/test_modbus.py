@@ -281,17 +281,19 @@ def test_a_late_answer_is_a_lost_one_not_the_answer_to_the_next_request(
 ) -> None:
     # RTU frames carry no request id: a status block that arrives while the command waits
     # would otherwise be taken for the command's answer and end the session.
-    t = ModbusTable(_url(link), clock.now, timeout_s=0.05)
+    t = ModbusTable(_url(link), clock.now, timeout_s=0.1)
     t.configure()
     t.activate()
     ticks(t, clock, 5, 80.0, 40.0)
     last = t.read()
-    link.delay_s = 0.07  # every answer leaves after the driver has given up on it
+    # Every answer leaves 150 ms late: the read gives up at 100 ms, and its answer comes in
+    # half-way through the command's wait (100-200 ms; the command's own answer at 250 ms).
+    link.delay_s = 0.15
     clock.advance(0.02)
     assert t.read() is last  # no answer in time: the previous reading, to age (SAF-7)
-    t.write(Command(clock.now(), 80.0, 40.0))  # the read's answer comes in meanwhile
+    t.write(Command(clock.now(), 80.0, 40.0))  # a lost answer, not a broken link
     link.delay_s = 0.0
-    time.sleep(0.2)
+    time.sleep(0.4)
     for _ in range(3):  # then every request gets its own answer again
         clock.advance(0.02)
         fresh = t.read()
