@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import os
 import signal
@@ -238,6 +239,14 @@ class SimTableServer:
             if sockets:
                 self._port = int(sockets[0].getsockname()[1])
         ticker = asyncio.create_task(self._ticker()) if self.tick_s else None
+        if self.fifo_priority is not None:
+            # Real-time serving, as the session's loop does (runtime/loop.py): a full collection
+            # over the start-up heap (numba, scipy, pymodbus) takes about 90 ms, long enough
+            # for the session to see stale readings and the table's watchdog to expire. After
+            # the freeze the collector only looks at objects made while serving.
+            gc.collect()
+            gc.freeze()
+            self.realtime += ", start-up heap frozen"
         self._ready.set()
         if on_ready is not None:  # serving in the main thread: SIGTERM stops it like Ctrl-C
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
