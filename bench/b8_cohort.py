@@ -13,9 +13,11 @@ Three runs of the same 30-minute lumbar sessions (the cohort's default protocol,
   ``speedup_2_workers`` is the second, the scaling of the work itself;
   ``speedup_2_workers_incl_start`` the first.
 
-The 100,000-session figure is extrapolated from the measured rate (the run itself takes hours;
-its own figures, when one has been made, are in ``bench/b8_large_run.json`` and reported here);
-the machine is shared, so the load average is reported with every figure.
+The runs in this process and on the running cluster are made ``REPEATS`` times and their median
+reported (with every run's figure): runs of the same code on this shared virtual machine spread
+by about 5 %. The 100,000-session figure is extrapolated from the measured rate (the run itself
+takes hours; its own figures, when one has been made, are in ``bench/b8_large_run.json`` and
+reported here); the machine is shared, so the load average is reported with every figure.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +43,9 @@ GOALS: dict[str, tuple[str, float]] = {
     "speedup_2_workers": (">=", 1.8),
 }
 LARGE = 100_000
+# Runs of each timed configuration; the median is reported (runs of the same code on this
+# shared virtual machine spread by about 5 %, more than the margins the goals leave).
+REPEATS = 3
 LARGE_RUN = Path(__file__).with_name("b8_large_run.json")
 
 
@@ -73,22 +79,26 @@ def run(quick: bool = False) -> dict[str, Any]:
             minutes=minutes,
             chunk_size=max(1, n // 24),  # 24 tasks: a short run's last task ends alone
         )
-        one = cohort_run(spec, tmp / "one", workers=1).summary
+        ones = [cohort_run(spec, tmp / f"one-{k}", workers=1).summary for k in range(REPEATS)]
         started = cohort_run(spec, tmp / "two", workers=2).summary
-        two = _on_a_running_cluster(spec, tmp / "warm")
+        twos = _on_a_running_cluster(spec, tmp / "warm")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    r1 = float(one["run"]["sessions_per_s"])
-    r2 = float(two["run"]["sessions_per_s"])
+    r1s = [float(o["run"]["sessions_per_s"]) for o in ones]
+    r2s = [float(o["run"]["sessions_per_s"]) for o in twos]
+    r1, r2 = statistics.median(r1s), statistics.median(r2s)
     r2_start = float(started["run"]["sessions_per_s"])
+    figures = [_figures(o) for o in (*ones, *twos, started)]
     out.update(
         {
             "sessions_per_s_per_core_1_worker": round(r1, 3),
+            "sessions_per_s_per_core_1_worker_runs": [round(r, 3) for r in r1s],
             "sessions_per_s_2_workers": round(r2, 3),
+            "sessions_per_s_2_workers_runs": [round(r, 3) for r in r2s],
             "speedup_2_workers": round(r2 / r1, 2),
             "speedup_2_workers_incl_start": round(r2_start / r1, 2),
             "cohort_vs_plain_loop": round(r1 / (n_plain / plain), 2),
-            "same_figures_1_and_2_workers": _figures(one) == _figures(two) == _figures(started),
+            "same_figures_1_and_2_workers": all(f == figures[0] for f in figures),
             "large_run_sessions": LARGE,
             "large_run_hours_2_workers_extrapolated": round(LARGE / r2 / 3600.0, 1),
             "load_avg_1min_after": _load(),
@@ -99,17 +109,21 @@ def run(quick: bool = False) -> dict[str, Any]:
     return out
 
 
-def _on_a_running_cluster(spec: CohortSpec, out_dir: Path) -> dict[str, Any]:
-    """The run on a LocalCluster of 2 workers that was started and warmed up beforehand."""
+def _on_a_running_cluster(spec: CohortSpec, out_dir: Path) -> list[dict[str, Any]]:
+    """``REPEATS`` runs on a LocalCluster of 2 workers that was started and warmed up
+    beforehand."""
     from dask.distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     try:
         with Client(cluster) as client:  # type: ignore[no-untyped-call]
             client.run(warm_up, spec.emg)
-            return cohort_run(spec, out_dir, scheduler=cluster.scheduler_address).summary
+            return [
+                cohort_run(spec, out_dir / str(k), scheduler=cluster.scheduler_address).summary
+                for k in range(REPEATS)
+            ]
     finally:
         cluster.close()
 
@@ -142,8 +156,10 @@ def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, A
     session_s = sum(float(s["wall_s"]) for p in patients for s in p["sessions"])
     n = int(summary["patient_sessions"])
     hours = sum(stretches) / 3600.0
-    keep = ("patients", "screened_out", "patient_sessions", "completed", "limit_violations")
-    keep += ("guarding_recall", "false_stops_per_session", "peak_force_pct_bw_max")
+    keep = (
+        "patients", "screened_out", "patient_sessions", "completed", "limit_violations",
+        "guarding_recall", "false_stops_per_session", "peak_force_pct_bw_max",
+    )  # fmt: skip
     return {
         "commit": commit,
         "protocol": spec.protocol_name,
