@@ -73,6 +73,11 @@ TICK_IO_BUDGET_S = 0.016
 # broken link (engineering choice; the first tick may then run long once, which the loop's
 # gap check tolerates up to 2 ticks).
 HANDSHAKE_ATTEMPTS = 3
+# Modbus function codes the driver uses (an answer carries its request's): read input
+# registers, write single register, write multiple registers.
+FC_READ_INPUT = 4
+FC_WRITE_SINGLE = 6
+FC_WRITE_MULTIPLE = 16
 # Connecting and reading the identity happen before the first tick and may take longer.
 CONNECT_TIMEOUT_S = 1.0
 # Commands the table may miss in a row (its watchdog releases after 100 ms = 5 commands).
@@ -423,7 +428,7 @@ class ModbusTable:
             self._io_failed(exc)
             self.stats.missed_writes += 1
             return  # the read path checks that commands arrive (CMD_ACK)
-        if not rr.isError() and getattr(rr, "function_code", None) != 16:
+        if not rr.isError() and getattr(rr, "function_code", None) != FC_WRITE_MULTIPLE:
             # An earlier request's late answer (RTU): this command's answer is lost; the read
             # checks that the command arrived (CMD_ACK).
             self.stats.late_answers += 1
@@ -524,7 +529,7 @@ class ModbusTable:
             lambda: self._client.write_register(
                 mm.CONTROL_ADDR, int(value), device_id=self.url.unit
             ),
-            6,
+            FC_WRITE_SINGLE,
             f"no answer to {value.name.lower()}",
         )
         if rr.isError():
@@ -538,7 +543,7 @@ class ModbusTable:
             lambda: self._client.read_input_registers(
                 address, count=count, device_id=self.url.unit
             ),
-            4,
+            FC_READ_INPUT,
             f"no answer reading the {what}",
         )
         return self._registers(rr, count, what)
@@ -566,7 +571,7 @@ class ModbusTable:
         except _IO_ERRORS as exc:
             self._io_failed(exc)
             raise _NoAnswer from None
-        if not rr.isError() and getattr(rr, "function_code", None) != 4:
+        if not rr.isError() and getattr(rr, "function_code", None) != FC_READ_INPUT:
             self.stats.late_answers += 1  # a command's late answer: this read's is lost
             raise _NoAnswer
         if self._record:
@@ -578,7 +583,8 @@ class ModbusTable:
         if rr.isError():
             raise TableExceptionError(f"reading the {what}", int(getattr(rr, "exception_code", 0)))
         regs = getattr(rr, "registers", None)
-        if getattr(rr, "function_code", None) != 4 or regs is None or len(regs) != count:
+        fc = getattr(rr, "function_code", None)
+        if fc != FC_READ_INPUT or regs is None or len(regs) != count:
             raise ModbusLinkError(f"{self.url}: malformed answer reading the {what}")
         return list(regs)
 
