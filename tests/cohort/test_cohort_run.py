@@ -18,7 +18,7 @@ import pytest
 from spinecare.cli import main
 from spinecare.cohort.engine import patient_course, patient_seeds, session_run_virtual
 from spinecare.cohort.faults import CohortFault
-from spinecare.cohort.runner import chunk_path, cohort_run
+from spinecare.cohort.runner import chunk_path, cohort_run, run_dir_load
 from spinecare.cohort.spec import CohortSpec, first_protocol
 from spinecare.cohort.summary import cohort_compare
 from spinecare.runtime.clock import PacedClock
@@ -67,6 +67,50 @@ def test_another_run_in_the_same_directory_is_refused(small_run: tuple[Path, Any
         ["cohort", "run", "--protocol", "lumbar-default", "--patients", "5", "--out", str(out)]
     )
     assert status == 2
+
+
+def test_a_run_grown_to_more_patients_keeps_the_chunks_it_has(
+    small_run: tuple[Path, Any], tmp_path: Path
+) -> None:
+    # How the 100,000-session run was grown (docs/cohort.md): 3 patients first (chunks of 2:
+    # the second chunk holds one), then the 4 of SMALL in the same directory.
+    _, summary = small_run
+    out = tmp_path / "grown"
+    first = cohort_run(SMALL.model_copy(update={"patients": 3}), out)
+    assert (first.chunks_computed, first.summary["patients"]) == (2, 3)
+    grown = cohort_run(SMALL, out)
+    # The full first chunk is kept; the short one is computed again, with its new patient.
+    assert (grown.chunks_computed, grown.chunks_resumed) == (1, 1)
+    assert _figures(grown.summary) == _figures(summary)
+    assert json.loads((out / "cohort.json").read_text())["patients"] == 4
+
+
+def test_the_large_run_record_sums_the_stretches_it_ran(
+    small_run: tuple[Path, Any], tmp_path: Path
+) -> None:
+    import importlib.util
+
+    # bench/ is not a package on the test path: load B8's module from its file.
+    path = Path(__file__).resolve().parents[2] / "bench" / "b8_cohort.py"
+    spec = importlib.util.spec_from_file_location("b8_cohort", path)
+    assert spec is not None and spec.loader is not None
+    b8 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(b8)
+    out, summary = small_run
+    log = tmp_path / "times.log"
+    log.write_text(
+        "start 2026-11-28T17:00:00Z load 1.0\n"
+        "stopped 2026-11-28T18:00:00Z (for CI; resume with run.sh)\n"
+        "start 2026-11-28T19:00:00Z load 0.8\n"
+        "end 2026-11-28T19:30:00Z status 0\n"
+    )
+    rec = b8.large_run_record(out, log, "abc1234")
+    assert rec["hours"] == 1.5 and rec["stretches"] == 2 and rec["commit"] == "abc1234"
+    assert rec["patient_sessions"] == summary["patient_sessions"] == 8
+    assert rec["sessions_per_s"] == round(8 / 5400.0, 2)
+    _, patients = run_dir_load(out)
+    work_s = sum(x["wall_s"] for p in patients for x in p["sessions"])
+    assert rec["limit_violations"] == 0 and rec["session_hours_summed"] == round(work_s / 3600, 2)
 
 
 @pytest.mark.slow

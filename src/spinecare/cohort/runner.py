@@ -81,13 +81,19 @@ def run_dir_open(spec: CohortSpec, out_dir: Path) -> None:
             raise InputError(
                 "out", "holds a damaged cohort.json; choose a new directory", str(out_dir)
             ) from None
-        if stored != spec.figures_key():
+        want = spec.figures_key()
+        if {**stored, "patients": want["patients"]} != want:
             raise InputError(
                 "out",
-                "holds a different cohort run (protocol, patients, sessions, seed, minutes, "
-                "faults or chunk size differ); choose a new directory",
+                "holds a different cohort run (protocol, sessions, seed, minutes, faults or "
+                "chunk size differ); choose a new directory",
                 str(out_dir),
             )
+        if stored != want:
+            # The same run with more (or fewer) patients: a patient's seeds depend on the run's
+            # seed and the patient's number alone, so every chunk already computed is the new
+            # run's too; a chunk whose patients differ (the old last one) is computed again.
+            _write_atomic(spec_path, want)
     else:
         _write_atomic(spec_path, spec.figures_key())
 
