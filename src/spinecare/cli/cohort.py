@@ -86,7 +86,10 @@ def run(
         typer.Option("--protocol", help="lumbar-default, cervical-default or a protocol file"),
     ],
     patients: Annotated[int, typer.Option("--patients", min=1, max=10_000_000)],
-    out: Annotated[Path, typer.Option("--out", help="run directory (resumes a run there)")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="run directory (resumes a run there; more --patients grow it)"),
+    ],
     sessions: Annotated[int, typer.Option("--sessions", min=1, max=40, help="per patient")] = 1,
     seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX)] = 0,
     faults: Annotated[
