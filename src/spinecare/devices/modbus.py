@@ -73,8 +73,8 @@ TICK_IO_BUDGET_S = 0.016
 # broken link (engineering choice; the first tick may then run long once, which the loop's
 # gap check tolerates up to 2 ticks).
 HANDSHAKE_ATTEMPTS = 3
-# Modbus function codes the driver uses (an answer carries its request's): read input
-# registers, write single register, write multiple registers.
+# Modbus function codes the driver uses (an answer carries its request's) [modbus-app]: read
+# input registers, write single register, write multiple registers.
 FC_READ_INPUT = 4
 FC_WRITE_SINGLE = 6
 FC_WRITE_MULTIPLE = 16
