@@ -138,11 +138,13 @@ def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, A
     resumed around CI runs, so the time is the sum of the stretches it ran)."""
     from datetime import datetime
 
-    from spinecare.cohort.runner import run_dir_load
+    from spinecare.cohort.runner import SUMMARY_FILE, run_dir_load
     from spinecare.cohort.summary import cohort_summary
 
     spec, patients = run_dir_load(run_dir)
     summary = cohort_summary(patients)
+    # The run's own last summary says how it ran (workers or scheduler).
+    run_info = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["run"]
     stretches: list[float] = []
     started: datetime | None = None
     for line in times_log.read_text(encoding="utf-8").splitlines():
@@ -165,7 +167,7 @@ def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, A
         "protocol": spec.protocol_name,
         "seed": spec.seed,
         "sessions_per_patient": spec.sessions,
-        "workers": 2,
+        "workers": run_info["workers"],
         **{k: summary[k] for k in keep},
         "hours": round(hours, 2),
         "stretches": len(stretches),

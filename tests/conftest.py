@@ -296,13 +296,3 @@ def rtu_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
         proc.terminate()
         proc.wait(5)
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _compiled_cores_warm() -> None:
-    """Compile the numba cores (or load their disk cache) once per test process, before its
-    first test: on a fresh checkout the first test to need them would otherwise compile them
-    for seconds at full CPU while a real-time session (the web RTU test) runs on the other
-    worker."""
-    from spinecare.cohort.batch import batch_warm_up
-
-    batch_warm_up()

@@ -106,6 +106,7 @@ def test_the_large_run_record_sums_the_stretches_it_ran(
     )
     rec = b8.large_run_record(out, log, "abc1234")
     assert rec["hours"] == 1.5 and rec["stretches"] == 2 and rec["commit"] == "abc1234"
+    assert rec["workers"] == summary["run"]["workers"] == 1
     assert rec["patient_sessions"] == summary["patient_sessions"] == 8
     assert rec["sessions_per_s"] == round(8 / 5400.0, 2)
     _, patients = run_dir_load(out)
