@@ -295,4 +295,3 @@ def rtu_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
     finally:
         proc.terminate()
         proc.wait(5)
-

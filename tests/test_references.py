@@ -27,10 +27,7 @@ REFERENCES = ROOT / "docs" / "references.md"
 # Files under src/ that still cite a planning document or name a source without its key. Their
 # owners fix the comments with the keys of docs/references.md and delete the line here; the test
 # fails for a listed file that has become clean, so this list stays exact until it is empty.
-PENDING: frozenset[str] = frozenset(
-    {
-    }
-)
+PENDING: frozenset[str] = frozenset({})
 # Entries of docs/references.md that so far only one file cites, in prose and without the key:
 # that file. Its owner cites the key there and deletes the line (the test fails while it is stale).
 AWAITING: dict[str, str] = {}

@@ -44,9 +44,7 @@ def _rewrite_and_rehash(url: str, entry_id: int, actor: str) -> None:
                     {"a": who, "p": prev, "h": digest, "i": e.id},
                 )  # fmt: skip
                 prev = digest
-            conn.execute(
-                text("UPDATE audit_chain SET last_hash = :h WHERE id = 1"), {"h": prev}
-            )
+            conn.execute(text("UPDATE audit_chain SET last_hash = :h WHERE id = 1"), {"h": prev})
     finally:
         store.dispose()
 

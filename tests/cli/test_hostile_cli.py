@@ -309,9 +309,9 @@ def _check(clinic: Clinic, leaf: Leaf, argv: list[str], stdin: str) -> None:
     for stream in (out, err):
         assert unsafe_character(stream.replace("\n", "").replace("\t", "")) is None, shown
     if code != 0:
-        assert err.startswith("Usage:") or (
-            err.startswith("error: ") and err.count("\n") == 1
-        ), shown
+        assert err.startswith("Usage:") or (err.startswith("error: ") and err.count("\n") == 1), (
+            shown
+        )
         assert dump(clinic.db) == before, f"stored although it failed: {shown}"
 
 
@@ -345,29 +345,147 @@ YEARS_3 = (TODAY - timedelta(days=3 * 365 + 40)).isoformat()
     ("argv", "field"),
     [
         # dates before 1900, in the future, before birth
-        (["patients", "add", "--name", "A", "--birth-date", "1899-12-31", "--sex", "F",
-          "--weight", "70", "--height", "165", "--insurance", "private"], "birth_date"),
-        (["findings", "diagnosis", "--patient", "1", "--icd10", "M51.2", "--text", "x",
-          "--date", "1950-01-01"], "diagnosed_on"),
-        (["findings", "fracture", "--patient", "1", "--level", "L1", "--date", "1961-01-01",
-          "--kind", "osteoporotic"], "occurred_on"),
-        (["findings", "bmd", "--patient", "1", "--site", "femoral_neck", "--date", "1899-01-01",
-          "--t-score", "-2.6"], "measured_on"),
-        (["findings", "no-fractures", "--patient", "1", "--on", "1950-06-01"],
-         "fracture_history_on"),
+        (
+            [
+                "patients",
+                "add",
+                "--name",
+                "A",
+                "--birth-date",
+                "1899-12-31",
+                "--sex",
+                "F",
+                "--weight",
+                "70",
+                "--height",
+                "165",
+                "--insurance",
+                "private",
+            ],
+            "birth_date",
+        ),
+        (
+            [
+                "findings",
+                "diagnosis",
+                "--patient",
+                "1",
+                "--icd10",
+                "M51.2",
+                "--text",
+                "x",
+                "--date",
+                "1950-01-01",
+            ],
+            "diagnosed_on",
+        ),
+        (
+            [
+                "findings",
+                "fracture",
+                "--patient",
+                "1",
+                "--level",
+                "L1",
+                "--date",
+                "1961-01-01",
+                "--kind",
+                "osteoporotic",
+            ],
+            "occurred_on",
+        ),
+        (
+            [
+                "findings",
+                "bmd",
+                "--patient",
+                "1",
+                "--site",
+                "femoral_neck",
+                "--date",
+                "1899-01-01",
+                "--t-score",
+                "-2.6",
+            ],
+            "measured_on",
+        ),
+        (
+            ["findings", "no-fractures", "--patient", "1", "--on", "1950-06-01"],
+            "fracture_history_on",
+        ),
         # a 3-year-old of 80 kg; a man's menopause
-        (["patients", "add", "--name", "Kind", "--birth-date", YEARS_3, "--sex", "M",
-          "--weight", "80", "--height", "100", "--insurance", "private"], "weight_kg"),
-        (["patients", "add", "--name", "Mann", "--birth-date", "1962-03-14", "--sex", "M",
-          "--weight", "80", "--height", "180", "--insurance", "private", "--menopausal", "pre"],
-         "menopausal_status"),
-        (["bone", "classify", "--site", "femoral_neck", "--sex", "M", "--age", "60",
-          "--t-score", "-2.6", "--premenopausal"], "--premenopausal"),
+        (
+            [
+                "patients",
+                "add",
+                "--name",
+                "Kind",
+                "--birth-date",
+                YEARS_3,
+                "--sex",
+                "M",
+                "--weight",
+                "80",
+                "--height",
+                "100",
+                "--insurance",
+                "private",
+            ],
+            "weight_kg",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "--name",
+                "Mann",
+                "--birth-date",
+                "1962-03-14",
+                "--sex",
+                "M",
+                "--weight",
+                "80",
+                "--height",
+                "180",
+                "--insurance",
+                "private",
+                "--menopausal",
+                "pre",
+            ],
+            "menopausal_status",
+        ),
+        (
+            [
+                "bone",
+                "classify",
+                "--site",
+                "femoral_neck",
+                "--sex",
+                "M",
+                "--age",
+                "60",
+                "--t-score",
+                "-2.6",
+                "--premenopausal",
+            ],
+            "--premenopausal",
+        ),
         # absurd session counts
         (["invoice", "quote", "--region", "lumbar", "--sessions", "1000000"], "sessions"),
         (["invoice", "quote", "--region", "lumbar", "--sessions", "0"], "sessions"),
-        (["documents", "estimate", "--region", "lumbar", "--sessions", "-3", "--out",
-          "{ex}/e.pdf"], "sessions"),
+        (
+            [
+                "documents",
+                "estimate",
+                "--region",
+                "lumbar",
+                "--sessions",
+                "-3",
+                "--out",
+                "{ex}/e.pdf",
+            ],
+            "sessions",
+        ),
         # invoice dates: 2099, absurd, before the service
         (["invoice", "issue", "1", "--date", "2099-01-01"], "date"),
         (["invoice", "issue", "1", "--date", "0001-01-01"], "date"),
@@ -376,8 +494,10 @@ YEARS_3 = (TODAY - timedelta(days=3 * 365 + 40)).isoformat()
         (["outcome", "record", "--session", "2", "--nrs-before", "5"], "session"),
         # control characters in any text field, at the edge
         (["patients", "add", "--name", "Erika\x1b[2J", *PATIENT[2:]], "argument 4"),
-        (["findings", "add", "--patient", "1", "--code", "CI-01", "--detail", "x\u202ey"],
-         "argument"),
+        (
+            ["findings", "add", "--patient", "1", "--code", "CI-01", "--detail", "x\u202ey"],
+            "argument",
+        ),
     ],
 )
 def test_named_states_are_refused_and_nothing_is_stored(

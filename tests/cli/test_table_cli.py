@@ -115,9 +115,7 @@ def serve_sim_process(tmp_path: Path, *args: str) -> Iterator[int]:
 
 
 @pytest.mark.slow
-def test_a_real_time_session_over_modbus_within_the_table_limit(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_a_real_time_session_over_modbus_within_the_table_limit(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "run"
     with serve_sim_process(tmp_path, "--max-force", "250") as port:
         code, stdout, err = cli(
@@ -149,5 +147,3 @@ def test_serve_sim_refuses_bad_arguments(cli: Cli) -> None:
     assert code == 2 and "loopback" in err
     code, _, err = cli("table", "serve-sim", "--segment", "C5/6")
     assert code == 2 and "segment: is not a lumbar segment" in err
-
-

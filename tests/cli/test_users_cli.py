@@ -32,9 +32,7 @@ def test_the_first_admin_from_an_empty_database_to_a_working_login(cli: Run) -> 
     code, _, err = cli("users", "bootstrap")
     assert code == 3 and "exist already" in err
     # the one-time password logs in, but only for changing it
-    code, out, err = cli(
-        "login", "--username", "admin", "--password-stdin", stdin=one_time + "\n"
-    )
+    code, out, err = cli("login", "--username", "admin", "--password-stdin", stdin=one_time + "\n")
     assert code == 0 and "passwd" in err
     code, _, err = cli("patients", "list")
     assert code == 7 and "one-time password" in err
@@ -63,9 +61,7 @@ def test_login_changes_a_one_time_password_from_stdin(cli: Run) -> None:
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["must_change_password"] is False
-    code, _, err = cli(
-        "login", "--username", "admin", "--password-stdin", stdin=f"{one_time}\n"
-    )
+    code, _, err = cli("login", "--username", "admin", "--password-stdin", stdin=f"{one_time}\n")
     assert code == 7  # the one-time password is gone
 
 
@@ -141,6 +137,7 @@ def test_logins_expire_and_logout_ends_them(cli_doc: Run) -> None:
     code, _, err = cli_doc("patients", "list")
     assert code == 0, err
     engine = create_engine(os.environ["SPINECARE_DATABASE_URL"])
+
     def ago(minutes: int) -> str:
         return (datetime.now(UTC) - timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S.%f")
 

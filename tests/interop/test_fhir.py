@@ -129,7 +129,10 @@ def test_each_session_is_a_procedure_with_its_force_summary() -> None:
     ext = next(e for e in done["extension"] if e["url"] == fhir.EXT_FORCE)  # type: ignore[union-attr]
     parts = {p["url"]: p for p in ext["extension"]}
     assert parts["peak-force"]["valueQuantity"] == {
-        "value": s.peak_force_n, "unit": "N", "system": fhir.UCUM, "code": "N"
+        "value": s.peak_force_n,
+        "unit": "N",
+        "system": fhir.UCUM,
+        "code": "N",
     }
     assert parts["guarding-detected"]["valueInteger"] == s.guarding_detected
     assert parts["simulated"]["valueBoolean"] is s.simulated

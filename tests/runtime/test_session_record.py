@@ -24,9 +24,10 @@ def test_events_hold_each_guarding_episode_complete(tmp_path: Path) -> None:
     for ep in episodes:
         assert ep["relaxed_s"] is not None and ep["time_to_relax_s"] > 0
         assert ep["ramp_after_n_s"] is not None and ep["peak_after_n"] is not None
-        assert ep["relaxed_s"] - ep["t_s"] == ep["time_to_relax_s"] or abs(
-            ep["relaxed_s"] - ep["t_s"] - ep["time_to_relax_s"]
-        ) < 2e-3
+        assert (
+            ep["relaxed_s"] - ep["t_s"] == ep["time_to_relax_s"]
+            or abs(ep["relaxed_s"] - ep["t_s"] - ep["time_to_relax_s"]) < 2e-3
+        )
     summary = summary_read(out)
     assert [g.onset_s for g in summary.guarding_events] == [e["t_s"] for e in episodes]
 

@@ -173,8 +173,13 @@ def test_dxa_parse_tells_fhir_from_csv() -> None:
     assert dxa.dxa_parse("measured_on,site,t_score\n2026-01-01,total_hip,-1\n").measurements
     with pytest.raises(InputError, match="not JSON"):
         dxa.dxa_parse("{oops")
-    assert Decimal("-1") == dxa.dxa_parse(
-        '{"resourceType":"Observation","status":"final","code":{"coding":[{"system":'
-        '"http://loinc.org","code":"38264-8"}]},"effectiveDateTime":"2026-01-01",'
-        '"valueQuantity":{"value":-1}}'
-    ).measurements[0].t_score
+    assert (
+        Decimal("-1")
+        == dxa.dxa_parse(
+            '{"resourceType":"Observation","status":"final","code":{"coding":[{"system":'
+            '"http://loinc.org","code":"38264-8"}]},"effectiveDateTime":"2026-01-01",'
+            '"valueQuantity":{"value":-1}}'
+        )
+        .measurements[0]
+        .t_score
+    )

@@ -134,8 +134,10 @@ def _years_ago(years: int, days: int = 30) -> date:
     ("over", "field"),
     [
         ({"birth_date": _years_ago(3), "weight_kg": Decimal(80)}, "weight_kg"),  # named case
-        ({"birth_date": _years_ago(6), "weight_kg": Decimal(30), "height_cm": Decimal(200)},
-         "height_cm"),
+        (
+            {"birth_date": _years_ago(6), "weight_kg": Decimal(30), "height_cm": Decimal(200)},
+            "height_cm",
+        ),
         ({"birth_date": _years_ago(10), "weight_kg": Decimal(250)}, "weight_kg"),
         ({"name": "Erika\x1b[2J"}, "name"),
         ({"name": "\u202eakirE"}, "name"),

@@ -63,8 +63,18 @@ def _refused(store: Store, field: str, *objs: Any) -> InputError:
 @pytest.mark.parametrize(
     "name",
     [
-        "Erika\x1b[2J", "Erika\x00", "Eri\nka", "\u202eakirE", "Erika\x9b31m", "Er\u2028ika",
-        "\x7f", "Erika\x07", "\x85Erika", "Erika\u200f", "\u061cErika", "\u200eErika",
+        "Erika\x1b[2J",
+        "Erika\x00",
+        "Eri\nka",
+        "\u202eakirE",
+        "Erika\x9b31m",
+        "Er\u2028ika",
+        "\x7f",
+        "Erika\x07",
+        "\x85Erika",
+        "Erika\u200f",
+        "\u061cErika",
+        "\u200eErika",
     ],
 )
 def test_control_characters_are_refused_in_any_text(store: Store, name: str) -> None:

@@ -118,9 +118,7 @@ def add(settings: Settings, login: Login) -> None:
             logins = load(settings)
         except AuthenticationError:
             logins = []  # a file others could read is replaced by a private one
-        keep = [
-            x for x in logins if (x.database, x.username) != (login.database, login.username)
-        ]
+        keep = [x for x in logins if (x.database, x.username) != (login.database, login.username)]
         _save(settings, [*keep, login])
 
 

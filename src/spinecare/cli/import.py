@@ -64,7 +64,9 @@ def dxa_cmd(
         a = item["assessment"]
         rating = (
             f": T {a['t_score']}, {a['who_class'] or 'no WHO class'}, bone loss "
-            f"{a['bone_loss_percent']}%" if a else ""
+            f"{a['bone_loss_percent']}%"
+            if a
+            else ""
         )
         typer.echo(f"bmd {item['id']}: {item['site']} on {item['measured_on']}{rating}")
     for b in done.already:

@@ -37,8 +37,6 @@ SLUMP_OPTION = typer.Option(20.0, "--slump-deg", help="slump threshold, deg beyo
 DELAY_OPTION = typer.Option(60.0, "--delay-s", help="reminder after this long slumped (3-600 s)")
 
 
-
-
 def _settings(slump_deg: float, delay_s: float) -> PostureSettings:
     from spinecare.signals.posture import PostureSettings
 

@@ -208,9 +208,7 @@ def _bmd_entries(
     return out
 
 
-def _outcome(
-    o: OutcomeData, subject: dict[str, str], part_of: str | None
-) -> dict[str, Any]:
+def _outcome(o: OutcomeData, subject: dict[str, str], part_of: str | None) -> dict[str, Any]:
     ext: list[dict[str, Any]] = []
     if o.course_id is not None:
         ext.append({"url": EXT_COURSE, "valueInteger": o.course_id})

@@ -240,9 +240,7 @@ def evidence_figure(
     seen: set[str] = set()
     maker_i: dict[str, int] = {}
     for r in rows:
-        bars: list[tuple[str, float | None, str, bool]] = [
-            (who, r.patient_percent, PATIENT, True)
-        ]
+        bars: list[tuple[str, float | None, str, bool]] = [(who, r.patient_percent, PATIENT, True)]
         for p in r.published:
             if p.maker_funded:
                 colour = MAKER[maker_i.setdefault(p.label, len(maker_i) % len(MAKER))]

@@ -274,9 +274,7 @@ def lock_chain(session: Session) -> ChainHead:
     before anything is read. Also used to serialise other once-only work (the first admin)."""
     conn = session.connection()
     conn.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(last_id=AuditChainHead.last_id)
+        update(AuditChainHead).where(AuditChainHead.id == 1).values(last_id=AuditChainHead.last_id)
     )
     row = conn.execute(
         select(AuditChainHead.last_id, AuditChainHead.last_hash, AuditChainHead.last_at).where(

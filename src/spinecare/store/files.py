@@ -68,9 +68,7 @@ def private_file(path: Path) -> Path:
 def is_private(path: Path) -> bool:
     """True when ``path`` is a regular file of this account that nobody else may read."""
     st = os.lstat(path)
-    return (
-        stat.S_ISREG(st.st_mode) and not st.st_mode & _OTHERS and st.st_uid == os.geteuid()
-    )
+    return stat.S_ISREG(st.st_mode) and not st.st_mode & _OTHERS and st.st_uid == os.geteuid()
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -435,9 +435,7 @@ class OrthosisFollowUp(Base):
     body_sway: Mapped[Decimal | None] = mapped_column(Numeric(6, 1), default=None)
     pain: Mapped[Decimal | None] = mapped_column(Numeric(3, 1), default=None)
     well_being: Mapped[Decimal | None] = mapped_column(Numeric(4, 1), default=None)
-    limitations_of_daily_living: Mapped[Decimal | None] = mapped_column(
-        Numeric(4, 1), default=None
-    )
+    limitations_of_daily_living: Mapped[Decimal | None] = mapped_column(Numeric(4, 1), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)

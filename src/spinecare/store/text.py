@@ -37,6 +37,4 @@ def json_printable(text: str) -> str:
     written as ``\\uXXXX`` escapes: the same JSON value, safe on a terminal."""
     if not any(_unsafe(ch) and ch not in "\n" for ch in text):
         return text
-    return "".join(
-        f"\\u{ord(ch):04x}" if _unsafe(ch) and ch not in "\n" else ch for ch in text
-    )
+    return "".join(f"\\u{ord(ch):04x}" if _unsafe(ch) and ch not in "\n" else ch for ch in text)

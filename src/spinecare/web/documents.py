@@ -55,5 +55,3 @@ def _without_invoices(docs: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(docs, invoices=())
-
-

@@ -45,9 +45,7 @@ def _sessions(check: str) -> sa.Table:
         sa.Column("updated_at", ts, nullable=True),
         sa.CheckConstraint(check, name="ck_sessions_status"),
         sa.CheckConstraint("number >= 1", name="ck_sessions_number_positive"),
-        sa.CheckConstraint(
-            "scheduled_end > scheduled_start", name="ck_sessions_end_after_start"
-        ),
+        sa.CheckConstraint("scheduled_end > scheduled_start", name="ck_sessions_end_after_start"),
         sa.UniqueConstraint("course_id", "number", name="uq_sessions_course_id_number"),
     )
 

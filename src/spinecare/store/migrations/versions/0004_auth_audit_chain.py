@@ -287,10 +287,13 @@ def downgrade() -> None:
     op.drop_table("audit_chain")
     _drop_triggers(dialect)
     if dialect == "sqlite":
-        with op.batch_alter_table("audit_log", copy_from=_audit_log(
-            sa.Column("prev_hash", sa.String(64), nullable=False),
-            sa.Column("hash", sa.String(64), nullable=False),
-        )) as batch:
+        with op.batch_alter_table(
+            "audit_log",
+            copy_from=_audit_log(
+                sa.Column("prev_hash", sa.String(64), nullable=False),
+                sa.Column("hash", sa.String(64), nullable=False),
+            ),
+        ) as batch:
             batch.drop_column("hash")
             batch.drop_column("prev_hash")
     else:
