@@ -17,7 +17,9 @@ The runs in this process and on the running cluster are made ``REPEATS`` times a
 reported (with every run's figure): runs of the same code on this shared virtual machine spread
 by about 5 %. The 100,000-session figure is extrapolated from the measured rate (the run itself
 takes hours; its own figures, when one has been made, are in ``bench/b8_large_run.json`` and
-reported here); the machine is shared, so the load average is reported with every figure.
+reported here, with its rate against the plain loop measured here: over all its hours and over
+its last stretch alone); the machine is shared, so the load average is reported with every
+figure.
 """
 
 from __future__ import annotations
@@ -105,7 +107,15 @@ def run(quick: bool = False) -> dict[str, Any]:
         }
     )
     if LARGE_RUN.is_file():
-        out["large_run"] = json.loads(LARGE_RUN.read_text(encoding="utf-8"))
+        large = json.loads(LARGE_RUN.read_text(encoding="utf-8"))
+        # Against the plain single-process loop measured above: over all the hours the large
+        # run took (pauses and shared stretches included) and over its last stretch alone.
+        plain_rate = n_plain / plain
+        large["vs_plain_loop"] = round(float(large["sessions_per_s"]) / plain_rate, 1)
+        last_rate = large.get("last_stretch", {}).get("sessions_per_s")
+        if last_rate:
+            large["last_stretch"]["vs_plain_loop"] = round(float(last_rate) / plain_rate, 1)
+        out["large_run"] = large
     return out
 
 
@@ -145,7 +155,7 @@ def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, A
     summary = cohort_summary(patients)
     # The run's own last summary says how it ran (workers or scheduler).
     run_info = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["run"]
-    stretches: list[float] = []
+    spans: list[tuple[datetime, datetime]] = []
     started: datetime | None = None
     for line in times_log.read_text(encoding="utf-8").splitlines():
         word, _, rest = line.partition(" ")
@@ -153,11 +163,28 @@ def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, A
         if word == "start":
             started = when
         elif word in ("stopped", "end") and started is not None and when is not None:
-            stretches.append((when - started).total_seconds())
+            spans.append((started, when))
             started = None
+    stretches = [(b - a).total_seconds() for a, b in spans]
     session_s = sum(float(s["wall_s"]) for p in patients for s in p["sessions"])
     n = int(summary["patient_sessions"])
     hours = sum(stretches) / 3600.0
+    # The earlier stretches shared the machine with benchmarks and CI (and were paused for
+    # some of them); the last one, if the machine was left to it, is the run's own rate: the
+    # sessions of the chunks written during it (by their files' times) over its length.
+    last: dict[str, Any] = {}
+    if spans:
+        a, b = (t.timestamp() for t in spans[-1])
+        done = 0
+        for chunk in sorted((run_dir / "chunks").glob("chunk-*.json")):
+            if a <= chunk.stat().st_mtime <= b:
+                records = json.loads(chunk.read_text(encoding="utf-8"))
+                done += sum(len(p["sessions"]) for p in records)
+        last = {
+            "hours": round((b - a) / 3600.0, 2),
+            "patient_sessions": done,
+            "sessions_per_s": round(done / (b - a), 2) if b > a else None,
+        }
     keep = (
         "patients", "screened_out", "patient_sessions", "completed", "limit_violations",
         "guarding_recall", "false_stops_per_session", "peak_force_pct_bw_max",
@@ -174,6 +201,7 @@ def large_run_record(run_dir: Path, times_log: Path, commit: str) -> dict[str, A
         "sessions_per_s": round(n / (hours * 3600.0), 2) if hours else None,
         # Each session's own wall time, summed: the work of both workers, without the pauses.
         "session_hours_summed": round(session_s / 3600.0, 2),
+        "last_stretch": last,
     }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +106,22 @@ def test_the_large_run_record_sums_the_stretches_it_ran(
         "start 2026-11-28T19:00:00Z load 0.8\n"
         "end 2026-11-28T19:30:00Z status 0\n"
     )
+    # The first chunk was written in the first stretch, the others in the last one.
+    chunks = sorted((out / "chunks").glob("chunk-*.json"))
+    assert len(chunks) >= 2
+    for i, chunk in enumerate(chunks):
+        when = "2026-11-28T17:30:00+00:00" if i == 0 else "2026-11-28T19:10:00+00:00"
+        t = datetime.fromisoformat(when).timestamp()
+        os.utime(chunk, (t, t))
+    in_last = sum(len(p["sessions"]) for c in chunks[1:] for p in json.loads(c.read_text()))
     rec = b8.large_run_record(out, log, "abc1234")
     assert rec["hours"] == 1.5 and rec["stretches"] == 2 and rec["commit"] == "abc1234"
+    assert 0 < in_last < 8
+    assert rec["last_stretch"] == {
+        "hours": 0.5,
+        "patient_sessions": in_last,
+        "sessions_per_s": round(in_last / 1800.0, 2),
+    }
     assert rec["workers"] == summary["run"]["workers"] == 1
     assert rec["patient_sessions"] == summary["patient_sessions"] == 8
     assert rec["sessions_per_s"] == round(8 / 5400.0, 2)
