@@ -80,8 +80,11 @@ def _plots(patients: Sequence[dict[str, Any]], summary: dict[str, Any]) -> dict[
     fig, ax = plt.subplots(1, 2, figsize=(9, 3))
     lat = [x for s in ss for x in s["latency_ms"]]
     ax[0].hist(lat or [0.0], bins=30, color="#aa3377")
+    # Counts on a log scale: in a large cohort nearly every event falls in the first bin, and
+    # the rare late detections, the ones worth seeing, would not show on a linear axis.
+    ax[0].set_yscale("log")
     ax[0].set_xlabel("detection latency from measurable, ms")
-    ax[0].set_ylabel("guarding events")
+    ax[0].set_ylabel("guarding events (log scale)")
     tgt = [s["target_axial_n"] for s in ss if s.get("neighbour_axial_n_max")]
     nb = [s["neighbour_axial_n_max"] for s in ss if s.get("neighbour_axial_n_max")]
     ax[1].scatter(nb, tgt, s=6, color="#ee6677")
