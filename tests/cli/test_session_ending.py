@@ -34,6 +34,36 @@ def _wait_for_telemetry(out: Path, proc: subprocess.Popen[str], size: int) -> No
     raise AssertionError("the session did not get under way")
 
 
+def _default_signals() -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def test_a_session_started_under_nohup_keeps_running_when_its_terminal_closes(
+    tmp_path: Path,
+) -> None:
+    """``nohup spinecare session run``: the user asked for the session to outlive the terminal,
+    so SIGHUP stays ignored and the session runs to its end (status 0)."""
+    out = tmp_path / "nohup"
+    proc = subprocess.Popen(
+        [*CLI, "session", "run", "--minutes", "1", "--speed", "20", "--seed", "2",
+         "--out", str(out), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )  # fmt: skip
+    try:
+        _wait_for_telemetry(out, proc, 5_000)
+        proc.send_signal(signal.SIGHUP)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout)["stopped"] is False
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_terminated_session_releases_the_table_like_a_stop(tmp_path: Path, sig: int) -> None:
     """A service manager's SIGTERM or a closed terminal's SIGHUP: the controlled release, the
@@ -45,6 +75,9 @@ def test_a_terminated_session_releases_the_table_like_a_stop(tmp_path: Path, sig
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run under nohup would hand down "ignore SIGHUP", which
+        # the session keeps (test above).
+        preexec_fn=_default_signals,
     )  # fmt: skip
     try:
         _wait_for_telemetry(out, proc, 20_000)
