@@ -281,19 +281,22 @@ def test_a_late_answer_is_a_lost_one_not_the_answer_to_the_next_request(
 ) -> None:
     # RTU frames carry no request id: a status block that arrives while the command waits
     # would otherwise be taken for the command's answer and end the session.
-    t = ModbusTable(_url(link), clock.now, timeout_s=0.1)
+    # Margins of 100 ms: this runs beside a loaded test suite, whose stalls of the client's or
+    # the server's thread reach tens of milliseconds.
+    t = ModbusTable(_url(link), clock.now, timeout_s=0.2)
     t.configure()
     t.activate()
     ticks(t, clock, 5, 80.0, 40.0)
     last = t.read()
-    # Every answer leaves 150 ms late: the read gives up at 100 ms, and its answer comes in
-    # half-way through the command's wait (100-200 ms; the command's own answer at 250 ms).
-    link.delay_s = 0.15
+    # Every answer leaves 300 ms late: the read gives up at 200 ms, and its answer comes in
+    # half-way through the command's wait (200-400 ms; the command's own answer at 500 ms).
+    link.delay_s = 0.3
     clock.advance(0.02)
     assert t.read() is last  # no answer in time: the previous reading, to age (SAF-7)
     t.write(Command(clock.now(), 80.0, 40.0))  # a lost answer, not a broken link
+    time.sleep(0.2)  # the command's own answer leaves before the delay ends
     link.delay_s = 0.0
-    time.sleep(0.4)
+    time.sleep(0.6)
     for _ in range(3):  # then every request gets its own answer again
         clock.advance(0.02)
         fresh = t.read()
