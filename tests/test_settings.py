@@ -72,3 +72,23 @@ def test_iban_check_digits() -> None:
     assert not iban_valid("DE88 3704 0044 0532 0130 00")
     with pytest.raises(ValidationError, match="IBAN"):
         ClinicSettings.model_validate({"bank": {"iban": "DE88370400440532013000"}})
+
+
+# 25 hours apart: at any moment at least one of them keeps another date than UTC.
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_today_is_the_clinics_day_in_every_date_check(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from spinecare.services.patients import check_birth_date
+    from spinecare.settings import clinic_today
+
+    monkeypatch.setenv("SPINECARE_CLINIC__TIMEZONE", zone)
+    before = dt.datetime.now(ZoneInfo(zone)).date()
+    today = clinic_today()
+    after = dt.datetime.now(ZoneInfo(zone)).date()
+    assert today in (before, after)
+    assert check_birth_date(today) == today  # born today in the clinic: not "in the future"
+    with pytest.raises(ValueError, match="future"):
+        check_birth_date(after + dt.timedelta(days=1))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -360,3 +360,13 @@ def get_settings() -> Settings:
         raise InputError(
             "settings file", f"cannot be read: {exc.strerror}", str(settings_file())
         ) from None
+
+
+def clinic_today(zone: ZoneInfo | None = None) -> date:
+    """Today as the clinic counts it, in its time zone (setting ``timezone``).
+
+    The one "today" of every date check, document and schedule: a server that keeps UTC (or
+    any other zone) would otherwise call a birth date at 00:30 in Munich "in the future" while
+    the documents printed at that moment carry the clinic's date.
+    """
+    return datetime.now(zone or get_settings().clinic.zone).date()

@@ -12,6 +12,7 @@ from spinecare.cli.output import echo, print_json
 from spinecare.clinical.bone import check_bmd, classify, site_of
 from spinecare.clinical.vocab import Sex
 from spinecare.errors import InputError
+from spinecare.settings import clinic_today
 
 bone_app = typer.Typer(help="Bone density assessment (DXA).", no_args_is_help=True)
 app.add_typer(bone_app, name="bone")
@@ -26,13 +27,12 @@ def _sex(value: str) -> Sex:
 
 def _from_record(patient_id: int, as_user: str | None) -> tuple[str, int, float, str | None]:
     """Sex, age today, weight and menopausal status of a stored patient."""
-    from datetime import date
 
     from spinecare.cli.db import run_read
     from spinecare.services.patients import get_patient
 
     p = run_read(as_user, lambda db, actor, _: get_patient(db, actor, patient_id))
-    today = date.today()
+    today = clinic_today()
     b = p.birth_date
     age = today.year - b.year - ((today.month, today.day) < (b.month, b.day))
     status = p.menopausal_status.value if p.menopausal_status else None

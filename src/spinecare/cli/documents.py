@@ -19,6 +19,7 @@ from spinecare.cli.invoice import check_sessions, parse_assignments
 from spinecare.cli.output import ON_ALIAS, date_option, day_parse, echo
 from spinecare.errors import InputError
 from spinecare.reports.i18n import check_lang
+from spinecare.settings import clinic_today
 
 if TYPE_CHECKING:  # the renderers load in their commands: matplotlib, Jinja (start-up)
     from spinecare.reports.render import ClinicInfo
@@ -70,7 +71,7 @@ def _date(value: str | None, field: str) -> date | None:
     if value is None:
         return None
     day = day_parse(value, field)
-    latest = date.today() if field == "--birth-date" else date.today() + timedelta(days=366)
+    latest = clinic_today() if field == "--birth-date" else clinic_today() + timedelta(days=366)
     if not EARLIEST <= day <= latest:
         raise InputError(
             field, f"must be from {EARLIEST.isoformat()} to {latest.isoformat()}", value
@@ -189,7 +190,7 @@ def estimate(
             raise InputError("insurance", "private | statutory | self_payer", insurance) from None
         if self_payer and ins is Insurance.PRIVATE:
             raise InputError("--self-payer", "contradicts --insurance private")
-    issued_on = _date(date_option(on, on_alias), "--date") or date.today()
+    issued_on = _date(date_option(on, on_alias), "--date") or clinic_today()
     if born is not None and issued_on < born:
         raise InputError("--date", f"must not be before the birth date ({born})", str(issued_on))
     est = CostEstimate(

@@ -17,6 +17,7 @@ from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
 from spinecare.cli.output import day_parse
 from spinecare.errors import InputError
+from spinecare.settings import clinic_today
 
 orthosis_app = typer.Typer(
     help="Orthosis pathway: prescribe, fit, follow-ups against the trials, osteoporosis follow-up.",
@@ -30,7 +31,7 @@ PATIENT = typer.Option(..., "--patient", help="patient id")
 
 def _day(text: str | None, field: str) -> date:
     if text is None:
-        return date.today()
+        return clinic_today()
     return day_parse(text, field)
 
 

@@ -22,6 +22,7 @@ from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
 from spinecare.cli.textfile import recording_read
 from spinecare.errors import InputError
+from spinecare.settings import clinic_today
 
 if TYPE_CHECKING:
     from spinecare.services.orthosis import PostureSource
@@ -373,7 +374,7 @@ def _simulated_days(
 ) -> list[tuple[datetime, PostureAnalysis, PostureSource, str | None]]:
     """One recording a day at 09:00 (clinic time, zone set when stored), ending yesterday; the
     simulated wearer slumps less as the weeks go by (a simulation choice, to show a trend)."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     import numpy as np
 
@@ -383,7 +384,7 @@ def _simulated_days(
     rng = np.random.default_rng(seed)
     out: list[tuple[datetime, PostureAnalysis, PostureSource, str | None]] = []
     for i in range(days):
-        day = date.today() - timedelta(days=days - i)
+        day = clinic_today() - timedelta(days=days - i)
         rec, _ = posture_simulate(
             hours * 3600.0, 25.0, random_state=rng, slumps_per_hour=max(3.0, 14.0 - 0.4 * i)
         )

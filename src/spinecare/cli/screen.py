@@ -13,6 +13,7 @@ from spinecare.cli.output import day_parse, echo, print_json
 from spinecare.clinical.contraindications import screen
 from spinecare.clinical.findings import PatientFindings
 from spinecare.errors import InputError
+from spinecare.settings import clinic_today
 from spinecare.vocab import Region
 
 
@@ -49,7 +50,7 @@ def _as_a_record_would_be(p: PatientFindings) -> PatientFindings:
         raise InputError("birth_date", str(exc), str(p.birth_date)) from None
     if p.premenopausal and p.sex is not Sex.FEMALE:
         raise InputError("premenopausal", "only for female patients")
-    months = age_months(p.birth_date, dt.date.today())
+    months = age_months(p.birth_date, clinic_today())
     for problem in implausible_for_age(p.sex, months, weight_kg=p.weight_kg, height_cm=None):
         raise InputError(problem.field, problem.reason, p.weight_kg)
     return p
@@ -64,10 +65,10 @@ def _region(value: str) -> Region:
 
 def _date(value: str | None) -> dt.date:
     if value is None:
-        return dt.date.today()  # the edge may read the clock; the rules never do
+        return clinic_today()  # the edge may read the clock; the rules never do
     day = day_parse(value, "--date")
     # The day screened for: a planned first session, so not before 1900 nor years ahead.
-    latest = dt.date.today() + dt.timedelta(days=2 * 365)
+    latest = clinic_today() + dt.timedelta(days=2 * 365)
     if not dt.date(1900, 1, 1) <= day <= latest:
         raise InputError("--date", f"must be from 1900-01-01 to {latest.isoformat()}", value)
     return day

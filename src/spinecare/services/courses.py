@@ -40,7 +40,7 @@ from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.patients import load_patient
 from spinecare.services.screening import evaluate_screening
-from spinecare.settings import ClinicSettings
+from spinecare.settings import ClinicSettings, clinic_today
 from spinecare.store.enums import CourseStatus, SessionStatus
 from spinecare.store.models import Course, TreatmentSession
 from spinecare.therapy.protocol import (
@@ -77,7 +77,7 @@ class CoursePlan(BaseModel):
     @field_validator("start")
     @classmethod
     def _not_past(cls, v: date) -> date:
-        if v < date.today():
+        if v < clinic_today():
             raise ValueError("must not be in the past")
         return v
 

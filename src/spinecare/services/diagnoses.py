@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.patients import load_patient
+from spinecare.settings import clinic_today
 from spinecare.store.models import Diagnosis
 
 # ICD-10 (WHO) code: letter, two digits, optional '.' and 1-4 more characters for the
@@ -45,7 +46,7 @@ class DiagnosisCreate(BaseModel):
     @field_validator("diagnosed_on")
     @classmethod
     def _not_future(cls, v: date) -> date:
-        if v > date.today():
+        if v > clinic_today():
             raise ValueError("must not be in the future")
         return v
 

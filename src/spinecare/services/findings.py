@@ -21,6 +21,7 @@ from spinecare.errors import InputError
 from spinecare.services._common import act_as, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.patients import load_patient
+from spinecare.settings import clinic_today
 from spinecare.store.models import BmdMeasurement, ScreeningFinding, VertebralFracture
 
 OptNum = Annotated[
@@ -31,7 +32,7 @@ _FINDING_COLUMNS = {"code", "present", "date", "region"}
 
 
 def _not_future(v: date | None, field: str) -> date | None:
-    if v is not None and v > date.today():
+    if v is not None and v > clinic_today():
         raise InputError(field, "must not be in the future", v.isoformat())
     return v
 
@@ -130,7 +131,7 @@ class BmdCreate(BaseModel):
     @field_validator("measured_on")
     @classmethod
     def _measured_on(cls, v: date) -> date:
-        if v > date.today():
+        if v > clinic_today():
             raise ValueError("must not be in the future")
         return v
 

@@ -55,6 +55,7 @@ from spinecare.services.auth import (
     require_reader,
 )
 from spinecare.services.patients import load_patient
+from spinecare.settings import clinic_today
 from spinecare.signals.posture import (
     ACCURACY_STATEMENT,
     PostureAnalysis,
@@ -345,7 +346,7 @@ def orthosis_progress(
     session: Session, actor: Actor, prescription_id: int, *, today: date | None = None
 ) -> OrthosisProgress:
     p = get_prescription(session, actor, prescription_id)
-    day = today or utcnow().date()
+    day = today or clinic_today()
     by_visit = {f.visit: f for f in p.followups}
     base = by_visit.get(FollowUpVisit.BASELINE)
     visits: list[VisitChanges] = []
@@ -543,7 +544,7 @@ def osteoporosis_summary(
     heights for one patient."""
     require_reader(actor)
     patient = load_patient(session, patient_id)
-    day = on or utcnow().date()
+    day = on or clinic_today()
 
     def rows(model: Any, order: Any) -> list[Any]:
         return list(
@@ -779,5 +780,5 @@ def orthosis_report_data(
         posture_accuracy=posture.accuracy,
         osteoporosis=osteo.followup,
         dvo_note=osteo.dvo_threshold_note,
-        issued_on=today or utcnow().date(),
+        issued_on=today or clinic_today(),
     )

@@ -41,6 +41,7 @@ from spinecare.services.auth import (
     require_reader,
 )
 from spinecare.services.errors import NotFoundError
+from spinecare.settings import clinic_today
 from spinecare.store.enums import Insurance
 from spinecare.store.models import (
     BmdMeasurement,
@@ -137,7 +138,7 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 def check_birth_date(v: date | None) -> date | None:
     if v is None:
         return v
-    if v > date.today():
+    if v > clinic_today():
         raise ValueError("must not be in the future")
     if v < EARLIEST_BIRTH_DATE:
         raise ValueError(f"must be after {EARLIEST_BIRTH_DATE.isoformat()}")
@@ -249,7 +250,7 @@ class PatientCreate(_MasterData):
         if self.insurance is Insurance.SELF_PAYER and self.insurer is not None:
             raise ValueError("insurer: a self-payer has no insurer (or choose --insurance private)")
         # Children: weight and height within what children of that age and sex have.
-        months = age_months(self.birth_date, date.today())
+        months = age_months(self.birth_date, clinic_today())
         for problem in implausible_for_age(
             self.sex, months, weight_kg=float(self.weight_kg), height_cm=float(self.height_cm)
         ):

@@ -29,7 +29,7 @@ from spinecare.services.findings import BmdCreate
 from spinecare.services.outcomes import NrsRecord, OdiRecord
 from spinecare.services.patients import PatientCreate
 from spinecare.services.sessions import SessionOptions, course_session_prepare
-from spinecare.settings import Settings
+from spinecare.settings import Settings, clinic_today
 from spinecare.store import Store
 from spinecare.store.enums import Insurance
 from spinecare.store.models import Patient
@@ -91,7 +91,7 @@ def _orthosis_pathway(db: Session, actor: Actor, pid: int) -> None:
     from spinecare.clinical.vocab import FractureKind
     from spinecare.services import orthosis as ortho_svc
 
-    today = date.today()
+    today = clinic_today()
     start = today - timedelta(days=120)
     findings_svc.record_fracture(
         db,
@@ -175,7 +175,7 @@ def _orthosis_pathway(db: Session, actor: Actor, pid: int) -> None:
 def _eligible(db: Session, actor: Actor, pid: int) -> None:
     for code in CI_CODES:
         findings_svc.record_finding(db, actor, pid, Finding(code=code, present=False))
-    findings_svc.record_fracture_history(db, actor, pid, date.today())
+    findings_svc.record_fracture_history(db, actor, pid, clinic_today())
 
 
 def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
@@ -198,7 +198,7 @@ def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
             actor,
             erika,
             BmdCreate(
-                measured_on=date.today() - timedelta(days=40),
+                measured_on=clinic_today() - timedelta(days=40),
                 site=BmdSite.LUMBAR_SPINE,
                 bmd_g_cm2=Decimal("0.912"),
                 t_score=Decimal("-1.2"),
@@ -211,7 +211,7 @@ def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
         screening_svc.screen_patient(
             db, actor, juergen, Region.LUMBAR, settings=settings.clinic.screening
         )
-        start = date.today()
+        start = clinic_today()
         course = course_svc.plan_course(
             db,
             actor,

@@ -34,6 +34,7 @@ from spinecare.errors import InputError, describe_validation_error
 from spinecare.services import orthosis as svc
 from spinecare.services.auth import PHYSICIAN_ROLES, Actor
 from spinecare.services.patients import day_field
+from spinecare.settings import clinic_today
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect, lang_of
 from spinecare.web.render import flash, redirect
 from spinecare.web.roles import DECIDE, READ, WRITE
@@ -240,7 +241,7 @@ def risk_factor(
         answer = RiskAnswer(
             code=code,
             present={"yes": True, "no": False}.get(present),
-            recorded_on=_day(recorded_on, "recorded_on") or date.today(),
+            recorded_on=_day(recorded_on, "recorded_on") or clinic_today(),
             note=note.strip() or None,
         )
         svc.record_risk_factor(db, user, patient_id, answer)
@@ -266,7 +267,7 @@ def drug_therapy(
                 "drug_class": drug_class,
                 "substance": substance.strip(),
                 "dose": dose.strip() or None,
-                "started_on": _day(started_on, "started_on") or date.today(),
+                "started_on": _day(started_on, "started_on") or clinic_today(),
                 "prescriber": prescriber.strip(),
             }
         )
@@ -287,7 +288,7 @@ def drug_stop(
     def work() -> None:
         if therapy_id not in svc.osteoporosis_summary(db, user, patient_id).drug_therapy_ids:
             raise InputError("therapy", "is not this patient's", therapy_id)
-        day = _day(stopped_on, "stopped_on") or date.today()
+        day = _day(stopped_on, "stopped_on") or clinic_today()
         svc.stop_drug_therapy(db, user, therapy_id, day)
 
     return _change(request, db, patient_id, work, "saved")
@@ -306,7 +307,7 @@ def height(
     def work() -> None:
         record = HeightRecord.model_validate(
             {
-                "measured_on": _day(measured_on, "measured_on") or date.today(),
+                "measured_on": _day(measured_on, "measured_on") or clinic_today(),
                 "height_cm": _num(height_cm, "height_cm"),
                 "kind": "recalled_adult" if recalled == "on" else "measured",
             }

@@ -51,6 +51,7 @@ from spinecare.services.schedule import NoShowCreate, SessionReschedule
 from spinecare.services.search import search_patients
 from spinecare.services.today import appointments
 from spinecare.services.users import UserCreate
+from spinecare.settings import clinic_today
 from spinecare.store.enums import Insurance, Role, SessionStatus
 from spinecare.vocab import SEGMENTS, Region
 from spinecare.web import accounts
@@ -478,7 +479,7 @@ def patient_page(
         invoices=invoices,
         segments=SEGMENTS,
         bmd_sites=list(BmdSite),
-        today=date.today(),
+        today=clinic_today(),
         can_write=user.role in CLINICAL_WRITERS,
         can_decide=user.role in PHYSICIAN_ROLES,
         can_bill=user.role in BILLING_ROLES,
@@ -518,7 +519,7 @@ def _save_findings(db: Any, user: Actor, patient_id: int, answers: list[Finding]
 
 @router.post("/patients/{patient_id}/fractures/none", dependencies=[WRITE])
 def fractures_none(db: DbDep, user: CurrentUser, patient_id: Id) -> Response:
-    findings_svc.record_fracture_history(db, user, patient_id, date.today())
+    findings_svc.record_fracture_history(db, user, patient_id, clinic_today())
     db.commit()
     return redirect(f"/patients/{patient_id}#screening")
 
