@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from spinecare.errors import InputError
-from spinecare.signals.reference import ReferenceParams, onset_sensitivity, reference_bursts
+from spinecare.signals.reference import (
+    ReferenceParams,
+    onset_reproducibility,
+    onset_sensitivity,
+    quiet_parts,
+    reference_bursts,
+)
 from spinecare.signals.synthetic import emg_synthetic
 
 
@@ -41,3 +47,27 @@ def test_a_slow_rise_makes_the_reference_onset_uncertain_and_a_fast_one_does_not
     assert len(s_fast) == len(s_slow) == 2
     assert max(s_fast.values()) <= 10.0  # a 10 ms rise: the threshold hardly matters
     assert max(s_slow.values()) >= 40.0  # an 0.8 s rise: it can move by more than the goal
+
+
+def test_quiet_parts_are_the_first_and_last_halves_and_never_shorter_than_the_minimum() -> None:
+    assert quiet_parts((1.0, 3.0)) == [(1.0, 2.0), (2.0, 3.0)]
+    assert quiet_parts((0.05, 0.3)) == [(0.05, 0.25), (0.1, 0.3)]  # 0.2 s each, overlapping
+    assert quiet_parts((0.27, 0.47)) == [(0.27, 0.47), (0.27, 0.47)]  # exactly 0.2 s
+    with pytest.raises(InputError):
+        quiet_parts((0.0, 0.15))
+
+
+def test_another_part_of_the_same_rest_moves_a_fast_onset_little_and_a_slow_one_more() -> None:
+    params = ReferenceParams(quiet_s=(0.5, 3.5))
+    fast = emg_synthetic(12.0, [5.0, 9.0], 1.5, snr_db=20.0, rise_s=0.01, seed=7).signal_uv
+    slow = emg_synthetic(12.0, [5.0, 9.0], 1.5, snr_db=20.0, rise_s=1.0, seed=7).signal_uv
+    for x in (fast, slow):  # real rest is not stationary: its second half is 40 % louder
+        x[2000:3500] *= 1.4
+    r_fast = onset_reproducibility(fast, 1000.0, params)
+    r_slow = onset_reproducibility(slow, 1000.0, params)
+    assert len(r_fast) == 2 and r_slow  # (the louder quiet grades one slow burst ambiguous)
+    assert all(len(v) == 2 for v in r_fast.values())  # one shift per part
+    fast_shifts = [s for v in r_fast.values() for s in v if s is not None]
+    slow_shifts = [s for v in r_slow.values() for s in v if s is not None]
+    assert max(fast_shifts) <= 10.0  # a 10 ms rise: the quiet stretch hardly matters
+    assert max(slow_shifts) >= 40.0  # a 1 s rise: the observer's choice moves it past the goal

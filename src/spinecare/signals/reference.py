@@ -179,3 +179,35 @@ def onset_sensitivity(
         ons = [b.onset_s] + [min(o, key=lambda t: abs(t - b.onset_s)) for o in others if o]
         out[round(b.onset_s, 4)] = round(1000.0 * (max(ons) - min(ons)), 1)
     return out
+
+
+def quiet_parts(quiet_s: tuple[float, float], min_s: float = 0.2) -> list[tuple[float, float]]:
+    """The first and the last part of a quiet stretch, each half of it but at least ``min_s``:
+    two other stretches an observer could as well have picked from the same rest."""
+    a, b = quiet_s
+    if b - a < min_s - 1e-9:  # 0.47 - 0.27 is a hair below 0.2 in binary
+        raise InputError("quiet_s", f"need at least {min_s} s of quiet", quiet_s)
+    w = min(b - a, max(min_s, 0.5 * (b - a)))
+    return [(a, round(a + w, 4)), (round(b - w, 4), b)]
+
+
+def onset_reproducibility(
+    x: npt.ArrayLike, fs_hz: float, params: ReferenceParams
+) -> dict[float, list[float | None]]:
+    """How far each clear onset moves when the reference is built from the first or the last
+    part of its own quiet stretch (``quiet_parts``), in ms: the reference against itself.
+
+    ``onset_sensitivity`` asks what a 10 % different threshold does; this asks what another
+    observer's choice of quiet does, which is how an unseen reference differs. An onset that a
+    part's reference no longer finds inside the burst is ``None``.
+    """
+    base, _ = reference_bursts(x, fs_hz, params)
+    clear = [b for b in base if b.grade == "clear"]
+    out: dict[float, list[float | None]] = {round(b.onset_s, 4): [] for b in clear}
+    for part in quiet_parts(params.quiet_s):
+        others, _ = reference_bursts(x, fs_hz, replace(params, quiet_s=part))
+        for b in clear:
+            near = [o.onset_s for o in others if b.onset_s - 0.3 <= o.onset_s < b.offset_s]
+            shift = min((abs(o - b.onset_s) for o in near), default=None)
+            out[round(b.onset_s, 4)].append(None if shift is None else round(1000.0 * shift, 1))
+    return out
