@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,28 +40,41 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def _ignore_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _signalled_session(
+    out: Path, minutes: int, preexec: Callable[[], None], sig: int, started: int, wait_s: float
+) -> tuple[int, str, str]:
+    """Run a fast session, send ``sig`` once it is under way; its status, stdout and stderr."""
+    proc = subprocess.Popen(
+        [*CLI, "session", "run", "--minutes", str(minutes), "--speed", "20", "--seed", "2",
+         "--out", str(out), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec,
+    )  # fmt: skip
+    try:
+        _wait_for_telemetry(out, proc, started)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=wait_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, stdout, stderr
+
+
 def test_a_session_started_under_nohup_keeps_running_when_its_terminal_closes(
     tmp_path: Path,
 ) -> None:
     """``nohup spinecare session run``: the user asked for the session to outlive the terminal,
     so SIGHUP stays ignored and the session runs to its end (status 0)."""
-    out = tmp_path / "nohup"
-    proc = subprocess.Popen(
-        [*CLI, "session", "run", "--minutes", "1", "--speed", "20", "--seed", "2",
-         "--out", str(out), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
-    )  # fmt: skip
-    try:
-        _wait_for_telemetry(out, proc, 5_000)
-        proc.send_signal(signal.SIGHUP)
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, stderr
+    status, stdout, stderr = _signalled_session(
+        tmp_path / "nohup", 1, _ignore_sighup, signal.SIGHUP, 5_000, 120
+    )
+    assert status == 0, stderr
     assert json.loads(stdout)["stopped"] is False
 
 
@@ -69,24 +83,10 @@ def test_a_terminated_session_releases_the_table_like_a_stop(tmp_path: Path, sig
     """A service manager's SIGTERM or a closed terminal's SIGHUP: the controlled release, the
     summary, and the stop's exit status, never a process dying with the table pulling."""
     out = tmp_path / "terminated"
-    proc = subprocess.Popen(
-        [*CLI, "session", "run", "--minutes", "5", "--speed", "20", "--seed", "2",
-         "--out", str(out), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # As from a terminal: a test run under nohup would hand down "ignore SIGHUP", which
-        # the session keeps (test above).
-        preexec_fn=_default_signals,
-    )  # fmt: skip
-    try:
-        _wait_for_telemetry(out, proc, 20_000)
-        proc.send_signal(sig)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 4, stderr
+    # As from a terminal: a test run under nohup would hand down "ignore SIGHUP", which the
+    # session keeps (test above).
+    status, stdout, stderr = _signalled_session(out, 5, _default_signals, sig, 20_000, 60)
+    assert status == 4, stderr
     summary = json.loads(stdout)
     assert summary["stopped"] is True and signal.Signals(sig).name in summary["stop_reason"]
     rows = list(csv.DictReader((out / "telemetry.csv").open()))
