@@ -6,6 +6,8 @@ The closed-loop figures (detection rate, false stops, response from measurable) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from spinecare.therapy.guarding import ForceGuardingDetector
@@ -32,6 +34,25 @@ def _learned(rng: np.random.Generator) -> tuple[ForceGuardingDetector, float, fl
     return det, f, x
 
 
+def _assert_alarm_within_two_ticks_of_measurable(
+    det: ForceGuardingDetector, step: Callable[[int, float], tuple[float, float]]
+) -> None:
+    """A contraction adding 1.5 noise SDs a tick; ``step(tick, contribution)`` gives the
+    measured force and the winch position. The alarm must come within two ticks of the
+    contribution reaching 3 SDs (measurable)."""
+    contribution = 0.0
+    measurable: int | None = None
+    for tick in range(1, 20):
+        contribution += 1.5 * SIGMA
+        r = det.update(*step(tick, contribution))
+        if measurable is None and contribution >= 3 * SIGMA:
+            measurable = tick
+        if r.alarm:
+            assert measurable is not None and tick - measurable <= 2
+            return
+    raise AssertionError("no alarm")
+
+
 def test_learns_noise_and_stiffness() -> None:
     det, _, _ = _learned(np.random.default_rng(1))
     assert det.noise_learned
@@ -56,18 +77,12 @@ def test_a_contraction_at_hold_alarms_within_two_ticks_of_measurable() -> None:
         det.update(f + rng.normal(0, SIGMA), x)
     # The patient pulls back: the unexplained force rises 1.5 SD per tick and the drive, holding
     # its target, pays out 0.02 mm per tick (so the cable force itself barely rises).
-    contribution = 0.0
-    measurable: int | None = None
-    for tick in range(1, 20):
-        contribution += 1.5 * SIGMA
-        x -= 0.02
-        r = det.update(f + contribution - K * 0.02 * tick + rng.normal(0, SIGMA), x)
-        if measurable is None and contribution >= 3 * SIGMA:
-            measurable = tick
-        if r.alarm:
-            assert measurable is not None and tick - measurable <= 2
-            return
-    raise AssertionError("no alarm")
+    x0 = x
+
+    def paying_out(tick: int, contribution: float) -> tuple[float, float]:
+        return f + contribution - K * 0.02 * tick + rng.normal(0, SIGMA), x0 - 0.02 * tick
+
+    _assert_alarm_within_two_ticks_of_measurable(det, paying_out)
 
 
 def test_a_steady_creep_never_counts_as_paying_out() -> None:
@@ -189,17 +204,12 @@ def test_a_contraction_during_breakaway_alarms_within_two_ticks_of_measurable() 
         det.update(f + rng.normal(0, SIGMA), round(x, 2))
     # The patient pulls back: 1.5 SD more force a tick; the drive, following its ramp, draws in
     # 0.01 mm a tick less than the passive chain would need.
-    contribution = 0.0
-    measurable: int | None = None
-    for tick in range(1, 20):
+
+    def ramping(tick: int, contribution: float) -> tuple[float, float]:
+        nonlocal f, rise, x
         f += 0.3
         rise += 0.3
         x += _winch_step(rise, 0.3) - 0.01
-        contribution += 1.5 * SIGMA
-        r = det.update(f + contribution + rng.normal(0, SIGMA), round(x, 2))
-        if measurable is None and contribution >= 3 * SIGMA:
-            measurable = tick
-        if r.alarm:
-            assert measurable is not None and tick - measurable <= 2
-            return
-    raise AssertionError("no alarm")
+        return f + contribution + rng.normal(0, SIGMA), round(x, 2)
+
+    _assert_alarm_within_two_ticks_of_measurable(det, ramping)
