@@ -747,6 +747,7 @@ def orthosis_report_data(
     from spinecare.clinical.orthosis import EVIDENCE, EVIDENCE_SUMMARY, trial_label
     from spinecare.reports.orthosis_report import FollowUpRow, OrthosisReportData, TrialNote
 
+    today = today or clinic_today(zone)  # one day for the whole report, the clinic's
     prog = orthosis_progress(session, actor, prescription_id, today=today)
     p = prog.prescription
     patient = load_patient(session, p.patient_id)
@@ -780,5 +781,5 @@ def orthosis_report_data(
         posture_accuracy=posture.accuracy,
         osteoporosis=osteo.followup,
         dvo_note=osteo.dvo_threshold_note,
-        issued_on=today or clinic_today(),
+        issued_on=today,
     )
