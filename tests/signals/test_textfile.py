@@ -49,3 +49,20 @@ def test_any_text_parses_or_raises_input_error(text: str) -> None:
     except InputError:
         return
     assert t.ndim == 2 and t.shape[0] >= 1 and t.shape[1] >= 1
+
+
+def test_a_german_spreadsheet_export_keeps_its_decimal_commas() -> None:
+    # Excel in a German locale: semicolons between fields, the comma as the decimal mark (and a
+    # byte-order mark); split at its commas, "0,001;-0,25" would be four columns of nonsense.
+    text = "\ufeffZeit;EMG\r\n0,000;-0,25\r\n0,001;1,5e-02\r\n0,002;3\r\n"
+    t = parse_table(text)
+    assert t.shape == (3, 2)
+    np.testing.assert_allclose(column(t, None), [-0.25, 0.015, 3.0])
+    np.testing.assert_allclose(column(t, 0), [0.0, 0.001, 0.002])
+    tabbed = parse_table("0,5\t-1,25\n1,5\t2\n")  # tab-separated, decimal comma
+    np.testing.assert_allclose(tabbed, [[0.5, -1.25], [1.5, 2.0]])
+    # with a decimal point the comma stays a separator (and a point with semicolons is fine)
+    np.testing.assert_allclose(parse_table("0.5,\t1.5\n"), [[0.5, 1.5]])
+    np.testing.assert_allclose(parse_table("0.5;1.5\n"), [[0.5, 1.5]])
+    with pytest.raises(InputError, match="line 2: not numeric"):
+        parse_table("1,5;2\n1,234.5;3\n")  # thousands separator and decimal point: refused

@@ -2,8 +2,11 @@
 
 Accepted, because that is what amplifiers and public data sets write: ``#`` comment lines, blank
 lines, a block of header lines before the first numeric row (e.g. the UCI lower-limb files),
-columns separated by whitespace, tabs, commas or semicolons. Refused with the line number:
-a non-numeric row after the data began, rows of differing width, no numeric row at all.
+columns separated by whitespace, tabs, commas or semicolons. A row with semicolons, or with
+tabs and commas but no point, is a spreadsheet export with the decimal comma (German locale:
+``0,25;-1,3e-03``): there the comma is the decimal mark, not a separator. Splitting such a row
+at its commas would silently turn one number into two. Refused with the line number: a
+non-numeric row after the data began, rows of differing width, no numeric row at all.
 ``nan``/``inf`` entries are kept: the detector holds and counts them as it would in the loop.
 """
 
@@ -19,11 +22,20 @@ from spinecare.errors import InputError
 FloatArray = npt.NDArray[np.float64]
 
 _SEP = re.compile(r"[,;\s]+")
+_SEP_DECIMAL_COMMA = re.compile(r"[;\s]+")
 MAX_HEADER_LINES = 50  # header lines tolerated before the first numeric row
+
+
+def _decimal_comma(line: str) -> bool:
+    """A spreadsheet row with the decimal comma: semicolons between the fields, or tabs and
+    commas without a decimal point."""
+    return ";" in line or ("\t" in line and "," in line and "." not in line)
 
 
 def _numbers(line: str) -> list[float] | None:
     try:
+        if _decimal_comma(line):
+            return [float(tok.replace(",", ".")) for tok in _SEP_DECIMAL_COMMA.split(line) if tok]
         return [float(tok) for tok in _SEP.split(line) if tok]
     except ValueError:
         return None
@@ -34,7 +46,7 @@ def parse_table(text: str) -> FloatArray:
     rows: list[list[float]] = []
     width = 0
     header = 0
-    for no, raw in enumerate(text.splitlines(), start=1):
+    for no, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         line = raw.strip().strip(",;")
         if not line or line.startswith("#"):
             continue
