@@ -140,3 +140,16 @@ def test_dxa_csv_keeps_every_digit(bmd: Decimal, t: Decimal, site: BmdSite) -> N
     text = f"measured_on,site,bmd_g_cm2,t_score\n2026-01-01,{site},{bmd},{t}\n"
     (m,) = dxa_from_csv(text).measurements
     assert (m.bmd_g_cm2, m.t_score, m.site) == (bmd, t, site)
+
+
+def test_dxa_csv_saved_again_by_a_german_spreadsheet_reads_the_same() -> None:
+    german = (
+        "\ufeffmeasured_on;site;bmd_g_cm2;t_score;z_score;device;manufacturer\r\n"
+        "02.03.2026;lumbar_spine;0,912;-1,8;-1,2;Hologic Horizon A;Hologic\r\n"
+        "02.03.2026;femoral_neck;;-2,6;;;\r\n"
+    )
+    assert dxa_from_csv(german).measurements == dxa_from_csv(CSV).measurements
+    with pytest.raises(InputError, match="bmd_g_cm2: line 2: not a number"):
+        dxa_from_csv("measured_on,site,bmd_g_cm2\n2026-03-02,lumbar_spine,\"0,912\"\n")
+    with pytest.raises(InputError, match="measured_on: line 2: not a date"):
+        dxa_from_csv("measured_on;site;t_score\n31.02.2026;total_hip;-1\n")

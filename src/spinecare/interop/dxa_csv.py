@@ -9,6 +9,10 @@ order):
 ``measured_on`` (YYYY-MM-DD) and ``site`` (lumbar_spine, femoral_neck, total_hip, radius_33) are
 required, and ``bmd_g_cm2`` or ``t_score``; the others may be empty or missing. Decimals use a
 point. The ranges are checked where every DXA result is checked (``services/findings.py``).
+
+The same file saved again by a spreadsheet in a German locale is read too: semicolons between
+the columns (seen in the header), the decimal comma, dates as DD.MM.YYYY. A clinic opens the
+export, looks at it and saves it; refusing it would send them to a text editor.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ MAX_ROWS = 1000  # a DXA report has a handful of sites; a larger file is not one
 
 def dxa_from_csv(text: str) -> DxaImport:
     """Parse the DXA CSV; an InputError names the line and the column of the first problem."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    first = text.split("\n", 1)[0]
+    spreadsheet = ";" in first and "," not in first  # a German-locale spreadsheet's save
+    reader = csv.DictReader(io.StringIO(text), delimiter=";" if spreadsheet else ",")
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -46,16 +53,25 @@ def dxa_from_csv(text: str) -> DxaImport:
         cells = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         if not any(cells.values()):
             continue
-        out.append(_row(cells, n))
+        out.append(_row(cells, n, decimal_comma=spreadsheet))
     if not out:
         raise InputError("file", "no DXA rows")
     return DxaImport(out, [])
 
 
-def _row(cells: dict[str, str], line: int) -> BmdData:
+def _day(text: str) -> date:
+    """YYYY-MM-DD, or DD.MM.YYYY as a German spreadsheet writes it back."""
+    if text.count(".") == 2:
+        d, m, y = text.split(".")
+        if len(y) == 4:
+            return date(int(y), int(m), int(d))
+    return date.fromisoformat(text)
+
+
+def _row(cells: dict[str, str], line: int, *, decimal_comma: bool = False) -> BmdData:
     where = f"line {line}"
     try:
-        measured = date.fromisoformat(cells["measured_on"])
+        measured = _day(cells["measured_on"])
     except ValueError:
         raise InputError("measured_on", f"{where}: not a date (YYYY-MM-DD)",
                          cells["measured_on"]) from None  # fmt: skip
@@ -70,7 +86,7 @@ def _row(cells: dict[str, str], line: int) -> BmdData:
         if not raw:
             return None
         try:
-            value = Decimal(raw)
+            value = Decimal(raw.replace(",", ".") if decimal_comma else raw)
         except InvalidOperation:
             raise InputError(name, f"{where}: not a number", raw) from None
         if not value.is_finite():
