@@ -150,6 +150,6 @@ def test_dxa_csv_saved_again_by_a_german_spreadsheet_reads_the_same() -> None:
     )
     assert dxa_from_csv(german).measurements == dxa_from_csv(CSV).measurements
     with pytest.raises(InputError, match="bmd_g_cm2: line 2: not a number"):
-        dxa_from_csv("measured_on,site,bmd_g_cm2\n2026-03-02,lumbar_spine,\"0,912\"\n")
+        dxa_from_csv('measured_on,site,bmd_g_cm2\n2026-03-02,lumbar_spine,"0,912"\n')
     with pytest.raises(InputError, match="measured_on: line 2: not a date"):
         dxa_from_csv("measured_on;site;t_score\n31.02.2026;total_hip;-1\n")
