@@ -124,6 +124,7 @@ def test_dxa_csv_reads_the_documented_format() -> None:
         ("measured_on,site,t_score\n2026-01-01,total_hip,minus one\n", "t_score: line 2"),
         ("measured_on,site,z_score\n2026-01-01,total_hip,-1\n", "give bmd_g_cm2 or t_score"),
         ("measured_on,site,t_score\n", "no DXA rows"),
+        ("measured_on,site,t_score\n2026-01-01,total_hip,-1,x\n", "line 2: more columns"),
     ],
 )
 def test_dxa_csv_errors_name_line_and_column(text: str, message: str) -> None:
@@ -153,3 +154,13 @@ def test_dxa_csv_saved_again_by_a_german_spreadsheet_reads_the_same() -> None:
         dxa_from_csv('measured_on,site,bmd_g_cm2\n2026-03-02,lumbar_spine,"0,912"\n')
     with pytest.raises(InputError, match="measured_on: line 2: not a date"):
         dxa_from_csv("measured_on;site;t_score\n31.02.2026;total_hip;-1\n")
+
+
+@given(st.text(max_size=300))
+def test_any_dxa_csv_text_is_read_or_refused_with_a_reason(text: str) -> None:
+    try:
+        got = dxa_from_csv("measured_on,site,bmd_g_cm2,t_score\n" + text)
+    except InputError as exc:
+        assert str(exc)  # a field and a reason, never a traceback
+        return
+    assert got.measurements and all(m.site in BmdSite for m in got.measurements)

@@ -38,6 +38,13 @@ def dxa_from_csv(text: str) -> DxaImport:
     first = text.split("\n", 1)[0]
     spreadsheet = ";" in first and "," not in first  # a German-locale spreadsheet's save
     reader = csv.DictReader(io.StringIO(text), delimiter=";" if spreadsheet else ",")
+    try:
+        return _read(reader, spreadsheet)
+    except csv.Error as exc:  # a stray carriage return, a NUL byte, an open quote
+        raise InputError("file", f"line {reader.line_num}: {exc}") from None
+
+
+def _read(reader: csv.DictReader[str], spreadsheet: bool) -> DxaImport:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -47,13 +54,16 @@ def dxa_from_csv(text: str) -> DxaImport:
     if unknown:
         raise InputError("file", f"unknown column(s): {', '.join(unknown)}")
     out: list[BmdData] = []
-    for n, row in enumerate(reader, start=2):
-        if n - 1 > MAX_ROWS:
+    for count, row in enumerate(reader, start=1):
+        if count > MAX_ROWS:
             raise InputError("file", f"more than {MAX_ROWS} rows")
+        line = reader.line_num
+        if None in row:  # DictReader files the cells beyond the header under None
+            raise InputError("file", f"line {line}: more columns than the header names")
         cells = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         if not any(cells.values()):
             continue
-        out.append(_row(cells, n, decimal_comma=spreadsheet))
+        out.append(_row(cells, line, decimal_comma=spreadsheet))
     if not out:
         raise InputError("file", "no DXA rows")
     return DxaImport(out, [])
