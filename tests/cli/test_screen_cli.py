@@ -57,6 +57,7 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
         ('{"birth_date": "1970-01-01", "sex": "F", "weight_kg": 60, "bmd": '
          '[{"site": "femoral_neck", "bmd_g_cm2": 5}]}', "bmd"),
         ('[1, 2]', "file"),
+        ("[" * 100_000 + "]" * 100_000, "file"),  # nested past Python's recursion limit
     ],
 )  # fmt: skip
 def test_bad_files_exit_2(

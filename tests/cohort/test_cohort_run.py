@@ -282,3 +282,8 @@ def test_bad_input_is_one_line_and_status_2(
     assert main([*base, "--protocol", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "protocol" in err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # past Python's recursion limit
+    assert main([*base, "--protocol", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "protocol" in err and len(err.strip().splitlines()) == 1

@@ -214,6 +214,7 @@ def test_dxa_from_another_systems_observations() -> None:
     ("items", "message"),
     [
         ("{not json", "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ([observation("24966-4", 0.9, "kg")], "expected g/cm2"),
         ([observation("38267-1", -1.0, "1"), observation("38267-1", -2.0, "1")],
          "two different T-scores"),
@@ -230,3 +231,5 @@ def test_bad_dxa_files_say_what_is_wrong(items: object, message: str) -> None:
 def test_a_bundle_that_is_not_one_is_refused() -> None:
     with pytest.raises(InputError, match="not a valid FHIR R4B Bundle"):
         fhir.parse_bundle('{"resourceType": "Bundle", "type": 5, "entry": "x"}')
+    with pytest.raises(InputError, match="nested too deeply"):
+        fhir.parse_bundle("[" * 100_000 + "]" * 100_000)

@@ -117,3 +117,17 @@ def test_day_and_orthosis_inputs_on_real_records_never_answer_a_server_error(
 
     fuzz()
     assert codes & {200, 201, 422}
+
+
+def test_a_body_nested_past_the_recursion_limit_is_refused_not_a_server_error(
+    login: Any,
+) -> None:
+    """``[[[[...`` a hundred thousand deep: the JSON parser recurses; the answer is a 4xx."""
+    doc: Browser = login("physician")
+    body = "[" * 100_000 + "]" * 100_000
+    for method, url in (
+        ("POST", "/api/v1/sessions/999999/start"),
+        ("POST", "/api/v1/patients"),
+    ):
+        r = doc.api(method, url, content=body, headers={"Content-Type": "application/json"})
+        assert 400 <= r.status_code < 500, (url, r.status_code, r.text[:200])

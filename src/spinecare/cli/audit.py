@@ -35,7 +35,7 @@ def _anchors(settings: Settings) -> dict[str, Any]:
     path = Path(settings.data_dir) / ANCHORS
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -90,7 +90,7 @@ def load(settings: Settings) -> list[Login]:
         return []
     try:
         return _parse(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
 
 

@@ -31,6 +31,8 @@ def read_patient_file(path: Path) -> PatientFindings:
         raise InputError(
             "file", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:  # thousands of nested brackets: not a findings file
+        raise InputError("file", "JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError("file", "must contain a JSON object")
     return _as_a_record_would_be(PatientFindings.model_validate(data))

@@ -61,7 +61,7 @@ def _read_chunk(spec: CohortSpec, out_dir: Path, chunk: int) -> list[dict[str, A
     path = chunk_path(out_dir, chunk)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     want = list(spec.chunk_range(chunk))
     if not isinstance(data, list) or [p.get("patient") for p in data] != want:

@@ -85,7 +85,7 @@ def protocol_load(name: str) -> tuple[str, dict[str, Any] | None]:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InputError(
             "protocol", f"cannot be read as JSON ({type(exc).__name__})", name
         ) from None

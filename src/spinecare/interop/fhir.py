@@ -331,6 +331,8 @@ def parse_bundle(text: str | bytes | Mapping[str, Any]) -> Any:
         return Bundle.model_validate(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError("file", f"not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." thousands deep: no FHIR resource nests like that
+        raise InputError("file", "JSON nested too deeply to be a FHIR Bundle") from None
     except (ValidationError, ValueError) as exc:
         raise InputError("file", f"not a valid FHIR R4B Bundle: {str(exc)[:300]}") from None
 
@@ -458,6 +460,8 @@ def dxa_from_fhir(text: str | bytes) -> DxaImport:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError("file", f"not JSON: {exc}") from None
+    except RecursionError:
+        raise InputError("file", "JSON nested too deeply to be FHIR Observations") from None
     items = data if isinstance(data, list) else [data]
     observations: list[Any] = []
     skipped: list[str] = []

@@ -128,6 +128,6 @@ def summary_read(out_dir: Path) -> SessionSummary:
         raise InputError("output_dir", f"no {SUMMARY_FILE} (the session did not close)", str(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InputError("output_dir", f"unreadable {SUMMARY_FILE}: {exc}", str(path)) from None
     return summary_parse(data)
