@@ -18,10 +18,11 @@ from spinecare.clinical.findings import BmdMeasurement as ClinicalBmd
 from spinecare.clinical.findings import Fracture, PatientFindings
 from spinecare.clinical.vocab import Menopause
 from spinecare.errors import InputError
-from spinecare.services._common import act_as, utcnow
+from spinecare.services._common import act_as
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.findings import finding_from_row
 from spinecare.services.patients import load_patient
+from spinecare.settings import clinic_today
 from spinecare.store.audit import audit_entries, record_event
 from spinecare.store.enums import AuditAction
 from spinecare.store.models import (
@@ -105,7 +106,7 @@ def evaluate_screening(
         return screen(
             assemble_findings(session, patient_id),
             Region(region),
-            on or utcnow().date(),
+            on or clinic_today(),
             settings,
         )
     except InputError as exc:

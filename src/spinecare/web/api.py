@@ -38,6 +38,7 @@ from spinecare.services.schedule import NoShowCreate, NoShowPublic, SessionResch
 from spinecare.services.search import search_patients
 from spinecare.services.today import Appointment, appointments
 from spinecare.services.users import UserCreate, UserPublic
+from spinecare.settings import clinic_today
 from spinecare.store.enums import Role
 from spinecare.vocab import Region
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect
@@ -364,7 +365,7 @@ def today_list(
 ) -> list[Appointment]:
     """The appointments of ``days`` clinic days from ``day`` (default: today, clinic-local)."""
     zone = ctx.settings.clinic.zone
-    first = day or datetime.now(zone).date()
+    first = day or clinic_today(zone)
     return appointments(db, user, first, days, zone)
 
 

@@ -189,7 +189,7 @@ def today(
     request: Request, ctx: CtxDep, db: DbDep, user: Annotated[Actor, Depends(page_user)]
 ) -> Response:
     zone = ctx.settings.clinic.zone
-    day = datetime.now(zone).date()
+    day = clinic_today(zone)
     items = appointments(db, user, day, 8, zone)
     todays = [a for a in items if a.start.date() == day]
     later = [a for a in items if a.start.date() > day and a.status == SessionStatus.PLANNED][:15]
