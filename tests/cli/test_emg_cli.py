@@ -193,3 +193,23 @@ def test_a_recording_with_60_hz_hum_says_so_and_finds_the_contractions(
     assert code == 0 and "mains interference at 60 Hz" in out
     code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--json")
     assert json.loads(out)["calibration"]["mains_notches"] == []
+
+
+def test_a_german_excel_csv_in_windows_1252_reads_as_the_original(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """What Excel in a German locale saves as "CSV": Windows-1252 ("µV" in the header),
+    semicolons, the decimal comma. The same bursts as the original text file."""
+    code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--json")
+    assert code == 0
+    want = json.loads(out)["bursts"]
+    from spinecare.signals.textfile import column, parse_table
+
+    x = column(parse_table(BICEPS.read_text(encoding="utf-8")), None)
+    lines = ["Zeit s;EMG µV"] + [f"{i / 1000:.3f};{v!r}".replace(".", ",") for i, v in
+                                  enumerate(x.tolist())]  # fmt: skip
+    path = tmp_path / "Messung.csv"
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    code, out, err = _detect(capsys, str(path), "--rate", "1000", "--json")
+    assert code == 0, err
+    assert json.loads(out)["bursts"] == want

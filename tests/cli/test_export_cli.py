@@ -122,3 +122,18 @@ def test_export_a_session_directory(cli: Run, tmp_path: Path) -> None:
     assert code == 2 and "--overwrite" in err
     code, _, err = cli("export", "session", "--out", str(out))
     assert code == 2 and "give a session id or --dir" in err
+
+
+def test_import_reads_a_dxa_csv_saved_by_german_excel(cli_doc: Run, tmp_path: Path) -> None:
+    """Windows-1252, semicolons, decimal comma, DD.MM.YYYY: what Excel saves as "CSV"."""
+    pid = _patient(cli_doc, "Excel Muster")
+    f = tmp_path / "DXA-Befund.csv"
+    f.write_bytes(
+        "measured_on;site;bmd_g_cm2;t_score;device\r\n"
+        "02.03.2026;lumbar_spine;0,912;-1,8;Gerät Süd\r\n".encode("cp1252")
+    )
+    code, out, err = cli_doc("import", "dxa", str(f), "--patient", pid, "--json")
+    assert code == 0, err
+    (stored,) = json.loads(out)["stored"]
+    assert stored["measured_on"] == "2026-03-02" and stored["device"] == "Gerät Süd"
+    assert float(stored["bmd_g_cm2"]) == 0.912 and float(stored["t_score"]) == -1.8

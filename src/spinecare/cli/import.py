@@ -16,6 +16,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, run_write
+from spinecare.cli.textfile import text_decode
 from spinecare.errors import InputError
 
 import_app = typer.Typer(help="Import data: DXA results (FHIR or CSV).", no_args_is_help=True)
@@ -37,8 +38,8 @@ def dxa_cmd(
     try:
         if file.stat().st_size > MAX_BYTES:
             raise InputError("file", f"larger than {MAX_BYTES // 1_000_000} MB", str(file))
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = text_decode(file.read_bytes(), str(file))
+    except OSError as exc:
         raise InputError("file", f"cannot be read ({exc})", str(file)) from None
     parsed = svc.dxa_parse(text, name=file.name)
     if not parsed.measurements:
