@@ -370,3 +370,9 @@ def clinic_today(zone: ZoneInfo | None = None) -> date:
     the documents printed at that moment carry the clinic's date.
     """
     return datetime.now(zone or get_settings().clinic.zone).date()
+
+
+def clinic_day(instant: datetime, zone: ZoneInfo | None = None) -> date:
+    """The clinic's calendar day of an instant (a session booked for 00:30 in Munich is on that
+    day, not on the day before as in UTC)."""
+    return instant.astimezone(zone or get_settings().clinic.zone).date()

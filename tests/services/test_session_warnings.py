@@ -55,3 +55,17 @@ def test_a_traction_time_too_short_for_one_pull_is_said_before_the_table_moves(
     done = live.run()
     # what was said is what the table did: a pull above base only where one fitted
     assert (done.summary.peak_force_n > 1.5 * proto.base_force_n) is not warned
+
+
+def test_days_early_are_counted_on_the_clinics_calendar() -> None:
+    """A session booked for 00:30 in Munich lies on that day, not the day before (UTC's)."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from spinecare.services.sessions import session_days_early
+
+    berlin = ZoneInfo("Europe/Berlin")
+    booked = datetime(2026, 12, 3, 0, 30, tzinfo=berlin)
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=berlin).astimezone(UTC)
+    assert session_days_early(booked.astimezone(UTC), now, berlin) == (date(2026, 12, 3), 2)
+    assert session_days_early(booked, now.replace(day=2), berlin) is None  # one day: ordinary

@@ -23,9 +23,10 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -49,6 +50,7 @@ from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.courses import SessionPublic, progress_protocol, session_public
 from spinecare.services.screening import evaluate_screening
+from spinecare.settings import clinic_day
 from spinecare.store.enums import CourseStatus, SessionStatus
 from spinecare.store.files import named, write_private
 from spinecare.store.models import Course, TreatmentSession
@@ -269,11 +271,21 @@ def _unstart(db: Session, session_id: int, telemetry_dir: str) -> None:
 EARLY_WARNING_DAYS = 2
 
 
+def session_days_early(
+    booked_at: datetime, now: datetime, zone: ZoneInfo | None = None
+) -> tuple[date, int] | None:
+    """(booked day, days ahead) on the clinic's calendar when running the session ``now`` is
+    early enough to warn; None otherwise. The service warns and the set-up page shows it."""
+    booked = clinic_day(booked_at, zone)
+    days = (booked - clinic_day(now, zone)).days
+    return (booked, days) if days >= EARLY_WARNING_DAYS else None
+
+
 def _early_warning(s: TreatmentSession, now: datetime) -> str | None:
-    booked = s.scheduled_start.astimezone(UTC).date()
-    days = (booked - now.astimezone(UTC).date()).days
-    if days < EARLY_WARNING_DAYS:
+    early = session_days_early(s.scheduled_start, now)
+    if early is None:
         return None
+    booked, days = early
     return (
         f"session {s.number} is booked for {booked.isoformat()}, {days} days from today: "
         "running it now shortens the course's spacing (reschedule it if that is not intended)"

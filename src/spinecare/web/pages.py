@@ -686,18 +686,12 @@ def session_setup(
         p=p,
         result=result,
         seg=_segment_picture(proto, None),
-        early=_days_early(s.scheduled_start),
+        early=session_svc.session_days_early(
+            s.scheduled_start, datetime.now(UTC), ctx.settings.clinic.zone
+        ),
         simulated=ctx.table is None and ctx.settings.device_simulated,
         table_line=describe_table(ctx.table, lang_of(request)),
     )
-
-
-def _days_early(booked: datetime) -> tuple[date, int] | None:
-    """(booked day, days ahead) when starting now would run the session early enough for the
-    service to warn (``services.sessions.EARLY_WARNING_DAYS``, days counted as it counts)."""
-    day = booked.astimezone(UTC).date()
-    days = (day - datetime.now(UTC).date()).days
-    return (day, days) if days >= session_svc.EARLY_WARNING_DAYS else None
 
 
 @router.get("/sessions/{session_id}/segments", response_class=HTMLResponse, dependencies=[WRITE])
