@@ -299,8 +299,10 @@ def session_run_batch(
         truth_t[:n_truth],
         truth_c[:n_truth],
     )
+    # Scored until the pull began to end, as in the per-tick session (services.sessions._truth).
+    end_s = min([traction_s, *(t for _, t in faults[:1])])
     scores = score_against_truth(
-        events, truth, session_end_s=traction_s, noise_sd_n=float(patient.load_cell_sigma_n)
+        events, truth, session_end_s=end_s, noise_sd_n=float(patient.load_cell_sigma_n)
     )
     wall = time.perf_counter() - t0
     bw_n = proto.body_weight_kg * G

@@ -84,7 +84,14 @@ def score_against_truth(
     With ``noise_sd_n`` (the load cell's SD), events are split into significant ones (counted in
     ``guarding_true``) and marginal ones (``guarding_marginal``); detections of either are not
     false stops.
+
+    ``session_end_s`` is when the pull began to end: the planned end, a stop or a fault. From
+    then on the table is releasing, so neither a contraction nor a detection is scored: a
+    force spike that a sensor fault puts into the reading is the fault's (the policy ends the
+    session on it), not a false stop, and a contraction during the release cannot be missed.
     """
+    if session_end_s is not None:
+        detections = [d for d in detections if d.onset_s < session_end_s]
     measurable = [
         e
         for e in truth.events

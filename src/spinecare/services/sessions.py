@@ -359,11 +359,18 @@ def _truth(result: SessionResult, device: Device) -> dict[str, Any] | None:
 
     if not isinstance(device, SimulatedTable):
         return None
+    # Scored until the pull began to end: the planned end, a stop, a fault the policy found or
+    # one injected into the table (a load-cell spike is the fault's, not a false stop, even in
+    # the tick before the policy names it). What happens during the release is not scored.
+    truth = device.truth
+    ends = [result.controller.protocol.traction_minutes * 60.0]
+    ends += [f.t_s for f in result.policy.faults[:1]] + [f.began_s for f in truth.faults[:1]]
+    if result.policy.stop_requested_s is not None:
+        ends.append(result.policy.stop_requested_s)
     return score_against_truth(
         result.controller.events,
-        device.truth,
-        # Counter-tension during the final release is not acted on: the pull is ending.
-        session_end_s=result.controller.protocol.traction_minutes * 60.0,
+        truth,
+        session_end_s=min(ends),
         noise_sd_n=device.load_cell_sigma_n,
     )
 
