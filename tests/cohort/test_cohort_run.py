@@ -290,3 +290,33 @@ def test_bad_input_is_one_line_and_status_2(
     assert main([*base, "--protocol", str(deep)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "protocol" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_text_summary_says_n_a_where_a_run_has_no_figure(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A run of faulted sessions has no completed hold, and a stalled winch never goes slack."""
+    from spinecare.cli.cohort import _print_text
+
+    summary = {
+        "patient_sessions": 2,
+        "patients": 2,
+        "screened_out": 0,
+        "completed": 0,
+        "limit_violations": 0,
+        "peak_force_pct_bw_max": 41.2,
+        "hold_tracking_error_pct_mean": None,
+        "guarding_recall": None,
+        "guarding_true": 0,
+        "false_stops_per_session": 0.0,
+        "faults": [
+            {"fault": "actuator_stall", "released": 2, "sessions": 2}
+            | {"time_to_safe_s_p50": None, "time_to_safe_s_max": None}
+        ],
+        "run": {"sessions_computed": 2, "wall_s": 1.0, "sessions_per_s": 2.0}
+        | {"scheduler": "in-process", "workers": 1, "chunks_resumed": 0},
+    }
+    _print_text(summary, tmp_path)
+    out = capsys.readouterr().out
+    assert "None" not in out
+    assert "hold tracking error n/a" in out and "p50 n/a, max n/a" in out

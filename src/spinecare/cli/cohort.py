@@ -175,6 +175,12 @@ def _faults(text: str | None) -> Any:
     return catalogue_parse(text)
 
 
+def _fig(value: Any, unit: str) -> str:
+    """A figure with its unit, or "n/a" where the run has none (no completed hold, a stalled
+    winch that never went slack)."""
+    return "n/a" if value is None else f"{value}{unit}"
+
+
 def _print_text(summary: dict[str, Any], out: Path) -> None:
     run = summary["run"]
     echo(
@@ -183,17 +189,17 @@ def _print_text(summary: dict[str, Any], out: Path) -> None:
     )
     echo(f"limit violations: {summary['limit_violations']}")
     echo(
-        f"peak force: max {summary['peak_force_pct_bw_max']}% of body weight; hold tracking "
-        f"error {summary['hold_tracking_error_pct_mean']}% (mean)"
+        f"peak force: max {_fig(summary['peak_force_pct_bw_max'], '%')} of body weight; hold "
+        f"tracking error {_fig(summary['hold_tracking_error_pct_mean'], '%')} (mean)"
     )
     echo(
-        f"guarding: recall {summary['guarding_recall']} of {summary['guarding_true']}, "
+        f"guarding: recall {_fig(summary['guarding_recall'], '')} of {summary['guarding_true']}, "
         f"false stops {summary['false_stops_per_session']} per session"
     )
     for f in summary["faults"]:
         echo(
             f"fault {f['fault']}: {f['released']}/{f['sessions']} released, time to safe state "
-            f"p50 {f['time_to_safe_s_p50']} s, max {f['time_to_safe_s_max']} s"
+            f"p50 {_fig(f['time_to_safe_s_p50'], ' s')}, max {_fig(f['time_to_safe_s_max'], ' s')}"
         )
     echo(
         f"{run['sessions_computed']} sessions computed in {run['wall_s']} s "
