@@ -209,3 +209,18 @@ def test_reset_removes_the_mains_notches_it_added() -> None:
     a = [det.update(clean[i : i + 20]) for i in range(0, clean.size, 20)]
     b = [fresh.update(clean[i : i + 20]) for i in range(0, clean.size, 20)]
     assert a == b
+
+
+def test_a_contraction_the_detector_lets_go_of_ends_there_in_the_replay() -> None:
+    """Lost baseline or lost signal mid-contraction: the burst's offset is where the detector
+    let go, never the end of an earlier burst (an offset before its own onset)."""
+    s = emg_synthetic(14.0, [2.0], 9.0, snr_db=26.0, seed=9)
+    rp = replay(s.signal_uv, 1000.0, DetectorConfig(stuck_s=3.0))
+    assert rp.bursts[0].onset_s < 2.1
+    assert 4.9 <= rp.bursts[0].offset_s <= 5.1  # baseline lost after 3 s of activity
+    x = np.random.default_rng(2).normal(0.0, 3.0, 6000)
+    x[2000:3000] *= 20.0  # a contraction...
+    x[2500:3000] = 5.0  # ...during which the electrode comes off
+    rp = replay(x, 1000.0)
+    assert len(rp.bursts) == 1 and 2.55 <= rp.bursts[0].offset_s <= 2.65
+    assert all(b.onset_s <= b.reported_s <= b.offset_s for b in rp.bursts)

@@ -556,6 +556,8 @@ def _detect_block(  # pragma: no cover - jitted
             st[I_VALID] = 0  # such ticks never calibrate anything
             if st[I_FLAT] >= pi[P_FLAT] or st[I_BADT] >= pi[P_FLAT]:
                 st[I_STATUS] = 5 if st[I_BADT] >= pi[P_FLAT] else 4  # held samples look flat
+                if st[I_ACTIVE] == 1:
+                    st[I_LASTOFF] = n  # a contraction under way ends where the signal was lost
                 st[I_ACTIVE] = 0
             continue
         tick_m[st[I_TPOS]] = mav
@@ -567,6 +569,7 @@ def _detect_block(  # pragma: no cover - jitted
             if st[I_ACTT] >= pi[P_STUCK]:
                 st[I_STATUS] = 6  # BASELINE_LOST: re-learn from the next homogeneous stretch
                 st[I_ACTIVE] = 0
+                st[I_LASTOFF] = n  # the contraction is released here, not where the last ended
                 st[I_VALID] = 0
             continue
         if st[I_VALID] < k:
