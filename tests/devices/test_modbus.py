@@ -320,3 +320,44 @@ def test_a_lost_answer_to_a_hand_shake_is_asked_again(
     server.lose_answers = 3  # all of them: the link is gone, said as such
     with pytest.raises(ModbusLinkError, match="no answer to deactivate"):
         t.deactivate()
+
+
+def test_one_table_runs_one_session_at_a_time(
+    server: SimTableServer, clock: SimulatedClock
+) -> None:
+    """Two masters on one table would each command their own force: the second driver is
+    refused before anything moves, under any name for the table, until the first lets go."""
+    first = driver(server, clock)
+    first.configure()
+    port = server.url.rsplit(":", 1)[1]
+    for url in (server.url, f"modbus://localhost:{port}"):
+        second = ModbusTable(url, clock.now, timeout_s=FAST_TIMEOUT_S)
+        with pytest.raises(InputError, match=r"driven by another session \(process \d+\)"):
+            second.configure()
+        assert second.state is DeviceState.UNCONFIGURED
+    first.activate()
+    clock.advance(0.02)
+    first.write(Command(clock.now(), 60.0, 30.0))
+    first.deactivate()  # the session's end closes the link and frees the table
+    second.configure()
+    second.close()
+
+
+def test_a_table_locked_by_a_process_that_died_is_free(
+    server: SimTableServer, clock: SimulatedClock
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; from spinecare.devices.table_lock import TableLock\n"
+        "TableLock(sys.argv[1], 'x').acquire(); os._exit(0)"  # no release: the process ends
+    )
+    t = driver(server, clock)
+    t.configure()
+    key = t._lock_key()
+    t.close()
+    subprocess.run([sys.executable, "-c", code, key], check=True, timeout=60)
+    t = driver(server, clock)
+    t.configure()
+    t.close()

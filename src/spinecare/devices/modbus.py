@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ import numpy as np
 
 from spinecare.devices import modbus_map as mm
 from spinecare.devices.base import Device, DeviceNotActiveError
+from spinecare.devices.table_lock import TableLock
 from spinecare.errors import InputError
 from spinecare.vocab import COMMAND_TIMEOUT_S, EMG_BLOCK, EMG_RATE_HZ, Command, DeviceState, Reading
 
@@ -267,6 +269,7 @@ class ModbusTable:
         self.identity: mm.TableIdentity | None = expected
         self.timeout_s = 0.0
         self._client: Any = None
+        self._lock: TableLock | None = None
         self._state = DeviceState.UNCONFIGURED
         self._status_len = mm.STATUS_FIXED_LEN
         self._seq = 0
@@ -300,6 +303,8 @@ class ModbusTable:
             raise RuntimeError(f"configure() in state {self._state.value}")
         try:
             self._connect()
+            self._lock = TableLock(self._lock_key(), str(self.url))
+            self._lock.acquire()  # one table, one session: before anything is read or moves
             ident = self._read_identity()
             self._check(ident)
             self.identity = ident
@@ -451,6 +456,9 @@ class ModbusTable:
         if client is not None:
             with contextlib.suppress(Exception):  # closing a broken link: nothing left
                 client.close()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def __enter__(self) -> ModbusTable:
         return self
@@ -482,6 +490,16 @@ class ModbusTable:
 
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = client
+
+    def _lock_key(self) -> str:
+        """The table as connected: the peer's address (whatever name reached it) or the serial
+        device's real path, and the unit behind it."""
+        u = self.url
+        if u.tcp:
+            sock = getattr(self._client, "socket", None)
+            peer = sock.getpeername() if sock is not None else (u.host, u.port)
+            return f"tcp:{peer[0]}:{peer[1]}/{u.unit}"
+        return f"rtu:{os.path.realpath(u.serial_port)}/{u.unit}"
 
     def _read_identity(self) -> mm.TableIdentity:
         regs = self._read_regs(mm.IDENTITY_ADDR, mm.IDENTITY_LEN, "identity")
