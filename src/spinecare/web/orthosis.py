@@ -35,6 +35,7 @@ from spinecare.services import orthosis as svc
 from spinecare.services.auth import PHYSICIAN_ROLES, Actor
 from spinecare.services.patients import day_field
 from spinecare.settings import clinic_today
+from spinecare.web import forms
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect, lang_of
 from spinecare.web.render import flash, redirect
 from spinecare.web.roles import DECIDE, READ, WRITE
@@ -42,6 +43,8 @@ from spinecare.web.roles import DECIDE, READ, WRITE
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Text = Annotated[str, Form(max_length=2000)]
+# The follow-up visit's note (longer is refused, never cut).
+FOLLOWUP_NOTE_MAX = 2000
 
 
 def patient_orthosis(db: Any, user: Actor, patient_id: int, lang: str) -> dict[str, Any]:
@@ -72,14 +75,12 @@ def _day(value: str, field: str) -> date | None:
     return day_field(value, field)
 
 
-def _num(value: str, field: str) -> float | None:
-    v = value.strip().replace(",", ".")
-    if not v:
-        return None
-    try:
-        return float(v)
-    except ValueError:
-        raise InputError(field, "not a number", value) from None
+def _answer(value: str) -> bool | None:
+    """A risk factor's answer: yes, no, or left open (empty); nothing else."""
+    answers = {"yes": True, "no": False, "": None}
+    if value not in answers:
+        raise InputError("present", "expected yes, no or nothing", value)
+    return answers[value]
 
 
 def _change(request: Request, db: Any, patient_id: int, work: Any, note: str) -> Response:
@@ -123,15 +124,13 @@ def prescribe(
         plan = {
             k: v
             for k, v in {
-                "start_hours": _num(start_hours, "start_hours"),
-                "target_hours": _num(target_hours, "target_hours"),
-                "step_hours": _num(step_hours, "step_hours"),
-                "step_days": _num(step_days, "step_days"),
+                "start_hours": forms.real(start_hours, "start_hours"),
+                "target_hours": forms.real(target_hours, "target_hours"),
+                "step_hours": forms.real(step_hours, "step_hours"),
+                "step_days": forms.whole(step_days, "step_days"),
             }.items()
             if v is not None
         }
-        if "step_days" in plan:
-            plan["step_days"] = int(plan["step_days"])
         data = svc.PrescriptionCreate.model_validate(
             {
                 "device": device,
@@ -174,8 +173,7 @@ async def followup(request: Request, db: DbDep, user: CurrentUser, prescription_
     form = await request.form()
 
     def text(name: str, limit: int = 40) -> str:
-        v = form.get(name)
-        return v[:limit] if isinstance(v, str) else ""
+        return forms.text(form, name, limit)
 
     pid = _patient_of(db, user, prescription_id)
 
@@ -188,9 +186,9 @@ async def followup(request: Request, db: DbDep, user: CurrentUser, prescription_
         if day is None:
             raise InputError("done_on", "give the day of the visit")
         measures = FollowUpMeasures.model_validate(
-            {m.key: _num(text(m.key), m.key) for m in OUTCOME_MEASURES}
+            {m.key: forms.real(text(m.key), m.key) for m in OUTCOME_MEASURES}
         )
-        note = text("note", 2000).strip() or None
+        note = text("note", FOLLOWUP_NOTE_MAX).strip() or None
         record = svc.FollowUpRecord(done_on=day, measures=measures, note=note)
         svc.record_followup(db, user, prescription_id, visit, record)
 
@@ -240,7 +238,7 @@ def risk_factor(
     def work() -> None:
         answer = RiskAnswer(
             code=code,
-            present={"yes": True, "no": False}.get(present),
+            present=_answer(present),
             recorded_on=_day(recorded_on, "recorded_on") or clinic_today(),
             note=note.strip() or None,
         )
@@ -308,8 +306,8 @@ def height(
         record = HeightRecord.model_validate(
             {
                 "measured_on": _day(measured_on, "measured_on") or clinic_today(),
-                "height_cm": _num(height_cm, "height_cm"),
-                "kind": "recalled_adult" if recalled == "on" else "measured",
+                "height_cm": forms.real(height_cm, "height_cm"),
+                "kind": "recalled_adult" if forms.checkbox(recalled, "recalled") else "measured",
             }
         )
         svc.record_height(db, user, patient_id, record)

@@ -11,8 +11,7 @@ import asyncio
 import json
 import os
 import tempfile
-from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
@@ -54,7 +53,7 @@ from spinecare.services.users import UserCreate
 from spinecare.settings import clinic_today
 from spinecare.store.enums import Insurance, Role, SessionStatus
 from spinecare.vocab import SEGMENTS, Region
-from spinecare.web import accounts
+from spinecare.web import accounts, forms
 from spinecare.web import patient_form as pform
 from spinecare.web.curve import curve_data
 from spinecare.web.deps import (
@@ -83,26 +82,13 @@ WAIT_S = 1.0
 CATCH_UP_TICKS = 1500
 # History replay: every 5th telemetry row (10 Hz) is plenty for a 30-minute chart.
 REPLAY_STEP = 5
+# The screening form's free text beside an answer (longer is refused, never cut).
+FINDING_DETAIL_MAX = 500
 
 
 def page_user(user: CurrentUser) -> Actor:
     """A signed-in user (with no one-time password left to change: ``current_user``)."""
     return user
-
-
-def _form_decimal(value: str, field: str) -> Decimal | None:
-    v = value.strip().replace(",", ".")
-    if not v:
-        return None
-    try:
-        return Decimal(v)
-    except InvalidOperation:
-        raise InputError(field, "not a number", value) from None
-
-
-def _form_float(value: str, field: str) -> float | None:
-    d = _form_decimal(value, field)
-    return None if d is None else float(d)
 
 
 def _form_date(value: str, field: str) -> date | None:
@@ -240,15 +226,6 @@ def session_cancel(
     return _schedule_change(request, db, work, next)
 
 
-def _form_datetime(value: str, field: str) -> datetime:
-    """A browser's ``datetime-local`` (``2026-12-01T10:30``), clinic-local."""
-    v = value.strip()
-    try:
-        return datetime.fromisoformat(v)
-    except ValueError:
-        raise InputError(field, "expected a date and time (YYYY-MM-DD HH:MM)", v) from None
-
-
 def _schedule_change(request: Request, db: Any, work: Any, next: str) -> Response:
     """A change to the day's plan from a row's form: done and committed with a note, or refused
     with the service's reason; either way back to the page the form was on."""
@@ -284,7 +261,7 @@ def session_reschedule(
     clinic = ctx.settings.clinic
 
     def work() -> list[str]:
-        data = SessionReschedule(start=_form_datetime(start, "start"))
+        data = SessionReschedule(start=forms.moment(start, "start"))
         out = schedule_svc.reschedule_session(db, user, session_id, data, clinic=clinic)
         return ["rescheduled_to", _when(out.scheduled_start, clinic.zone)]
 
@@ -309,7 +286,7 @@ def session_no_show(
         data = NoShowCreate.model_validate(
             {
                 "replacement": replacement,
-                "replacement_start": _form_datetime(replacement_start, "replacement_start")
+                "replacement_start": forms.moment(replacement_start, "replacement_start")
                 if picked
                 else None,
             }
@@ -367,8 +344,10 @@ def patient_new(request: Request, user: Annotated[Actor, Depends(page_user)]) ->
 
 @router.post("/patients/new", dependencies=[WRITE])
 async def patient_create(request: Request, db: DbDep, user: CurrentUser) -> Response:
-    values = pform.typed(await request.form())
+    form = await request.form()
+    values = pform.typed(form)
     data, errors = pform.check_form(values, edit=False)
+    errors.update(pform.kind_errors(form))
     model = pform.validated(PatientCreate, data, errors)
     if model is None:
         return _form_page(request, user, None, values, errors)
@@ -394,8 +373,10 @@ def patient_edit_form(
 @router.post("/patients/{patient_id}/edit", dependencies=[WRITE])
 async def patient_edit(request: Request, db: DbDep, user: CurrentUser, patient_id: Id) -> Response:
     p = patient_svc.get_patient(db, user, patient_id)
-    values = pform.typed(await request.form())
+    form = await request.form()
+    values = pform.typed(form)
     data, errors = pform.check_form(values, edit=True)
+    errors.update(pform.kind_errors(form))
     model = pform.validated(PatientUpdate, data, errors)
     if model is None:
         return _form_page(request, user, p, values, errors)
@@ -493,12 +474,13 @@ async def findings_save(request: Request, db: DbDep, user: CurrentUser, patient_
     form = await request.form()
     answers: list[Finding] = []
     for code in CI_CODES:
-        value = form.get(f"ci_{code}")
+        value = forms.text(form, f"ci_{code}", 10)
+        detail = forms.text(form, f"detail_{code}", FINDING_DETAIL_MAX).strip()
         if value not in ("yes", "no"):
+            if value not in ("", "unknown"):
+                raise InputError(f"ci_{code}", "expected yes, no or unknown", value)
             continue
-        detail = form.get(f"detail_{code}")
-        text = detail.strip()[:500] if isinstance(detail, str) and detail.strip() else None
-        answers.append(Finding(code=code, present=value == "yes", detail=text))
+        answers.append(Finding(code=code, present=value == "yes", detail=detail or None))
     await asyncio.to_thread(_save_findings, db, user, patient_id, answers)
     return redirect(f"/patients/{patient_id}#screening")
 
@@ -538,8 +520,8 @@ def bmd_save(
         {
             "site": site,
             "measured_on": _form_date(measured_on, "measured_on"),
-            "t_score": _form_decimal(t_score, "t_score"),
-            "bmd_g_cm2": _form_decimal(bmd_g_cm2, "bmd_g_cm2"),
+            "t_score": forms.number(t_score, "t_score"),
+            "bmd_g_cm2": forms.number(bmd_g_cm2, "bmd_g_cm2"),
         }
     )
     findings_svc.record_bmd(db, user, patient_id, data)
@@ -583,7 +565,7 @@ def course_plan(
             "sessions": sessions,
             "per_week": per_week,
             "start": _form_date(start, "start"),
-            "preferred_time": time.fromisoformat(preferred_time) if preferred_time else None,
+            "preferred_time": forms.clock(preferred_time, "preferred_time"),
         }
     )
     course = course_svc.plan_course(db, user, plan, clinic=ctx.settings.clinic)
@@ -700,7 +682,7 @@ def session_segments(
     db: DbDep,
     user: CurrentUser,
     session_id: Id,
-    angle: Annotated[float, Query(ge=-10.0, le=45.0)],
+    angle: Annotated[float, Query(ge=-10.0, le=45.0, allow_inf_nan=False)],
 ) -> Response:
     proto = session_svc.planned_protocol(db, user, session_id)
     return page(request, "segments.html", user, seg=_segment_picture(proto, angle))
@@ -711,8 +693,10 @@ def session_curve(
     db: DbDep,
     user: CurrentUser,
     session_id: Id,
-    minutes: Annotated[float | None, Query(gt=0.0, le=45.0)] = None,
-    clinician_max_force_n: Annotated[float | None, Query(gt=0.0, le=DEVICE_MAX_FORCE_N)] = None,
+    minutes: Annotated[float | None, Query(gt=0.0, le=45.0, allow_inf_nan=False)] = None,
+    clinician_max_force_n: Annotated[
+        float | None, Query(gt=0.0, le=DEVICE_MAX_FORCE_N, allow_inf_nan=False)
+    ] = None,
 ) -> Response:
     """The planned session's target curve ahead of time (the set-up page's chart)."""
     proto = session_svc.planned_protocol(db, user, session_id)
@@ -745,13 +729,15 @@ def session_start(
     try:
         req = SessionStart.model_validate(
             {
-                "minutes": _form_float(minutes, "minutes"),
-                "speed": _form_float(speed, "speed") or 1.0,
-                "emg": emg == "on",
-                "clinician_max_force_n": _form_float(clinician_max_force_n, "clinician_max"),
-                "harness_fastened": harness_fastened == "on",
-                "stop_switch_in_hand": stop_switch_in_hand == "on",
-                "contraindications_reconfirmed": contraindications_reconfirmed == "on",
+                "minutes": forms.real(minutes, "minutes"),
+                "speed": forms.real(speed, "speed") or 1.0,
+                "emg": forms.checkbox(emg, "emg"),
+                "clinician_max_force_n": forms.real(clinician_max_force_n, "clinician_max_force_n"),
+                "harness_fastened": forms.checkbox(harness_fastened, "harness_fastened"),
+                "stop_switch_in_hand": forms.checkbox(stop_switch_in_hand, "stop_switch_in_hand"),
+                "contraindications_reconfirmed": forms.checkbox(
+                    contraindications_reconfirmed, "contraindications_reconfirmed"
+                ),
             }
         )
     except ValidationError as exc:
@@ -818,7 +804,10 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
     browser sends ``Last-Event-ID`` and gets what it missed from the ring."""
     entry = _entry(ctx, session_id)
     header = request.headers.get("last-event-id", "")
-    last = int(header) if header.isdecimal() else max(0, entry.seq - CATCH_UP_TICKS)
+    # A header the browser did not write (not ASCII digits, absurdly long) means a fresh start.
+    fresh = max(0, entry.seq - CATCH_UP_TICKS)
+    ok = header.isascii() and header.isdigit() and len(header) <= 12
+    last = int(header) if ok else fresh
 
     async def events() -> Any:
         nonlocal last
@@ -853,7 +842,7 @@ def live_pause(
     session_id: Id,
     paused: Annotated[str, Form(max_length=5)] = "on",
 ) -> Response:
-    _entry(ctx, session_id).pause(paused == "on")
+    _entry(ctx, session_id).pause(forms.switch(paused, "paused"))
     return _command_done(request, session_id)
 
 
@@ -1029,16 +1018,9 @@ def session_nrs(
     nrs_before: Annotated[str, Form(max_length=3)] = "",
     nrs_after: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    def num(v: str, field: str) -> int | None:
-        v = v.strip()
-        if not v:
-            return None
-        if not v.isdecimal():
-            raise InputError(field, "an integer 0-10", v)
-        return int(v)
-
     data = NrsRecord(
-        nrs_before=num(nrs_before, "nrs_before"), nrs_after=num(nrs_after, "nrs_after")
+        nrs_before=forms.whole(nrs_before, "nrs_before"),
+        nrs_after=forms.whole(nrs_after, "nrs_after"),
     )
     outcome_svc.record_nrs(db, user, session_id, data)
     db.commit()
@@ -1131,9 +1113,12 @@ def users_page(request: Request, db: DbDep, user: Annotated[Actor, Depends(page_
 
 @router.post("/users/{user_id}/active", dependencies=[ADMIN])
 def users_active(
-    db: DbDep, user: CurrentUser, user_id: Id, active: Annotated[str, Form(max_length=5)] = "off"
+    db: DbDep,
+    user: CurrentUser,
+    user_id: Id,
+    active: Annotated[str | None, Form(max_length=5)] = None,
 ) -> Response:
-    user_svc.set_active(db, user, user_id, active == "on")
+    user_svc.set_active(db, user, user_id, forms.switch(active, "active"))
     db.commit()
     return redirect("/users")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from spinecare.errors import InputError
 from spinecare.services.patients import PatientPublic
+from spinecare.web.forms import number
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,13 +43,33 @@ REQUIRED = ("name", "birth_date", "sex", "weight_kg", "height_cm", "insurance")
 # Master data: optional; left empty on an edit it is cleared.
 OPTIONAL = tuple(f for f in FIELDS if f not in REQUIRED and f != "menopausal_status")
 CHECKBOX = "icd_consent"
+NUMBERS = ("weight_kg", "height_cm")
 
 
 def typed(form: Mapping[str, Any]) -> dict[str, str]:
-    """The form's values as typed (stripped), for the schema and for showing them again."""
-    values = {f: str(form.get(f) or "").strip() for f in FIELDS}
-    values[CHECKBOX] = "on" if form.get(CHECKBOX) else ""
+    """The form's values as typed (stripped), for the schema and for showing them again; a
+    value that is not text (a file) reads as empty here and is refused by ``kind_errors``."""
+    values = {f: _plain(form.get(f)).strip() for f in FIELDS}
+    values[CHECKBOX] = "on" if form.get(CHECKBOX) == "on" else ""
     return values
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def kind_errors(form: Mapping[str, Any]) -> dict[str, str]:
+    """Values no browser sends from this form: a file under a text field's name (its repr
+    would be stored as the text), a checkbox other than 'on'."""
+    errors: dict[str, str] = {}
+    for f in (*FIELDS, CHECKBOX):
+        v = form.get(f)
+        if v is not None and not isinstance(v, str):
+            errors[f] = "expected text, not a file"
+    box = form.get(CHECKBOX)
+    if isinstance(box, str) and box not in ("", "on"):
+        errors[CHECKBOX] = "a checkbox is 'on' or absent"
+    return errors
 
 
 def check_form(values: Mapping[str, str], *, edit: bool) -> tuple[dict[str, Any], dict[str, str]]:
@@ -60,6 +81,12 @@ def check_form(values: Mapping[str, str], *, edit: bool) -> tuple[dict[str, Any]
     for f in REQUIRED:
         if not values[f] and f not in errors:
             errors[f] = "required"
+    for f in NUMBERS:
+        # Digits 0-9 only: the schema's pattern would read Arabic-Indic digits as a weight.
+        try:
+            number(values[f], f)
+        except InputError as exc:
+            errors.setdefault(f, exc.reason)
     data: dict[str, Any] = {f: values[f] for f in REQUIRED}
     data["menopausal_status"] = values["menopausal_status"] or None
     for f in OPTIONAL:

@@ -28,17 +28,25 @@ class SessionStart(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    # allow_inf_nan=False: NaN is refused as not a finite number, not as out of range.
     minutes: float | None = Field(
-        default=None, gt=0.0, le=45.0, description="traction time, min (default: the course's)"
+        default=None,
+        gt=0.0,
+        le=45.0,
+        allow_inf_nan=False,
+        description="traction time, min (default: the course's)",
     )
     speed: float = Field(
         default=1.0,
         ge=1.0,
         le=1000.0,
+        allow_inf_nan=False,
         description="simulated table only: run at this multiple of real time",
     )
     emg: bool = Field(default=False, description="use the surface-EMG channel")
-    clinician_max_force_n: float | None = Field(default=None, gt=0.0, le=DEVICE_MAX_FORCE_N)
+    clinician_max_force_n: float | None = Field(
+        default=None, gt=0.0, le=DEVICE_MAX_FORCE_N, allow_inf_nan=False
+    )
     harness_fastened: bool = False
     stop_switch_in_hand: bool = False
     contraindications_reconfirmed: bool = False
