@@ -20,7 +20,13 @@ from spinecare.services.errors import NotFoundError, PermissionDeniedError
 from spinecare.settings import Settings, get_settings
 from spinecare.store import Store, open_store
 from spinecare.web.config import WebSettings, secret_key
-from spinecare.web.deps import CsrfRejected, LoginRequired, PasswordChangePending, WebContext
+from spinecare.web.deps import (
+    CsrfRejected,
+    CurrentUser,
+    LoginRequired,
+    PasswordChangePending,
+    WebContext,
+)
 from spinecare.web.device import TableOnTheWire
 from spinecare.web.live import LiveRegistry
 
@@ -59,6 +65,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
+def _back_to(request: Request) -> str:
+    """The page a refused form came from: the Referer's path on this server, else the start."""
+    from urllib.parse import urlsplit
+
+    ref = urlsplit(request.headers.get("referer", ""))
+    same = ref.netloc in ("", request.url.netloc) and ref.path.startswith("/")
+    if not same or ref.path.startswith("//") or "\\" in ref.path:
+        return "/login" if request.url.path == "/login" else "/"
+    return ref.path + (f"?{ref.query}" if ref.query else "")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -94,9 +111,10 @@ def create_app(
         version="1",
         summary="Clinic web app and REST API (research software, not a medical device)",
         lifespan=lifespan,
-        docs_url=f"{API_PREFIX}/docs",
+        # The schema and its browser are served below, to a signed-in user only.
+        docs_url=None,
         redoc_url=None,
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        openapi_url=None,
     )
     app.state.ctx = ctx
     app.add_middleware(
@@ -116,8 +134,28 @@ def create_app(
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
     app.include_router(orthosis_router)
+    _described(app)
     _errors(app)
     return app
+
+
+def _described(app: FastAPI) -> None:
+    """The API's OpenAPI schema and its Swagger page: like every face but the login and the
+    static files, for a signed-in user (a 401 otherwise). And the browser's favicon."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import FileResponse, HTMLResponse
+
+    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
+    def openapi(user: CurrentUser) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs(user: CurrentUser) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{API_PREFIX}/openapi.json", title="spinecare API")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
 
 def _errors(app: FastAPI) -> None:
@@ -156,7 +194,25 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfRejected)
     async def _csrf(request: Request, exc: CsrfRejected) -> Response:
-        return JSONResponse({"detail": "CSRF token missing or wrong"}, status_code=403)
+        if _is_api(request):
+            return JSONResponse({"detail": "CSRF token missing or wrong"}, status_code=403)
+        # A form left open past the cookie's lifetime is the common case: a page that says so,
+        # in the page's language, and leads back to where the form was (a fresh token).
+        from spinecare.web.deps import optional_user
+        from spinecare.web.render import page
+
+        ctx: WebContext = request.app.state.ctx
+        with ctx.store.session() as db:
+            user = optional_user(request, db)
+        return page(
+            request,
+            "error.html",
+            user,
+            status_code=403,
+            key="csrf_failed",
+            detail="",
+            back=_back_to(request),
+        )
 
     @app.exception_handler(PermissionDeniedError)
     async def _forbidden(request: Request, exc: PermissionDeniedError) -> Response:

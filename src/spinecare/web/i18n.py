@@ -309,6 +309,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error": ("Fehler", "Error"),
     "forbidden": ("Ihre Rolle darf das nicht.", "Your role may not do this."),
     "not_found": ("Nicht gefunden.", "Not found."),
+    "csrf_failed": (
+        "Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. Bitte laden Sie "
+        "die Seite neu und senden Sie es noch einmal.",
+        "The form has expired or was not sent from this page. Please reload the page and send "
+        "it again.",
+    ),
+    "reload_page": ("Seite neu laden", "Reload the page"),
     "none": ("keine", "none"),
     # states of sessions, courses and invoices
     "planned": ("geplant", "planned"),
