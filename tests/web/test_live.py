@@ -127,7 +127,7 @@ def test_a_session_run_days_before_its_booked_day_is_said_so(
     setup = doc.client.get(f"/sessions/{sid}/setup").text
     assert "early-run" in setup and "in 5 Tagen" in setup
     r = doc.api(
-        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 1.0, "speed": 5.0, **CHECKLIST}
+        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 3.0, "speed": 5.0, **CHECKLIST}
     )
     assert r.status_code == 201, r.text
     try:
@@ -165,3 +165,38 @@ def test_start_warnings_are_said_in_the_page_language_under_their_own_label() ->
     assert label == "start_note" and text.startswith("Die Zugzeit von 1,2 min ist kürzer")
     assert start_warning(short, "en") == ("start_note", short)
     assert start_warning("anything else", "de") == ("start_note", "anything else")
+
+
+def _until_ended(doc: Browser, sid: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        status: dict[str, Any] = doc.api("GET", f"/api/v1/sessions/{sid}/live").json()
+        if not status["running"]:
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+
+
+def test_the_live_status_of_an_ended_session_says_why_and_is_not_paused(
+    login: Any, clinic: Clinic
+) -> None:
+    """A stop while paused: the status says the session ended (with the summary's reason) and
+    is no longer paused; a pause sent after the end changes nothing."""
+    doc: Browser = login("therapist")
+    sid = clinic.planned_session_id
+    r = doc.api(
+        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 3.0, "speed": 5.0, **CHECKLIST}
+    )
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 30
+    while doc.api("GET", f"/api/v1/sessions/{sid}/live").json()["seq"] < 20:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    r = doc.api("POST", f"/api/v1/sessions/{sid}/pause", json={"paused": True})
+    assert r.status_code == 200 and r.json()["paused"]
+    assert doc.api("POST", f"/api/v1/sessions/{sid}/stop").status_code == 200
+    ended = _until_ended(doc, sid)
+    assert ended["ended"] and not ended["paused"], ended
+    assert ended["end_reason"], ended
+    after = doc.api("POST", f"/api/v1/sessions/{sid}/pause", json={"paused": True}).json()
+    assert not after["paused"]

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from spinecare.clinical.contraindications import ScreeningResult
 from spinecare.clinical.findings import Finding
@@ -42,11 +43,12 @@ from spinecare.settings import clinic_today
 from spinecare.store.enums import Role
 from spinecare.vocab import Region
 from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect
+from spinecare.web.json_kinds import check_json_kinds
 from spinecare.web.live import LiveEntry, severities
 from spinecare.web.roles import ADMIN, BILL, DECIDE, READ, WRITE
 from spinecare.web.sessions import PauseRequest, SessionStart, start_course_session
 
-router = APIRouter(dependencies=[Depends(csrf_protect)])
+router = APIRouter(dependencies=[Depends(csrf_protect), Depends(check_json_kinds)])
 
 # Database ids are 32-bit on every backend the store supports.
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -117,6 +119,25 @@ class LiveStatus(BaseModel):
     )
 
 
+class ApiSession(SessionPublic):
+    """A session as the API shows it: without ``telemetry_dir``, a directory on the server
+    (where it keeps its files is no client's business; the history page and the telemetry
+    routes read it there)."""
+
+    telemetry_dir: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
+
+
+class ApiCourse(CoursePublic):
+    # Narrowed for the output only (the API re-reads the service's course into this model), so
+    # list's invariance does not matter here.
+    sessions: list[ApiSession]  # type: ignore[assignment]
+
+
+class ApiNoShow(NoShowPublic):
+    session: ApiSession
+    replacement: ApiSession | None
+
+
 def live_status(e: LiveEntry) -> LiveStatus:
     f = e.latest()
     v = f.view if f is not None else None
@@ -132,7 +153,7 @@ def live_status(e: LiveEntry) -> LiveStatus:
         time_left_s=v.time_left_s if v else None,
         guarding_events=v.guarding_events if v else None,
         ended=bool(v and v.ended) or not e.running,
-        end_reason=(v.end_reason or None) if v else None,
+        end_reason=((v.end_reason or None) if v else None) or e.end_reason,
         started_by=e.started_by,
         started_at=e.started_at,
         error=e.error,
@@ -268,7 +289,7 @@ def screening_record(
 # -- courses --------------------------------------------------------------------------------
 @router.get(
     "/patients/{patient_id}/courses",
-    response_model=list[CoursePublic],
+    response_model=list[ApiCourse],
     tags=["courses"],
     dependencies=[READ],
 )
@@ -278,7 +299,7 @@ def courses_of_patient(db: DbDep, user: CurrentUser, patient_id: Id) -> list[Cou
 
 @router.post(
     "/courses",
-    response_model=CoursePublic,
+    response_model=ApiCourse,
     status_code=201,
     tags=["courses"],
     dependencies=[DECIDE],
@@ -289,9 +310,7 @@ def courses_plan(ctx: CtxDep, db: DbDep, user: CurrentUser, plan: CoursePlan) ->
     return out
 
 
-@router.get(
-    "/courses/{course_id}", response_model=CoursePublic, tags=["courses"], dependencies=[READ]
-)
+@router.get("/courses/{course_id}", response_model=ApiCourse, tags=["courses"], dependencies=[READ])
 def courses_get(db: DbDep, user: CurrentUser, course_id: Id) -> CoursePublic:
     return course_svc.get_course(db, user, course_id)
 
@@ -308,7 +327,7 @@ def courses_outcomes(ctx: CtxDep, db: DbDep, user: CurrentUser, course_id: Id) -
 
 # -- sessions -------------------------------------------------------------------------------
 @router.get(
-    "/sessions/{session_id}", response_model=SessionPublic, tags=["sessions"], dependencies=[READ]
+    "/sessions/{session_id}", response_model=ApiSession, tags=["sessions"], dependencies=[READ]
 )
 def sessions_get(db: DbDep, user: CurrentUser, session_id: Id) -> SessionPublic:
     return session_svc.get_session(db, user, session_id)
@@ -316,7 +335,7 @@ def sessions_get(db: DbDep, user: CurrentUser, session_id: Id) -> SessionPublic:
 
 @router.post(
     "/sessions/{session_id}/reschedule",
-    response_model=SessionPublic,
+    response_model=ApiSession,
     tags=["schedule"],
     dependencies=[WRITE],
 )
@@ -330,7 +349,7 @@ def sessions_reschedule(
 
 @router.post(
     "/sessions/{session_id}/no-show",
-    response_model=NoShowPublic,
+    response_model=ApiNoShow,
     status_code=201,
     tags=["schedule"],
     dependencies=[WRITE],
@@ -345,7 +364,7 @@ def sessions_no_show(
 
 @router.post(
     "/sessions/{session_id}/cancel",
-    response_model=SessionPublic,
+    response_model=ApiSession,
     tags=["schedule"],
     dependencies=[WRITE],
 )

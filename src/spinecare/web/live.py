@@ -162,8 +162,22 @@ class LiveEntry:
         except BaseException as exc:  # recorded for the monitor
             self.error = repr(exc)
         finally:
+            # A session that has ended is not paused, whatever the last command was.
+            self.paused = False
             self.finished_at = time.monotonic()
             self._wake()
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the session ended (None while it runs): the child's summary, else the last
+        tick's."""
+        if self.running:
+            return None
+        told = getattr(self.live, "end_reason", None)
+        if told:
+            return str(told)
+        f = self.latest()
+        return (f.view.end_reason or None) if f is not None else None
 
     # -- any thread --------------------------------------------------------------------------
     @property
@@ -204,8 +218,11 @@ class LiveEntry:
 
     def stop(self, reason: str) -> None:
         self.live.request_stop(reason)
+        self.paused = False  # the stop releases the force: a pause does not outlast it
 
     def pause(self, paused: bool) -> None:
+        if not self.running:
+            return  # an ended session neither pauses nor resumes
         self.paused = paused
         self.live.request_pause(paused)
 

@@ -202,6 +202,9 @@ class ProcessSession:
         child_end.close()
         # What the service said at the start (e.g. a session run days before its booked day).
         self.warnings: list[str] = []
+        # Why the session ended, as its summary records it (set when the child reports the end;
+        # the last tick relayed may have been sent before the reason was known).
+        self.end_reason: str | None = None
         self.protocol = self._ready()
 
     def _ready(self) -> Protocol:
@@ -254,4 +257,7 @@ class ProcessSession:
                 self.process.join(10)
                 self._out.close()
                 self._commands.close()
-                return str(msg[1]) if msg[1] != "error" else f"error: {msg[2]}"
+                if msg[1] == "error":
+                    return f"error: {msg[2]}"
+                self.end_reason = str(msg[2]) or None
+                return str(msg[1])
