@@ -40,7 +40,7 @@ def test_monitor_disconnects_session_goes_on_and_catches_up(
     doc: Browser = login("therapist")
     sid = clinic.planned_session_id
     r = doc.api(
-        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 1.0, "speed": 2.0, **CHECKLIST}
+        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 3.0, "speed": 2.0, **CHECKLIST}
     )
     assert r.status_code == 201, r.text
     cookies = dict(doc.client.cookies.items())

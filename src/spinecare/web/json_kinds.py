@@ -149,8 +149,8 @@ async def check_json_kinds(request: Request) -> None:
         return
     try:
         body = await request.json()
-    except ValueError:
-        return  # not JSON: FastAPI's own parse refuses it
+    except (ValueError, RecursionError):
+        return  # not JSON (or nested past the parser): FastAPI's own parse refuses it
     errors = [
         {"loc": ("body", *path), "msg": reason, "type": "wrong_kind", "input": None}
         for path, reason in problems(body, *found)
