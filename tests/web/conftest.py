@@ -236,7 +236,7 @@ def shot(page: Any, name: str) -> None:
             time.sleep(0.3 * (attempt + 1))
 
 
-def start_from_setup(page: Any, minutes: str = "1") -> None:
+def start_from_setup(page: Any, minutes: str = "3") -> None:
     """Tick the set-up checklist, set the traction time and start: the monitor opens."""
     for item in ("harness_fastened", "stop_switch_in_hand", "contraindications_reconfirmed"):
         page.check(f"input[name={item}]")

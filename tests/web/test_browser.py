@@ -69,12 +69,12 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     # the course charts count sessions in whole steps
     splits = page.evaluate("(window.__charts || []).map(function (u) { return u.axes[0]._splits })")
     assert splits and all(float(v).is_integer() for s in splits for v in s or []), splits
-    # set up and start a simulated session (one minute of traction, real time)
+    # set up and start a simulated session (three minutes of traction, real time; stopped below)
     page.click("a.btn.primary >> nth=0")
     page.wait_for_url("**/setup")
     assert "Modellschätzung" in page.inner_text("#segments")
     shot(page, "05-setup")
-    start_from_setup(page, "1")
+    start_from_setup(page, "3")
     # the chart moves
     page.wait_for_function("window.__spinecare && window.__spinecare.rows > 50")
     page.wait_for_function(

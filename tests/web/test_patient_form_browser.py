@@ -68,7 +68,7 @@ def test_front_desk_registers_a_patient_and_sees_the_documents(
     page.goto(f"/sessions/{sid}/setup")
     assert "in 5 Tagen" in page.inner_text(".early-run")
     shot(page, "43-setup-early-run")
-    start_from_setup(page, "1")
+    start_from_setup(page, "3")
     assert "in 5 Tagen" in page.inner_text(".early-run")
     shot(page, "44-monitor-early-run")
     page.click("#stop")
