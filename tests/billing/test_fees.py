@@ -19,6 +19,7 @@ from spinecare.billing import (
     round_cent,
 )
 from spinecare.billing.catalogue import Catalogue
+from spinecare.billing.fees import JUSTIFICATION_MAX_CHARS
 from spinecare.errors import InputError
 
 PV = Decimal("0.0582873")  # EUR per point, §5(1) GOÄ
@@ -162,3 +163,11 @@ def test_fee_is_within_half_a_cent_of_the_exact_value(points: int, milli: int) -
     assert amount.as_tuple().exponent == -2
     assert abs(amount - exact) <= Decimal("0.005")
     assert amount >= fee(points, max(Decimal(1), factor - Decimal("0.1")), PV)
+
+
+def test_a_justification_is_a_sentence_or_two_not_a_document() -> None:
+    item = default_catalogue().item("652")
+    ok = "x" * JUSTIFICATION_MAX_CHARS
+    assert check_factor(item, Decimal("3.0"), f"  {ok}  ") == ok
+    with pytest.raises(InputError, match=r"justification 652: 501 characters: at most 500"):
+        check_factor(item, Decimal("3.0"), ok + "y")

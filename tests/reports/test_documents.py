@@ -165,3 +165,21 @@ def test_template_dir_overrides_texts_and_templates(tmp_path: Path) -> None:
     assert "Tarif" in html  # the other texts still come from the package
     with pytest.raises(InputError, match="template_dir"):
         render_html("estimate.html", ctx, template_dir=tmp_path / "missing")
+
+
+@pytest.mark.parametrize("word", ["https://example.org/" + "a" * 150, "x" * 500])
+def test_a_long_word_in_a_justification_keeps_every_amount_on_the_page(
+    tmp_path: Path, word: str
+) -> None:
+    """A URL or a pasted string without spaces wraps inside its cell; before, it widened the
+    description column and pushed points, factor, amounts and the total off the page."""
+    inv = draft_invoice(
+        PATIENT,
+        [SessionService(date(2025, 3, 3), "lumbar")],
+        factors={"652": "3.0"},
+        justifications={"652": word},
+    )
+    pdf = render_invoice(issue(inv, "2025-00001", date(2025, 3, 8)), tmp_path / "i.pdf", clinic=CLINIC)
+    txt = text(pdf)
+    assert "3,00" in txt and "77,81 €" in txt  # 652 at factor 3.0
+    assert txt.count("€") >= 4  # every line's amount and the total

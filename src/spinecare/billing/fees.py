@@ -67,6 +67,11 @@ def fee(points: int, factor: Decimal, point_value_eur: Decimal) -> Decimal:
     return round_cent(simple_rate(points, point_value_eur) * factor)
 
 
+# §12(3) GOÄ asks for a justification the patient can understand and check, printed on the
+# invoice beside the item: a sentence or two (engineering limit, [goae]).
+JUSTIFICATION_MAX_CHARS = 500
+
+
 def check_factor(item: GoaeItem, factor: Decimal, justification: str | None) -> str | None:
     """Refuse a factor outside the item's frame; demand a justification above its threshold.
 
@@ -80,6 +85,12 @@ def check_factor(item: GoaeItem, factor: Decimal, justification: str | None) -> 
             f"outside the range {fr.min}-{fr.max} of GOÄ item {item.number} (§5 GOÄ)",
         )
     text = (justification or "").strip() or None
+    if text is not None and len(text) > JUSTIFICATION_MAX_CHARS:
+        raise InputError(
+            f"justification {item.number}",
+            f"{len(text)} characters: at most {JUSTIFICATION_MAX_CHARS} (the reason for the "
+            "factor in a sentence or two, §12(3) GOÄ; the rest belongs in the medical record)",
+        )
     if factor > fr.threshold and text is None:
         raise InputError(
             f"factor {factor}",
