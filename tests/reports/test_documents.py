@@ -179,7 +179,9 @@ def test_a_long_word_in_a_justification_keeps_every_amount_on_the_page(
         factors={"652": "3.0"},
         justifications={"652": word},
     )
-    pdf = render_invoice(issue(inv, "2025-00001", date(2025, 3, 8)), tmp_path / "i.pdf", clinic=CLINIC)
+    pdf = render_invoice(
+        issue(inv, "2025-00001", date(2025, 3, 8)), tmp_path / "i.pdf", clinic=CLINIC
+    )
     txt = text(pdf)
     assert "3,00" in txt and "77,81 €" in txt  # 652 at factor 3.0
     assert txt.count("€") >= 4  # every line's amount and the total
