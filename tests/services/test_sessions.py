@@ -111,7 +111,7 @@ def test_a_role_that_may_not_treat_is_refused_before_the_table_moves(
     assert not (tmp_path / "b").exists()
 
 
-@pytest.mark.parametrize("minutes", [0.0, -1.0, 100.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("minutes", [0.0, -1.0, 100.0, float("nan"), float("inf"), 1e-6, 0.5])
 def test_a_traction_time_out_of_range_is_refused_and_nothing_is_stored(
     store: Store,
     db: AuditedSession,
@@ -248,3 +248,70 @@ def test_a_killed_session_is_closed_as_aborted_with_its_telemetry_on_the_next_st
         assert live.run().outcome == "stopped"
     finally:
         store.dispose()
+
+
+def test_a_patient_lies_on_one_table_at_a_time(
+    store: Store,
+    db: AuditedSession,
+    actors: dict[Role, Actor],
+    patient_id: int,
+    tmp_path: Path,
+) -> None:
+    """Another course of the same patient (cervical beside lumbar) cannot start while one of
+    the patient's sessions runs; once it has ended, it can."""
+    ids = _course(db, actors, patient_id)
+    plan = CoursePlan(
+        patient_id=patient_id, region="cervical", segment="C5/6", sessions=15,
+        start=next_weekday(1),
+    )  # fmt: skip
+    other = plan_course(db, actors[Role.PHYSICIAN], plan)
+    db.commit()
+    ther = actors[Role.THERAPIST]
+    live = course_session_prepare(
+        store.unit_of_work, ther, ids[0], _factory(), out_dir=tmp_path / "a", minutes=2.5
+    )
+    calls: list[float] = []
+    with pytest.raises(InputError, match=r"the patient is in session 1 of course \d+ right now"):
+        course_session_prepare(
+            store.unit_of_work, ther, other.sessions[0].id, _factory(calls), out_dir=tmp_path / "b"
+        )
+    assert calls == [] and _status(store, other.sessions[0].id) == "planned"
+    live.run()
+    course_session_prepare(
+        store.unit_of_work, ther, other.sessions[0].id, _factory(), out_dir=tmp_path / "c",
+        minutes=2.5,
+    ).run()  # fmt: skip
+    assert _status(store, other.sessions[0].id) == "done"
+
+
+def test_a_course_session_runs_at_the_patients_current_weight(
+    store: Store,
+    db: AuditedSession,
+    actors: dict[Role, Actor],
+    patient_id: int,
+    tmp_path: Path,
+) -> None:
+    """The body-weight caps (SAF-3) follow the weight on record now, not the one the course
+    was planned with: a lower weight lowers the peak (never the other way) and says so."""
+    from spinecare.clinical.dosing import progression_ceiling_fraction, weight_force_n
+    from spinecare.services.patients import PatientUpdate, edit_patient
+
+    ids = _course(db, actors, patient_id)
+    planned = db.get(TreatmentSession, ids[0])
+    assert planned is not None
+    before_kg, before_peak = planned.protocol["body_weight_kg"], planned.protocol["peak_force_n"]
+    edit_patient(db, actors[Role.THERAPIST], patient_id, PatientUpdate(weight_kg=40))
+    db.commit()
+    live = course_session_prepare(
+        store.unit_of_work, actors[Role.THERAPIST], ids[0], _factory(),
+        out_dir=tmp_path / "w", minutes=2.5,
+    )  # fmt: skip
+    assert any(f"weighs 40 kg now ({before_kg:g} kg" in w for w in live.warnings)
+    done = live.run()
+    cap = weight_force_n(40.0, progression_ceiling_fraction(Region.LUMBAR))
+    assert done.summary.protocol.body_weight_kg == 40.0
+    assert done.summary.peak_target_n <= cap + 0.1 < before_peak
+    assert done.summary.peak_force_n <= done.summary.body_weight_cap_n + 1.0
+    db.expire_all()
+    nxt = db.get(TreatmentSession, ids[1])
+    assert nxt is not None and nxt.protocol["body_weight_kg"] == 40.0  # progression follows

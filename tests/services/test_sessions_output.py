@@ -45,7 +45,7 @@ def test_a_table_that_cannot_be_reached_leaves_the_session_planned(
     assert _row(store, ids[0]) == ("planned", None, None)
     # Nothing for the next start to close: it runs the same session.
     live = svc.course_session_prepare(
-        store.unit_of_work, ther, ids[0], _factory(), out_dir=tmp_path / "b", minutes=0.5
+        store.unit_of_work, ther, ids[0], _factory(), out_dir=tmp_path / "b", minutes=2.0
     )
     assert live.run().course_session is not None
     assert _row(store, ids[0])[0] == "done"

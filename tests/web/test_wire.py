@@ -72,20 +72,30 @@ def test_a_web_session_runs_over_modbus_on_the_served_simulator(
         r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, **extra})
         assert r.status_code == 422 and message in r.text
         assert _status(b, sid)["status"] == "planned"
-    r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 0.3})
+    r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 2.0})
     assert r.status_code == 201, r.text
     live = b.client.get(f"/live/{sid}").text
     assert "simulierte Liege über Modbus" in live
-    deadline = time.monotonic() + 90
+    _run_then_stop(b, sid)
+    done = _status(b, sid)
+    s = done["summary"]
+    assert done["status"] == "aborted" and s["stopped"], s["end_reason"]
+    assert not s["faulted"] and s["faults"] == []
+    assert s["simulated"] is True  # the served simulator says what it is (SAF-16)
+    assert s["limit_violations"] == 0 and s["timing"]["clock"] == "MonotonicClock"
+    assert s["peak_force_n"] > 0.9 * s["protocol"]["base_force_n"]  # it pulled over the wire
+
+
+def _run_then_stop(b: Any, sid: int, run_s: float = 20.0) -> None:
+    """A course session is at least one pull long (over a minute, in real time on the wire):
+    let it pull for ``run_s``, then the stop, and wait for the controlled release."""
+    time.sleep(run_s)
+    assert b.api("GET", f"/api/v1/sessions/{sid}/live").json()["running"]
+    assert b.api("POST", f"/api/v1/sessions/{sid}/stop").status_code == 200
+    deadline = time.monotonic() + 60
     while b.api("GET", f"/api/v1/sessions/{sid}/live").json()["running"]:
         assert time.monotonic() < deadline, "the session did not end"
         time.sleep(0.5)
-    done = _status(b, sid)
-    s = done["summary"]
-    assert done["status"] == "done", s["end_reason"]
-    assert s["completed"] and not s["faulted"] and s["faults"] == []
-    assert s["simulated"] is True  # the served simulator says what it is (SAF-16)
-    assert s["limit_violations"] == 0 and s["timing"]["clock"] == "MonotonicClock"
 
 
 def test_a_table_whose_limit_is_below_the_session_is_refused_before_it_moves(
@@ -95,7 +105,7 @@ def test_a_table_whose_limit_is_below_the_session_is_refused_before_it_moves(
         app = _app(clinic, f"modbus://127.0.0.1:{port}")
         b = _therapist(app)
         sid = clinic.planned_session_id
-        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 0.3})
+        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 2.0})
         assert r.status_code == 422 and "force limit is 60 N" in r.text, r.text
         assert _status(b, sid)["status"] == "planned"
         assert b.api("GET", f"/api/v1/sessions/{sid}/live").status_code == 404
@@ -148,15 +158,12 @@ def test_a_web_session_over_rtu_on_a_pseudo_terminal_pair(
         b = _therapist(app)
         sid = clinic.planned_session_id
         assert f"rtu://{pc_end}" in b.client.get(f"/sessions/{sid}/setup").text
-        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 0.2})
+        r = b.api("POST", f"/api/v1/sessions/{sid}/start", json={**CHECKLIST, "minutes": 2.0})
         assert r.status_code == 201, r.text
-        deadline = time.monotonic() + 90
-        while b.api("GET", f"/api/v1/sessions/{sid}/live").json()["running"]:
-            assert time.monotonic() < deadline, "the session did not end"
-            time.sleep(0.5)
+        _run_then_stop(b, sid, run_s=12.0)
         done = _status(b, sid)
         why = (done["summary"]["end_reason"], done["summary"]["faults"])
-        assert done["status"] == "done", why
+        assert done["status"] == "aborted" and done["summary"]["stopped"], why
         assert done["summary"]["faults"] == [] and done["summary"]["simulated"] is True
         b.client.close()
         app.state.ctx.store.dispose()

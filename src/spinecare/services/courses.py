@@ -35,7 +35,7 @@ from spinecare.clinical.course import (
 )
 from spinecare.clinical.course import plan_course as schedule_course
 from spinecare.clinical.dosing import progression_ceiling_fraction, weight_force_n
-from spinecare.errors import InputError
+from spinecare.errors import InputError, describe_validation_error
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.patients import load_patient
@@ -156,6 +156,31 @@ def protocol_with_peak(template: Protocol, peak_n: float, number: int) -> Protoc
             "session_number": number,
         }
     )
+
+
+def protocol_at_weight(planned: Protocol, weight_kg: float) -> Protocol:
+    """A planned session's protocol for the patient as weighed now. The body-weight caps
+    (SAF-3) follow the current weight; the planned peak is only ever lowered, to where the
+    course's progression stops at that weight (constraints only tighten), never raised.
+    A protocol that no longer fits (a mode's swing beyond the lower peak) is refused with the
+    reason: the course's forces need planning again."""
+    if abs(weight_kg - planned.body_weight_kg) < 0.05:
+        return planned
+    cap = math.floor(weight_force_n(weight_kg, progression_ceiling_fraction(planned.region)) * 10)
+    data: dict[str, Any] = {**planned.model_dump(), "body_weight_kg": weight_kg}
+    if planned.peak_force_n > cap / 10:
+        data["peak_force_n"] = cap / 10
+        data["base_force_n"] = round(cap / 10 * BASE_FRACTION, 1)
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(
+            "weight",
+            f"the patient weighs {weight_kg:g} kg now, {planned.body_weight_kg:g} kg when the "
+            f"course was planned, and the planned session does not fit: "
+            f"{describe_validation_error(exc)} (plan the course's forces again)",
+            weight_kg,
+        ) from None
 
 
 def progress_protocol(previous: Protocol, tolerated: bool) -> Protocol:

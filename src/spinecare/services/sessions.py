@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from spinecare.clinical.contraindications import Decision, ScreeningSettings
@@ -48,12 +48,18 @@ from spinecare.runtime.session import (
 from spinecare.runtime.summary import TRUTH_FILE, SessionSummary, summary_parse, summary_read
 from spinecare.services._common import act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
-from spinecare.services.courses import SessionPublic, progress_protocol, session_public
+from spinecare.services.courses import (
+    SessionPublic,
+    progress_protocol,
+    protocol_at_weight,
+    session_public,
+)
 from spinecare.services.screening import evaluate_screening
 from spinecare.settings import clinic_day
 from spinecare.store.enums import CourseStatus, SessionStatus
 from spinecare.store.files import named, write_private
-from spinecare.store.models import Course, TreatmentSession
+from spinecare.store.models import Course, Patient, TreatmentSession
+from spinecare.therapy.controller import DecompressionController
 from spinecare.therapy.protocol import Protocol
 
 # A device factory gets the session clock's ``now``: a simulated table follows it; a real
@@ -218,8 +224,15 @@ def course_session_prepare(
     with unit_of_work() as db:
         act_as(db, actor)
         s = _runnable(db, session_id)
+        _patient_free(db, s)
         _screened(db, actor, s, screening)
-        proto = protocol_checked(Protocol.model_validate(s.protocol), minutes=minutes)
+        planned = Protocol.model_validate(s.protocol)
+        weight_kg = float(s.course.patient.weight_kg)
+        proto = protocol_checked(protocol_at_weight(planned, weight_kg), minutes=minutes)
+        _treats(proto)
+        reweighed = _reweighed(planned, proto)
+        if reweighed:  # the session runs, and the course progresses, from the current weight
+            s.protocol = protocol_at_weight(planned, weight_kg).model_dump(mode="json")
         out_dir.mkdir(parents=True, exist_ok=True)
         unlock = _lock(out_dir)
         try:
@@ -250,7 +263,22 @@ def course_session_prepare(
         raise
     if early:
         live.warnings.append(early)
+    if reweighed:
+        live.warnings.append(reweighed)
     return live
+
+
+def _reweighed(planned: Protocol, now: Protocol) -> str | None:
+    """What changed because the patient's weight did since the course was planned."""
+    if now.body_weight_kg == planned.body_weight_kg:
+        return None
+    text = (
+        f"the patient weighs {now.body_weight_kg:g} kg now ({planned.body_weight_kg:g} kg when "
+        "the course was planned): the body-weight limits follow the current weight"
+    )
+    if now.peak_force_n < planned.peak_force_n:
+        text += f", the peak is lowered from {planned.peak_force_n:g} to {now.peak_force_n:g} N"
+    return text
 
 
 def _unstart(db: Session, session_id: int, telemetry_dir: str) -> None:
@@ -421,6 +449,45 @@ def _runnable(db: Session, session_id: int) -> TreatmentSession:
     return s
 
 
+def _treats(proto: Protocol) -> None:
+    """A course session is a treatment on the record: it progresses the course and is billed.
+    A traction time too short for one pull (the ramp and the first hold) would record a
+    "completed" session in which the table only ever held base tension."""
+    need = DecompressionController(proto).first_pull_s()
+    if need > proto.traction_minutes * 60.0:
+        raise InputError(
+            "minutes",
+            f"{proto.traction_minutes:g} min is shorter than one pull (the ramp and the first "
+            f"hold take {need / 60.0:.1f} min): no treatment would take place",
+            proto.traction_minutes,
+        )
+
+
+def _patient_free(db: Session, s: TreatmentSession) -> None:
+    """A patient lies on one table at a time: refuse while another of the patient's sessions
+    runs (another course on another table; ``close_unfinished`` has closed what a dead process
+    left). A no-op write on the patient's row first serialises two starts for one patient
+    (PostgreSQL locks the row, SQLite the database) so both cannot pass the check at once."""
+    pid = s.course.patient_id
+    db.execute(update(Patient).where(Patient.id == pid).values(id=Patient.id))
+    other = db.execute(
+        select(TreatmentSession.number, Course.id)
+        .join(Course, TreatmentSession.course_id == Course.id)
+        .where(
+            Course.patient_id == pid,
+            TreatmentSession.status == SessionStatus.RUNNING.value,
+            TreatmentSession.id != s.id,
+        )
+    ).first()
+    if other is not None:
+        raise InputError(
+            "course-session",
+            f"the patient is in session {other[0]} of course {other[1]} right now "
+            "(one session at a time)",
+            s.id,
+        )
+
+
 def _lock(out_dir: Path) -> Callable[[], None]:
     """Hold an exclusive lock in the output directory for as long as this process runs the
     session; a killed process drops it, which is how the next start knows it is unfinished."""
@@ -536,7 +603,9 @@ def planned_protocol(session: Session, actor: Actor, session_id: int) -> Protoco
     s = load(session, TreatmentSession, session_id, "session")
     if s.status != SessionStatus.PLANNED.value:
         raise InputError("course-session", f"is {s.status}, not planned", session_id)
-    return Protocol.model_validate(s.protocol)
+    return protocol_at_weight(
+        Protocol.model_validate(s.protocol), float(s.course.patient.weight_kg)
+    )
 
 
 def attach_output(
