@@ -19,13 +19,21 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\
 _SEPARATORS = frozenset("\u2028\u2029")
 
 
+# Format characters (category Cf) are invisible: a zero-width space, a word joiner, a soft
+# hyphen, a byte-order mark or a tag character inside a name makes two names that look the
+# same differ (a second record for one patient, a look-alike user name) [unicode-tr36]. The
+# zero-width joiner and non-joiner are kept: Persian, Indic scripts and emoji need them.
+_JOINERS = frozenset("\u200c\u200d")
+
+
 def is_unsafe(ch: str) -> bool:
     """A character no stored text, argument or setting may hold."""
     if ch in _BIDI or ch in _SEPARATORS:
         return True
     # Cc: C0 controls, DEL and C1 controls (ESC, CSI, ...); Cs: lone surrogates, which is how
-    # Python decodes bytes that are not UTF-8 in command-line arguments.
-    return unicodedata.category(ch) in ("Cc", "Cs")
+    # Python decodes bytes that are not UTF-8 in command-line arguments; Cf: above.
+    cat = unicodedata.category(ch)
+    return cat in ("Cc", "Cs") or (cat == "Cf" and ch not in _JOINERS)
 
 
 def unsafe_character(text: str) -> str | None:

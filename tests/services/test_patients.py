@@ -97,6 +97,18 @@ def test_billing_cannot_change_clinical_data(
         ("height_cm", Decimal(20)),
         ("sex", "X"),
         ("insurance", "gkv"),
+        # the wrong kind of value: pydantic alone reads 0 as 1970-01-01 and true as 1
+        ("birth_date", 0),
+        ("birth_date", 1.5e9),
+        ("weight_kg", True),
+        ("weight_kg", "\u0667\u0660"),  # Arabic-Indic 70: a digit, but not one a clinic types
+        # invisible format characters and names without a letter look like another record
+        ("name", "Erika\u200bMustermann"),
+        ("name", "\ufeffErika Mustermann"),
+        ("name", "Erika Muster\u00admann"),
+        ("name", "Erika \U000e0041Mustermann"),
+        ("name", "\u0301"),
+        ("name", "---"),
     ],
 )
 def test_bad_patient_input_names_the_field(field: str, value: object) -> None:
@@ -215,3 +227,10 @@ def test_every_master_data_error_names_its_field(field: str, value: str, reason:
         PatientCreate.model_validate(raw)
     message = describe_validation_error(exc.value)
     assert message.startswith(field) and reason in message
+
+
+def test_names_in_scripts_that_need_the_joiners_are_kept() -> None:
+    """The zero-width joiner and non-joiner are part of how Persian and Indic names are
+    written; only the other invisible format characters are refused."""
+    assert patient_data(name="Mehr\u200cdad Rahimi").name == "Mehr\u200cdad Rahimi"
+    assert patient_data(name="\u0915\u094d\u200d\u0937").name == "\u0915\u094d\u200d\u0937"

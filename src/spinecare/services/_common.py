@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from spinecare.services.auth import Actor
@@ -29,3 +30,14 @@ def load(session: Session, model: type[M], ident: int, entity: str) -> M:
     if obj is None:
         raise NotFoundError(entity, ident)
     return obj
+
+
+def whole_number(value: object) -> object:
+    """Before an ``int`` field: refuse true/false, which pydantic would take for 1 and 0 (a
+    pain score of ``true``), and a fractional or non-finite number; the rest is pydantic's."""
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true or false")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(whole_number)]

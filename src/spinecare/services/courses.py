@@ -36,7 +36,7 @@ from spinecare.clinical.course import (
 from spinecare.clinical.course import plan_course as schedule_course
 from spinecare.clinical.dosing import progression_ceiling_fraction, weight_force_n
 from spinecare.errors import InputError, describe_validation_error
-from spinecare.services._common import act_as, load, utcnow
+from spinecare.services._common import WholeNumber, act_as, load, utcnow
 from spinecare.services.auth import Actor, require_physician, require_reader
 from spinecare.services.patients import load_patient
 from spinecare.services.screening import evaluate_screening
@@ -58,11 +58,11 @@ class CoursePlan(BaseModel):
     patient_id: int
     region: Region
     segment: str
-    sessions: int = Field(ge=COURSE_MIN_SESSIONS, le=COURSE_MAX_SESSIONS)
-    per_week: int = Field(default=3, ge=MIN_PER_WEEK, le=MAX_PER_WEEK)
+    sessions: WholeNumber = Field(ge=COURSE_MIN_SESSIONS, le=COURSE_MAX_SESSIONS)
+    per_week: WholeNumber = Field(default=3, ge=MIN_PER_WEEK, le=MAX_PER_WEEK)
     start: date
     preferred_time: time | None = None
-    review_after: int = Field(default=REVIEW_WINDOW[1], ge=REVIEW_WINDOW[0], le=REVIEW_WINDOW[1])
+    review_after: WholeNumber = Field(default=REVIEW_WINDOW[1], ge=REVIEW_WINDOW[0], le=REVIEW_WINDOW[1])
 
     @field_validator("segment")
     @classmethod

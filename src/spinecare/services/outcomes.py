@@ -29,7 +29,7 @@ from spinecare.clinical.outcomes import (
     odi_score,
 )
 from spinecare.errors import InputError
-from spinecare.services._common import act_as, load, utcnow
+from spinecare.services._common import WholeNumber, act_as, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.settings import ClinicSettings
 from spinecare.store.enums import OutcomeKind, SessionStatus
@@ -65,7 +65,7 @@ def _live_course(session: Session, course_id: int) -> Course:
 
 
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
-Nrs = Annotated[int, Field(ge=0, le=10)]  # NRS-11: integers 0-10 (clinical/outcomes.py)
+Nrs = Annotated[WholeNumber, Field(ge=0, le=10)]  # NRS-11: integers 0-10 (clinical/outcomes.py)
 
 
 class NrsRecord(BaseModel):
@@ -86,7 +86,7 @@ class OdiRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    answers: list[Annotated[int, Field(ge=0, le=ODI_SECTION_MAX)] | None] = Field(
+    answers: list[Annotated[WholeNumber, Field(ge=0, le=ODI_SECTION_MAX)] | None] = Field(
         min_length=ODI_SECTIONS, max_length=ODI_SECTIONS
     )
 

@@ -63,7 +63,7 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 _GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-_DECIMAL = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$")  # ASCII digits only
 
 
 def parse_day(value: object) -> object:
@@ -82,6 +82,8 @@ def parse_day(value: object) -> object:
             return date.fromisoformat(text)
         except ValueError:
             raise ValueError("expected a date as YYYY-MM-DD or DD.MM.YYYY") from None
+    if isinstance(value, int | float | Decimal):  # pydantic would read 0 as 1970-01-01
+        raise ValueError("expected a date as YYYY-MM-DD or DD.MM.YYYY")
     return value
 
 
@@ -100,6 +102,8 @@ def day_field(text: str, field: str) -> date | None:
 
 def parse_decimal(value: object) -> object:
     """``80.5`` or ``80,5`` (German decimal comma) as a Decimal; no thousands separators."""
+    if isinstance(value, bool):  # true is not a weight
+        raise ValueError("expected a number such as 80.5 or 80,5")
     if isinstance(value, str):
         text = value.strip()
         if not _DECIMAL.match(text):
@@ -165,6 +169,15 @@ class _PatientFields(BaseModel):
     def _text(cls, v: str | None) -> str | None:
         if v is not None and (reason := refuse_reason(v)) is not None:
             raise ValueError(reason)
+        return v
+
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _a_name(cls, v: str | None) -> str | None:
+        # A name is read, searched and printed: it needs a letter (a lone combining accent or
+        # punctuation shows as an empty, unclickable row).
+        if v is not None and not any(unicodedata.category(c).startswith("L") for c in v):
+            raise ValueError("a name needs at least one letter")
         return v
 
     @field_validator("country", check_fields=False)

@@ -36,8 +36,8 @@ from spinecare.services.auth import (
     revoke_user_tokens,
 )
 from spinecare.services.errors import AuthenticationError, NotFoundError, PermissionDeniedError
-from spinecare.store.audit import lock_chain, set_actor
-from spinecare.store.enums import Role
+from spinecare.store.audit import lock_chain, record_event, set_actor
+from spinecare.store.enums import AuditAction, Role
 from spinecare.store.models import User
 from spinecare.store.text import refuse_reason
 
@@ -53,6 +53,8 @@ LOCKOUT = timedelta(minutes=15)
 # One-time passwords: 18 random bytes, 24 URL-safe characters (144 bits).
 ONE_TIME_PASSWORD_BYTES = 18
 BOOTSTRAP_ACTOR = "bootstrap"
+# The audit actor of what failed logins change (nobody is logged in then).
+LOGIN_ACTOR = "login"
 FIRST_ADMIN = "admin"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -280,10 +282,24 @@ def _count_failure(session: Session, user: User, stamp: datetime) -> None:
     )
     session.refresh(user, ["failed_logins"])
     if user.failed_logins >= MAX_FAILED_LOGINS:
+        until = stamp + LOCKOUT
         session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(failed_logins=0, locked_until=stamp + LOCKOUT)
+            update(User).where(User.id == user.id).values(failed_logins=0, locked_until=until)
+        )
+        # A lock is a change to the account: on the record, with who caused it as far as is
+        # known (nobody logged in: the login form). Single failures are not (an attacker
+        # would fill the append-only log).
+        set_actor(session, LOGIN_ACTOR)
+        record_event(
+            session,
+            User.__tablename__,
+            user.id,
+            AuditAction.UPDATE,
+            before={"locked_until": None},
+            after={
+                "locked_until": until.isoformat(),
+                "reason": f"{MAX_FAILED_LOGINS} failed logins in a row",
+            },
         )
 
 
