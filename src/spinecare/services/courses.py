@@ -62,7 +62,9 @@ class CoursePlan(BaseModel):
     per_week: WholeNumber = Field(default=3, ge=MIN_PER_WEEK, le=MAX_PER_WEEK)
     start: date
     preferred_time: time | None = None
-    review_after: WholeNumber = Field(default=REVIEW_WINDOW[1], ge=REVIEW_WINDOW[0], le=REVIEW_WINDOW[1])
+    review_after: WholeNumber = Field(
+        default=REVIEW_WINDOW[1], ge=REVIEW_WINDOW[0], le=REVIEW_WINDOW[1]
+    )
 
     @field_validator("segment")
     @classmethod
