@@ -19,11 +19,19 @@ def login(cli: Run, username: str, password: str = CLI_PASSWORD) -> None:
     assert code == 0, err
 
 
+FIRST_PASSWORD = "given at creation, one-time"
+
+
 def create_user(cli: Run, username: str, role: str, *, as_user: str = "admin") -> None:
+    """As the README: the creator gives a one-time password, the user's first login replaces
+    it (with ``CLI_PASSWORD``); that login is ended again, so who acts does not change."""
     code, _, err = cli(
         "users", "create", "--username", username, "--role", role, "--password-stdin",
-        "--as", as_user, stdin=CLI_PASSWORD + "\n",
+        "--as", as_user, stdin=FIRST_PASSWORD + "\n",
     )  # fmt: skip
+    assert code == 0, err
+    login(cli, username, f"{FIRST_PASSWORD}\n{CLI_PASSWORD}")
+    code, _, err = cli("logout", "--as", username)
     assert code == 0, err
 
 

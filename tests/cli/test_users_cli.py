@@ -86,7 +86,18 @@ def test_grants_and_acting_only_among_ones_own_logins(
     code, _, err = cli_doc("patients", "list")
     assert code == 7 and "tina" in err
     monkeypatch.delenv("SPINECARE_USER")
-    login(cli_doc, "tina")
+    # the password doc gave is one-time: doc knows it, so tina's first login replaces it
+    code, _, err = cli_doc(
+        "login", "--username", "tina", "--password-stdin", stdin=CLI_PASSWORD + "\n"
+    )
+    assert code == 0 and "one-time password: change it now" in err
+    code, _, err = cli_doc("patients", "list", "--as", "tina")
+    assert code == 7, err  # nothing else until it is changed
+    login(cli_doc, "tina", f"{CLI_PASSWORD}\ntina's own password")
+    code, _, err = cli_doc(
+        "login", "--username", "tina", "--password-stdin", stdin=CLI_PASSWORD + "\n"
+    )
+    assert code == 7  # doc can no longer log in as tina
     code, _, err = cli_doc(
         "users", "create", "--username", "bill", "--role", "billing", "--password-stdin",
         stdin=CLI_PASSWORD + "\n",

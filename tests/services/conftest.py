@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from spinecare.clinical.vocab import Menopause, Sex
 from spinecare.services.auth import Actor
@@ -22,6 +23,7 @@ from spinecare.services.users import (
 from spinecare.store import Store
 from spinecare.store.audit import AuditedSession
 from spinecare.store.enums import Insurance, Role
+from spinecare.store.models import User
 
 PASSWORD = "correct horse battery"
 
@@ -40,6 +42,10 @@ def make_users(db: AuditedSession, roles: tuple[Role, ...] = tuple(Role)) -> dic
             continue
         create_user(
             db, admin, UserCreate(username=role.value, role=role, password=SecretStr(PASSWORD))
+        )
+        # the user's own first login would change the one-time password; set up as done
+        db.execute(
+            update(User).where(User.username == role.value).values(must_change_password=False)
         )
         out[role] = actor_for(db, role.value)
     db.commit()

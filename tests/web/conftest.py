@@ -77,6 +77,10 @@ def _seed(root: Path, template_db: Path) -> Clinic:
             create_user(
                 db, admin, UserCreate(username=role.value, role=role, password=SecretStr(PASSWORD))
             )
+            # as after the user's own first login (the password given at creation is one-time)
+            row = db.scalar(select(User).where(User.username == role.value))
+            assert row is not None
+            row.must_change_password = False
     seed_demo(store, settings, admin)
     with store.session() as db:
         erika = db.scalar(select(Patient).where(Patient.name == "Erika Mustermann"))

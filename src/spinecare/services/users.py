@@ -166,7 +166,11 @@ def create_user(
     session: Session, actor: Actor, data: UserCreate, *, now: datetime | None = None
 ) -> UserPublic:
     """Create a user: admins and physicians, granting only a role they hold (only an admin
-    makes an admin). The first user comes from :func:`bootstrap_admin`."""
+    makes an admin). The first user comes from :func:`bootstrap_admin`.
+
+    The password is one-time: whoever created the account knows it, so it must be changed at
+    the first login (as after a reset); otherwise the creator could act as the user for as
+    long as the password stood."""
     require_grant(actor, data.role, f"create a user with the role {data.role.value}")
     act_as(session, actor)
     user = _new_user(
@@ -177,6 +181,7 @@ def create_user(
         data.password.get_secret_value(),
         utcnow(now),
     )
+    user.must_change_password = True
     session.flush()
     return UserPublic.model_validate(user)
 
