@@ -166,10 +166,9 @@ def _faults(text: str | None) -> Any:
         return ()
     path = Path(text)
     if path.is_file():
-        try:
-            content = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            raise InputError("faults", "cannot be read", text) from None
+        from spinecare.cli.textfile import MAX_CLINICAL_FILE_BYTES, text_read
+
+        content = text_read(path, limit_bytes=MAX_CLINICAL_FILE_BYTES, field="faults")
         names = [ln.split("#", 1)[0].strip() for ln in content.splitlines()]
         return catalogue_parse(",".join(n for n in names if n))
     return catalogue_parse(text)

@@ -10,6 +10,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.output import day_parse, echo, print_json
+from spinecare.cli.textfile import MAX_CLINICAL_FILE_BYTES, bytes_read
 from spinecare.clinical.contraindications import screen
 from spinecare.clinical.findings import PatientFindings
 from spinecare.errors import InputError
@@ -19,12 +20,11 @@ from spinecare.vocab import Region
 
 def read_patient_file(path: Path) -> PatientFindings:
     """Read and validate a patient JSON file; errors name the file or the field."""
+    raw = bytes_read(path, limit_bytes=MAX_CLINICAL_FILE_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file", "not found", str(path)) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InputError("file", f"cannot be read ({type(exc).__name__})", str(path)) from None
+        text = raw.decode("utf-8")  # JSON is UTF-8 (RFC 8259)
+    except UnicodeDecodeError:
+        raise InputError("file", "not UTF-8 text", str(path)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
