@@ -8,6 +8,8 @@ import functools
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -233,3 +235,103 @@ def test_a_bundle_that_is_not_one_is_refused() -> None:
         fhir.parse_bundle('{"resourceType": "Bundle", "type": 5, "entry": "x"}')
     with pytest.raises(InputError, match="nested too deeply"):
         fhir.parse_bundle("[" * 100_000 + "]" * 100_000)
+
+
+# -- hostile DXA files: every outcome a result or an InputError ----------------------------------
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=3),
+    max_leaves=4,
+)  # fmt: skip
+
+
+def _dxa_file() -> list[dict[str, object]]:
+    """Observations of every shape the reader looks into: LOINC and spinecare codes, a period,
+    an id, the manufacturer and validity extensions, inside a Bundle and outside one."""
+    ours = observation("38267-1", -1.8, "{T-score}")
+    ours["identifier"] = [{"system": "urn:spinecare:bmd", "value": "3"}]
+    ours["extension"] = [
+        {"url": fhir.EXT_MANUFACTURER, "valueString": "GE"},
+        {"url": fhir.EXT_BMD_VALID, "valueBoolean": False},
+    ]
+    ours["code"]["coding"].append({"system": fhir.SC_CODE, "code": "dxa-t-score-lumbar_spine"})
+    period = observation("38263-0", -2.6, "{T-score}", effectivePeriod={"start": "2026-03-02"})
+    del period["effectiveDateTime"]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": "urn:uuid:1", "resource": period}]}  # fmt: skip
+    return [observation("24966-4", 0.9, "g/cm2", device={"display": "Lunar"}), ours, bundle]
+
+
+def _places(node: object, at: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [at]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _places(v, (*at, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _places(v, (*at, i))
+    return out
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> object:
+    doc: object = json.loads(json.dumps(_dxa_file()))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.sampled_from(_places(doc)))
+        if not at:
+            continue
+        parent: Any = doc
+        for key in at[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and draw(st.booleans()):
+            del parent[at[-1]]
+        else:
+            parent[at[-1]] = draw(_JSON)
+    return doc
+
+
+@settings(max_examples=400, deadline=None)
+@given(_mutated())
+def test_any_mutated_dxa_file_is_read_or_refused_with_an_input_error(doc: object) -> None:
+    """A value of any JSON kind anywhere (``"code": null`` was an AttributeError, status 70; a
+    ``"resourceType": null`` inside a Bundle a TypeError inside fhir.resources)."""
+    try:
+        got = fhir.dxa_from_fhir(json.dumps(doc), zone=ZoneInfo("Europe/Berlin"))
+    except InputError as exc:
+        assert "pydantic.dev" not in str(exc)
+        return
+    for m in got.measurements:
+        assert isinstance(m, BmdData)
+
+
+@pytest.mark.parametrize(
+    ("resource", "message"),
+    [
+        ({"code": None}, "no code"),
+        ({"effectiveDateTime": 1700000000}, "effectiveDateTime must be a JSON string"),
+        ({"valueQuantity": {"value": True, "unit": "g/cm2"}}, "must be a JSON number"),
+        ({"extension": [{"url": fhir.EXT_BMD_VALID}]}, "bmd-valid extension has no valueBoolean"),
+        ({"extension": [{"url": fhir.EXT_BMD_VALID, "valueBoolean": "no"}]}, "JSON boolean"),
+    ],
+)  # fmt: skip
+def test_wrong_kinds_are_named(resource: dict[str, object], message: str) -> None:
+    item = {**observation("24966-4", 0.9, "g/cm2"), **resource}
+    try:
+        got = fhir.dxa_from_fhir(json.dumps([item]))
+    except InputError as exc:
+        assert message in str(exc)
+    else:
+        assert not got.measurements and message in " ".join(got.skipped)
+
+
+def test_an_instant_is_stored_on_the_clinics_day() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    late = observation("24966-4", 0.9, "g/cm2", effectiveDateTime="2026-11-29T23:30:00-10:00")
+    early = observation("24966-4", 0.8, "g/cm2", effectiveDateTime="2026-11-30T00:30:00+14:00")
+    days = [
+        m.measured_on
+        for obs in (late, early)
+        for m in fhir.dxa_from_fhir(json.dumps([obs]), zone=berlin).measurements
+    ]
+    assert days == [date(2026, 11, 30), date(2026, 11, 29)]

@@ -164,3 +164,9 @@ def test_any_dxa_csv_text_is_read_or_refused_with_a_reason(text: str) -> None:
         assert str(exc)  # a field and a reason, never a traceback
         return
     assert got.measurements and all(m.site in BmdSite for m in got.measurements)
+
+
+def test_a_dxa_column_named_twice_is_refused() -> None:
+    """csv.DictReader keeps the last of two same-named cells: the first was dropped unseen."""
+    with pytest.raises(InputError, match="names measured_on more than once"):
+        dxa_from_csv("measured_on,site,measured_on,bmd_g_cm2\n2026-03-02,total_hip,2026-03-03,1\n")

@@ -50,6 +50,9 @@ def _read(reader: csv.DictReader[str], spreadsheet: bool) -> DxaImport:
     if missing:
         raise InputError("file", f"the header must name {', '.join(missing)} (columns: "
                          f"{', '.join(COLUMNS)})")  # fmt: skip
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:  # DictReader keeps the last of them: the other cell would be dropped unseen
+        raise InputError("file", f"the header names {', '.join(twice)} more than once")
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise InputError("file", f"unknown column(s): {', '.join(unknown)}")

@@ -20,14 +20,14 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from spinecare.clinical.vocab import BmdSite, Sex
-from spinecare.errors import InputError
+from spinecare.errors import InputError, describe_validation_error
 from spinecare.interop.records import (
     BmdData,
     DiagnosisData,
@@ -333,8 +333,18 @@ def parse_bundle(text: str | bytes | Mapping[str, Any]) -> Any:
         raise InputError("file", f"not JSON: {exc}") from None
     except RecursionError:  # "[[[[..." thousands deep: no FHIR resource nests like that
         raise InputError("file", "JSON nested too deeply to be a FHIR Bundle") from None
-    except (ValidationError, ValueError) as exc:
-        raise InputError("file", f"not a valid FHIR R4B Bundle: {str(exc)[:300]}") from None
+    except ValidationError as exc:
+        raise InputError(
+            "file", f"not a valid FHIR R4B Bundle: {describe_validation_error(exc)}"
+        ) from None
+    except _LIBRARY_CRASHES as exc:
+        raise InputError("file", f"not a valid FHIR R4B Bundle ({type(exc).__name__})") from None
+
+
+# What fhir.resources raises, instead of a ValidationError, for some malformed resources: a
+# ``"resourceType": null`` inside a Bundle entry is concatenated to a string (TypeError), an
+# unknown one is looked up in its type map (KeyError). The input is wrong, not spinecare.
+_LIBRARY_CRASHES = (TypeError, KeyError, AttributeError, ValueError)
 
 
 def _ident(res: Any, kind: str) -> int | None:
@@ -345,6 +355,10 @@ def _ident(res: Any, kind: str) -> int | None:
 
 
 def _codes(concept: Any) -> dict[str, str]:
+    """A CodeableConcept's codes by system; none for an absent one (``"code": null`` passes
+    fhir.resources although FHIR requires it)."""
+    if concept is None:
+        return {}
     return {c.system: c.code for c in (concept.coding or ()) if c.system and c.code}
 
 
@@ -452,8 +466,12 @@ class DxaImport:
     skipped: list[str] = field(default_factory=list)
 
 
-def dxa_from_fhir(text: str | bytes) -> DxaImport:
-    """DXA results from a FHIR R4B Bundle, a single Observation or a JSON list of them."""
+def dxa_from_fhir(text: str | bytes, *, zone: tzinfo | None = None) -> DxaImport:
+    """DXA results from a FHIR R4B Bundle, a single Observation or a JSON list of them.
+
+    ``zone`` is the clinic's: a measurement's instant (``2026-11-29T23:30:00-10:00``) is stored
+    as the clinic's day of that instant, the day every date check counts in. Without one, the
+    date as written in the file is taken."""
     from fhir.resources.R4B.observation import Observation
 
     try:
@@ -468,22 +486,72 @@ def dxa_from_fhir(text: str | bytes) -> DxaImport:
     for i, item in enumerate(items):
         kind = item.get("resourceType") if isinstance(item, dict) else None
         if kind == "Bundle":
+            entries = item.get("entry")
+            for n, e in enumerate(entries if isinstance(entries, list) else ()):
+                raw = e.get("resource") if isinstance(e, dict) else None
+                if isinstance(raw, dict) and raw.get("resourceType") == "Observation":
+                    _check_json_kinds(raw, f"item {i + 1} entry {n + 1}")
             bundle = parse_bundle(item)
             for e in bundle.entry or ():
                 if e.resource is not None and e.resource.get_resource_type() == "Observation":
                     observations.append(e.resource)
         elif kind == "Observation":
+            _check_json_kinds(item, f"item {i + 1}")
             try:
                 observations.append(Observation.model_validate(item))
             except ValidationError as exc:
                 raise InputError(
-                    "file", f"item {i + 1} is not a valid Observation: {exc}"
+                    "file",
+                    f"item {i + 1} is not a valid Observation: {describe_validation_error(exc)}",
+                ) from None
+            except _LIBRARY_CRASHES as exc:
+                raise InputError(
+                    "file", f"item {i + 1} is not a valid Observation ({type(exc).__name__})"
                 ) from None
         else:
             skipped.append(f"item {i + 1}: a {kind or 'non-FHIR object'}, not an Observation")
-    result = dxa_from_observations(observations)
+    result = dxa_from_observations(observations, zone=zone)
     result.skipped[:0] = skipped
     return result
+
+
+def _check_json_kinds(obs: Mapping[str, Any], where: str) -> None:
+    """Refuse a value of the wrong JSON kind where fhir.resources would convert it: FHIR JSON
+    writes a dateTime as a string and a decimal as a number, but the library reads the integer
+    ``1700000000`` as a Unix time (stored as 2023-11-14) and ``20260302`` as 1970-08-23, the
+    string ``"0.9"`` as a decimal."""
+
+    def refuse(name: str, kind: str, value: Any) -> InputError:
+        return InputError("file", f"{where}: {name} must be a JSON {kind}, not {_json_kind(value)}")
+
+    if "effectiveDateTime" in obs and not isinstance(obs["effectiveDateTime"], str):
+        raise refuse("effectiveDateTime", "string (a FHIR dateTime)", obs["effectiveDateTime"])
+    period = obs.get("effectivePeriod")
+    if isinstance(period, dict):
+        for end in ("start", "end"):
+            if end in period and not isinstance(period[end], str):
+                raise refuse(f"effectivePeriod.{end}", "string (a FHIR dateTime)", period[end])
+    quantity = obs.get("valueQuantity")
+    if isinstance(quantity, dict) and "value" in quantity:
+        value = quantity["value"]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise refuse("valueQuantity.value", "number", value)
+    extensions = obs.get("extension")
+    for ext in extensions if isinstance(extensions, list) else ():
+        if isinstance(ext, dict) and not isinstance(ext.get("valueBoolean", False), bool):
+            raise refuse("extension valueBoolean", "boolean", ext["valueBoolean"])
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _dxa_kind(res: Any) -> tuple[str, BmdSite] | None:
@@ -512,12 +580,27 @@ def _bmd_value(res: Any) -> Decimal:
     raise InputError("file", f"BMD in {q.code or q.unit!r}; expected g/cm2 (UCUM)")
 
 
-def dxa_from_observations(observations: Iterable[Any], *, keep_ids: bool = False) -> DxaImport:
+def _day_of(when: date, zone: tzinfo | None) -> date:
+    """The clinic's day of a FHIR date or dateTime (the date as written without ``zone``, or
+    for a dateTime without an offset)."""
+    if isinstance(when, datetime):
+        if zone is not None and when.tzinfo is not None:
+            return when.astimezone(zone).date()
+        return when.date()
+    return when
+
+
+def dxa_from_observations(
+    observations: Iterable[Any], *, keep_ids: bool = False, zone: tzinfo | None = None
+) -> DxaImport:
     """Group DXA Observations into one measurement per site, day and device."""
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     skipped: list[str] = []
     for res in observations:
-        label = f"Observation {res.id or _codes(res.code)}"
+        label = f"Observation {res.id or _codes(res.code) or '(no code)'}"
+        if res.code is None:
+            skipped.append(f"{label}: no code, so not a result spinecare can tell")
+            continue
         kind = _dxa_kind(res)
         if kind is None:
             skipped.append(f"{label}: not a DXA result spinecare knows")
@@ -535,10 +618,13 @@ def dxa_from_observations(observations: Iterable[Any], *, keep_ids: bool = False
             continue
         device = res.device.display if res.device is not None else None
         row_id = _ident(res, "bmd") if keep_ids else None
-        key = (row_id,) if row_id is not None else (site, _as_date(when), device)
-        g = groups.setdefault(key, {"site": site, "measured_on": _as_date(when),
+        day = _day_of(when, zone)
+        key = (row_id,) if row_id is not None else (site, day, device)
+        g = groups.setdefault(key, {"site": site, "measured_on": day,
                                     "device": device, "id": row_id})  # fmt: skip
         value = _bmd_value(res) if quantity == "bmd" else Decimal(str(res.valueQuantity.value))
+        if not value.is_finite():
+            raise InputError("file", f"{label}: the value is not a number", str(value))
         name = {"bmd": "bmd_g_cm2", "t-score": "t_score", "z-score": "z_score"}[quantity]
         if name in g and g[name] != value:
             raise InputError(
@@ -548,8 +634,14 @@ def dxa_from_observations(observations: Iterable[Any], *, keep_ids: bool = False
         manufacturer = _ext(res, EXT_MANUFACTURER)
         if manufacturer is not None:
             g["manufacturer"] = manufacturer.valueString
-        if _ext(res, EXT_BMD_VALID) is not None:
-            g["valid"] = bool(_ext(res, EXT_BMD_VALID).valueBoolean)
-    measurements = [BmdData(**g) for g in groups.values()]
+        valid = _ext(res, EXT_BMD_VALID)
+        if valid is not None:
+            if valid.valueBoolean is None:  # bool(None) stored the result as invalid
+                raise InputError("file", f"{label}: the bmd-valid extension has no valueBoolean")
+            g["valid"] = valid.valueBoolean
+    try:
+        measurements = [BmdData(**g) for g in groups.values()]
+    except ValidationError as exc:
+        raise InputError("file", describe_validation_error(exc)) from None
     measurements.sort(key=lambda b: (b.id or 0, b.measured_on, b.site.value))
     return DxaImport(measurements, skipped)
