@@ -92,3 +92,42 @@ def test_today_is_the_clinics_day_in_every_date_check(
     assert check_birth_date(today) == today  # born today in the clinic: not "in the future"
     with pytest.raises(ValueError, match="future"):
         check_birth_date(after + dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SPINECARE_CLINIC__CLOSING_DAYS",
+        "SPINECARE_CLINIC__ADDRESS",
+        "SPINECARE_CLINIC__PHYSICIANS",
+        "SPINECARE_CLINIC__SCREENING",
+        "SPINECARE_CLINIC",
+    ],
+)
+def test_a_list_or_table_setting_that_is_not_json_is_named(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, "not json")
+    with pytest.raises(InputError, match=f"^{name}: must be a JSON (list|object)"):
+        get_settings()
+
+
+def test_a_settings_file_that_is_a_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPINECARE_SETTINGS_FILE", str(tmp_path))
+    with pytest.raises(InputError, match="SPINECARE_SETTINGS_FILE: is a directory"):
+        get_settings()
+    monkeypatch.setenv("SPINECARE_SETTINGS_FILE", "/dev/zero")  # would be read without end
+    with pytest.raises(InputError, match="not a regular file"):
+        get_settings()
+    monkeypatch.setenv("SPINECARE_SETTINGS_FILE", str(tmp_path / "not-yet.toml"))
+    assert get_settings().clinic.name  # a named file need not exist (README)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_user_setting_means_none_chosen(
+    blank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPINECARE_USER", blank)
+    assert get_settings().user is None

@@ -295,6 +295,12 @@ class Settings(BaseSettings):
     login_hours: int = Field(default=8, ge=1, le=24)
     clinic: ClinicSettings = Field(default_factory=ClinicSettings)
 
+    @field_validator("user")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        """``SPINECARE_USER=`` (set, but empty) means no user chosen, not a user named ""."""
+        return v if v is None or v.strip() else None
+
     @field_validator("database_url")
     @classmethod
     def _parseable_url(cls, v: str) -> str:
@@ -350,16 +356,92 @@ def get_settings() -> Settings:
     TOML is refused naming the file and the line."""
     import tomllib
 
+    from pydantic_settings import SettingsError
+
     from spinecare.errors import InputError
 
+    _check_settings_file()
     try:
         return Settings()
+    except SettingsError as exc:
+        raise _unparsable_setting(exc) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError("settings file", f"not valid TOML: {exc}", str(settings_file())) from None
     except OSError as exc:
         raise InputError(
             "settings file", f"cannot be read: {exc.strerror}", str(settings_file())
         ) from None
+
+
+def _check_settings_file() -> None:
+    """A settings file that is there must be a file: pydantic-settings passed over a directory
+    silently (the clinic's settings were not applied and nobody was told), and a device such as
+    ``/dev/zero`` would be read without end."""
+    from spinecare.errors import InputError
+
+    path = settings_file()
+    field = SETTINGS_FILE_ENV if os.environ.get(SETTINGS_FILE_ENV) else "settings file"
+    try:
+        if path.is_dir():
+            raise InputError(field, "is a directory, not a TOML file", str(path))
+        if path.exists() and not path.is_file():
+            raise InputError(field, "not a regular file (a device or FIFO)", str(path))
+    except OSError as exc:
+        raise InputError(field, f"cannot be read: {exc.strerror}", str(path)) from None
+
+
+def _unparsable_setting(exc: Exception) -> Exception:
+    """The environment variable behind pydantic-settings' "error parsing value for field
+    'clinic'": a list or table setting (``SPINECARE_CLINIC__CLOSING_DAYS``) must be JSON, and
+    the user set it; naming the top-level field alone does not say which of them."""
+    import json
+
+    from spinecare.errors import InputError
+
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(prefix.upper()):
+            continue
+        kind = _complex_kind(name[len(prefix) :].lower().split("__"))
+        if kind is None:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            example = '["a", "b"]' if kind == "list" else '{"name": "value"}'
+            return InputError(name, f"must be a JSON {kind}, e.g. '{example}'", value[:40])
+    return InputError("settings", f"a setting in the environment or .env is unreadable ({exc})")
+
+
+def _complex_kind(path: list[str]) -> str | None:
+    """ "list" or "object" for a settings path whose value pydantic-settings parses as JSON
+    (``["clinic", "closing_days"]``); None for a plain value or an unknown name."""
+    import types
+    import typing
+
+    model: type[BaseModel] = Settings
+    for i, part in enumerate(path):
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        options = [info.annotation]
+        if typing.get_origin(info.annotation) in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(info.annotation) if a is not type(None)]
+        kind: str | None = None
+        inner: type[BaseModel] | None = None
+        for a in options:
+            if typing.get_origin(a) in (list, tuple, set, frozenset):
+                kind = "list"
+            elif typing.get_origin(a) is dict:
+                kind = "object"
+            elif isinstance(a, type) and issubclass(a, BaseModel):
+                kind, inner = "object", a
+        if i == len(path) - 1:
+            return kind
+        if inner is None:
+            return None
+        model = inner
+    return None
 
 
 def clinic_today(zone: ZoneInfo | None = None) -> date:

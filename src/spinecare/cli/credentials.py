@@ -65,12 +65,21 @@ def _locked(settings: Settings) -> Iterator[None]:
 
 
 def _parse(data: Any) -> list[Login]:
+    """The file's well-formed logins. An entry lacking a field or holding a number where the
+    file keeps text was not written by ``spinecare login``: it is passed over like a damaged
+    file (status 7, "not logged in": logging in again rewrites the file), never guessed at
+    (``"token": 5`` was read as the token "5") nor a KeyError (status 70)."""
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return []
+    logins = data.get("logins")
     out: list[Login] = []
-    for item in data.get("logins") or []:
-        with contextlib.suppress(TypeError, ValueError):
-            out.append(Login(**{k: str(item[k]) for k in Login.__dataclass_fields__}))
+    for item in logins if isinstance(logins, list) else []:
+        if not isinstance(item, dict):
+            continue
+        fields = Login.__dataclass_fields__
+        values = {k: v for k in fields if isinstance(v := item.get(k), str) and v}
+        if len(values) == len(fields):
+            out.append(Login(**values))
     return out
 
 

@@ -87,6 +87,16 @@ def clinic_store(*, auto_migrate: bool = True) -> Iterator[tuple[Store, Settings
         store.dispose()
 
 
+def acting_name(as_user: str | None, settings: Settings) -> str | None:
+    """Whose login acts: ``--as``, else ``SPINECARE_USER``, else None (the newest login). An
+    empty or blank name counts as not given: ``SPINECARE_USER=`` in a script, ``--as "$WHO"``
+    with WHO unset, said "not logged in" although the account held valid logins."""
+    for name in (as_user, settings.user):
+        if name is not None and name.strip():
+            return name
+    return None
+
+
 def current_actor(
     session: AuditedSession,
     settings: Settings,
@@ -100,7 +110,7 @@ def current_actor(
     from spinecare.cli import credentials
     from spinecare.services.auth import verify_token
 
-    name = as_user if as_user is not None else settings.user
+    name = acting_name(as_user, settings)
     login = credentials.find(settings, settings.database_url_masked, name)
     if login is None:
         raise _not_logged_in(session, name)
@@ -201,7 +211,7 @@ def require_db_admin(
         else:
             from spinecare.services.users import authenticate_old_schema
 
-            name = as_user or settings.user
+            name = acting_name(as_user, settings)
             if not name:
                 raise InputError("as", "name the admin: --as USERNAME (the schema predates logins)")
             actor = authenticate_old_schema(db, name, _read_password(password_stdin))

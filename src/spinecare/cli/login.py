@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from spinecare.cli.app import app
-from spinecare.cli.db import AS_OPTION, JSON_OPTION, clinic_store, current_actor
+from spinecare.cli.db import AS_OPTION, JSON_OPTION, acting_name, clinic_store, current_actor
 from spinecare.cli.output import echo, note, print_json
 from spinecare.errors import InputError
 
@@ -134,7 +134,7 @@ def logout(
 
     settings = get_settings()
     database = settings.database_url_masked
-    name = as_user if as_user is not None else settings.user
+    name = acting_name(as_user, settings)
     try:
         mine = [x for x in credentials.load(settings) if x.database == database]
     except AuthenticationError:
