@@ -27,6 +27,7 @@ from spinecare.clinical.orthosis import (
 )
 from spinecare.clinical.osteoporosis_followup import OsteoporosisFollowUp
 from spinecare.reports import charts
+from spinecare.reports import labels as lx
 from spinecare.reports.i18n import check_lang
 from spinecare.reports.render import ClinicInfo, render_pdf
 from spinecare.signals.posture import PostureAnalysis, PostureSignals, PostureWeek
@@ -125,6 +126,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_open": "open",
         "status_indicated": "indicated",
         "status_not_indicated": "not indicated",
+        "imaging_indicated": "spine imaging indicated",
+        "per_day": "a day",
     },
     "de": {
         "title": "Orthesen-Verlaufskontrolle",
@@ -174,6 +177,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_open": "offen",
         "status_indicated": "indiziert",
         "status_not_indicated": "nicht indiziert",
+        "imaging_indicated": "Bildgebung der Wirbelsäule indiziert",
+        "per_day": "pro Tag",
     },
 }
 
@@ -244,11 +249,11 @@ def evidence_figure(
         for p in r.published:
             if p.maker_funded:
                 colour = MAKER[maker_i.setdefault(p.label, len(maker_i) % len(MAKER))]
-                lab = f"{p.label} ({tx['maker']})"
+                lab = f"{lx.trial_label(p.label, lang)} ({tx['maker']})"
             elif p.arm == "control" or "training" in p.arm:
-                colour, lab = COMPARATOR, f"{p.label} ({tx['independent']})"
+                colour, lab = COMPARATOR, f"{lx.trial_label(p.label, lang)} ({tx['independent']})"
             else:
-                colour, lab = INDEPENDENT, f"{p.label} ({tx['null']})"
+                colour, lab = INDEPENDENT, f"{lx.trial_label(p.label, lang)} ({tx['null']})"
             bars.append((lab, p.percent, colour, False))
         start = y
         for lab, val, colour, is_patient in bars:
@@ -367,6 +372,9 @@ def orthosis_report_context(
         "clinic": clinic,
         "d": data,
         "o": TEXTS[lang],
+        # code values and the clinical modules' texts in the document's language
+        "label": lambda kind, value: lx.label(kind, value, lang),
+        "lx": lx,
         "visits": list(FollowUpVisit),
         "table": _visit_table(data, lang),
         "evidence_chart": charts.to_data_uri(

@@ -357,6 +357,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "pain_chart": ("Schmerz je Sitzung (NRS)", "Pain per session (NRS)"),
     "odi_chart": ("ODI je Sitzung (%)", "ODI per session (%)"),
+    "control_loop": ("Regelschleife", "Control loop"),
+    "loop_overruns": ("Überschreitungen", "overruns"),
     "peak_lowered": ("Spitze gesenkt nach Gegenspannung", "Peak lowered after counter-tension"),
 }
 
@@ -523,3 +525,412 @@ def start_warning(text: str, lang: str) -> tuple[str, str]:
             f"Halten dauern etwa {need} s): die Liege hält nur die Grundspannung."
         )
     return "start_note", text
+
+
+# --- error messages on web pages ---------------------------------------------------------
+# A refusal reads "field: reason (got 'value')" (errors.InputError, describe_validation_error,
+# FastAPI's request validation joined by "; "). Known fields and the common reasons are said in
+# German on German pages; anything else is shown as the service wrote it. Instructions for the
+# command line never reach the web page, nor a server's file path.
+FIELD_LABELS_DE: dict[str, str] = {
+    "name": "Name",
+    "birth_date": "Geburtsdatum",
+    "sex": "Geschlecht",
+    "weight_kg": "Gewicht",
+    "weight": "Gewicht",
+    "body_weight_kg": "Körpergewicht",
+    "height_cm": "Größe",
+    "insurance": "Versicherung",
+    "menopausal_status": "Menopausenstatus",
+    "street": "Straße",
+    "postcode": "PLZ",
+    "city": "Ort",
+    "country": "Land",
+    "phone": "Telefon",
+    "email": "E-Mail",
+    "insurer": "Versicherer",
+    "insurance_number": "Versichertennummer",
+    "physician": "Behandelnder Arzt",
+    "username": "Benutzername",
+    "password": "Passwort",
+    "current_password": "Aktuelles Passwort",
+    "new_password": "Neues Passwort",
+    "new password": "Neues Passwort",
+    "current password": "Aktuelles Passwort",
+    "full_name": "Vollständiger Name",
+    "role": "Rolle",
+    "site": "Messort",
+    "t_score": "T-Wert",
+    "bmd_g_cm2": "Knochendichte (g/cm²)",
+    "bmd": "Knochendichte",
+    "measured_on": "Gemessen am",
+    "date": "Datum",
+    "region": "Region",
+    "segment": "Segment",
+    "sessions": "Sitzungen",
+    "per_week": "Sitzungen pro Woche",
+    "start": "Beginn",
+    "preferred_time": "Uhrzeit",
+    "review_after": "Zwischenbilanz",
+    "minutes": "Traktionszeit",
+    "angle": "Zugwinkel",
+    "angle_deg": "Zugwinkel",
+    "hold_s": "Haltezeit",
+    "rest_s": "Pause",
+    "speed": "Tempo der Simulation",
+    "clinician_max_force_n": "Ärztliche Kraftgrenze",
+    "nrs_before": "Schmerz vorher (NRS)",
+    "nrs_after": "Schmerz nachher (NRS)",
+    "odi": "Oswestry (ODI)",
+    "answers": "ODI-Antworten",
+    "session": "Sitzung",
+    "course": "Serie",
+    "patient": "Patient/in",
+    "invoice": "Rechnung",
+    "new_time": "Neuer Termin",
+    "when": "Termin",
+    "device": "Orthese",
+    "device_name": "Produkt",
+    "size": "Größe",
+    "prescribed_on": "Verordnet am",
+    "fitted_on": "Angepasst am",
+    "done_on": "Erhoben am",
+    "visit": "Termin",
+    "start_hours": "Stunden/Tag zu Beginn",
+    "target_hours": "Ziel Stunden/Tag",
+    "step_hours": "Steigerung",
+    "step_days": "Tage je Steigerung",
+    "measures": "Messwerte",
+    "note": "Notiz",
+    "reason": "Indikation",
+    "present": "vorhanden",
+    "code": "Risikofaktor",
+    "drug_class": "Wirkstoffklasse",
+    "substance": "Wirkstoff",
+    "dose": "Dosis",
+    "started_on": "seit",
+    "stopped_on": "bis",
+    "prescriber": "Verordnender Arzt",
+    "therapy": "Therapie",
+    "recalled": "größte erinnerte Erwachsenengröße",
+    "out": "Sitzung",
+    "emg": "EMG",
+    "lang": "Sprache",
+    "icd_consent": "Diagnose auf der Rechnung",
+}
+
+_REASONS_DE: dict[str, str] = {
+    "required": "ist erforderlich",
+    "is required": "ist erforderlich",
+    "Field required": "ist erforderlich",
+    "field required": "ist erforderlich",
+    "does not match": "stimmt nicht",
+    "expected text, not a file": "erwartet Text, keine Datei",
+    "a checkbox is 'on' or absent": "ungültiger Wert für ein Kästchen",
+    "a whole number is needed": "bitte eine ganze Zahl angeben",
+    "expected a time of day as HH:MM (00:00 to 23:59)": "bitte eine Uhrzeit als HH:MM angeben",
+    "expected a date and time (YYYY-MM-DD HH:MM)": "bitte Datum und Uhrzeit angeben",
+    "already taken: choose another name": "ist schon vergeben: bitte einen anderen Namen wählen",
+    "you cannot deactivate your own account": "das eigene Konto kann nicht gesperrt werden",
+    "must not be in the future": "darf nicht in der Zukunft liegen",
+    "must not be before the patient's birth date": "darf nicht vor dem Geburtsdatum liegen",
+    "before the prescription": "liegt vor der Verordnung",
+    "before started_on": "liegt vor dem Beginn",
+    "give the day of the fitting": "bitte den Tag der Anpassung angeben",
+    "give the day of the visit": "bitte den Tag der Kontrolle angeben",
+    "record at least one outcome measure": "bitte mindestens einen Messwert erfassen",
+    "name the orthosis when it is not a Spinomed": (
+        "bitte das Produkt angeben, wenn es keine Spinomed ist"
+    ),
+    "expected yes, no or nothing": "erwartet ja, nein oder leer",
+    "is running already": "läuft bereits",
+    "its patient has been deleted": "die Patientin/der Patient wurde gelöscht",
+    "its course is cancelled": "die Serie ist abgesagt",
+    "already on an invoice": "ist schon abgerechnet",
+    "is not this patient's": "gehört nicht zu dieser Patientin/diesem Patienten",
+    "this server runs as many sessions as it may": (
+        "auf diesem Server laufen bereits so viele Sitzungen wie erlaubt"
+    ),
+    "did not get ready in time": "wurde nicht rechtzeitig bereit",
+    "holds a session already; choose a new directory": (
+        "wurde bereits gestartet; bitte den Verlauf der Sitzung öffnen"
+    ),
+    "the table on the wire has no EMG channel": "die Liege hat keinen EMG-Kanal",
+    "no valid BMD measurement": "keine gültige Knochendichtemessung",
+    "name at least one session": "bitte mindestens eine Sitzung wählen",
+    "a T-score of 0 does not determine the SD": "ein T-Wert von 0 legt die SD nicht fest",
+    "no T-score: give BMD with a reference or the T-score": (
+        "kein T-Wert: bitte den T-Wert oder die Knochendichte mit Referenz angeben"
+    ),
+    "your login is not valid (expired, ended or unknown)": (
+        "Ihre Anmeldung ist nicht mehr gültig (abgelaufen, beendet oder unbekannt)"
+    ),
+}
+
+_REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(p), f)
+    for p, f in (
+        (r"not a number(?: \(write it like 80\.5 or 80,5\))?", lambda m: "keine Zahl (z. B. 80,5)"),
+        (r"must be (?:≤|<=) ([\d.,]+)(.*)", lambda m: f"darf höchstens {m[1]}{m[2]} sein"),
+        (r"must be (?:≥|>=) ([\d.,]+)(.*)", lambda m: f"muss mindestens {m[1]}{m[2]} sein"),
+        (
+            r"must be ([\d.,]+) ?(?:-|to|–) ?([\d.,]+)(.*)",
+            lambda m: f"muss zwischen {m[1]} und {m[2]}{_unit_de(m[3])} liegen",
+        ),
+        (
+            r"Input should be less than or equal to ([\d.]+)",
+            lambda m: f"darf höchstens {m[1]} sein",
+        ),
+        (r"Input should be less than ([\d.]+)", lambda m: f"muss kleiner als {m[1]} sein"),
+        (
+            r"Input should be greater than or equal to ([\d.]+)",
+            lambda m: f"muss mindestens {m[1]} sein",
+        ),
+        (r"Input should be greater than ([\d.]+)", lambda m: f"muss größer als {m[1]} sein"),
+        (
+            r"Input should be a valid (?:number|integer|decimal).*",
+            lambda m: "keine gültige Zahl",
+        ),
+        (r"Input should be a valid date.*", lambda m: "kein gültiges Datum"),
+        (r"Input should be (.+)", lambda m: f"erlaubt sind: {m[1]}"),
+        (
+            r"String should have at most (\d+) characters?",
+            lambda m: f"höchstens {m[1]} Zeichen",
+        ),
+        (
+            r"String should have at least (\d+) characters?",
+            lambda m: f"mindestens {m[1]} Zeichen",
+        ),
+        (r"at most (\d+) characters.*", lambda m: f"höchstens {m[1]} Zeichen"),
+        (
+            r"needs at least (\d+) characters.*",
+            lambda m: f"braucht mindestens {m[1]} Zeichen: bitte ein längeres wählen",
+        ),
+        (r"already (\w+)", lambda m: f"bereits {label('status', m[1], 'de')}"),
+        (r"is (\w+), not (\w+)", lambda m: _is_not(m[1], m[2])),
+        (
+            r"is (\w+): outcomes are recorded once the session has run.*",
+            lambda m: (
+                f"ist {label('status', m[1], 'de')}: Verlaufsparameter werden erfasst, sobald "
+                "die Sitzung gelaufen ist"
+            ),
+        ),
+        (
+            r"is (\w+): a report is made once it has run.*",
+            lambda m: (
+                f"ist {label('status', m[1], 'de')}: ein Bericht entsteht, sobald die Sitzung "
+                "gelaufen ist"
+            ),
+        ),
+        (
+            r"no treated, unbilled sessions.*",
+            lambda m: "keine durchgeführten, noch nicht abgerechneten Sitzungen",
+        ),
+        (
+            r"change your own password.*",
+            lambda m: "das eigene Passwort bitte unter „Passwort ändern“ ändern",
+        ),
+        (
+            r"unknown site \(allowed: .*\)",
+            lambda m: "unbekannter Messort",
+        ),
+        (
+            r"control or formatting characters are not allowed.*",
+            lambda m: "Steuer- oder Formatierungszeichen sind nicht erlaubt",
+        ),
+    )
+]
+
+
+def _unit_de(rest: str) -> str:
+    return rest.replace(" years", " Jahren").replace(" sessions", " Sitzungen")
+
+
+def _is_not(now: str, wanted: str) -> str:
+    return f"ist {label('status', now, 'de')}, nicht {label('status', wanted, 'de')}"
+
+
+def label(kind: str, value: object, lang: str) -> str:
+    """The word a reader sees for a code value (reports/labels.py holds the table)."""
+    from spinecare.reports.labels import label as _label
+
+    return _label(kind, value, check_lang(lang))
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """A refusal's reason in the page's language (a reason not known here stays as written)."""
+    reason = _web_safe(reason)
+    if check_lang(lang) != "de":
+        return reason
+    if reason in _REASONS_DE:
+        return _REASONS_DE[reason]
+    for pattern, make in _REASON_PATTERNS_DE:
+        m = pattern.fullmatch(reason)
+        if m is not None:
+            return make(m)
+    return reason
+
+
+def field_label(field: str, lang: str) -> str:
+    """``weight_kg`` -> "Gewicht"; a path (``findings.CI-01.date``) by its known parts."""
+    from spinecare.reports.orthosis_report import MEASURE_NAMES_DE
+
+    if check_lang(lang) != "de":
+        return field.replace("_", " ")
+    parts = [p for p in field.split(".") if p and p != "body"]
+    known = FIELD_LABELS_DE | MEASURE_NAMES_DE | CI_TITLES_DE
+    named = [known.get(p, p) for p in parts]
+    return " · ".join(named) or field
+
+
+# CLI instructions and server paths: what a web user does instead.
+_CLI = re.compile(
+    r"\s*(?:\((?:run )?`?spinecare [^)]*\)|[:;]?\s*(?:run|log in again:|start it with)\s+"
+    r"`?spinecare [^;)]*)"
+)
+_GOT_PATH = re.compile(r" \(got '(?:/|[A-Za-z]:\\)[^']*'\)")
+_ERROR_PART = re.compile(
+    r"^(?P<field>[A-Za-z_][\w.\-]*(?: [a-z_]+)?): (?P<reason>.*?)(?P<got> \(got .*\))?$"
+)
+_SPLIT = re.compile(r"; (?=[A-Za-z_][\w.\-]*: )")
+
+
+def _web_safe(text: str) -> str:
+    text = _GOT_PATH.sub("", text)
+    if "change your own password with spinecare passwd" in text:
+        text = text.replace(
+            "change your own password with spinecare passwd",
+            "change your own password under 'Change password'",
+        )
+    return _CLI.sub("", text)
+
+
+def error_text(text: str, lang: str) -> str:
+    """An error message for a web page: German where its field and reason are known, never a
+    ``spinecare ...`` command or a server path."""
+    text = _web_safe(str(text))
+    if check_lang(lang) != "de":
+        return text
+    out: list[str] = []
+    for part in _SPLIT.split(text):
+        m = _ERROR_PART.match(part)
+        if m is None:
+            out.append(reason_text(part, lang))
+            continue
+        got = (m["got"] or "").replace(" (got ", " (Eingabe: ")
+        out.append(f"{field_label(m['field'], lang)}: {reason_text(m['reason'], lang)}{got}")
+    return "; ".join(out).replace(" more)", " weitere)")
+
+
+def flash_text(message: str, lang: str) -> str:
+    """A flash: a key of TEXTS, or a sentence (a refusal's reason after "Nicht ausgeführt:")."""
+    if message in TEXTS:
+        return translator(lang)(message)
+    head, sep, rest = message.partition(": ")
+    if sep and head in (TEXTS["not_done"][0], TEXTS["not_done"][1]):
+        return f"{translator(lang)('not_done')}: {error_text(rest, lang)}"
+    return error_text(message, lang)
+
+
+# --- the audit log -------------------------------------------------------------------------
+AUDIT_FIELDS_DE: dict[str, str] = {
+    "end_reason": "Grund des Endes",
+    "duration_s": "Dauer (s)",
+    "started_at": "Beginn",
+    "ended_at": "Ende",
+    "telemetry_dir": "Aufzeichnung",
+    "traction_minutes": "Traktionszeit (min)",
+    "must_change_password": "Passwortwechsel nötig",
+    "schema_version": "Schema-Version",
+    "fracture_history_on": "Frakturanamnese am",
+    "status": "Status",
+    "decision": "Entscheidung",
+    "kind": "Art",
+    "number": "Nummer",
+    "active": "aktiv",
+    "scheduled_start": "Termin",
+    "scheduled_end": "Terminende",
+    "protocol": "Protokoll",
+    "occurred_on": "Datum",
+    "level": "Wirbel",
+    "compression": "Kompression",
+    "detail": "Angabe",
+    "summary": "Zusammenfassung",
+}
+# the kinds a stored value is looked up in, first match wins
+_VALUE_KINDS = (
+    "status",
+    "decision",
+    "role",
+    "region",
+    "insurance",
+    "sex",
+    "menopause",
+    "who_class",
+    "bmd_site",
+    "fracture_kind",
+    "drug_class",
+    "height_kind",
+    "device",
+    "visit",
+    "invoice_kind",
+    "outcome_kind",
+    "risk_factor",
+)
+
+
+def audit_field(field: str, lang: str) -> str:
+    if check_lang(lang) == "de":
+        de = AUDIT_FIELDS_DE.get(field) or FIELD_LABELS_DE.get(field)
+        if de:
+            return de
+    return field.replace("_", " ")
+
+
+def audit_value(field: str, value: object, lang: str) -> str:
+    from spinecare.reports.labels import LABELS, end_reason
+
+    if isinstance(value, str):
+        if field == "end_reason":
+            return end_reason(value, check_lang(lang))
+        for kind in _VALUE_KINDS:
+            if value in LABELS[kind]:
+                return label(kind, value, lang)
+        return value
+    if isinstance(value, bool):
+        return translator(lang)("yes" if value else "no")
+    if isinstance(value, dict | list):  # a record inside the record: its size, not its repr
+        n = len(value)
+        return f"({n} Angaben)" if check_lang(lang) == "de" else f"({n} entries)"
+    return "—" if value is None else str(value)
+
+
+def audit_changes(entry: object, lang: str) -> str:
+    """What an audit entry changed, fields and code values in the page's language:
+    ``Gewicht: 70.0 → 72.0``; a record's name or summary when it was created or deleted."""
+    before = getattr(entry, "before", None) or {}
+    after = getattr(entry, "after", None) or {}
+    parts: list[str] = []
+    if before and after:
+        for k, v in after.items():
+            old = before.get(k)
+            if old == v or k == "updated_at":
+                continue
+            if isinstance(old, dict) and isinstance(v, dict):
+                parts += [
+                    f"{audit_field(k, lang)}.{audit_field(sub, lang)}: "
+                    f"{audit_value(sub, old.get(sub), lang)} → {audit_value(sub, new, lang)}"
+                    for sub, new in v.items()
+                    if old.get(sub) != new
+                ]
+            else:
+                parts.append(
+                    f"{audit_field(k, lang)}: {audit_value(k, old, lang)} → "
+                    f"{audit_value(k, v, lang)}"
+                )
+        return ", ".join(parts)[:300]
+    data = after or before
+    keys = ("name", "username", "number", "decision", "status", "kind", "code")
+    return ", ".join(
+        f"{audit_field(k, lang)}: {audit_value(k, data[k], lang)}" for k in keys if k in data
+    )[:300]
