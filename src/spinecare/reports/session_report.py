@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from spinecare.errors import InputError
-from spinecare.reports import charts
+from spinecare.reports import charts, labels
 from spinecare.reports.i18n import check_lang
 from spinecare.reports.render import ClinicInfo, load_texts, render_pdf
 from spinecare.therapy.safety import FaultKind
@@ -382,7 +382,7 @@ def event_text(e: SessionEvent, t: Mapping[str, Any], lang: str) -> tuple[str, s
         what = str(t.get(f"fault_{kind}", kind.replace("_", " ")))
         return str(t["legend_fault"]), what + (f" ({d['detail']})" if d.get("detail") else "")
     if e.kind == "stop":
-        return str(t["ev_stop"]), str(d.get("reason") or "")
+        return str(t["ev_stop"]), labels.stop_reason(str(d.get("reason") or ""), lang)
     if e.kind == "session_end":
         reason = str(d.get("reason") or "")
         return str(t["ev_end"]), str(t.get(f"end_{reason}", reason))
