@@ -180,3 +180,37 @@ def test_all_documents_of_a_course_in_one_step(
     code, _, err = run("documents", "course", str(cid), "--out", str(tmp_path / "ro"))  # type: ignore[operator]
     assert code == 10 and "cannot be written" in err
     assert not (tmp_path / "ro").exists()  # no temporary or half-written file, no directory
+
+
+def test_a_course_set_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A disk that fills at the third PDF leaves neither the first two nor a staging directory,
+    and an earlier PDF of the same name intact: the error's "nothing was finished" is true."""
+    import errno
+
+    from spinecare.cli import documents
+    from spinecare.cli.errors import describe_os_error
+
+    out = tmp_path / "course1"
+    out.mkdir()
+    (out / "consent.pdf").write_bytes(b"%PDF- an earlier one")
+
+    def fine(path: Path, clinic: object, template_dir: object) -> None:
+        path.write_bytes(b"%PDF-1.7 new")
+
+    def full(path: Path, clinic: object, template_dir: object) -> None:
+        path.write_bytes(b"%PDF-1.7 half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    planned = [("consent.pdf", fine), ("estimate.pdf", fine), ("invoice-1.pdf", full)]
+    with pytest.raises(OSError) as caught:
+        documents._all_or_nothing(out, planned, None, None)
+    assert sorted(p.name for p in out.iterdir()) == ["consent.pdf"]
+    assert (out / "consent.pdf").read_bytes() == b"%PDF- an earlier one"
+    status, line = describe_os_error(caught.value)
+    assert status == 10 and line.startswith(f"{out}: ") and "Nothing was finished" in line
+    # and with room on the disk, all of them arrive
+    planned[2] = ("invoice-1.pdf", fine)
+    written = documents._all_or_nothing(out, planned, None, None)
+    assert [p.name for p in written] == ["consent.pdf", "estimate.pdf", "invoice-1.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == ["consent.pdf", "estimate.pdf", "invoice-1.pdf"]
+    assert (out / "consent.pdf").read_bytes() == b"%PDF-1.7 new"

@@ -366,12 +366,7 @@ def course_documents(
         planned = course_files(docs, lang)
         for name, _ in planned:
             _check_target(out / name)
-        clinic = clinic_info()
-        for name, render in planned:
-            target = out / name
-            with _atomic(target) as tmp:
-                render(tmp, clinic, template_dir)
-            written.append(target)
+        written = _all_or_nothing(out, planned, clinic_info(), template_dir)
     except BaseException:
         if created and not written:  # a directory made for nothing goes again
             with suppress(OSError):
@@ -391,6 +386,36 @@ def course_documents(
 
     for line in skipped:
         note(f"not written: {line}")
+
+
+def _all_or_nothing(out: Path, planned: Any, clinic: Any, template_dir: Path | None) -> list[Path]:
+    """Render every document into a hidden directory inside ``out``, then move them into place
+    together: a disk that fills at the fourth PDF used to leave the first three behind while the
+    error said nothing was finished. Renames within a directory need no space, so once all are
+    rendered, all arrive; until then, nothing of this run is in ``out`` (earlier PDFs stay)."""
+    import shutil
+    import tempfile
+
+    from spinecare.store.files import named
+
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".documents-", dir=out))
+    except OSError as exc:
+        raise named(exc, out) from None
+    try:
+        for name, render in planned:
+            render(staging / name, clinic, template_dir)
+        written = []
+        for name, _ in planned:
+            os.replace(staging / name, out / name)
+            written.append(out / name)
+        return written
+    except OSError as exc:  # about a file in the staging directory: the user named ``out``
+        if exc.filename is not None and not str(exc.filename).startswith(str(staging)):
+            raise
+        raise named(exc, out) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _check_dir(out: Path) -> bool:
