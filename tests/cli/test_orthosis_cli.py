@@ -111,7 +111,8 @@ def test_pathway_from_prescription_to_the_followup_pdf(run: Run, tmp_path: Path)
     assert code == 0, err
     from pypdf import PdfReader
 
-    text = " ".join(p.extract_text() for p in PdfReader(str(pdf)).pages)
+    # whitespace collapsed: where a table cell wraps its text is the layout's business
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(str(pdf)).pages).split())
     assert "Orthosis follow-up" in text and "funded by the" in text and "Kaijser Alin" in text
     assert "does not prescribe" in text and "Debrunner" in text
 

@@ -371,7 +371,7 @@ def test_the_orthosis_pathway_on_the_patient_page(login: Any, clinic: Clinic) ->
     ther.post(f"/orthosis/{rx}/followup", {**form, "visit": "month_9"})
     assert "baseline, month_3 or month_6" in ther.client.get(url).text
     ther.post(f"/orthosis/{rx}/followup", {**form, "pain": "11"})
-    assert "pain: must be 0-10" in ther.client.get(url).text
+    assert "Rückenschmerz: muss zwischen 0 und 10" in ther.client.get(url).text
     # Only a physician prescribes; a fitting date in the future is refused.
     assert (
         ther.post(

@@ -45,7 +45,7 @@ def test_new_form_ticks_the_diagnosis_and_registers_german_input(login: Any) -> 
     for shown in ("Sendlinger Str. 7", "80331 München", "Allianz PKV", "A123456789",
                   "Dr. med. Eva Roth", "anna@example.de", "+49 89 1234567"):  # fmt: skip
         assert shown in page
-    assert "80.5 kg" in page and "14.05.1961" in page
+    assert "80,5 kg" in page and "14.05.1961" in page  # a German page writes the decimal comma
 
 
 def test_a_refusal_is_shown_beside_its_field_and_nothing_typed_is_lost(login: Any) -> None:
@@ -65,7 +65,7 @@ def test_a_refusal_is_shown_beside_its_field_and_nothing_typed_is_lost(login: An
     assert "self-payer" in _error_of(r.text, "insurer")
     r = desk.post("/patients/new", {**FORM, "birth_date": "31.02.1961", "name": ""})
     assert "no such day" in _error_of(r.text, "birth_date")
-    assert _error_of(r.text, "name") == "required"
+    assert _error_of(r.text, "name") == "ist erforderlich"
 
 
 def test_edit_changes_master_data_clears_a_field_and_keeps_the_choice(
