@@ -177,6 +177,7 @@ def test_values_of_the_wrong_json_kind_are_refused_by_field(
 
 def test_nan_minutes_are_refused_as_not_a_number(login: Any, clinic: Any) -> None:
     doc: Browser = login("physician")
+    doc.post("/lang", {"lang": "en", "next": "/"})  # the messages as the services word them
     body = '{"minutes": NaN, "harness_fastened": true, "stop_switch_in_hand": true, ' + (
         '"contraindications_reconfirmed": true}'
     )

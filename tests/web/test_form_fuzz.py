@@ -213,6 +213,7 @@ def test_hostile_values_in_every_form_field_are_refused_by_name_and_nothing_is_s
     from spinecare.store.models import User
 
     doc: Browser = login("physician")
+    doc.post("/lang", {"lang": "en", "next": "/"})  # the messages as the services word them
     with app.state.ctx.store.session() as db:
         therapist = db.scalar(select(User.id).where(User.username == "therapist"))
     assert therapist is not None
@@ -245,6 +246,7 @@ def test_a_file_in_a_text_field_is_refused_not_stored_as_its_repr(
     app: Any, login: Any, clinic: Clinic
 ) -> None:
     doc: Browser = login("physician")
+    doc.post("/lang", {"lang": "en", "next": "/"})  # the messages as the services word them
     form = {"csrf_token": doc.csrf, "birth_date": "1970-01-01", "sex": "F", "weight_kg": "70",
             "height_cm": "170", "insurance": "private"}  # fmt: skip
     before = _audit_rows(app)
@@ -281,6 +283,7 @@ def test_deactivation_takes_only_on_or_off(app: Any, login: Any) -> None:
 
 def test_long_notes_are_refused_not_cut(app: Any, login: Any, clinic: Clinic) -> None:
     doc: Browser = login("physician")
+    doc.post("/lang", {"lang": "en", "next": "/"})  # the messages as the services word them
     before = _audit_rows(app)
     r = doc.post(
         f"/patients/{clinic.patient_id}/findings",

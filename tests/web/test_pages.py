@@ -383,7 +383,7 @@ def test_the_orthosis_pathway_on_the_patient_page(login: Any, clinic: Clinic) ->
     erika = f"/patients/{clinic.patient_id}"
     future = (date.today() + timedelta(days=3)).isoformat()
     doc.post(erika + "/orthosis", {"device": "spinomed", "prescribed_on": future})
-    assert "must not be in the future" in doc.client.get(erika).text
+    assert "darf nicht in der Zukunft liegen" in doc.client.get(erika).text
     r = doc.post(erika + "/orthosis", {"device": "spinomed_active", "size": "S",
                                         "prescribed_on": date.today().isoformat()})  # fmt: skip
     assert r.status_code == 303
@@ -409,7 +409,7 @@ def test_the_orthosis_pathway_on_the_patient_page(login: Any, clinic: Clinic) ->
     tid = osteo["drug_therapy_ids"][0]
     # Another patient's therapy cannot be ended from this page.
     ther.post(f"/osteo/drug/{tid}/stop", {"patient_id": str(pid)})
-    assert "is not this patient" in ther.client.get(url).text
+    assert "gehört nicht zu dieser Patientin/diesem Patienten" in ther.client.get(url).text
     ther.post(f"/osteo/drug/{tid}/stop", {"patient_id": str(clinic.patient_id)})
     osteo = ther.api("GET", f"/api/v1/patients/{clinic.patient_id}/osteoporosis").json()
     assert osteo["followup"]["drug_therapy"][0]["stopped_on"] == date.today().isoformat()
