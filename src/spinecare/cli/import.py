@@ -34,15 +34,15 @@ def dxa_cmd(
     from spinecare.services import dxa as svc
 
     text = text_read(file, limit_bytes=MAX_CLINICAL_FILE_BYTES)
-    parsed = _parse(text, file.name)
+    parsed = svc.dxa_parse(text, name=file.name)
     if not parsed.measurements:
         raise InputError("file", "no DXA result in it: " + "; ".join(parsed.skipped[:5]))
 
-    def work(db: Any, actor: Any, _: Any) -> tuple[Any, dict[int, Any]]:
-        done = svc.import_dxa(db, actor, patient, parsed)
-        return done, _rated(db, patient, done)
+    def work(db: Any, actor: Any, _: Any) -> Any:
+        return svc.import_dxa(db, actor, patient, parsed)
 
-    done, rated = run_write(as_user, work)
+    done = run_write(as_user, work)
+    rated = {row.id: a for row, a in done.assessments}
     report: dict[str, Any] = {
         "patient": patient,
         "stored": [
@@ -71,57 +71,6 @@ def dxa_cmd(
         typer.echo(f"already recorded: {b.site.value} on {b.measured_on}")
     for s in done.skipped:
         typer.echo(f"skipped: {s}")
-
-
-def _parse(text: str, name: str) -> Any:
-    """FHIR JSON or the DXA CSV, by content (as ``services.dxa.dxa_parse``), with a FHIR
-    instant's day counted in the clinic's time zone: ``2026-11-29T23:30:00-10:00`` is the 30th
-    in Berlin, and "in the future" is judged on that day (README: every "today" is the
-    clinic's)."""
-    from spinecare.interop.dxa_csv import dxa_from_csv
-    from spinecare.interop.fhir import dxa_from_fhir
-    from spinecare.settings import get_settings
-
-    head = text.lstrip("\ufeff \t\r\n")[:1]
-    if head in ("{", "["):
-        return dxa_from_fhir(text, zone=get_settings().clinic.zone)
-    if name.lower().endswith(".json"):
-        raise InputError("file", "a .json file that is not JSON")
-    return dxa_from_csv(text)
-
-
-def _rated(db: Any, patient_id: int, done: Any) -> dict[int, Any]:
-    """Each stored site's assessment, the printed T-score winning over one computed from the
-    BMD (docs/interop.md; as ``bone classify --bmd X --t-score Y`` and screening decide). The
-    service rated a site with both from its BMD alone: a report's T -1.8 was shown as T -1.2
-    while -1.8 was stored and screened with."""
-    from spinecare.clinical.bone import classify
-    from spinecare.clinical.vocab import Menopause, Sex
-    from spinecare.services.patients import load_patient
-
-    rated: dict[int, Any] = {row.id: a for row, a in done.assessments}
-    patient = load_patient(db, patient_id)
-    sex = Sex(patient.sex)
-    pre = None if patient.menopausal_status is None else patient.menopausal_status == Menopause.PRE
-    for row in done.stored:
-        if not row.valid or row.bmd_g_cm2 is None or row.t_score is None:
-            continue  # one value only: the service's rating is already the printed one
-        born, on = patient.birth_date, row.measured_on
-        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-        try:
-            rated[row.id] = classify(
-                row.site,
-                sex=sex,
-                age=age,
-                bmd=float(row.bmd_g_cm2),
-                t_score=float(row.t_score),
-                z_score=None if row.z_score is None else float(row.z_score),
-                premenopausal=pre if sex is Sex.FEMALE else None,
-                weight_kg=float(patient.weight_kg),
-            )
-        except InputError:
-            rated.pop(row.id, None)  # the service lists it as "not assessed"
-    return rated
 
 
 def _assessment(a: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -26,14 +27,16 @@ from spinecare.interop.records import BmdData
 from spinecare.services.auth import Actor, require_clinical_writer
 from spinecare.services.findings import BmdCreate, BmdPublic, record_bmd
 from spinecare.services.patients import load_patient
+from spinecare.settings import get_settings
 from spinecare.store.models import BmdMeasurement
 
 
-def dxa_parse(text: str, *, name: str = "") -> DxaImport:
-    """FHIR JSON (a Bundle, an Observation or a list) or the DXA CSV, by content."""
+def dxa_parse(text: str, *, name: str = "", zone: ZoneInfo | None = None) -> DxaImport:
+    """FHIR JSON (a Bundle, an Observation or a list) or the DXA CSV, by content. A FHIR
+    instant is counted on the day it is in ``zone`` (the clinic's; default: its settings)."""
     head = text.lstrip("\ufeff \t\r\n")[:1]
     if head in ("{", "["):
-        return dxa_from_fhir(text)
+        return dxa_from_fhir(text, zone=zone if zone is not None else get_settings().clinic.zone)
     if name.lower().endswith(".json"):
         raise InputError("file", "a .json file that is not JSON")
     return dxa_from_csv(text)
@@ -83,15 +86,16 @@ def _age(birth: date, on: date) -> int:
 
 def assess(bmd: BmdPublic, *, sex: Sex, age: int, premenopausal: bool | None,
            weight_kg: float | None) -> BoneAssessment:  # fmt: skip
-    """One stored site as ``bone classify`` assesses it (the BMD when there is one, else the
-    printed T-score)."""
+    """One stored site as ``bone classify --bmd X --t-score Y`` assesses it: the T-score
+    printed on the report wins over one computed from the BMD (docs/interop.md), as screening
+    decides with it; the BMD still gives the bone loss."""
     value = None if bmd.bmd_g_cm2 is None else float(bmd.bmd_g_cm2)
     return classify(
         bmd.site,
         sex=sex,
         age=age,
         bmd=value,
-        t_score=None if value is not None or bmd.t_score is None else float(bmd.t_score),
+        t_score=None if bmd.t_score is None else float(bmd.t_score),
         z_score=None if bmd.z_score is None else float(bmd.z_score),
         premenopausal=premenopausal if sex is Sex.FEMALE else None,
         weight_kg=weight_kg,
