@@ -80,6 +80,13 @@ def test_fast_session_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["--speed", "0.5"], "speed"),
         (["--table", "tilted"], "table"),
         (["--angle", "80"], "pull_angle_deg"),
+        # options that would be silently ignored
+        (["--course-session", "1", "--peak", "600"], "peak"),
+        (["--course-session", "1", "--weight", "60"], "weight"),
+        (["--course-session", "1", "--session-number", "3"], "session-number"),
+        (["--as", "dr_a"], "as"),
+        (["--log-factor", "2"], "log-factor"),
+        (["--oscillation-hz", "0.3"], "oscillation-hz"),
     ],
 )
 def test_invalid_arguments_start_nothing(

@@ -135,8 +135,22 @@ OUTPUT_FILES = ("telemetry.csv", "events.jsonl", "summary.json", "force.png")
 REALTIME_PRIORITY = 40
 
 
+# What a course session takes from its course (patient, segment, forces): given as well, the
+# option would be silently ignored, and a clinician who typed ``--peak 250`` would think it held.
+COURSE_PLANNED = ("region", "weight", "segment", "table", "angle", "peak", "base", "session_number")
+
+
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options of ``names`` the user gave (on the command line or from the environment)."""
+    from click.core import ParameterSource
+
+    typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return [n for n in names if ctx.get_parameter_source(n) in typed]
+
+
 @session_app.command("run")
 def run(
+    ctx: typer.Context,
     region: Annotated[str, typer.Option(help="lumbar or cervical")] = "lumbar",
     weight: Annotated[float, typer.Option(help="body weight, kg (40-200)")] = 80.0,
     segment: Annotated[str, typer.Option(help="target segment, e.g. L4/5 or C5/6")] = "L4/5",
@@ -193,6 +207,21 @@ def run(
     """
     from spinecare.quantities import CLINICIAN_MAX_FORCE, REGISTRY, SESSION_MINUTES, Q
 
+    if course_session is not None and (planned := _given(ctx, COURSE_PLANNED)):
+        raise InputError(
+            planned[0].replace("_", "-"),
+            "a course session runs the protocol its course planned (patient, segment, forces): "
+            "leave it out, or use --clinician-max to cap the force",
+        )
+    if course_session is None and as_user is not None:
+        raise InputError("as", "acts only with --course-session (a session outside a course "
+                         "records nothing)")  # fmt: skip
+    if log_factor is not None and ramp != "logarithmic":
+        raise InputError("log-factor", "only with --ramp logarithmic", log_factor)
+    if oscillation_hz is not None and oscillation == 0.0:
+        raise InputError(
+            "oscillation-hz", "only with --oscillation N (an amplitude)", oscillation_hz
+        )
     REGISTRY[Q.PLAYBACK_SPEED].check(speed, "speed")
     if minutes is not None:
         SESSION_MINUTES.check(minutes, "minutes")
