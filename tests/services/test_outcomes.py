@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from spinecare.services.courses import CoursePlan
 from spinecare.services.outcomes import NrsRecord, OdiRecord
 
 
@@ -20,9 +19,3 @@ def test_odi_answers_are_not_true_or_false() -> None:
     with pytest.raises(ValidationError, match="answers"):
         OdiRecord.model_validate({"answers": [True] * 10})
     assert OdiRecord.model_validate({"answers": [1] * 10}).answers == [1] * 10
-
-
-def test_a_course_plan_counts_in_whole_numbers() -> None:
-    base = {"patient_id": 1, "region": "lumbar", "segment": "L4/5", "start": "2030-01-07"}
-    with pytest.raises(ValidationError, match="sessions"):
-        CoursePlan.model_validate({**base, "sessions": True})

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import holidays
 import pytest
+from pydantic import ValidationError
 
 from spinecare.clinical.contraindications import Decision
 from spinecare.clinical.findings import CI_CODES, Finding, Fracture
@@ -308,3 +309,22 @@ def test_a_screening_day_before_what_is_on_record_names_no_patient_data(
     with pytest.raises(InputError) as err:
         screen_patient(db, doc, patient_id, "lumbar", date(2025, 1, 1))
     assert err.value.field == "date" and "2026" not in str(err.value), str(err.value)
+
+
+def test_a_course_plan_counts_in_whole_numbers() -> None:
+    base = {"patient_id": 1, "region": "lumbar", "segment": "L4/5", "start": "2030-01-07"}
+    with pytest.raises(ValidationError, match="sessions"):
+        CoursePlan.model_validate({**base, "sessions": True})
+
+
+def test_a_course_starts_within_a_year() -> None:
+    """9999-12-31 overflowed the calendar in scheduling ("a number given is too large")."""
+    from datetime import timedelta
+
+    from spinecare.settings import clinic_today
+
+    base = {"patient_id": 1, "region": "lumbar", "segment": "L4/5", "sessions": 15}
+    for far in ("9999-12-31", (clinic_today() + timedelta(days=366)).isoformat()):
+        with pytest.raises(ValidationError, match="start"):
+            CoursePlan.model_validate({**base, "start": far})
+    CoursePlan.model_validate({**base, "start": clinic_today() + timedelta(days=365)})

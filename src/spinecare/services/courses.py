@@ -52,6 +52,11 @@ from spinecare.therapy.protocol import (
 from spinecare.vocab import SEGMENTS, Region, segment_normalise
 
 
+# How far ahead a course may be planned: the screening, weight and forces it is planned with
+# should still hold when it starts (engineering choice; 9999-12-31 overflowed the calendar).
+COURSE_START_AHEAD_DAYS = 365
+
+
 class CoursePlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,8 +84,14 @@ class CoursePlan(BaseModel):
     @field_validator("start")
     @classmethod
     def _not_past(cls, v: date) -> date:
-        if v < clinic_today():
+        today = clinic_today()
+        if v < today:
             raise ValueError("must not be in the past")
+        if v > today + timedelta(days=COURSE_START_AHEAD_DAYS):
+            raise ValueError(
+                f"more than {COURSE_START_AHEAD_DAYS} days ahead: plan a course when it is due "
+                "(screening and the patient's weight are checked at planning)"
+            )
         return v
 
 
