@@ -140,17 +140,21 @@ REALTIME_PRIORITY = 40
 COURSE_PLANNED = ("region", "weight", "segment", "table", "angle", "peak", "base", "session_number")
 
 
-def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
-    """The options of ``names`` the user gave (on the command line or from the environment)."""
+def _given(names: tuple[str, ...]) -> list[str]:
+    """The options of ``names`` the user gave (on the command line or from the environment);
+    none when ``run`` is called by another command (``spinecare demo``)."""
+    import click
     from click.core import ParameterSource
 
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.command.name != "run":
+        return []
     typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     return [n for n in names if ctx.get_parameter_source(n) in typed]
 
 
 @session_app.command("run")
 def run(
-    ctx: typer.Context,
     region: Annotated[str, typer.Option(help="lumbar or cervical")] = "lumbar",
     weight: Annotated[float, typer.Option(help="body weight, kg (40-200)")] = 80.0,
     segment: Annotated[str, typer.Option(help="target segment, e.g. L4/5 or C5/6")] = "L4/5",
@@ -207,7 +211,7 @@ def run(
     """
     from spinecare.quantities import CLINICIAN_MAX_FORCE, REGISTRY, SESSION_MINUTES, Q
 
-    if course_session is not None and (planned := _given(ctx, COURSE_PLANNED)):
+    if course_session is not None and (planned := _given(COURSE_PLANNED)):
         raise InputError(
             planned[0].replace("_", "-"),
             "a course session runs the protocol its course planned (patient, segment, forces): "
