@@ -358,6 +358,8 @@ def dvo_note(text: str, lang: str) -> str:
 
 # --- the orthosis trials (clinical/orthosis.py EVIDENCE) ------------------------------------
 # The descriptive texts in German, by their English wording; citations stay as published.
+# German for clinical/orthosis.py's trial texts, which cite [pfeifer2004], [pfeifer2011],
+# [kaijser-alin2019] and [dvo2017]; the sentences translate theirs and add no figure.
 TRIAL_TEXTS_DE: dict[str, str] = {
     "randomised controlled trial, orthosis vs no orthosis": (
         "randomisierte kontrollierte Studie, Orthese gegen keine Orthese"
@@ -427,8 +429,8 @@ ARMS_DE: dict[str, str] = {
 
 
 def trial_label(text: str, lang: str) -> str:
-    """``Kaijser Alin 2019, Spinomed (activating orthosis)``: the arm in German (a label
-    without an arm is returned as it is)."""
+    """``Kaijser Alin 2019, Spinomed (activating orthosis)`` ([kaijser-alin2019]): the arm in
+    German (a label without an arm is returned as it is)."""
     if lang != "de":
         return text
     for en, de in ARMS_DE.items():

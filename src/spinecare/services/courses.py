@@ -51,7 +51,6 @@ from spinecare.therapy.protocol import (
 )
 from spinecare.vocab import SEGMENTS, Region, segment_normalise
 
-
 # How far ahead a course may be planned: the screening, weight and forces it is planned with
 # should still hold when it starts (engineering choice; 9999-12-31 overflowed the calendar).
 COURSE_START_AHEAD_DAYS = 365

@@ -806,7 +806,7 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
     header = request.headers.get("last-event-id", "")
     # A header the browser did not write (not ASCII digits, absurdly long) means a fresh start.
     fresh = max(0, entry.seq - CATCH_UP_TICKS)
-    ok = header.isascii() and header.isdigit() and len(header) <= 12
+    ok = header.isascii() and header.isdecimal() and len(header) <= 12
     last = int(header) if ok else fresh
 
     async def events() -> Any:
