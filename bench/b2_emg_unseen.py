@@ -1,0 +1,122 @@
+"""B2 (recordings the detector was not built on): the guarding EMG detector on four channels
+added after its rules were fixed, against offline references built the same way as B2's.
+
+Recordings (tests/data, [data-biosignalsnotebooks], none annotated): biceps brachii in cyclic
+flexion-extension until fatigue (127 s, 30 contractions whose pauses often stay at 3-8x rest),
+adductor pollicis in 21 brief contractions (88 s), and the same muscle recorded by two devices
+at once, 16-bit and 8-bit (31 s, rising tone between contractions). Each reference:
+``signals.reference`` (zero-phase envelope, mean + 3 SD of a quiet stretch picked by eye, kept
+below in ``RECORDINGS``), the same rule and grading as B2's. Each recording is replayed from its
+first sample in 20 ms ticks (``signals.replay``) and scored by ``signals.evaluate.score_real``.
+
+A clear burst counts as caught with an onset of its own (``own``), or ``covered`` when it began
+while the detection before it still held (the distraction was already stopped: the muscle had
+not relaxed below the release line between two contractions). This module exists to show what
+B2's figures do not: how the rules generalise. Nothing was tuned on these files.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spinecare.signals.evaluate import RealScore, score_real
+from spinecare.signals.reference import ReferenceParams, reference_bursts
+from spinecare.signals.replay import replay
+from spinecare.signals.textfile import column, parse_table
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+
+GOALS: dict[str, tuple[str, float]] = {
+    "missed": ("<=", 0),
+    "onset_error_ms_abs_median": ("<=", 20.0),
+    "onset_error_ms_abs_p95": ("<=", 40.0),
+    "quiet_alarms": ("<=", 0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Unseen:
+    name: str
+    file: str
+    column: int
+    quiet_s: tuple[float, float]
+    note: str
+
+
+RECORDINGS: tuple[Unseen, ...] = (
+    Unseen(
+        "biceps-fatigue",
+        "emg-biceps-fatigue-bsnb-1khz.txt",
+        0,
+        (121.5, 126.5),
+        "the rest after the last contraction (the lead-in is 7x higher: not rest)",
+    ),
+    Unseen("adductor", "emg-adductor-pollicis-bsnb-1khz.txt", 0, (0.3, 2.0), "lead-in"),
+    Unseen(
+        "adductor-16bit", "emg-adductor-pollicis-8-16bit-bsnb-1khz.txt", 0, (0.3, 1.5), "lead-in"
+    ),
+    Unseen(
+        "adductor-8bit", "emg-adductor-pollicis-8-16bit-bsnb-1khz.txt", 1, (0.3, 1.5), "lead-in"
+    ),
+)
+RATE_HZ = 1000.0
+
+
+def _load(rec: Unseen) -> np.ndarray:
+    text = (DATA / rec.file).read_text(encoding="utf-8")
+    return np.asarray(column(parse_table(text), rec.column), dtype=np.float64)
+
+
+def _score(rec: Unseen) -> RealScore:
+    x = _load(rec)
+    refs, _ = reference_bursts(x, RATE_HZ, ReferenceParams(quiet_s=rec.quiet_s))
+    rp = replay(x, RATE_HZ)
+    dets: list[tuple[float, float | None, float]] = [
+        (b.onset_s, b.reported_s, b.offset_s) for b in rp.bursts
+    ]
+    return score_real(
+        [(r.onset_s, r.offset_s, r.grade) for r in refs], dets, rp.duration_s, skip_s=0.0
+    )
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    per: dict[str, Any] = {}
+    errors: list[float] = []
+    totals = {"clear_bursts": 0, "own_onset": 0, "covered": 0, "missed": 0}
+    totals |= {"retriggers": 0, "quiet_alarms": 0, "tone_alarms": 0}
+    for rec in RECORDINGS:
+        sc = _score(rec)
+        e = np.abs(np.asarray(sc.errors_ms, dtype=np.float64))
+        errors.extend(e.tolist())
+        row = {
+            "clear_bursts": sc.clear,
+            "own_onset": sc.detected,
+            "covered": sc.covered,
+            "missed": sc.missed,
+            "retriggers": sc.retriggers,
+            "quiet_alarms": sc.quiet_alarms,
+            "tone_alarms": sc.tone_alarms,
+            "onset_error_ms_abs_median": round(float(np.median(e)), 1) if e.size else None,
+            "onset_error_ms_abs_p95": round(float(np.percentile(e, 95)), 1) if e.size else None,
+        }
+        per[rec.name] = row
+        for k in totals:
+            totals[k] += int(row[k])
+    err = np.asarray(errors)
+    out: dict[str, Any] = dict(totals)
+    out["onset_error_ms_abs_median"] = round(float(np.median(err)), 1)
+    out["onset_error_ms_abs_p95"] = round(float(np.percentile(err, 95)), 1)
+    out["onsets_beyond_40_ms"] = int((err > 40.0).sum())
+    out["per_recording"] = per
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import json
+
+    json.dump(run(quick="--quick" in sys.argv), sys.stdout, indent=2)
