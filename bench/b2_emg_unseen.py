@@ -18,18 +18,14 @@ B2's figures do not: how the rules generalise. Nothing was tuned on these files.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.b2_emg_real import Recording, load
 from spinecare.signals.evaluate import RealScore, score_real
 from spinecare.signals.reference import ReferenceParams, reference_bursts
 from spinecare.signals.replay import replay
-from spinecare.signals.textfile import column, parse_table
-
-DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 GOALS: dict[str, tuple[str, float]] = {
     "missed": ("<=", 0),
@@ -39,41 +35,25 @@ GOALS: dict[str, tuple[str, float]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Unseen:
-    name: str
-    file: str
-    column: int
-    quiet_s: tuple[float, float]
-    note: str
-
-
-RECORDINGS: tuple[Unseen, ...] = (
-    Unseen(
+_BOTH = "emg-adductor-pollicis-8-16bit-bsnb-1khz.txt"
+RATE_HZ = 1000.0
+RECORDINGS: tuple[Recording, ...] = (
+    Recording(
         "biceps-fatigue",
         "emg-biceps-fatigue-bsnb-1khz.txt",
         0,
+        RATE_HZ,
         (121.5, 126.5),
         "the rest after the last contraction (the lead-in is 7x higher: not rest)",
     ),
-    Unseen("adductor", "emg-adductor-pollicis-bsnb-1khz.txt", 0, (0.3, 2.0), "lead-in"),
-    Unseen(
-        "adductor-16bit", "emg-adductor-pollicis-8-16bit-bsnb-1khz.txt", 0, (0.3, 1.5), "lead-in"
-    ),
-    Unseen(
-        "adductor-8bit", "emg-adductor-pollicis-8-16bit-bsnb-1khz.txt", 1, (0.3, 1.5), "lead-in"
-    ),
+    Recording("adductor", "emg-adductor-pollicis-bsnb-1khz.txt", 0, RATE_HZ, (0.3, 2.0), "lead-in"),
+    Recording("adductor-16bit", _BOTH, 0, RATE_HZ, (0.3, 1.5), "lead-in"),
+    Recording("adductor-8bit", _BOTH, 1, RATE_HZ, (0.3, 1.5), "lead-in"),
 )
-RATE_HZ = 1000.0
 
 
-def _load(rec: Unseen) -> np.ndarray:
-    text = (DATA / rec.file).read_text(encoding="utf-8")
-    return np.asarray(column(parse_table(text), rec.column), dtype=np.float64)
-
-
-def _score(rec: Unseen) -> RealScore:
-    x = _load(rec)
+def _score(rec: Recording) -> RealScore:
+    x = load(rec.file, rec.column)
     refs, _ = reference_bursts(x, RATE_HZ, ReferenceParams(quiet_s=rec.quiet_s))
     rp = replay(x, RATE_HZ)
     dets: list[tuple[float, float | None, float]] = [
