@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +76,8 @@ def _views(proto: Protocol, seconds: float) -> list[TickView]:
                 emg_status="calibrating" if t < 5.0 else "active",
             )
         )
+    # the session's last frame: released after the patient's switch
+    out.append(replace(out[-1], ended=True, end_reason="stopped: patient stop button"))
     return out
 
 
@@ -127,6 +130,9 @@ def test_monitor_shows_the_patient_switch_faults_by_severity_and_the_plan_ahead(
     page.goto(f"/live/{sid}/patient")
     page.wait_for_selector("#messages li.sev-error")
     shot(page, "22-live-patient-view-fault")
+    page.goto(f"/live/{sid}")  # the end, in the monitor's language
+    page.wait_for_selector("#ended:not([hidden])", timeout=30_000)
+    assert page.inner_text("#ended") == "gestoppt: Stopptaste des Patienten"
     replay.stopped.set()
 
 

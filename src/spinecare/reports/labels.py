@@ -556,6 +556,7 @@ def finding_text(text: str, lang: str) -> str:
 _STOP_DE = _patterns(
     [
         (r"stop on the monitor \((.+)\)", lambda m: f"Stopp am Monitor ({m[1]})"),
+        (r"patient stop button", lambda m: "Stopptaste des Patienten"),
         (r"patient stop", lambda m: "Stopp durch den Patienten"),
         (r"patient stop \(Ctrl-C\)", lambda m: "Stopp durch den Patienten (Strg-C)"),
         (r"server gone", lambda m: "Server nicht mehr erreichbar"),

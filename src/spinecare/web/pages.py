@@ -26,6 +26,7 @@ from spinecare.clinical.findings import CI_CODES, Finding
 from spinecare.clinical.vocab import BmdSite, Menopause, Sex
 from spinecare.errors import InputError, describe_validation_error
 from spinecare.quantities import DEVICE_MAX_FORCE_N
+from spinecare.reports.labels import end_reason as end_reason_text
 from spinecare.services import courses as course_svc
 from spinecare.services import findings as findings_svc
 from spinecare.services import invoices as invoice_svc
@@ -63,6 +64,7 @@ from spinecare.web.deps import (
     DbDep,
     OptionalUser,
     csrf_protect,
+    lang_of,
 )
 from spinecare.web.device import describe as describe_table
 from spinecare.web.i18n import LANGS, MISSING_DE
@@ -71,6 +73,8 @@ from spinecare.web.orthosis import patient_orthosis
 from spinecare.web.render import flash, page, redirect
 from spinecare.web.roles import ADMIN, BILL, BILLING_ROLES, DECIDE, READ, WRITE
 from spinecare.web.sessions import SessionStart, start_course_session
+
+END_REASON = FRAME_FIELDS.index("end_reason")
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -803,6 +807,7 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
     """Server-Sent Events: batches of new ticks (``ticks``), then ``end``. A reconnecting
     browser sends ``Last-Event-ID`` and gets what it missed from the ring."""
     entry = _entry(ctx, session_id)
+    lang = lang_of(request)
     header = request.headers.get("last-event-id", "")
     # A header the browser did not write (not ASCII digits, absurdly long) means a fresh start.
     fresh = max(0, entry.seq - CATCH_UP_TICKS)
@@ -816,6 +821,9 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
             if frames:
                 last = frames[-1].seq
                 rows = [f.row() for f in frames]
+                for row in rows:  # why it ended, in the monitor's language
+                    if row[END_REASON]:
+                        row[END_REASON] = end_reason_text(row[END_REASON], lang)
                 yield {
                     "event": "ticks",
                     "id": str(last),
