@@ -413,3 +413,28 @@ def test_the_orthosis_pathway_on_the_patient_page(login: Any, clinic: Clinic) ->
     ther.post(f"/osteo/drug/{tid}/stop", {"patient_id": str(clinic.patient_id)})
     osteo = ther.api("GET", f"/api/v1/patients/{clinic.patient_id}/osteoporosis").json()
     assert osteo["followup"]["drug_therapy"][0]["stopped_on"] == date.today().isoformat()
+
+
+def test_the_users_page_shows_an_account_locked_by_failed_logins(login: Any) -> None:
+    """Five wrong passwords lock an account for 15 minutes; the admin sees it and until when
+    (a reset opens it), and a new account's password shows as one-time."""
+    from spinecare.services.users import MAX_FAILED_LOGINS
+
+    guest = login(None)
+    for _ in range(MAX_FAILED_LOGINS):
+        r = guest.client.post(
+            "/login",
+            data={"username": "billing", "password": "not it at all", "csrf_token": guest.csrf},
+        )
+        assert r.status_code in (200, 401, 422)
+    admin = login("admin")
+    page = admin.client.get("/users").text
+    row = page[page.index("<td>billing</td>") :].split("</tr>", 1)[0]
+    assert "gesperrt bis " in row
+    assert "gesperrt bis " not in page[page.index("<td>therapist</td>") :].split("</tr>", 1)[0]
+    r = admin.post(
+        "/users", {"username": "neu", "role": "therapist", "password": "a first password"}
+    )
+    assert r.status_code == 303, r.text[:300]
+    page = admin.client.get("/users").text
+    assert "Einmalpasswort" in page[page.index("<td>neu</td>") :].split("</tr>", 1)[0]

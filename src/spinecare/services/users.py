@@ -137,6 +137,7 @@ class UserPublic(BaseModel):
     active: bool
     must_change_password: bool = False
     created_at: datetime
+    locked_until: datetime | None = None  # after failed logins (the lock is on the audit record)
 
 
 def count_users(session: Session) -> int:

@@ -1115,8 +1115,23 @@ def audit_page(
 
 
 @router.get("/users", response_class=HTMLResponse, dependencies=[ADMIN])
-def users_page(request: Request, db: DbDep, user: Annotated[Actor, Depends(page_user)]) -> Response:
-    return page(request, "users.html", user, users=user_svc.list_users(db, user), roles=list(Role))
+def users_page(
+    request: Request, ctx: CtxDep, db: DbDep, user: Annotated[Actor, Depends(page_user)]
+) -> Response:
+    users = user_svc.list_users(db, user)
+    now, zone = datetime.now(UTC), ctx.settings.clinic.zone
+    # An account locked by failed logins, until when (clinic time): an admin's reset opens it.
+    locked = {
+        u.id: _aware(u.locked_until).astimezone(zone).strftime("%H:%M")
+        for u in users
+        if u.locked_until is not None and _aware(u.locked_until) > now
+    }
+    return page(request, "users.html", user, users=users, roles=list(Role), locked=locked)
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands back naive UTC instants."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 @router.post("/users/{user_id}/active", dependencies=[ADMIN])
