@@ -7,7 +7,7 @@ Everything goes through the services as the admin, so the audit log shows how it
 from __future__ import annotations
 
 import contextlib
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from spinecare.services import invoices as invoice_svc
 from spinecare.services import outcomes as outcome_svc
 from spinecare.services import patients as patient_svc
 from spinecare.services import screening as screening_svc
+from spinecare.services._common import act_as
 from spinecare.services.auth import Actor
 from spinecare.services.courses import CoursePlan
 from spinecare.services.findings import BmdCreate
@@ -32,7 +33,7 @@ from spinecare.services.sessions import SessionOptions, course_session_prepare
 from spinecare.settings import Settings, clinic_today
 from spinecare.store import Store
 from spinecare.store.enums import Insurance
-from spinecare.store.models import Patient
+from spinecare.store.models import Patient, TreatmentSession
 from spinecare.vocab import Region
 
 DEMO_PATIENTS: tuple[dict[str, object], ...] = (
@@ -242,7 +243,17 @@ def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
         outcome_svc.record_odi(
             db, actor, OdiRecord(answers=[3, 2, 2, 1, 3, 2, 1, 2, 2, 1]), course_id=course.id
         )
-    # Erika's first session, on the simulated table (simulated clock: a second or two).
+    # Erika's first session runs now: booked for now as well, so that on a day the clinic is
+    # closed (the demo made on a Sunday) it is not "done" a day before the day it was booked for.
+    with store.unit_of_work() as db:
+        act_as(db, actor)
+        row = db.get(TreatmentSession, first)
+        assert row is not None
+        length = row.scheduled_end - row.scheduled_start
+        start_at = datetime.now(UTC).replace(second=0, microsecond=0)
+        row.scheduled_start, row.scheduled_end = start_at, start_at + length
+        row.updated_at = start_at
+    # On the simulated table (simulated clock: a second or two).
     from spinecare.cohort.run import VirtualSession, make_table
 
     out_dir = (
@@ -263,8 +274,7 @@ def seed_demo(store: Store, settings: Settings, actor: Actor) -> bool:
     live.run()
     with store.unit_of_work() as db:
         outcome_svc.record_nrs(db, actor, first, NrsRecord(nrs_before=6, nrs_after=4))
-    # A draft invoice, once the service date has come (a course planned on a weekend starts on
-    # Monday); the billing office issues it.
+    # A draft invoice for it (the service date is today); the billing office issues it.
     with contextlib.suppress(InputError), store.unit_of_work() as db:
         invoice_svc.create_invoice(db, actor, erika, session_ids=[first])
     return True
