@@ -201,6 +201,9 @@ def test_password_rules(db: AuditedSession, actors: dict[Role, Actor]) -> None:
         change_password(db, doc, "not the current one", "a fine new password")
     with pytest.raises(ValidationError, match="password"):
         _new("ctl", Role.THERAPIST, password="evil\x1b[2Jpassword")
+    for weak in (" " * 8, "aaaaaaaa", "  bbbbbbbb  "):
+        with pytest.raises(InputError, match="two different characters"):
+            change_password(db, doc, PASSWORD, weak)
 
 
 def test_bad_user_input_is_refused() -> None:

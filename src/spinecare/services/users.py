@@ -96,6 +96,8 @@ def check_password(value: str) -> str:
     reason = refuse_reason(value)
     if reason is not None:
         raise ValueError(reason.split(" (")[0])  # never echo a password's characters
+    if len(set(value.strip())) < 2:  # eight spaces, "aaaaaaaa": guessed first
+        raise ValueError("needs at least two different characters besides spaces")
     return value
 
 
