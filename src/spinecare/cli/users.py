@@ -82,7 +82,8 @@ def create(
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create a user (admins and physicians; only an admin creates an admin)."""
+    """Create a user (admins and physicians; only an admin creates an admin). The password
+    given is one-time: the user replaces it at the first login."""
     data = svc.UserCreate(
         username=username,
         full_name=full_name,
@@ -94,6 +95,10 @@ def create(
         print_json(user)
     else:
         echo(f"user {user.id}: {user.username} ({user.role.value})")
+        note(
+            f"the password is one-time: {user.username} chooses their own at the first login "
+            f"(`spinecare login --username {user.username}`)"
+        )
 
 
 @users_app.command("list")
