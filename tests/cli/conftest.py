@@ -69,3 +69,14 @@ def screening_clear(cli: Run, patient_id: str | int) -> None:
     today = date.today().isoformat()
     code, _, err = cli("findings", "no-fractures", "--patient", pid, "--date", today)
     assert code == 0, err
+
+
+def add_patient(cli: Run, *, birth_date: str = "1958-03-02", weight: str = "68") -> str:
+    """A postmenopausal woman, privately insured; her id."""
+    code, out, err = cli(
+        "patients", "add", "--name", "Erika Muster", "--birth-date", birth_date, "--sex", "F",
+        "--weight", weight, "--height", "164", "--insurance", "private", "--menopausal", "post",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    return str(json.loads(out)["id"])

@@ -5,18 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from tests.cli.conftest import add_patient
+
 Run = Callable[..., tuple[int, str, str]]
 CODES = [f"CI-{i:02d}" for i in range(1, 14)]
-
-
-def _patient(cli: Run) -> str:
-    code, out, err = cli(
-        "patients", "add", "--name", "Erika Muster", "--birth-date", "1958-03-02", "--sex", "F",
-        "--weight", "68", "--height", "164", "--insurance", "private", "--menopausal", "post",
-        "--json",
-    )  # fmt: skip
-    assert code == 0, err
-    return str(json.loads(out)["id"])
 
 
 def _screen(cli: Run, pid: str, *extra: str) -> dict[str, object]:
@@ -29,7 +21,7 @@ def _screen(cli: Run, pid: str, *extra: str) -> dict[str, object]:
 
 
 def test_screening_a_stored_patient_from_incomplete_to_not_eligible(cli_doc: Run) -> None:
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc)
     assert _screen(cli_doc, pid)["decision"] == "incomplete"
     for c in CODES:
         code, _, err = cli_doc("findings", "add", "--patient", pid, "--code", c, "--absent")
@@ -59,7 +51,7 @@ def test_screening_a_stored_patient_from_incomplete_to_not_eligible(cli_doc: Run
 
 
 def test_bad_findings_input(cli_doc: Run) -> None:
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc)
     code, _, err = cli_doc("findings", "add", "--patient", pid, "--code", "CI-99", "--present")
     assert code == 2 and "code" in err
     code, _, err = cli_doc(

@@ -10,20 +10,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from tests.cli.conftest import add_patient
 
 from spinecare.settings import clinic_today
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-def _patient(cli: Run) -> str:
-    code, out, err = cli(
-        "patients", "add", "--name", "Erika Muster", "--birth-date", "1960-03-12", "--sex", "F",
-        "--weight", "72.5", "--height", "165", "--insurance", "private", "--menopausal", "post",
-        "--json",
-    )  # fmt: skip
-    assert code == 0, err
-    return str(json.loads(out)["id"])
 
 
 def _observation(effective: object, value: object = 0.9) -> list[dict[str, object]]:
@@ -38,7 +29,7 @@ def _observation(effective: object, value: object = 0.9) -> list[dict[str, objec
 def test_the_printed_t_score_is_the_one_stored_and_screened_with(
     cli_doc: Run, tmp_path: Path
 ) -> None:
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
     f = tmp_path / "one.csv"
     f.write_text(
         "measured_on,site,bmd_g_cm2,t_score,z_score,device,manufacturer\n"
@@ -54,7 +45,7 @@ def test_the_printed_t_score_is_the_one_stored_and_screened_with(
 
 
 def test_a_column_named_twice_is_refused_naming_it(cli_doc: Run, tmp_path: Path) -> None:
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
     f = tmp_path / "dup.csv"
     f.write_text("measured_on,site,measured_on,bmd_g_cm2\n2026-03-02,lumbar_spine,2026-03-03,0.9\n")
     code, out, err = cli_doc("import", "dxa", str(f), "--patient", pid)
@@ -67,7 +58,7 @@ def test_a_column_named_twice_is_refused_naming_it(cli_doc: Run, tmp_path: Path)
 def test_a_date_that_is_not_a_json_string_is_refused(
     cli_doc: Run, tmp_path: Path, effective: object
 ) -> None:
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
     f = tmp_path / "obs.json"
     f.write_text(json.dumps(_observation(effective)))
     code, _, err = cli_doc("import", "dxa", str(f), "--patient", pid)
@@ -76,7 +67,7 @@ def test_a_date_that_is_not_a_json_string_is_refused(
 
 def test_an_instant_counts_on_the_clinics_day(cli_doc: Run, tmp_path: Path) -> None:
     """Tomorrow 10:30 in Berlin is still today at -10:00: the written date is not the day."""
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
     berlin = ZoneInfo("Europe/Berlin")
     tomorrow = datetime.combine(clinic_today(berlin) + timedelta(days=1), datetime.min.time())
     instant = tomorrow.replace(hour=10, minute=30, tzinfo=berlin)
@@ -101,7 +92,7 @@ def test_an_instant_counts_on_the_clinics_day(cli_doc: Run, tmp_path: Path) -> N
 def test_malformed_observations_are_bad_input_not_internal_errors(
     cli_doc: Run, tmp_path: Path, resource: dict[str, object]
 ) -> None:
-    pid = _patient(cli_doc)
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
     f = tmp_path / "obs.json"
     f.write_text(json.dumps([{**_observation("2026-03-02")[0], **resource}]))
     code, _, err = cli_doc("import", "dxa", str(f), "--patient", pid)
