@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from tests.cli.conftest import ADMIN_PASSWORD, create_user, login
 from tests.conftest import CLI_PASSWORD
 
+from spinecare.cli import main
 from spinecare.cli.app import LAZY_COMMANDS, app
 from spinecare.store.text import unsafe_character
 
@@ -584,3 +585,27 @@ def test_undecodable_arguments_are_refused(clinic: Clinic) -> None:
     name = os.fsdecode(b"Erika \xff\xfe")
     code, out, err = clinic.cli(*["patients", "add", "--name", name, *PATIENT[2:]])
     assert code == 2 and "argument 4" in err and out == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["segments", "--weight", "80,5", "--force", "300", "--angle", "15"], "80.5 kg"),
+        (["bone", "classify", "--site", "femoral_neck", "--sex", "F", "--age", "70",
+          "--bmd", "0,62"], "femoral_neck"),
+    ],
+)  # fmt: skip
+def test_numbers_take_the_decimal_comma_as_a_german_clinic_types_them(
+    capsys: pytest.CaptureFixture[str], args: list[str], shown: str
+) -> None:
+    assert main(args) == 0
+    assert shown in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["\u0668\u0660", "1,5,3", "80 kg", "0x50"])
+def test_a_number_in_another_script_or_shape_is_refused_by_name(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(["segments", "--weight", value, "--force", "300", "--angle", "15"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: weight: ")

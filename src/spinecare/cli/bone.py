@@ -8,7 +8,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION
-from spinecare.cli.output import echo, print_json
+from spinecare.cli.output import echo, number_option, print_json
 from spinecare.clinical.bone import check_bmd, classify, site_of
 from spinecare.clinical.vocab import Sex
 from spinecare.errors import InputError
@@ -47,9 +47,9 @@ def classify_cmd(
     ),
     sex: str | None = typer.Option(None, "--sex", help="F or M (or --patient)"),
     age: int | None = typer.Option(None, "--age", help="age in years, 20-110 (or --patient)"),
-    bmd: float | None = typer.Option(None, "--bmd", help="BMD in g/cm2"),
-    t_score: float | None = typer.Option(None, "--t-score", help="T-score from the report"),
-    z_score: float | None = typer.Option(None, "--z-score", help="Z-score from the report"),
+    bmd: float | None = number_option(None, "--bmd", help="BMD in g/cm2"),
+    t_score: float | None = number_option(None, "--t-score", help="T-score from the report"),
+    z_score: float | None = number_option(None, "--z-score", help="Z-score from the report"),
     premenopausal: bool | None = typer.Option(
         None,
         "--premenopausal/--postmenopausal",
@@ -59,7 +59,7 @@ def classify_cmd(
     fragility_fracture: bool = typer.Option(
         False, "--fragility-fracture", help="a fragility fracture is known"
     ),
-    weight: float | None = typer.Option(None, "--weight", help="body weight in kg (for OST)"),
+    weight: float | None = number_option(None, "--weight", help="body weight in kg (for OST)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     as_user: str | None = AS_OPTION,
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from spinecare.cli.app import app
-from spinecare.cli.output import echo, print_json
+from spinecare.cli.output import echo, number_option, print_json
 from spinecare.errors import InputError
 
 cohort_app = typer.Typer(
@@ -103,7 +103,7 @@ def run(
         str | None, typer.Option("--scheduler", help="an existing Dask scheduler, tcp://HOST:PORT")
     ] = None,
     minutes: Annotated[
-        float | None, typer.Option("--minutes", help="traction minutes (default: protocol's)")
+        float | None, number_option("--minutes", help="traction minutes (default: protocol's)")
     ] = None,
     emg: Annotated[bool, typer.Option("--emg", help="with the surface-EMG channel")] = False,
     chunk: Annotated[int, typer.Option("--chunk", min=1, max=10_000, help="patients a task")] = 25,

@@ -5,16 +5,14 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import typer
-
 from spinecare.cli.app import app
-from spinecare.cli.output import echo
+from spinecare.cli.output import echo, number_option
 
 
 @app.command("demo")
 def demo(
-    speed: Annotated[float, typer.Option(help="multiple of real time")] = 20.0,
-    minutes: Annotated[float, typer.Option(help="traction time, min")] = 30.0,
+    speed: Annotated[float, number_option(help="multiple of real time")] = 20.0,
+    minutes: Annotated[float, number_option(help="traction time, min")] = 30.0,
 ) -> None:
     """Watch a complete 30-minute lumbar session on the simulated table (20x real time).
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import number_option
 from spinecare.cli.textfile import recording_read
 from spinecare.errors import InputError
 
@@ -129,7 +130,7 @@ def _plot(x: Any, rp: Replay, out_png: Path, title: str) -> None:
 @emg_app.command("detect")
 def detect_cmd(
     file: Path = typer.Argument(..., help="text columns, '#' comments (header lines skipped)"),
-    rate: float = typer.Option(..., "--rate", help="sampling rate in Hz (500-20000)"),
+    rate: float = number_option(..., "--rate", help="sampling rate in Hz (500-20000)"),
     column: int | None = typer.Option(None, "--column", help="0-based column (default: the last)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     plot: Path | None = typer.Option(None, "--plot", help="also draw the bursts into a PNG"),

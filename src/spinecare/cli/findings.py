@@ -10,7 +10,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
-from spinecare.cli.output import day_parse, echo
+from spinecare.cli.output import day_parse, echo, number_option
 from spinecare.clinical.findings import Finding, Fracture
 from spinecare.services import diagnoses as dx_svc
 from spinecare.services import findings as svc
@@ -45,10 +45,10 @@ def add(
     ),
     date: str | None = typer.Option(None, "--date", help="date of the event, YYYY-MM-DD"),
     region: str | None = typer.Option(None, "--region", help="lumbar | cervical, if localised"),
-    cobb: float | None = typer.Option(None, "--cobb", help="scoliosis Cobb angle, deg"),
+    cobb: float | None = number_option(None, "--cobb", help="scoliosis Cobb angle, deg"),
     meyerding: int | None = typer.Option(None, "--meyerding", help="spondylolisthesis grade"),
-    translation: float | None = typer.Option(None, "--translation", help="instability, mm"),
-    canal: float | None = typer.Option(None, "--canal", help="canal AP diameter, mm"),
+    translation: float | None = number_option(None, "--translation", help="instability, mm"),
+    canal: float | None = number_option(None, "--canal", help="canal AP diameter, mm"),
     detail: str | None = typer.Option(None, "--detail", help="free text"),
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
@@ -103,9 +103,9 @@ def bmd(
         ..., "--site", help="lumbar_spine | femoral_neck | total_hip | radius_33"
     ),
     date: str = typer.Option(..., "--date", help="measured on, YYYY-MM-DD"),
-    bmd_g_cm2: float | None = typer.Option(None, "--bmd", help="BMD, g/cm2"),
-    t_score: float | None = typer.Option(None, "--t-score", help="T-score as reported"),
-    z_score: float | None = typer.Option(None, "--z-score", help="Z-score as reported"),
+    bmd_g_cm2: float | None = number_option(None, "--bmd", help="BMD, g/cm2"),
+    t_score: float | None = number_option(None, "--t-score", help="T-score as reported"),
+    z_score: float | None = number_option(None, "--z-score", help="Z-score as reported"),
     device: str | None = typer.Option(None, "--device", help="DXA device"),
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,

@@ -15,7 +15,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
-from spinecare.cli.output import day_parse
+from spinecare.cli.output import day_parse, number_option
 from spinecare.errors import InputError
 from spinecare.settings import clinic_today
 
@@ -60,9 +60,9 @@ def prescribe_cmd(
     size: str | None = typer.Option(None, "--size", help="XS, S, M, L, XL, XXL or custom"),
     on: str | None = typer.Option(None, "--date", "--on", help="prescription date (default today)"),
     fitted: str | None = typer.Option(None, "--fitted", help="fitting date, if fitted already"),
-    start_hours: float = typer.Option(1.0, "--start-hours", help="hours a day at first"),
-    target_hours: float = typer.Option(2.0, "--target-hours", help="hours a day to build up to"),
-    step_hours: float = typer.Option(0.5, "--step-hours", help="added every --step-days"),
+    start_hours: float = number_option(1.0, "--start-hours", help="hours a day at first"),
+    target_hours: float = number_option(2.0, "--target-hours", help="hours a day to build up to"),
+    step_hours: float = number_option(0.5, "--step-hours", help="added every --step-days"),
     step_days: int = typer.Option(7, "--step-days", help="days between steps"),
     reason: str | None = typer.Option(None, "--reason", help="indication (free text)"),
     as_user: str | None = AS_OPTION,
@@ -113,13 +113,13 @@ def followup_cmd(
     prescription: int = PRESCRIPTION,
     visit: str = typer.Option(..., "--visit", help="baseline, month_3 or month_6"),
     on: str | None = typer.Option(None, "--date", "--on", help="date of the visit (default today)"),
-    back_extensor: float | None = typer.Option(None, "--back-extensor", help="N"),
-    abdominal_flexor: float | None = typer.Option(None, "--abdominal-flexor", help="N"),
-    kyphosis: float | None = typer.Option(None, "--kyphosis", help="deg (kyphometer)"),
-    sway: float | None = typer.Option(None, "--sway", help="body sway, mm"),
-    pain: float | None = typer.Option(None, "--pain", help="NRS 0-10"),
-    well_being: float | None = typer.Option(None, "--well-being", help="score 0-100"),
-    limitations: float | None = typer.Option(None, "--limitations", help="score 0-100"),
+    back_extensor: float | None = number_option(None, "--back-extensor", help="N"),
+    abdominal_flexor: float | None = number_option(None, "--abdominal-flexor", help="N"),
+    kyphosis: float | None = number_option(None, "--kyphosis", help="deg (kyphometer)"),
+    sway: float | None = number_option(None, "--sway", help="body sway, mm"),
+    pain: float | None = number_option(None, "--pain", help="NRS 0-10"),
+    well_being: float | None = number_option(None, "--well-being", help="score 0-100"),
+    limitations: float | None = number_option(None, "--limitations", help="score 0-100"),
     note: str | None = typer.Option(None, "--note", help="free text"),
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
@@ -369,7 +369,7 @@ def drug_stop_cmd(
 @orthosis_app.command("height")
 def height_cmd(
     patient: int = PATIENT,
-    cm: float = typer.Option(..., "--cm", help="height in cm"),
+    cm: float = number_option(..., "--cm", help="height in cm"),
     on: str | None = typer.Option(None, "--date", "--on", help="date (default today)"),
     recalled: bool = typer.Option(False, "--recalled", help="the tallest adult height recalled"),
     as_user: str | None = AS_OPTION,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -93,3 +94,35 @@ def date_option(date: str | None, on: str | None) -> str | None:
 
         raise InputError("--date", "given twice (--date and --on): give it once, as --date")
     return date if date is not None else on
+
+
+class DecimalNumber(click.ParamType[float, Any]):
+    """A number as a German clinic types it: ``80.5`` or ``80,5``. The decimal comma was taken
+    by ``--weight`` (which the records' schema reads) but refused by every other number option;
+    digits other than 0-9 (which Python's float() also reads) are refused."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        if text.isascii() and _DECIMAL_COMMA.fullmatch(text):
+            text = text.replace(",", ".")
+        try:
+            if not text.isascii():
+                raise ValueError(text)
+            return float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number (write it like 80.5 or 80,5)", param, ctx)
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
+NUMBER = DecimalNumber()
+
+
+def number_option(*args: Any, **kwargs: Any) -> Any:
+    """``typer.Option`` for a float that also takes the decimal comma."""
+    return typer.Option(*args, click_type=NUMBER, **kwargs)

@@ -20,6 +20,7 @@ import typer
 
 from spinecare.cli.app import app
 from spinecare.cli.db import AS_OPTION, JSON_OPTION, print_json, run_read, run_write
+from spinecare.cli.output import number_option
 from spinecare.cli.textfile import recording_read
 from spinecare.errors import InputError
 from spinecare.settings import clinic_today
@@ -84,7 +85,7 @@ def analyze_cmd(
     file: Path = typer.Argument(..., help="CSV with header t_s,ax,ay,az,gx,gy,gz"),
     slump_deg: float = SLUMP_OPTION,
     delay_s: float = DELAY_OPTION,
-    calibrate_at: float | None = typer.Option(
+    calibrate_at: float | None = number_option(
         None, "--calibrate-at", help="start (s) of a minute the wearer stood upright"
     ),
     plot: Path | None = typer.Option(None, "--plot", help="draw the inclination into a PNG"),
@@ -119,8 +120,8 @@ def analyze_cmd(
 @posture_app.command("simulate")
 def simulate_cmd(
     out: Path = typer.Option(..., "--out", help="CSV to write"),
-    minutes: float = typer.Option(60.0, "--minutes", help="length of the recording (1-1440)"),
-    rate: float = typer.Option(50.0, "--rate", help="sampling rate, 25-200 Hz"),
+    minutes: float = number_option(60.0, "--minutes", help="length of the recording (1-1440)"),
+    rate: float = number_option(50.0, "--rate", help="sampling rate, 25-200 Hz"),
     seed: int = typer.Option(0, "--seed", help="the simulated wearer"),
     truth: Path | None = typer.Option(None, "--truth", help="also write the ground truth (JSON)"),
 ) -> None:
@@ -179,8 +180,8 @@ def _parse_line(line: str) -> tuple[float, list[float], list[float]] | None:
 def live_cmd(
     port: str = typer.Option(..., "--port", help="serial device (or a pyserial URL)"),
     baud: int = typer.Option(115200, "--baud", help="baud rate"),
-    rate: float = typer.Option(50.0, "--rate", help="the sensor's sampling rate, 25-200 Hz"),
-    seconds: float | None = typer.Option(None, "--seconds", help="stop after this long"),
+    rate: float = number_option(50.0, "--rate", help="the sensor's sampling rate, 25-200 Hz"),
+    seconds: float | None = number_option(None, "--seconds", help="stop after this long"),
     slump_deg: float = SLUMP_OPTION,
     delay_s: float = DELAY_OPTION,
     out: Path | None = typer.Option(None, "--out", help="also save the stream as CSV"),
@@ -313,7 +314,7 @@ def record_cmd(
     simulate_days: int | None = typer.Option(
         None, "--simulate-days", help="instead of a file: this many days of a simulated wearer"
     ),
-    hours: float = typer.Option(2.0, "--hours", help="simulated: hours recorded a day (0.2-12)"),
+    hours: float = number_option(2.0, "--hours", help="simulated: hours recorded a day (0.2-12)"),
     seed: int = typer.Option(0, "--seed", help="simulated: the wearer"),
     slump_deg: float = SLUMP_OPTION,
     delay_s: float = DELAY_OPTION,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from spinecare.cli.app import app
-from spinecare.cli.output import echo, print_json
+from spinecare.cli.output import echo, number_option, print_json
 from spinecare.errors import InputError
 from spinecare.therapy.segments import (
     MODEL_ASSUMPTIONS,
@@ -47,11 +47,11 @@ def _as_options() -> Iterator[None]:
 
 @app.command("segments")
 def segments(
-    weight: Annotated[float, typer.Option("--weight", help="body weight, kg (40-200)")],
-    force: Annotated[float, typer.Option("--force", help="cable force, N (0-890)")],
+    weight: Annotated[float, number_option("--weight", help="body weight, kg (40-200)")],
+    force: Annotated[float, number_option("--force", help="cable force, N (0-890)")],
     angle: Annotated[
         float | None,
-        typer.Option("--angle", help="pull angle, deg (lumbar 0-30, cervical 15-35)"),
+        number_option("--angle", help="pull angle, deg (lumbar 0-30, cervical 15-35)"),
     ] = None,
     region: Annotated[Region, typer.Option("--region")] = Region.LUMBAR,
     table: Annotated[TableType, typer.Option("--table")] = TableType.SPLIT,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import number_option
 from spinecare.errors import InputError
 from spinecare.therapy.protocol import Protocol, default_protocol
 from spinecare.vocab import TICK_S, Region, TableType
@@ -29,11 +30,11 @@ ProgressiveOption = Annotated[
 RegressiveOption = Annotated[int, typer.Option(help="cycles pulling to falling levels last (0-10)")]
 RampOption = Annotated[str, typer.Option(help="ramp up: linear or logarithmic")]
 LogFactorOption = Annotated[
-    float | None, typer.Option(help="logarithmic ramp: start / mean rate (default 2)")
+    float | None, number_option(help="logarithmic ramp: start / mean rate (default 2)")
 ]
-OscillationOption = Annotated[float, typer.Option(help="hold oscillation amplitude, N (0 = none)")]
+OscillationOption = Annotated[float, number_option(help="hold oscillation amplitude, N (0 = none)")]
 OscillationHzOption = Annotated[
-    float | None, typer.Option(help="hold oscillation frequency, Hz (default 0.2)")
+    float | None, number_option(help="hold oscillation frequency, Hz (default 0.2)")
 ]
 
 
@@ -156,27 +157,27 @@ def _given(names: tuple[str, ...]) -> list[str]:
 @session_app.command("run")
 def run(
     region: Annotated[str, typer.Option(help="lumbar or cervical")] = "lumbar",
-    weight: Annotated[float, typer.Option(help="body weight, kg (40-200)")] = 80.0,
+    weight: Annotated[float, number_option(help="body weight, kg (40-200)")] = 80.0,
     segment: Annotated[str, typer.Option(help="target segment, e.g. L4/5 or C5/6")] = "L4/5",
     minutes: Annotated[
-        float | None, typer.Option(help="traction time, min (default 30, or the course's)")
+        float | None, number_option(help="traction time, min (default 30, or the course's)")
     ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="simulate faster than real time")] = False,
     speed: Annotated[
-        float, typer.Option(help="watch at this multiple of real time (1 = real time)")
+        float, number_option(help="watch at this multiple of real time (1 = real time)")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="virtual patient seed")] = 1,
     emg: Annotated[bool, typer.Option("--emg", help="use the surface-EMG channel")] = False,
     out: Annotated[Path | None, typer.Option(help="output directory")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     table: Annotated[str, typer.Option(help="split or fixed")] = "split",
-    angle: Annotated[float | None, typer.Option(help="pull angle, deg (default: model)")] = None,
+    angle: Annotated[float | None, number_option(help="pull angle, deg (default: model)")] = None,
     peak: Annotated[
-        float | None, typer.Option(help="peak force, N (default: weight-adapted)")
+        float | None, number_option(help="peak force, N (default: weight-adapted)")
     ] = None,
-    base: Annotated[float | None, typer.Option(help="base tension, N (default: peak/2)")] = None,
+    base: Annotated[float | None, number_option(help="base tension, N (default: peak/2)")] = None,
     session_number: Annotated[int, typer.Option(help="session number in the course")] = 1,
-    clinician_max: Annotated[float | None, typer.Option(help="clinician force limit, N")] = None,
+    clinician_max: Annotated[float | None, number_option(help="clinician force limit, N")] = None,
     course_session: Annotated[
         int | None,
         typer.Option(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from spinecare.cli.output import number_option
 from spinecare.cli.session import (
     LogFactorOption,
     ModeOption,
@@ -34,15 +35,15 @@ DEFAULT_STEP_S = 1.0
 @session_app.command("curve")
 def curve(
     region: Annotated[str, typer.Option(help="lumbar or cervical")] = "lumbar",
-    weight: Annotated[float, typer.Option(help="body weight, kg (40-200)")] = 80.0,
+    weight: Annotated[float, number_option(help="body weight, kg (40-200)")] = 80.0,
     segment: Annotated[str, typer.Option(help="target segment, e.g. L4/5 or C5/6")] = "L4/5",
-    minutes: Annotated[float, typer.Option(help="traction time, min")] = 30.0,
+    minutes: Annotated[float, number_option(help="traction time, min")] = 30.0,
     table: Annotated[str, typer.Option(help="split or fixed")] = "split",
-    angle: Annotated[float | None, typer.Option(help="pull angle, deg (default: model)")] = None,
+    angle: Annotated[float | None, number_option(help="pull angle, deg (default: model)")] = None,
     peak: Annotated[
-        float | None, typer.Option(help="peak force, N (default: weight-adapted)")
+        float | None, number_option(help="peak force, N (default: weight-adapted)")
     ] = None,
-    base: Annotated[float | None, typer.Option(help="base tension, N (default: peak/2)")] = None,
+    base: Annotated[float | None, number_option(help="base tension, N (default: peak/2)")] = None,
     session_number: Annotated[int, typer.Option(help="session number in the course")] = 1,
     mode: ModeOption = "intermittent",
     progressive_steps: ProgressiveOption = 0,
@@ -52,7 +53,7 @@ def curve(
     oscillation: OscillationOption = 0.0,
     oscillation_hz: OscillationHzOption = None,
     step: Annotated[
-        float, typer.Option(help="seconds between samples in --json (0.02-10)")
+        float, number_option(help="seconds between samples in --json (0.02-10)")
     ] = DEFAULT_STEP_S,
     as_json: Annotated[bool, typer.Option("--json", help="print the curve as JSON")] = False,
     png: Annotated[Path | None, typer.Option(help="draw the curve into this PNG file")] = None,

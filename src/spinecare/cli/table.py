@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from spinecare.cli.app import app
+from spinecare.cli.output import number_option
 from spinecare.errors import InputError
 
 # SCHED_FIFO priority of the serving thread: one above the session loop's (cli/session.py), as
@@ -37,13 +38,13 @@ def serve_sim(
     ] = None,
     baud: Annotated[int, typer.Option(help="RTU baud rate")] = 115200,
     region: Annotated[str, typer.Option(help="lumbar or cervical")] = "lumbar",
-    weight: Annotated[float, typer.Option(help="the virtual patient's body weight, kg")] = 80.0,
+    weight: Annotated[float, number_option(help="the virtual patient's body weight, kg")] = 80.0,
     segment: Annotated[str, typer.Option(help="target segment")] = "L4/5",
     seed: Annotated[int, typer.Option(help="virtual patient seed")] = 1,
     table: Annotated[str, typer.Option(help="split or fixed")] = "split",
     emg: Annotated[bool, typer.Option("--emg", help="with the surface-EMG channel")] = False,
     max_force: Annotated[
-        float | None, typer.Option(help="the table's own force limit, N (default 890)")
+        float | None, number_option(help="the table's own force limit, N (default 890)")
     ] = None,
 ) -> None:
     """Serve the simulated table (a virtual patient) on Modbus, in real time, until Ctrl-C."""
