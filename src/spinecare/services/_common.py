@@ -25,6 +25,12 @@ def utcnow(now: datetime | None = None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+def as_utc(t: datetime) -> datetime:
+    """A stored instant as an aware UTC time: SQLite hands back naive UTC instants,
+    PostgreSQL aware ones."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def load(session: Session, model: type[M], ident: int, entity: str) -> M:
     obj = session.get(model, ident)
     if obj is None:

@@ -18,7 +18,7 @@ its year (numbers follow dates).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from spinecare import billing
 from spinecare.errors import InputError
-from spinecare.services._common import act_as, load, utcnow
+from spinecare.services._common import act_as, as_utc, load, utcnow
 from spinecare.services.auth import BILLING_ROLES, Actor, require_reader, require_role
 from spinecare.services.errors import NotFoundError
 from spinecare.services.patients import load_patient, postal_address
@@ -236,11 +236,6 @@ def _billed_session_ids(session: Session, ids: Sequence[int]) -> set[int]:
     return {r for r in rows if r is not None}
 
 
-def _utc(t: datetime) -> datetime:
-    """SQLite hands back naive UTC instants, PostgreSQL aware ones."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
 def service_start(s: TreatmentSession) -> datetime:
     """When a session that ran started: recorded at its start; for a session recorded before
     that was kept (migration 0007 fills it), the time its result was stored."""
@@ -318,7 +313,7 @@ def create_invoice(
     line_sessions: list[int | None] = []
     for s in treated:
         # The date of the service is the day the session ran (§12(2) Nr. 1 GOÄ [goae]).
-        day = _utc(service_start(s)).astimezone(zone).date()
+        day = as_utc(service_start(s)).astimezone(zone).date()
         svc = billing.SessionService(day, s.course.region)
         new = billing.invoice.session_lines(
             [svc], scale, factors=factors, justifications=justifications, lang=lang

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from spinecare.clinical.course import ScheduleSettings, is_clinic_day
 from spinecare.errors import InputError
-from spinecare.services._common import act_as, load, utcnow
+from spinecare.services._common import act_as, as_utc, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer
 from spinecare.services.courses import SessionPublic, session_public
 from spinecare.settings import ClinicSettings
@@ -102,11 +102,6 @@ def _local(t: datetime, zone: ZoneInfo) -> datetime:
     return t.astimezone(zone)
 
 
-def _aware(t: datetime) -> datetime:
-    """SQLite hands back naive UTC instants; PostgreSQL aware ones."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
 def _slot_problem(
     db: Session,
     start: datetime,
@@ -145,7 +140,7 @@ def _slot_problem(
     ).all()
     clash = [s for s in clash if s.id != ignore_id]
     if clash:
-        other = _aware(clash[0].scheduled_start).astimezone(start.tzinfo)
+        other = as_utc(clash[0].scheduled_start).astimezone(start.tzinfo)
         return f"the table is booked then (session {clash[0].id} at {other:%d.%m.%Y %H:%M})"
     return None
 
@@ -158,13 +153,13 @@ def _order_problem(s: TreatmentSession, start: datetime) -> str | None:
     zone = start.tzinfo
     if before:
         prev = max(before, key=lambda x: x.number)
-        if start < _aware(prev.scheduled_end):
-            at = _aware(prev.scheduled_start).astimezone(zone)
+        if start < as_utc(prev.scheduled_end):
+            at = as_utc(prev.scheduled_start).astimezone(zone)
             return f"must be after session {prev.number} of the course ({at:%d.%m.%Y %H:%M})"
     if after:
         nxt = min(after, key=lambda x: x.number)
-        if start >= _aware(nxt.scheduled_start):
-            at = _aware(nxt.scheduled_start).astimezone(zone)
+        if start >= as_utc(nxt.scheduled_start):
+            at = as_utc(nxt.scheduled_start).astimezone(zone)
             return f"must be before session {nxt.number} of the course ({at:%d.%m.%Y %H:%M})"
     return None
 
@@ -181,7 +176,7 @@ def _planned(db: Session, session_id: int) -> TreatmentSession:
 
 
 def _length(s: TreatmentSession) -> timedelta:
-    return _aware(s.scheduled_end) - _aware(s.scheduled_start)
+    return as_utc(s.scheduled_end) - as_utc(s.scheduled_start)
 
 
 # -- rescheduling ---------------------------------------------------------------------------
@@ -272,7 +267,7 @@ def record_no_show(
     zone = clinic.zone
     s = _planned(db, session_id)
     at = utcnow(now)
-    start = _aware(s.scheduled_start)
+    start = as_utc(s.scheduled_start)
     if start > at:
         local = start.astimezone(zone)
         raise InputError(
@@ -300,8 +295,8 @@ def record_no_show(
             new_start = _local(data.replacement_start, zone)
             last = max(course.sessions, key=lambda x: x.number)
             problem = _slot_problem(db, new_start, length, sched=_settings(clinic), now=at)
-            if problem is None and last.status in BOOKED and new_start < _aware(last.scheduled_end):
-                last_at = _aware(last.scheduled_start).astimezone(zone)
+            if problem is None and last.status in BOOKED and new_start < as_utc(last.scheduled_end):
+                last_at = as_utc(last.scheduled_start).astimezone(zone)
                 problem = (
                     f"the replacement comes after the course's last session "
                     f"({last_at:%d.%m.%Y %H:%M})"
@@ -309,7 +304,7 @@ def record_no_show(
             if problem:
                 raise InputError("replacement_start", problem, new_start.strftime("%Y-%m-%d %H:%M"))
         else:
-            end_of_course = max(_aware(x.scheduled_end) for x in course.sessions)
+            end_of_course = max(as_utc(x.scheduled_end) for x in course.sessions)
             new_start = free_slot_after(
                 db,
                 end_of_course,

@@ -228,11 +228,12 @@ def course_session_prepare(
         _screened(db, actor, s, screening)
         planned = Protocol.model_validate(s.protocol)
         weight_kg = float(s.course.patient.weight_kg)
-        proto = protocol_checked(protocol_at_weight(planned, weight_kg), minutes=minutes)
+        at_weight = protocol_at_weight(planned, weight_kg)
+        proto = protocol_checked(at_weight, minutes=minutes)
         _treats(proto)
         reweighed = _reweighed(planned, proto)
         if reweighed:  # the session runs, and the course progresses, from the current weight
-            s.protocol = protocol_at_weight(planned, weight_kg).model_dump(mode="json")
+            s.protocol = at_weight.model_dump(mode="json")
         out_dir.mkdir(parents=True, exist_ok=True)
         unlock = _lock(out_dir)
         try:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spinecare.services._common import as_utc
 from spinecare.services.auth import Actor, require_reader
 from spinecare.store.enums import SessionStatus
 from spinecare.store.models import Course, Patient, TreatmentSession
@@ -75,7 +76,7 @@ def appointments(
     ).all()
     out = []
     for s, c, p in rows:
-        start = _aware(s.scheduled_start)
+        start = as_utc(s.scheduled_start)
         out.append(
             Appointment(
                 session_id=s.id,
@@ -87,15 +88,10 @@ def appointments(
                 region=c.region,
                 segment=c.segment,
                 start=start.astimezone(zone),
-                end=_aware(s.scheduled_end).astimezone(zone),
+                end=as_utc(s.scheduled_end).astimezone(zone),
                 status=s.status,
                 review_point=s.number == c.review_after_session,
                 due=s.status == SessionStatus.PLANNED.value and start <= at,
             )
         )
     return out
-
-
-def _aware(t: datetime) -> datetime:
-    """SQLite hands back naive UTC instants; PostgreSQL aware ones."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

@@ -36,6 +36,7 @@ from spinecare.services import schedule as schedule_svc
 from spinecare.services import screening as screening_svc
 from spinecare.services import sessions as session_svc
 from spinecare.services import users as user_svc
+from spinecare.services._common import as_utc
 from spinecare.services.audit import audit_log, changed_fields
 from spinecare.services.auth import (
     CLINICAL_WRITERS,
@@ -233,7 +234,6 @@ def session_cancel(
 def _schedule_change(request: Request, db: Any, work: Any, next: str) -> Response:
     """A change to the day's plan from a row's form: done and committed with a note, or refused
     with the service's reason; either way back to the page the form was on."""
-    from spinecare.web.deps import lang_of
     from spinecare.web.i18n import translator
 
     _ = translator(lang_of(request))
@@ -368,7 +368,6 @@ async def patient_create(request: Request, db: DbDep, user: CurrentUser) -> Resp
 def patient_edit_form(
     request: Request, db: DbDep, user: Annotated[Actor, Depends(page_user)], patient_id: Id
 ) -> Response:
-    from spinecare.web.deps import lang_of
 
     p = patient_svc.get_patient(db, user, patient_id)
     return _form_page(request, user, p, pform.shown(p, lang_of(request)))
@@ -420,7 +419,6 @@ def patient_page(
     patient_id: Id,
     region: Region | None = None,
 ) -> Response:
-    from spinecare.web.deps import lang_of
 
     p = patient_svc.get_patient(db, user, patient_id)
     courses = course_svc.list_courses(db, user, patient_id)
@@ -649,7 +647,6 @@ def session_setup(
     user: Annotated[Actor, Depends(page_user)],
     session_id: Id,
 ) -> Response:
-    from spinecare.web.deps import lang_of
 
     s = session_svc.get_session(db, user, session_id)
     if ctx.live.get(session_id) is not None:
@@ -781,7 +778,6 @@ def live_patient_view(
 def _monitor(
     request: Request, ctx: Any, user: Actor, entry: LiveEntry, *, patient_view: bool
 ) -> Response:
-    from spinecare.web.deps import lang_of
     from spinecare.web.i18n import messages, start_warning
     from spinecare.web.live import CLAMP_SEVERITY, EMG_FINE
 
@@ -952,7 +948,6 @@ def session_report_pdf(
     writes it: dated by the day the session ran, its operator, pain before and after."""
     from spinecare.reports.session_report import render_session_report
     from spinecare.services.reports import session_report_data
-    from spinecare.web.deps import lang_of
 
     data = session_report_data(db, user, session_id, zone=ctx.settings.clinic.zone)
     out = _tmp_pdf()
@@ -966,7 +961,6 @@ def course_report_pdf(
 ) -> Response:
     from spinecare.reports.course_report import render_course_report
     from spinecare.services.reports import course_report_data
-    from spinecare.web.deps import lang_of
 
     data = course_report_data(db, user, course_id, zone=ctx.settings.clinic.zone)
     out = _tmp_pdf()
@@ -979,7 +973,6 @@ def course_documents_zip(
     request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser, course_id: Id
 ) -> Response:
     """All of the course's documents in one step (``spinecare documents course`` as a zip)."""
-    from spinecare.web.deps import lang_of
     from spinecare.web.documents import course_zip
 
     clinic = ctx.settings.clinic
@@ -1002,7 +995,6 @@ def consent_pdf(
     region: Region = Region.LUMBAR,
 ) -> Response:
     from spinecare.reports.documents import render_consent
-    from spinecare.web.deps import lang_of
 
     p = patient_svc.get_patient(db, user, patient_id)
     out = _tmp_pdf()
@@ -1094,7 +1086,6 @@ def invoice_pdf(
     request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser, invoice_id: Id
 ) -> Response:
     from spinecare.reports.documents import render_invoice
-    from spinecare.web.deps import lang_of
 
     inv = invoice_svc.load_invoice(db, user, invoice_id)
     out = _tmp_pdf()
@@ -1122,16 +1113,11 @@ def users_page(
     now, zone = datetime.now(UTC), ctx.settings.clinic.zone
     # An account locked by failed logins, until when (clinic time): an admin's reset opens it.
     locked = {
-        u.id: _aware(u.locked_until).astimezone(zone).strftime("%H:%M")
+        u.id: as_utc(u.locked_until).astimezone(zone).strftime("%H:%M")
         for u in users
-        if u.locked_until is not None and _aware(u.locked_until) > now
+        if u.locked_until is not None and as_utc(u.locked_until) > now
     }
     return page(request, "users.html", user, users=users, roles=list(Role), locked=locked)
-
-
-def _aware(t: datetime) -> datetime:
-    """SQLite hands back naive UTC instants."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 @router.post("/users/{user_id}/active", dependencies=[ADMIN])
