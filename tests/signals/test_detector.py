@@ -224,3 +224,56 @@ def test_a_contraction_the_detector_lets_go_of_ends_there_in_the_replay() -> Non
     rp = replay(x, 1000.0)
     assert len(rp.bursts) == 1 and 2.55 <= rp.bursts[0].offset_s <= 2.65
     assert all(b.onset_s <= b.reported_s <= b.offset_s for b in rp.bursts)
+
+
+def _cyclic(pause_times_rest: float) -> tuple[np.ndarray, list[float]]:
+    """Six strong 2 s contractions (100x rest) after 3 s of rest, 0.6 s pauses between them in
+    which the muscle stays at ``pause_times_rest`` x rest (it does not relax fully)."""
+    starts = [3.0 + 2.6 * i for i in range(6)]
+    base = emg_synthetic(20.0, starts, 2.0, snr_db=40.0, rise_s=0.05, mains_uv=0.0, seed=31)
+    pauses = [a + 2.0 for a in starts[:-1]]
+    # a second source with (almost) no rest of its own: only the residual activity in the pauses
+    snr = 20.0 * np.log10(3.0 * pause_times_rest / 1e-3)
+    residual = emg_synthetic(
+        20.0, pauses, 0.6, rest_rms_uv=1e-3, mains_uv=0.0, rise_s=0.01, snr_db=snr, seed=32
+    )
+    return base.signal_uv + residual.signal_uv, starts
+
+
+def test_cyclic_contractions_that_never_relax_fully_each_get_their_own_onset() -> None:
+    # Between strong contractions the muscle stays at 4x rest: above the release line (60 % of
+    # 5x the quiet level), so before, one detection held from the first contraction to the last
+    # and the others had no onset. It now also ends once the level has fallen below a twentieth
+    # of the contraction's peak (and below the confirmation line) for 100 ms.
+    x, starts = _cyclic(4.0)
+    rp = replay(x, 1000.0)
+    assert [b.onset_s for b in rp.bursts] == pytest.approx(starts, abs=0.04)
+    for b, a in zip(rp.bursts, starts, strict=True):
+        assert a + 1.9 <= b.offset_s <= a + 2.45  # released in the pause, not held across it
+
+
+def test_a_pause_level_close_to_the_contraction_is_not_a_release() -> None:
+    # Strong contraction, then a level at a fifth of it: still a contraction, no release.
+    starts = [3.0]
+    base = emg_synthetic(10.0, starts, 2.0, snr_db=40.0, rise_s=0.05, mains_uv=0.0, seed=33)
+    snr = 20.0 * np.log10(60.0 / 1e-3)
+    held = emg_synthetic(
+        10.0, [5.0], 3.0, rest_rms_uv=1e-3, mains_uv=0.0, rise_s=0.01, snr_db=snr, seed=34
+    )
+    rp = replay(base.signal_uv + held.signal_uv, 1000.0)
+    assert len(rp.bursts) == 1 and rp.bursts[0].offset_s >= 7.9
+
+
+@pytest.mark.parametrize("seed", [35, 36])
+def test_mains_hum_from_the_first_sample_does_not_inflate_the_quiet_level(seed: int) -> None:
+    # The 50 Hz notch starts from rest and takes about 0.2 s to settle, so the first quiet
+    # stretch still held part of the hum: the quiet level came out 1.3-3x too high, and below
+    # 2x nothing lowered it (real recordings with 70-98 % of rest in a 50 Hz line showed it).
+    # Hum left in a calibrated stretch now makes that baseline provisional, and it follows the
+    # settling notch down to the rest level.
+    s = emg_synthetic(4.0, [], mains_uv=10.0, seed=seed)  # hum 7 uV RMS over 3 uV rest
+    det = GuardingEmgDetector()
+    for i in range(0, s.signal_uv.size, 20):
+        det.update(s.signal_uv[i : i + 20])
+    assert det.quiet_level == pytest.approx(0.8 * 3.0, rel=0.1)
+    assert det.mains_notches == []  # 50 Hz had its notch from the start: none added

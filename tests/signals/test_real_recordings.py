@@ -144,3 +144,22 @@ def test_hum_that_starts_during_rest_is_notched_without_an_alarm() -> None:
     assert [f for f, _ in rp.mains_notches] == [60.0]
     assert 10.0 < rp.mains_notches[0][1] < 11.0
     assert rp.bursts == []
+
+
+def test_cyclic_contractions_until_fatigue_each_get_their_own_onset() -> None:
+    # [data-biosignalsnotebooks]: biceps flexion-extension until fatigue, 32 contractions whose
+    # pauses stay at 3-8x rest. Before the release relative to the contraction's peak, one
+    # detection held across most pauses and 17 contractions had no onset of their own.
+    x = _signal("emg-biceps-fatigue-bsnb-1khz.txt", 0)
+    refs, _ = reference_bursts(x, 1000.0, ReferenceParams(quiet_s=(121.5, 126.5)))
+    rp = replay(x, 1000.0)
+    sc = score_real(
+        [(r.onset_s, r.offset_s, r.grade) for r in refs],
+        [(b.onset_s, b.reported_s, b.offset_s) for b in rp.bursts],
+        rp.duration_s,
+        skip_s=0.0,
+    )
+    assert sc.clear == 32 and sc.missed == 0
+    assert sc.detected >= 27 and sc.covered <= 4  # 15 and 17 before
+    assert sc.quiet_alarms == 0 and sc.retriggers == 0
+    assert float(np.median(np.abs(sc.errors_ms))) <= 20.0
