@@ -52,6 +52,8 @@ ENGLISH = (
     "indicated",
     "spinecare session",
     "spinecare passwd",
+    "deg",
+    "score",
 )
 _ENGLISH = [
     re.compile(r"(?<![\w-])" + re.escape(p) + (r"(?![\w])" if p[-1].isalnum() else ""))

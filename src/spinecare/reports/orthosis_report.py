@@ -222,8 +222,33 @@ MEASURE_NAMES_DE = {
 }
 
 
+# Units and how each is measured, in German (the English ones are the measures' own).
+MEASURE_UNITS_DE = {"deg": "°", "NRS 0-10": "NRS 0–10", "score 0-100": "Punkte 0–100"}
+MEASURE_HOW_DE = {
+    "back_extensor_strength": "isometrisches Maximum, bestes von drei (Dynamometer)",
+    "abdominal_flexor_strength": "isometrisches Maximum, bestes von drei (Dynamometer)",
+    "kyphosis_angle": "Kyphometer oder Flexikurve, im Stehen (etwa 10° über dem Röntgenbild "
+    "[greendale2011])",
+    "body_sway": "Posturographie oder Schwankungsmesser, Augen offen, im Stehen",
+    "pain": "Durchschnitt der letzten Woche",
+    "well_being": "Fragebogen der Praxis, höher ist besser (das Instrument der Studie ist ein "
+    "anderes)",
+    "limitations_of_daily_living": "Fragebogen der Praxis, höher ist stärker eingeschränkt (das "
+    "Instrument der Studie ist ein anderes)",
+}
+
+
 def measure_name(key: str, lang: str) -> str:
     return MEASURE_NAMES_DE[key] if lang == "de" else MEASURES[key].name
+
+
+def measure_unit(key: str, lang: str) -> str:
+    unit = MEASURES[key].unit
+    return MEASURE_UNITS_DE.get(unit, unit) if lang == "de" else unit
+
+
+def measure_how(key: str, lang: str) -> str:
+    return MEASURE_HOW_DE[key] if lang == "de" else MEASURES[key].how
 
 
 def evidence_figure(
@@ -346,7 +371,7 @@ def _visit_table(data: OrthosisReportData, lang: str) -> list[dict[str, Any]]:
     by_visit = {f.visit: f for f in data.followups}
     change = {v: {c.key: c for c in cs} for v, cs in data.changes}
     rows = []
-    for key, m in MEASURES.items():
+    for key in MEASURES:
         vals = {
             v.value: (getattr(by_visit[v].measures, key) if v in by_visit else None)
             for v in FollowUpVisit
@@ -356,7 +381,7 @@ def _visit_table(data: OrthosisReportData, lang: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": measure_name(key, lang),
-                "unit": m.unit,
+                "unit": measure_unit(key, lang),
                 "values": vals,
                 "changes": {v.value: change.get(v, {}).get(key) for v in FollowUpVisit},
             }

@@ -49,7 +49,7 @@ FOLLOWUP_NOTE_MAX = 2000
 
 def patient_orthosis(db: Any, user: Actor, patient_id: int, lang: str) -> dict[str, Any]:
     """What the patient page's orthosis and osteoporosis section shows."""
-    from spinecare.reports.orthosis_report import measure_name
+    from spinecare.reports.orthosis_report import measure_how, measure_name, measure_unit
 
     prescriptions = svc.list_prescriptions(db, user, patient_id)
     progress = [svc.orthosis_progress(db, user, p.id) for p in reversed(prescriptions)]
@@ -61,7 +61,11 @@ def patient_orthosis(db: Any, user: Actor, patient_id: int, lang: str) -> dict[s
         "device_names": svc.DEVICE_NAMES,
         "sizes": ORTHOSIS_SIZES,
         "visits": list(FollowUpVisit),
-        "measures": [(m, measure_name(m.key, lang)) for m in OUTCOME_MEASURES],
+        "measures": [
+            (m, measure_name(m.key, lang), measure_unit(m.key, lang), measure_how(m.key, lang))
+            for m in OUTCOME_MEASURES
+        ],
+        "units": {m.key: measure_unit(m.key, lang) for m in OUTCOME_MEASURES},
         "risk_factors": SEED_RISK_FACTORS,
         "drug_classes": list(DrugClass),
         "trials": [(trial_label(e), e) for e in EVIDENCE],
