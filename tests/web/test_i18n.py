@@ -220,3 +220,14 @@ def test_error_text_drops_cli_commands_and_paths_in_both_languages() -> None:
         "Größe: keine Zahl (z. B. 80,5)"
     )
     assert "Sitzung: wurde bereits gestartet" in error_text(cases[2], "de")
+
+
+def test_an_outcome_out_of_range_is_refused_in_german_with_its_unit(
+    login: Any, app: Any, clinic: Clinic
+) -> None:
+    b = _as(login, "physician", "de")
+    data = {"visit": "month_3", "done_on": "2026-11-20", "kyphosis_angle": "500"}
+    r = b.post(f"/orthosis/{clinic.prescription_id}/followup", data)
+    page = _without(visible(b.client.get(r.headers["location"]).text), _typed_texts(app))
+    assert "Kyphosewinkel: muss zwischen 0 und 120 (°) liegen" in page
+    assert not problems(page, "de"), problems(page, "de")

@@ -743,7 +743,12 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 
 def _unit_de(rest: str) -> str:
-    return rest.replace(" years", " Jahren").replace(" sessions", " Sitzungen")
+    from spinecare.reports.orthosis_report import MEASURE_UNITS_DE
+
+    out = rest.replace(" years", " Jahren").replace(" sessions", " Sitzungen")
+    for en, de in MEASURE_UNITS_DE.items():
+        out = out.replace(f"({en})", f"({de})")
+    return out
 
 
 def _is_not(now: str, wanted: str) -> str:
