@@ -247,6 +247,16 @@ def measure_unit(key: str, lang: str) -> str:
     return MEASURE_UNITS_DE.get(unit, unit) if lang == "de" else unit
 
 
+def measure_change_unit(key: str, lang: str) -> str:
+    """The unit after a change (``+10 points``, ``-3°``): a scale's range is not a unit."""
+    unit = MEASURES[key].unit
+    if unit == "deg":
+        return "°"
+    if unit.startswith(("NRS", "score")):
+        return " Punkte" if lang == "de" else " points"
+    return f" {unit}"
+
+
 def measure_how(key: str, lang: str) -> str:
     return MEASURE_HOW_DE[key] if lang == "de" else MEASURES[key].how
 

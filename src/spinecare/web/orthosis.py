@@ -49,7 +49,12 @@ FOLLOWUP_NOTE_MAX = 2000
 
 def patient_orthosis(db: Any, user: Actor, patient_id: int, lang: str) -> dict[str, Any]:
     """What the patient page's orthosis and osteoporosis section shows."""
-    from spinecare.reports.orthosis_report import measure_how, measure_name, measure_unit
+    from spinecare.reports.orthosis_report import (
+        measure_change_unit,
+        measure_how,
+        measure_name,
+        measure_unit,
+    )
 
     prescriptions = svc.list_prescriptions(db, user, patient_id)
     progress = [svc.orthosis_progress(db, user, p.id) for p in reversed(prescriptions)]
@@ -65,7 +70,7 @@ def patient_orthosis(db: Any, user: Actor, patient_id: int, lang: str) -> dict[s
             (m, measure_name(m.key, lang), measure_unit(m.key, lang), measure_how(m.key, lang))
             for m in OUTCOME_MEASURES
         ],
-        "units": {m.key: measure_unit(m.key, lang) for m in OUTCOME_MEASURES},
+        "change_units": {m.key: measure_change_unit(m.key, lang) for m in OUTCOME_MEASURES},
         "risk_factors": SEED_RISK_FACTORS,
         "drug_classes": list(DrugClass),
         "trials": [(trial_label(e), e) for e in EVIDENCE],
