@@ -189,7 +189,7 @@ def test_after_a_mid_contraction_start_the_first_real_rest_is_enough() -> None:
     assert provisional and all(not u.ready for u in provisional)
     assert (
         STATUS_TEXT[EmgStatus.UNCONFIRMED]
-        == "EMG baseline was muscle activity: re-learning the rest level"
+        == "EMG baseline held muscle activity or mains hum: re-learning the rest level"
     )
     assert ups[-1].ready
 

@@ -106,7 +106,7 @@ class EmgStatus(IntEnum):
     NO_SIGNAL = 4
     BAD_INPUT = 5
     BASELINE_LOST = 6
-    UNCONFIRMED = 7  # the baseline was activity; a lower one is being learned
+    UNCONFIRMED = 7  # the baseline held activity or hum; a lower one is being learned
 
 
 _STATUSES = tuple(EmgStatus)  # indexed by the kernel's status code
@@ -119,7 +119,9 @@ STATUS_TEXT: dict[EmgStatus, str] = {
     EmgStatus.NO_SIGNAL: "EMG no signal (flat line): check the electrodes",
     EmgStatus.BAD_INPUT: "EMG invalid samples: check the amplifier",
     EmgStatus.BASELINE_LOST: "EMG baseline lost (activity for 30 s): re-calibrating",
-    EmgStatus.UNCONFIRMED: "EMG baseline was muscle activity: re-learning the rest level",
+    EmgStatus.UNCONFIRMED: (
+        "EMG baseline held muscle activity or mains hum: re-learning the rest level"
+    ),
 }
 
 

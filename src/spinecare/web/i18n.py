@@ -421,8 +421,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "EMG baseline lost: re-calibrating (force path only)",
     ),
     "emg:unconfirmed": (
-        "EMG: Ruhewert war Muskelaktivität, lernt ihn neu (nur Kraftpfad)",
-        "EMG: the baseline was muscle activity, re-learning it (force path only)",
+        "EMG: Ruhewert enthielt Muskelaktivität oder Netzbrummen, lernt ihn neu (nur Kraftpfad)",
+        "EMG: the baseline held muscle activity or mains hum, re-learning it (force path only)",
     ),
     "clamp:clinician": ("Kraft begrenzt: ärztliche Obergrenze", "Force limited: clinician's limit"),
     "clamp:body_weight_cap": (
