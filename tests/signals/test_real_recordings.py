@@ -163,3 +163,25 @@ def test_cyclic_contractions_until_fatigue_each_get_their_own_onset() -> None:
     assert sc.detected >= 27 and sc.covered <= 4  # 15 and 17 before
     assert sc.quiet_alarms == 0 and sc.retriggers == 0
     assert float(np.median(np.abs(sc.errors_ms))) <= 20.0
+
+
+def test_gesture_trials_with_heavy_hum_every_burst_caught_and_rest_stays_quiet() -> None:
+    # [data-biosignalsnotebooks] gesture trials: rest is 70-98 % a 50 Hz line. Five trials at
+    # rest (10 channels) raise no alarm; every clear burst of the 15 gesture trials is caught.
+    clear = missed = quiet = 0
+    for path in sorted((DATA / "emg-gestures-bsnb").glob("*.txt")):
+        table = parse_table(path.read_text(encoding="utf-8"))
+        for col in (0, 1):
+            x = column(table, col)
+            refs, _ = reference_bursts(x, 1000.0, ReferenceParams(quiet_s=(0.1, 0.5)))
+            rp = replay(x, 1000.0)
+            sc = score_real(
+                [(r.onset_s, r.offset_s, r.grade) for r in refs],
+                [(b.onset_s, b.reported_s, b.offset_s) for b in rp.bursts],
+                rp.duration_s,
+                skip_s=0.0,
+            )
+            clear, missed, quiet = clear + sc.clear, missed + sc.missed, quiet + sc.quiet_alarms
+            if path.name.startswith("rest-"):
+                assert sc.clear == 0 and sc.quiet_alarms == 0, (path.name, col)
+    assert clear == 28 and missed == 0 and quiet == 0
