@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.b2_emg_real import Recording, load
+from bench.b2_emg_real import Recording, _neurokit, load
 from spinecare.signals.evaluate import RealScore, score_real
 from spinecare.signals.reference import ReferenceParams, reference_bursts
 from spinecare.signals.replay import replay
@@ -63,15 +63,17 @@ GESTURES: tuple[Recording, ...] = tuple(
 )
 
 
-def _score(rec: Recording) -> RealScore:
+def _score(rec: Recording, neurokit: bool = False) -> RealScore:
+    """The detector (or NeuroKit2, offline on the whole signal) against the reference."""
     x = load(rec.file, rec.column)
     refs, _ = reference_bursts(x, RATE_HZ, ReferenceParams(quiet_s=rec.quiet_s))
-    rp = replay(x, RATE_HZ)
-    dets: list[tuple[float, float | None, float]] = [
-        (b.onset_s, b.reported_s, b.offset_s) for b in rp.bursts
-    ]
+    dets: list[tuple[float, float | None, float]]
+    if neurokit:
+        dets = _neurokit(x, RATE_HZ)
+    else:
+        dets = [(b.onset_s, b.reported_s, b.offset_s) for b in replay(x, RATE_HZ).bursts]
     return score_real(
-        [(r.onset_s, r.offset_s, r.grade) for r in refs], dets, rp.duration_s, skip_s=0.0
+        [(r.onset_s, r.offset_s, r.grade) for r in refs], dets, x.size / RATE_HZ, skip_s=0.0
     )
 
 
@@ -104,6 +106,11 @@ def run(quick: bool = False) -> dict[str, Any]:
         per[name] = row
         for k in totals:
             totals[k] += int(row[k])
+    if not quick:  # the same recordings through NeuroKit2's defaults, for comparison
+        nk = [_score(rec, neurokit=True) for rec in (*RECORDINGS, *GESTURES)]
+        row = _row(nk)
+        del row["own_onset"], row["covered"]
+        per["neurokit2"] = row | {"detected": sum(sc.detected for sc in nk)}
     err = np.asarray(errors)
     out: dict[str, Any] = dict(totals)
     out["onset_error_ms_abs_median"] = round(float(np.median(err)), 1)
