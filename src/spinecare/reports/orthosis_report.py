@@ -227,8 +227,8 @@ MEASURE_UNITS_DE = {"deg": "°", "NRS 0-10": "NRS 0–10", "score 0-100": "Punkt
 MEASURE_HOW_DE = {
     "back_extensor_strength": "isometrisches Maximum, bestes von drei (Dynamometer)",
     "abdominal_flexor_strength": "isometrisches Maximum, bestes von drei (Dynamometer)",
-    "kyphosis_angle": "Kyphometer oder Flexikurve, im Stehen (etwa 10° über dem Röntgenbild "
-    "[greendale2011])",
+    "kyphosis_angle": "Kyphometer oder Flexikurve, im Stehen (weicht etwa 10° vom Röntgenbild "
+    "ab [greendale2011])",
     "body_sway": "Posturographie oder Schwankungsmesser, Augen offen, im Stehen",
     "pain": "Durchschnitt der letzten Woche",
     "well_being": "Fragebogen der Praxis, höher ist besser (das Instrument der Studie ist ein "
