@@ -20,12 +20,15 @@ from spinecare.reports.course_report import (
     render_course_report,
 )
 from spinecare.reports.session_report import (
+    SessionEvent,
     SessionReportData,
+    event_text,
     load_session_dir,
     render_session_report,
 )
 
 SESSION = DATA / "session_lumbar"
+TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "spinecare" / "reports" / "templates"
 
 
 def test_load_session_dir_reads_telemetry_events_and_summary() -> None:
@@ -49,6 +52,52 @@ def test_missing_summary_marks_the_session_as_not_ended(tmp_path: Path) -> None:
     assert not d.completed and len(d.t_s) == 901
     with pytest.raises(InputError, match=r"telemetry\.csv"):
         load_session_dir(tmp_path)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_the_emg_channel_is_listed_when_it_was_not_ready_and_in_the_report_language(
+    lang: str,
+) -> None:
+    # Start-up (settling, calibrating, ready) says nothing; a lost signal mid-session and the
+    # return to ready do, in the report's language (the recorder's reason is English).
+    def emg(t: float, status: str, reason: str = "") -> SessionEvent:
+        return SessionEvent(t, "emg_status", {"status": status, "reason": reason})
+
+    events = (
+        emg(0.0, "settling", "EMG settling"),
+        emg(0.02, "calibrating", "EMG calibrating on rest"),
+        emg(0.2, "active"),
+        emg(30.0, "no_signal", "EMG no signal (flat line): check the electrodes"),
+        emg(30.1, "calibrating", "EMG calibrating on rest"),
+        emg(31.0, "active"),
+        SessionEvent(60.0, "session_end", {"reason": "completed"}),
+    )
+    t = np.arange(3.0)
+    d = SessionReportData(t, t, t, events=events)
+    assert [(e.t_s, e.detail.get("status")) for e in d.other_events] == [
+        (30.0, "no_signal"), (31.0, "active"), (60.0, None)
+    ]  # fmt: skip
+    texts = json.loads((TEMPLATES / f"texts_{lang}.json").read_text(encoding="utf-8"))
+    lost, back = (event_text(e, texts, lang)[1] for e in d.other_events[:2])
+    if lang == "de":
+        assert lost == "EMG kein Signal: Elektroden prüfen (nur Kraftpfad)"
+        assert back == "EMG bereit"
+    else:
+        assert lost == "EMG no signal: check the electrodes (force path only)"
+        assert back == "EMG ready"
+
+
+def test_every_phase_a_counter_tension_can_come_in_is_named_in_both_languages() -> None:
+    from spinecare.therapy.profile import Phase
+
+    for lang in ("de", "en"):
+        texts = json.loads((TEMPLATES / f"texts_{lang}.json").read_text(encoding="utf-8"))
+        for phase in Phase:
+            if phase is not Phase.DONE:
+                assert f"phase_{phase.value}" in texts, (lang, phase)
+    texts = json.loads((TEMPLATES / "texts_de.json").read_text(encoding="utf-8"))
+    e = SessionEvent(41.0, "guarding", {"phase": "rebuild", "source": "emg"})
+    assert event_text(e, texts, "de")[1].startswith("Wiederaufbau")
 
 
 def test_time_at_force_counts_samples_at_90_percent_of_peak_target() -> None:

@@ -41,6 +41,8 @@ FAULT_KINDS = frozenset({"fault", *(k.value for k in FaultKind)})
 # "Time at force": time with the measured force at or above 90% of the session's peak target.
 # An engineering definition for the dose summary (no published standard for traction dose).
 AT_FORCE_FRACTION = 0.9
+# The EMG channel's start-up statuses: not a problem to list (the controller's names).
+EMG_START_UP = frozenset({"settling", "calibrating", "none"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +141,26 @@ class SessionReportData:
 
     @property
     def other_events(self) -> tuple[SessionEvent, ...]:
-        """A stop, the session's end, the EMG channel failing mid-session: what else the
-        clinician reads in the event list (the start and an EMG status at 0 s say nothing)."""
-        return tuple(
-            e for e in self.events
-            if e.kind in ("stop", "session_end") or (e.kind == "emg_status" and e.t_s > 0)
-        )  # fmt: skip
+        """A stop, the session's end, the EMG channel without a valid baseline and its return:
+        what else the clinician reads in the event list. The channel's start-up (settling,
+        calibrating on the first rest, then ready) says nothing and is left out."""
+        out: list[SessionEvent] = []
+        not_ready = False  # a problem was listed: list the return to ready too
+        for e in self.events:
+            if e.kind in ("stop", "session_end"):
+                out.append(e)
+            elif e.kind == "emg_status":
+                status = str(e.detail.get("status") or "")
+                if status in EMG_START_UP:
+                    continue
+                if status == "active":
+                    if not_ready:
+                        out.append(e)
+                    not_ready = False
+                elif e.t_s > 0:
+                    out.append(e)
+                    not_ready = True
+        return tuple(out)
 
     @property
     def fault_events(self) -> tuple[SessionEvent, ...]:
@@ -387,9 +403,8 @@ def event_text(e: SessionEvent, t: Mapping[str, Any], lang: str) -> tuple[str, s
         reason = str(d.get("reason") or "")
         return str(t["ev_end"]), str(t.get(f"end_{reason}", reason))
     if e.kind == "emg_status":
-        return "EMG", str(t.get(f"emg_{d.get('status')}", d.get("status"))) + (
-            f" ({d['reason']})" if d.get("reason") else ""
-        )
+        known = t.get(f"emg_{d.get('status')}")  # the status in the report's language
+        return "EMG", str(known or d.get("reason") or d.get("status"))
     return e.kind, e.describe()
 
 
