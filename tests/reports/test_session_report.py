@@ -157,3 +157,22 @@ def test_course_from_recorded_sessions() -> None:
     c = course_from_sessions([s])
     assert c.sessions[0].number == 4 and c.sessions[0].guarding_count == 2
     assert c.sessions[0].peak_force_n == pytest.approx(s.peak_measured_n)
+
+
+def test_every_fault_detail_the_policy_words_reads_german() -> None:
+    from spinecare.reports.labels import fault_detail as in_lang
+    from spinecare.therapy import safety
+
+    kinds = [v for k, v in vars(safety).items() if k.startswith("K_") and isinstance(v, int)]
+    worded = 0
+    for kind in kinds:
+        for a, b in ((45.0, 0.0), (12.5, 1.0), (-30.0, 0.0), (700.0, 600.0)):
+            en = safety.fault_detail(kind, a, b)
+            if not en:
+                continue
+            worded += 1
+            de = in_lang(en, "de")
+            assert de != en and "." not in de.replace("...", ""), (en, de)  # decimal comma
+            assert in_lang(en, "en") == en
+    assert worded >= 40
+    assert in_lang("read failed: OSError(5)", "de") == "Lesen fehlgeschlagen: OSError(5)"

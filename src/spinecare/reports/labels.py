@@ -571,6 +571,56 @@ _STOP_DE = _patterns(
 _END_EN = {"completed": "completed as planned"}
 
 
+_NUM = r"([+-]?[\d.]+)"
+# A fault's detail as the safety policy words it (therapy/safety.py, fault_detail; "tick N took
+# M ms" from older recordings), in German.
+_FAULT_DETAIL_DE = _patterns(
+    [
+        (rf"tick gap {_NUM} ms", lambda m: f"{de_number(m[1])} ms zwischen zwei Takten"),
+        (rf"tick (\d+) took {_NUM} ms", lambda m: f"Takt {m[1]} dauerte {de_number(m[2])} ms"),
+        (rf"reading {_NUM} ms old", lambda m: f"Messwert {de_number(m[1])} ms alt"),
+        (rf"encoder {_NUM} mm", lambda m: f"Weggeber {de_number(m[1])} mm"),
+        (rf"load cell {_NUM} N", lambda m: f"Kraftsensor {de_number(m[1])} N"),
+        (
+            rf"{_NUM} N above the limit of {_NUM} N",
+            lambda m: f"{de_number(m[1])} N über der Grenze von {de_number(m[2])} N",
+        ),
+        (rf"load cell frozen at {_NUM} N", lambda m: f"Kraftsensor steht bei {de_number(m[1])} N"),
+        (rf"load-cell spike of {_NUM} N", lambda m: f"Kraftspitze von {de_number(m[1])} N"),
+        (
+            rf"force changed {_NUM} N in one tick",
+            lambda m: f"Kraft änderte sich um {de_number(m[1])} N in einem Takt",
+        ),
+        (
+            rf"encoder moved {_NUM} mm in one tick",
+            lambda m: f"Weggeber bewegte sich um {de_number(m[1])} mm in einem Takt",
+        ),
+        (
+            rf"force fell {_NUM} N with the winch holding",
+            lambda m: f"Kraft fiel um {de_number(m[1])} N bei stehender Winde",
+        ),
+        (
+            rf"tracking error {_NUM} N, winch still",
+            lambda m: f"Regelabweichung {de_number(m[1])} N, Winde steht",
+        ),
+        (r"table reports a fault", lambda m: "der Tisch meldet eine Störung"),
+        (r"table not active", lambda m: "der Tisch ist nicht aktiv"),
+        # runtime/guard.py and runtime/session.py: the exception itself stays as raised
+        (r"read failed: (.+)", lambda m: f"Lesen fehlgeschlagen: {m[1]}"),
+        (r"write failed: (.+)", lambda m: f"Schreiben fehlgeschlagen: {m[1]}"),
+        (r"loop ended: (.+)", lambda m: f"Regelschleife beendet: {m[1]}"),
+        (r"runtime: (.+)", lambda m: f"Laufzeit: {m[1]}"),
+    ]
+)
+
+
+def fault_detail(text: str, lang: str) -> str:
+    """A fault's measured detail (``tick gap 45 ms``) in the document's language."""
+    if lang != "de":
+        return text
+    return _by_patterns(text, _FAULT_DETAIL_DE) or text
+
+
 def stop_reason(text: str, lang: str) -> str:
     """A stop's reason (``stop on the monitor (th)``)."""
     if lang != "de":

@@ -396,7 +396,8 @@ def event_text(e: SessionEvent, t: Mapping[str, Any], lang: str) -> tuple[str, s
     if e.is_fault:
         kind = str(d.get("fault") or e.kind)
         what = str(t.get(f"fault_{kind}", kind.replace("_", " ")))
-        return str(t["legend_fault"]), what + (f" ({d['detail']})" if d.get("detail") else "")
+        detail = labels.fault_detail(str(d["detail"]), lang) if d.get("detail") else ""
+        return str(t["legend_fault"]), what + (f" ({detail})" if detail else "")
     if e.kind == "stop":
         return str(t["ev_stop"]), labels.stop_reason(str(d.get("reason") or ""), lang)
     if e.kind == "session_end":
