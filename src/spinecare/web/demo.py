@@ -124,7 +124,7 @@ def _orthosis_pathway(db: Session, actor: Actor, pid: int) -> None:
             size="M",
             prescribed_on=start,
             fitted_on=start + timedelta(days=7),
-            reason="osteoporotic compression fracture L1",
+            reason="osteoporotische Kompressionsfraktur L1",
         ),
     )
     visits = {
@@ -162,7 +162,7 @@ def _orthosis_pathway(db: Session, actor: Actor, pid: int) -> None:
         DrugTherapy(
             drug_class=DrugClass.BISPHOSPHONATE,
             substance="Alendronat",
-            dose="70 mg weekly",
+            dose="70 mg wöchentlich",
             started_on=start,
             prescriber="Dr. med. A. Hausarzt",
         ),
