@@ -66,3 +66,25 @@ def test_a_german_spreadsheet_export_keeps_its_decimal_commas() -> None:
     np.testing.assert_allclose(parse_table("0.5;1.5\n"), [[0.5, 1.5]])
     with pytest.raises(InputError, match="line 2: not numeric"):
         parse_table("1,5;2\n1,234.5;3\n")  # thousands separator and decimal point: refused
+
+
+def test_an_empty_field_is_a_missing_value_in_its_own_column() -> None:
+    # A goniometer column left empty now and then (tab-separated, as an amplifier wrote it):
+    # the EMG column beside it is read whole. Collapsing the empty field moved the later columns
+    # one to the left: refused where rows then differed, read shifted where every row did.
+    text = "1\t-3893\t31\r\n2\t\t31\r\n3\t-3865\t31\r\n"
+    t = parse_table(text)
+    np.testing.assert_array_equal(column(t, 0), [1, 2, 3])
+    assert np.isnan(t[1, 1]) and list(column(t, 2)) == [31, 31, 31]
+    shifted = parse_table("time,emg,force\n0.001,,5.2\n0.002,,5.3\n")
+    assert shifted.shape == (2, 3) and np.isnan(shifted[:, 1]).all()
+    np.testing.assert_allclose(column(shifted, None), [5.2, 5.3])
+    # the same in a German spreadsheet export, and a leading empty field
+    np.testing.assert_allclose(parse_table("0,5;;2\n1,5;3;4\n")[:, 2], [2.0, 4.0])
+    lead = parse_table("\t5\t6\n1\t7\t8\n")
+    assert np.isnan(lead[0, 0]) and list(lead[:, 2]) == [6, 8]
+    # trailing delimiters still end the row (OpenSignals writes a tab after the last value),
+    # and where a row's last fields are empty they are missing values
+    assert parse_table("0\t0\t32816\t\n1\t0\t32800\t\n").shape == (2, 3)
+    tail = parse_table("41\t\t31\r\n49\t\t\r\n")
+    assert tail.shape == (2, 3) and np.isnan(tail[1, 2]) and list(tail[:, 0]) == [41, 49]

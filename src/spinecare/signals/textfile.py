@@ -2,7 +2,8 @@
 
 Accepted, because that is what amplifiers and public data sets write: ``#`` comment lines, blank
 lines, a block of header lines before the first numeric row (e.g. the UCI lower-limb files),
-columns separated by whitespace, tabs, commas or semicolons. A row with semicolons, or with
+columns separated by whitespace, tabs, commas or semicolons (an empty field between two is a
+missing value, NaN, in its column). A row with semicolons, or with
 tabs and commas but no point, is a spreadsheet export with the decimal comma (German locale:
 ``0,25;-1,3e-03``): there the comma is the decimal mark, not a separator. Splitting such a row
 at its commas would silently turn one number into two. Refused with the line number: a
@@ -12,6 +13,7 @@ non-numeric row after the data began, rows of differing width, no numeric row at
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -32,22 +34,45 @@ def _decimal_comma(line: str) -> bool:
     return ";" in line or ("\t" in line and "," in line and "." not in line)
 
 
+def _delimiter(line: str, decimal_comma: bool) -> str | None:
+    """The one character that separates fields, or None for columns aligned by spaces."""
+    if "\t" in line:
+        return "\t"
+    if ";" in line:
+        return ";"
+    if "," in line and not decimal_comma:
+        return ","
+    return None
+
+
 def _numbers(line: str) -> list[float] | None:
+    """A row's numbers. Between two delimiters (tab, semicolon, comma) nothing is a missing
+    value (NaN), kept in its column: collapsing it would move every later column one to the
+    left, and a file missing a value in every row would be read shifted without a word."""
+    comma = _decimal_comma(line)
+    inner = _SEP_DECIMAL_COMMA if comma else _SEP
+    delim = _delimiter(line, comma)
+    fields = line.split(delim) if delim is not None else [line]
+    out: list[float] = []
     try:
-        if _decimal_comma(line):
-            return [float(tok.replace(",", ".")) for tok in _SEP_DECIMAL_COMMA.split(line) if tok]
-        return [float(tok) for tok in _SEP.split(line) if tok]
+        for field in fields:
+            tokens = [tok for tok in inner.split(field) if tok]
+            if not tokens and delim is not None:
+                out.append(math.nan)
+            out.extend(float(tok.replace(",", ".") if comma else tok) for tok in tokens)
     except ValueError:
         return None
+    return out
 
 
 def parse_table(text: str) -> FloatArray:
     """Numeric rows of ``text`` as a (rows, columns) array."""
-    rows: list[list[float]] = []
-    width = 0
+    rows: list[tuple[int, list[float], bool]] = []  # line number, values, delimited
     header = 0
     for no, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
-        line = raw.strip().strip(",;")
+        # spaces and the line end go; a leading tab is an empty first field; trailing empty
+        # fields are dropped here and come back as missing values if other rows are wider
+        line = raw.strip(" \r\n\f\v").rstrip("\t,; ")
         if not line or line.startswith("#"):
             continue
         values = _numbers(line)
@@ -58,14 +83,16 @@ def parse_table(text: str) -> FloatArray:
             if header > MAX_HEADER_LINES:
                 raise InputError("file", f"no numeric data in the first {no} lines")
             continue
-        if not rows:
-            width = len(values)
-        elif len(values) != width:
-            raise InputError("file", f"line {no}: {len(values)} columns, expected {width}")
-        rows.append(values)
+        rows.append((no, values, any(c in raw for c in "\t,;")))
     if not rows:
         raise InputError("file", "no numeric data")
-    return np.asarray(rows, dtype=np.float64)
+    width = max(len(values) for _, values, _ in rows)
+    for no, values, delimited in rows:
+        if len(values) < width and delimited:  # its last fields were empty: missing values
+            values.extend([math.nan] * (width - len(values)))
+        elif len(values) != width:
+            raise InputError("file", f"line {no}: {len(values)} columns, expected {width}")
+    return np.asarray([values for _, values, _ in rows], dtype=np.float64)
 
 
 def column(table: FloatArray, index: int | None) -> FloatArray:
