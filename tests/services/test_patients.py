@@ -216,6 +216,7 @@ def test_master_data_typed_the_german_way(db: AuditedSession, actors: dict[Role,
         ("birth_date", "31.02.1961", "no such day"),
         ("weight_kg", "80,5,1", "number"),
         ("country", "Deutschland", "country code"),
+        ("country", "XX", "country code of ISO 3166-1"),
     ],
 )
 def test_every_master_data_error_names_its_field(field: str, value: str, reason: str) -> None:

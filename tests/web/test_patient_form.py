@@ -53,18 +53,20 @@ def test_a_refusal_is_shown_beside_its_field_and_nothing_typed_is_lost(login: An
     bad = {**FORM, "postcode": "8033", "icd_consent": ""}
     r = desk.post("/patients/new", bad)
     assert r.status_code == 422
-    assert "five digits" in _error_of(r.text, "postcode")
+    assert _error_of(r.text, "postcode") == (
+        "eine deutsche Postleitzahl hat fünf Ziffern, z. B. 80331"
+    )  # the page is German, and so is the reason beside the field
     for typed in ('value="8033"', 'value="14.05.1961"', 'value="80,5"', 'value="Allianz PKV"'):
         assert typed in r.text
     assert not re.search(r'name="icd_consent"\s+checked', r.text)  # the unticked box stays so
     r = desk.post("/patients/new", {**FORM, "weight_kg": "achtzig", "email": "anna@"})
     assert r.status_code == 422
-    assert "80,5" in _error_of(r.text, "weight_kg")
-    assert "e-mail" in _error_of(r.text, "email")
+    assert _error_of(r.text, "weight_kg") == "keine Zahl (z. B. 80,5)"
+    assert _error_of(r.text, "email") == "keine E-Mail-Adresse wie name@example.de"
     r = desk.post("/patients/new", {**FORM, "insurance": "self_payer"})
-    assert "self-payer" in _error_of(r.text, "insurer")
+    assert _error_of(r.text, "insurer").startswith("Selbstzahler haben keinen Versicherer")
     r = desk.post("/patients/new", {**FORM, "birth_date": "31.02.1961", "name": ""})
-    assert "no such day" in _error_of(r.text, "birth_date")
+    assert _error_of(r.text, "birth_date") == "diesen Tag gibt es nicht (31.02.1961)"
     assert _error_of(r.text, "name") == "ist erforderlich"
 
 
@@ -84,7 +86,8 @@ def test_edit_changes_master_data_clears_a_field_and_keeps_the_choice(
     assert "86150 Augsburg" in page and "Maximilianstr. 1" in page and "+49" not in page
     assert "Diagnose nicht auf der Rechnung" in page
     r = desk.post(url, {**values, "country": "DEU"})
-    assert r.status_code == 422 and "two-letter" in _error_of(r.text, "country")
+    assert r.status_code == 422
+    assert _error_of(r.text, "country") == "kein Ländercode nach ISO 3166-1 wie DE, AT, CH"
     assert 'value="DEU"' in r.text
 
 
@@ -92,3 +95,13 @@ def test_billing_cannot_open_the_form(login: Any, clinic: Clinic) -> None:
     bill: Browser = login("billing")
     assert bill.client.get("/patients/new").status_code == 403
     assert bill.post(f"/patients/{clinic.patient_id}/edit", FORM).status_code == 403
+
+
+def test_on_an_english_page_the_reasons_are_english(login: Any) -> None:
+    desk: Browser = login("therapist")
+    desk.post("/lang", {"lang": "en", "next": "/"})
+    r = desk.post("/patients/new", {**FORM, "postcode": "8033", "country": "XX"})
+    assert r.status_code == 422
+    assert "country code of ISO 3166-1" in _error_of(r.text, "country")
+    r = desk.post("/patients/new", {**FORM, "postcode": "8033"})
+    assert "five digits" in _error_of(r.text, "postcode")

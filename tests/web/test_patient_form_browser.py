@@ -44,7 +44,7 @@ def test_front_desk_registers_a_patient_and_sees_the_documents(
     page.click("form.patient-form button.primary")
     error = page.locator("#err-postcode")
     error.wait_for()
-    assert "five digits" in error.inner_text()
+    assert "fünf Ziffern" in error.inner_text()  # the page is German, so is the reason
     assert page.get_attribute("input[name=postcode]", "aria-invalid") == "true"
     for field, value in typed.items():  # nothing typed is lost
         assert page.input_value(f"input[name={field}]") == value

@@ -139,6 +139,13 @@ _PHONE = re.compile(r"^\+?[0-9 ()/.-]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
+def _iso_country(code: str) -> bool:
+    """An assigned ISO 3166-1 alpha-2 code (XX, ZZ or QQ look like one and are not)."""
+    import pycountry  # its database loads on first use: not at every CLI start
+
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
 def check_birth_date(v: date | None) -> date | None:
     if v is None:
         return v
@@ -186,8 +193,8 @@ class _PatientFields(BaseModel):
         if v is None:
             return v
         code = v.strip().upper()
-        if not _COUNTRY.match(code):
-            raise ValueError("a two-letter country code (ISO 3166-1), e.g. DE, AT, CH")
+        if not _COUNTRY.match(code) or not _iso_country(code):
+            raise ValueError("not a country code of ISO 3166-1 such as DE, AT, CH")
         return code
 
     @field_validator("email", check_fields=False)

@@ -632,6 +632,27 @@ _REASONS_DE: dict[str, str] = {
     "expected a date and time (YYYY-MM-DD HH:MM)": "bitte Datum und Uhrzeit angeben",
     "already taken: choose another name": "ist schon vergeben: bitte einen anderen Namen wählen",
     "you cannot deactivate your own account": "das eigene Konto kann nicht gesperrt werden",
+    # patient master data (services/patients.py)
+    "expected a date as YYYY-MM-DD or DD.MM.YYYY": "bitte ein Datum als TT.MM.JJJJ angeben",
+    "expected a number such as 80.5 or 80,5": "bitte eine Zahl wie 80,5 angeben",
+    "a name needs at least one letter": "ein Name braucht mindestens einen Buchstaben",
+    "not a country code of ISO 3166-1 such as DE, AT, CH": (
+        "kein Ländercode nach ISO 3166-1 wie DE, AT, CH"
+    ),
+    "not an e-mail address such as name@example.de": "keine E-Mail-Adresse wie name@example.de",
+    "a phone number of 6-20 digits, e.g. +49 89 1234567": (
+        "eine Telefonnummer mit 6 bis 20 Ziffern, z. B. +49 89 1234567"
+    ),
+    "a German postcode has five digits, e.g. 80331": (
+        "eine deutsche Postleitzahl hat fünf Ziffern, z. B. 80331"
+    ),
+    "3-10 letters, digits, spaces or hyphens": (
+        "3 bis 10 Buchstaben, Ziffern, Leer- oder Bindestriche"
+    ),
+    "only for female patients": "nur bei Patientinnen",
+    "a self-payer has no insurer (or choose --insurance private)": (
+        "Selbstzahler haben keinen Versicherer (oder „privat“ wählen)"
+    ),
     "must not be in the future": "darf nicht in der Zukunft liegen",
     "must not be before the patient's birth date": "darf nicht vor dem Geburtsdatum liegen",
     "before the prescription": "liegt vor der Verordnung",
@@ -737,6 +758,18 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
         (
             r"control or formatting characters are not allowed.*",
             lambda m: "Steuer- oder Formatierungszeichen sind nicht erlaubt",
+        ),
+        (r"no such day '(.*)'", lambda m: f"diesen Tag gibt es nicht ({m[1]})"),
+        (
+            r"must be after (\d{4})-(\d\d)-(\d\d)",
+            lambda m: f"muss nach dem {m[3]}.{m[2]}.{m[1]} liegen",
+        ),
+        (
+            r"implausible (weight|height) for a (\d+)-year-old: far (above|below) .*",
+            lambda m: (
+                f"{'Gewicht' if m[1] == 'weight' else 'Größe'} für {m[2]} Jahre nicht plausibel: "
+                f"weit {'über' if m[3] == 'above' else 'unter'} der CDC-Wachstumsreferenz"
+            ),
         ),
     )
 ]
