@@ -617,6 +617,26 @@ FIELD_LABELS_DE: dict[str, str] = {
     "emg": "EMG",
     "lang": "Sprache",
     "icd_consent": "Diagnose auf der Rechnung",
+    "next": "Zielseite",
+    "replacement": "Ersatztermin",
+    "replacement_start": "Ersatztermin",
+    "patient_id": "Patient/in",
+    "course_id": "Serie",
+    "session_id": "Sitzung",
+    "course-session": "Sitzung",
+    "active": "aktiv",
+    "recorded_on": "Erfasst am",
+    "checklist": "Checkliste",
+    "status": "Status",
+    "action": "Aktion",
+    "paid_on": "Bezahlt am",
+    "diagnosis": "Diagnose",
+    # records not found (services/errors.py NotFoundError)
+    "user": "Benutzer",
+    "running session": "laufende Sitzung",
+    "telemetry of session": "Aufzeichnung der Sitzung",
+    "drug therapy": "medikamentöse Therapie",
+    "orthosis prescription": "Orthesenverordnung",
 }
 
 _REASONS_DE: dict[str, str] = {
@@ -686,33 +706,72 @@ _REASONS_DE: dict[str, str] = {
     "your login is not valid (expired, ended or unknown)": (
         "Ihre Anmeldung ist nicht mehr gültig (abgelaufen, beendet oder unbekannt)"
     ),
+    # the day's plan (services/schedule.py)
+    "is in the past": "liegt in der Vergangenheit",
+    "must end on the day it starts": "muss am selben Tag enden",
+    "give the time when you pick the replacement": (
+        "bitte Datum und Uhrzeit des Ersatztermins angeben"
+    ),
+    "only with replacement='pick'": "nur bei einem selbst gewählten Ersatztermin",
+    # screening, bone density, outcomes, the session's start
+    "expected yes, no or unknown": "erwartet ja, nein oder unbekannt",
+    "a BMD measurement needs bmd_g_cm2 or t_score": (
+        "bitte die Knochendichte (g/cm²) oder den T-Wert angeben"
+    ),
+    "give nrs_before and/or nrs_after": "bitte den Schmerz vorher und/oder nachher angeben",
+    "confirm the harness, the stop switch in the patient's hand and the contraindications "
+    "before the start": (
+        "vor dem Start bitte Gurte, Stopp-Schalter in der Hand des Patienten und "
+        "Kontraindikationen bestätigen"
+    ),
+    # the orthosis follow-up (web/orthosis.py)
+    "baseline, month_3 or month_6": "erlaubt sind: Ausgangswert, 3 Monate oder 6 Monate",
+    # invoices (billing/invoice.py, services/invoices.py)
+    "a credit note cannot itself be cancelled": (
+        "eine Gutschrift kann nicht selbst storniert werden"
+    ),
+    "a credit note is not marked paid: the states track what the patient owes": (
+        "eine Gutschrift wird nicht als bezahlt markiert: der Status zeigt, was die "
+        "Patientin/der Patient schuldet"
+    ),
+    "an invoice without lines cannot be issued": (
+        "eine Rechnung ohne Positionen kann nicht gestellt werden"
+    ),
+    "an invoice needs at least one session": "eine Rechnung braucht mindestens eine Sitzung",
+    "name either sessions or a course": "bitte entweder Sitzungen oder eine Serie angeben",
+    "has no record of when it ran": "es ist nicht erfasst, wann sie gelaufen ist",
+    "must not be empty": "darf nicht leer sein",
 }
+
+# a bound in a pydantic message: ``10``, ``-10``, ``3.0`` or ``Decimal('250')``
+_NUM = r"(?:Decimal\(')?(-?[\d.]+)(?:'\))?"
 
 _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(p), f)
     for p, f in (
         (r"not a number(?: \(write it like 80\.5 or 80,5\))?", lambda m: "keine Zahl (z. B. 80,5)"),
-        (r"must be (?:≤|<=) ([\d.,]+)(.*)", lambda m: f"darf höchstens {m[1]}{m[2]} sein"),
-        (r"must be (?:≥|>=) ([\d.,]+)(.*)", lambda m: f"muss mindestens {m[1]}{m[2]} sein"),
+        (r"must be (?:≤|<=) ([\d.,]+)(.*)", lambda m: f"darf höchstens {_num(m[1])}{m[2]} sein"),
+        (r"must be (?:≥|>=) ([\d.,]+)(.*)", lambda m: f"muss mindestens {_num(m[1])}{m[2]} sein"),
         (
             r"must be ([\d.,]+) ?(?:-|to|–) ?([\d.,]+)(.*)",
-            lambda m: f"muss zwischen {m[1]} und {m[2]}{_unit_de(m[3])} liegen",
+            lambda m: f"muss zwischen {_num(m[1])} und {_num(m[2])}{_unit_de(m[3])} liegen",
         ),
         (
-            r"Input should be less than or equal to ([\d.]+)",
-            lambda m: f"darf höchstens {m[1]} sein",
+            rf"Input should be less than or equal to {_NUM}",
+            lambda m: f"darf höchstens {_num(m[1])} sein",
         ),
-        (r"Input should be less than ([\d.]+)", lambda m: f"muss kleiner als {m[1]} sein"),
+        (rf"Input should be less than {_NUM}", lambda m: f"muss kleiner als {_num(m[1])} sein"),
         (
-            r"Input should be greater than or equal to ([\d.]+)",
-            lambda m: f"muss mindestens {m[1]} sein",
+            rf"Input should be greater than or equal to {_NUM}",
+            lambda m: f"muss mindestens {_num(m[1])} sein",
         ),
-        (r"Input should be greater than ([\d.]+)", lambda m: f"muss größer als {m[1]} sein"),
+        (rf"Input should be greater than {_NUM}", lambda m: f"muss größer als {_num(m[1])} sein"),
         (
             r"Input should be a valid (?:number|integer|decimal).*",
             lambda m: "keine gültige Zahl",
         ),
         (r"Input should be a valid date.*", lambda m: "kein gültiges Datum"),
+        (r"Input should be ('[^']*'(?:, '[^']*')*(?: or '[^']*')?)", lambda m: _choices(m[1])),
         (r"Input should be (.+)", lambda m: f"erlaubt sind: {m[1]}"),
         (
             r"String should have at most (\d+) characters?",
@@ -764,6 +823,130 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
             r"must be after (\d{4})-(\d\d)-(\d\d)",
             lambda m: f"muss nach dem {m[3]}.{m[2]}.{m[1]} liegen",
         ),
+        # the day's plan (services/schedule.py)
+        (
+            r"its time has not come \(planned (.+)\): reschedule or cancel it",
+            lambda m: (
+                f"der Termin ist noch nicht erreicht (geplant {m[1]}): bitte verschieben oder "
+                "absagen"
+            ),
+        ),
+        (
+            r"is more than (\d+) days ahead",
+            lambda m: f"liegt mehr als {m[1]} Tage in der Zukunft",
+        ),
+        (
+            r"(\d{4})-(\d\d)-(\d\d) is not a clinic day \(weekend, public holiday or closed\)",
+            lambda m: (
+                f"der {m[3]}.{m[2]}.{m[1]} ist kein Praxistag (Wochenende, Feiertag oder "
+                "geschlossen)"
+            ),
+        ),
+        (
+            r"outside opening hours \((\S+)-(\S+), a session takes (\d+) min\)",
+            lambda m: (
+                f"außerhalb der Öffnungszeiten ({m[1]}–{m[2]} Uhr; eine Sitzung dauert {m[3]} min)"
+            ),
+        ),
+        (
+            r"the table is booked then \(session (\d+) at (.+)\)",
+            lambda m: f"die Liege ist dann belegt (Sitzung {m[1]} am {m[2]})",
+        ),
+        (
+            r"must be (before|after) session (\d+) of the course \((.+)\)",
+            lambda m: (
+                f"muss {'vor' if m[1] == 'before' else 'nach'} Sitzung {m[2]} der Serie "
+                f"liegen ({m[3]})"
+            ),
+        ),
+        (
+            r"the replacement comes after the course's last session \((.+)\)",
+            lambda m: f"der Ersatztermin muss nach der letzten Sitzung der Serie liegen ({m[1]})",
+        ),
+        (
+            r"no free slot within (\d+) days after the course",
+            lambda m: f"kein freier Termin in den {m[1]} Tagen nach der Serie",
+        ),
+        (
+            r"a time within the years (\d+)-(\d+)",
+            lambda m: f"bitte eine Zeit zwischen den Jahren {m[1]} und {m[2]} angeben",
+        ),
+        # a switch (the user's active flag): ``on`` or ``off``
+        (r"expected '[^']*' or '[^']*'", lambda m: "ungültiger Wert für einen Schalter"),
+        # courses, outcomes
+        (
+            r"not a (lumbar|cervical) segment \(one of (.+)\)",
+            lambda m: (
+                f"kein {'lumbales' if m[1] == 'lumbar' else 'zervikales'} Segment (erlaubt: {m[2]})"
+            ),
+        ),
+        (
+            r"needs (\d+) comma-separated values",
+            lambda m: f"braucht {m[1]} durch Kommas getrennte Werte",
+        ),
+        (
+            r"section (\d+) must be (\d+)-(\d+) or blank",
+            lambda m: f"Abschnitt {m[1]} muss zwischen {m[2]} und {m[3]} liegen oder leer bleiben",
+        ),
+        # invoices (billing/invoice.py, services/invoices.py)
+        (
+            r"belongs to another patient than (\d+)",
+            lambda m: f"gehört nicht zu dieser Patientin/diesem Patienten (Nr. {m[1]})",
+        ),
+        (
+            r"only a draft can be issued \(this one is (\w+)\)",
+            lambda m: (
+                f"nur ein Entwurf kann gestellt werden (Status dieser Rechnung: "
+                f"{label('status', m[1], 'de')})"
+            ),
+        ),
+        (
+            r"only an issued invoice can be marked paid \(this one is (\w+)\)",
+            lambda m: (
+                "nur eine gestellte Rechnung kann als bezahlt markiert werden (Status dieser "
+                f"Rechnung: {label('status', m[1], 'de')})"
+            ),
+        ),
+        (
+            r"only an issued or paid invoice is cancelled by a credit note "
+            r"\(this one is (\w+); a draft is simply discarded\)",
+            lambda m: (
+                "nur eine gestellte oder bezahlte Rechnung wird mit einer Gutschrift storniert "
+                f"(Status dieser Rechnung: {label('status', m[1], 'de')}; ein Entwurf wird "
+                "einfach verworfen)"
+            ),
+        ),
+        (
+            r"only a draft can be discarded \(this one is (\w+)\); cancel an issued invoice "
+            r"instead",
+            lambda m: (
+                f"nur ein Entwurf kann verworfen werden (Status dieser Rechnung: "
+                f"{label('status', m[1], 'de')}); eine gestellte Rechnung bitte stornieren"
+            ),
+        ),
+        (
+            r"the invoice is (\w+): an issued invoice is never edited; cancel it with a credit "
+            r"note and draft a new one",
+            lambda m: (
+                f"die Rechnung ist {label('status', m[1], 'de')}: eine gestellte Rechnung wird "
+                "nie geändert; bitte mit einer Gutschrift stornieren und neu entwerfen"
+            ),
+        ),
+        (
+            r"must not be in the future \(today is (\d{4})-(\d\d)-(\d\d)\)",
+            lambda m: f"darf nicht in der Zukunft liegen (heute ist der {m[3]}.{m[2]}.{m[1]})",
+        ),
+        # the orthosis and the osteoporosis follow-up
+        (
+            r"must be one of (.+)",
+            lambda m: _listed(m[1].replace("custom", "Maßanfertigung").split(", ")),
+        ),
+        (r"unknown risk factor \(allowed: .*\)", lambda m: "unbekannter Risikofaktor"),
+        # a record that is not there (services/errors.py NotFoundError)
+        (
+            r"([a-z][a-z_ ]*?) (\S+): not found",
+            lambda m: f"{field_label(m[1], 'de')} {m[2]}: nicht gefunden",
+        ),
         (
             r"implausible (weight|height) for a (\d+)-year-old: far (above|below) .*",
             lambda m: (
@@ -773,6 +956,41 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
         ),
     )
 ]
+
+
+def _num(text: str) -> str:
+    """A number as German writes it: ``3.0`` -> ``3,0``."""
+    return text.replace(".", ",")
+
+
+def _choices(quoted: str) -> str:
+    """``'statutory', 'private' or 'self_payer'`` -> "erlaubt sind: gesetzlich, privat oder
+    Selbstzahler" (a code value by its German label where one is known)."""
+    from spinecare.reports.labels import LABELS
+
+    # the no-show form's replacement (its radio buttons' words)
+    own = {
+        "end_of_course": TEXTS["replacement_end"][0],
+        "pick": TEXTS["replacement_pick"][0],
+        "none": TEXTS["replacement_none"][0],
+    }
+
+    def word(value: str) -> str:
+        if value in own:
+            return own[value]
+        for kind in (*_VALUE_KINDS, "device", "visit", "bmd_site", "drug_class"):
+            if value in LABELS.get(kind, {}):
+                return label(kind, value, "de")
+        return value
+
+    return _listed([word(v) for v in re.findall(r"'([^']*)'", quoted)])
+
+
+def _listed(values: list[str]) -> str:
+    """The allowed values: "erlaubt sind: a, b oder c"."""
+    if len(values) < 2:
+        return f"erlaubt ist: {''.join(values)}"
+    return f"erlaubt sind: {', '.join(values[:-1])} oder {values[-1]}"
 
 
 def _unit_de(rest: str) -> str:
@@ -817,6 +1035,15 @@ def field_label(field: str, lang: str) -> str:
         return field.replace("_", " ")
     parts = [p for p in field.split(".") if p and p != "body"]
     known = FIELD_LABELS_DE | MEASURE_NAMES_DE | CI_TITLES_DE
+    # the screening form's fields: ``ci_CI-01`` (the answer), ``detail_CI-01`` (its detail)
+    parts = [
+        f"{CI_TITLES_DE[p[3:]]}"
+        if p.startswith("ci_") and p[3:] in CI_TITLES_DE
+        else f"{CI_TITLES_DE[p[7:]]} · Angabe"
+        if p.startswith("detail_") and p[7:] in CI_TITLES_DE
+        else p
+        for p in parts
+    ]
     named = [known.get(p, p) for p in parts]
     return " · ".join(named) or field
 
@@ -830,6 +1057,8 @@ _GOT_PATH = re.compile(r" \(got '(?:/|[A-Za-z]:\\)[^']*'\)")
 _ERROR_PART = re.compile(
     r"^(?P<field>[A-Za-z_][\w.\-]*(?: [a-z_]+)?): (?P<reason>.*?)(?P<got> \(got .*\))?$"
 )
+_GOT_DECIMAL = re.compile(r"(?<=^ \(Eingabe: )-?\d+\.\d+(?=\)$)")
+_GOT_DAY = re.compile(r"\b(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
 _SPLIT = re.compile(r"; (?=[A-Za-z_][\w.\-]*: )")
 
 
@@ -856,8 +1085,21 @@ def error_text(text: str, lang: str) -> str:
             out.append(reason_text(part, lang))
             continue
         got = (m["got"] or "").replace(" (got ", " (Eingabe: ")
-        out.append(f"{field_label(m['field'], lang)}: {reason_text(m['reason'], lang)}{got}")
+        got = _GOT_DECIMAL.sub(lambda g: g[0].replace(".", ","), got)  # a read number: 0,5
+        got = _GOT_DAY.sub(lambda g: f"{g[3]}.{g[2]}.{g[1]}", got)  # a read day: 24.12.2026
+        out.append(f"{field_label(m['field'], lang)}: {_reason_de(m['reason'], lang)}{got}")
     return "; ".join(out).replace(" more)", " weitere)")
+
+
+def _reason_de(reason: str, lang: str) -> str:
+    """A reason, or a refusal nested in it (``session: minutes: Input should be ...``)."""
+    text = reason_text(reason, lang)
+    if text != _web_safe(reason):
+        return text
+    inner = _ERROR_PART.match(reason)
+    if inner is None or inner["got"]:
+        return text
+    return f"{field_label(inner['field'], lang)}: {reason_text(inner['reason'], lang)}"
 
 
 def flash_text(message: str, lang: str) -> str:
