@@ -245,14 +245,14 @@ def test_reschedule_from_the_course_page_refused_with_the_reason_then_moved(
     )
     assert r.status_code == 303 and r.headers["location"] == course_url
     page = ther.client.get(course_url).text
-    assert "Nicht ausgeführt" in page and "is not a clinic day" in page
+    assert "Nicht ausgeführt" in page and "ist kein Praxistag" in page
     # The next clinic day at 07:00 is before opening; at 12:15 it is free (nobody books then:
     # the demo plans its courses from the opening on).
     day = start.date() + timedelta(days=1)
     while not is_clinic_day(day, ScheduleSettings()):
         day += timedelta(days=1)
     r = ther.post(f"/sessions/{sid}/reschedule", {"start": f"{day}T07:00", "next": course_url})
-    assert "opening hours" in ther.client.get(course_url).text
+    assert "außerhalb der Öffnungszeiten" in ther.client.get(course_url).text
     api = ther.api("POST", f"/api/v1/sessions/{sid}/reschedule", json={"start": f"{day}T12:15"})
     assert api.status_code == 200, api.text
     assert api.json()["id"] == sid
@@ -367,7 +367,7 @@ def test_the_orthosis_pathway_on_the_patient_page(login: Any, clinic: Clinic) ->
     assert six["measures"]["back_extensor_strength"] == 231.5
     # A value out of range, a visit that does not exist: refused with the reason, nothing stored.
     ther.post(f"/orthosis/{rx}/followup", {**form, "visit": "month_9"})
-    assert "baseline, month_3 or month_6" in ther.client.get(url).text
+    assert "erlaubt sind: Ausgangswert, 3 Monate oder 6 Monate" in ther.client.get(url).text
     ther.post(f"/orthosis/{rx}/followup", {**form, "pain": "11"})
     assert "Rückenschmerz: muss zwischen 0 und 10" in ther.client.get(url).text
     # Only a physician prescribes; a fitting date in the future is refused.
