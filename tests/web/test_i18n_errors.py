@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from tests.web.conftest import Browser, Clinic
 from tests.web.test_i18n import problems, visible
+from tests.web.test_patient_form import FORM
 
 # English words that have no place in a German refusal (whole words, any case).
 ENGLISH_WORDS = (
@@ -191,25 +192,7 @@ def _dates(field: str) -> dict[str, dict[str, str | None]]:
     return {f"{field}={v}": {field: v} for v in DATES}
 
 
-PATIENT = {
-    "name": "Anna Beispiel",
-    "birth_date": "14.05.1961",
-    "sex": "F",
-    "weight_kg": "80,5",
-    "height_cm": "168",
-    "insurance": "private",
-    "menopausal_status": "post",
-    "street": "Sendlinger Str. 7",
-    "postcode": "80331",
-    "city": "München",
-    "country": "DE",
-    "phone": "+49 89 1234567",
-    "email": "anna@example.de",
-    "insurer": "Allianz PKV",
-    "insurance_number": "A123456789",
-    "physician": "Dr. med. Eva Roth",
-    "icd_consent": "on",
-}
+PATIENT = {**FORM, "country": "DE"}  # the patient form filled in correctly
 PATIENT_CASES: dict[str, dict[str, str | None]] = {
     "name missing": {"name": None},
     "name empty": {"name": ""},
