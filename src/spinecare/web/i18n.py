@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from spinecare.reports.labels import de_number as _num  # a number as German writes it
+
 LANGS = ("de", "en")
 DEFAULT_LANG = "de"
 
@@ -956,11 +958,6 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
         ),
     )
 ]
-
-
-def _num(text: str) -> str:
-    """A number as German writes it: ``3.0`` -> ``3,0``."""
-    return text.replace(".", ",")
 
 
 def _choices(quoted: str) -> str:
