@@ -15,7 +15,8 @@ detector the loop uses) and scored by ``signals.evaluate.score_real``: clear bur
 (median, p95 and max of its magnitude), report latency (end of the tick that reported it minus
 the reference onset), alarms in quiet stretches and in tone per minute. ``midstart`` replays
 every recording again from the middle of each clear burst (a recording that begins
-mid-contraction) and scores the bursts after it. NeuroKit2 ([neurokit2]: ``emg_clean`` ->
+mid-contraction) and scores the bursts after it, and counts the replays in which the detector
+said it was ready while that contraction still lasted. NeuroKit2 ([neurokit2]: ``emg_clean`` ->
 ``emg_amplitude`` -> ``emg_activation``, defaults) runs offline on the whole signal, so it has no
 report latency; ``bonato`` is the double-threshold detector the controller used before.
 ``mains`` replays every recording with a 60 Hz line added at 1, 3 and 10x the quiet RMS (a 60 Hz
@@ -57,6 +58,7 @@ REFERENCES = DATA / "emg-references.json"
 GOALS: dict[str, tuple[str, float]] = {
     "missed": ("<=", 0),
     "midstart_missed_after_rest": ("<=", 0),
+    "midstart_ready_during_contraction": ("<=", 0),
     "onset_error_ms_abs_median": ("<=", 20.0),
     "onset_error_ms_abs_p95": ("<=", 40.0),
     "rest_quiet_alarms_per_min": ("<=", 0.0),
@@ -235,11 +237,14 @@ def _first_real_rest(x: np.ndarray, fs: float, ref: dict[str, Any], after_s: flo
 
 def _midstart(
     x: np.ndarray, fs: float, ref: dict[str, Any], burst: dict[str, Any]
-) -> tuple[RealScore, RealScore]:
+) -> tuple[RealScore, RealScore, float]:
     """Replay from the middle of ``burst`` (the recording begins mid-contraction); score the
-    activations after it, and those after the first real rest."""
+    activations after it, and those after the first real rest; and how long the detector said
+    it was ready while that contraction still lasted (ready on a baseline that was activity)."""
     start = 0.5 * (burst["onset_s"] + burst["offset_s"])
     rp = replay(x[round(start * fs) :], fs)
+    lasts = burst["offset_s"] - start
+    ready_on_it = 0.0 if rp.ready_s is None else max(0.0, lasts - rp.ready_s)
     later = sorted((a - start, b - start, g) for a, b, g in _ref_list(ref) if a > burst["offset_s"])
     dets = [(d.onset_s, d.reported_s, d.offset_s) for d in rp.bursts]
     rested = _first_real_rest(x, fs, ref, burst["offset_s"]) - start
@@ -247,6 +252,7 @@ def _midstart(
     return (
         score_real(later, dets, rp.duration_s, skip_s=0.0),
         score_real(after, dets, rp.duration_s, skip_s=rested if after else rp.duration_s),
+        ready_on_it,
     )
 
 
@@ -356,6 +362,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     old: list[RealScore] = []
     mid: list[RealScore] = []
     mid_rest: list[RealScore] = []
+    mid_ready: list[float] = []
     per: dict[str, Any] = {}
     detections: dict[str, tuple[list[tuple[float, float | None, float]], float]] = {}
     t_replay = 0.0
@@ -399,9 +406,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                 )
         clear = [b for b in ref["bursts"] if b["grade"] == "clear"]
         for burst in clear[:-1] if not quick or rec.name == "biceps" else []:
-            sc_all, sc_rest = _midstart(x, fs, ref, burst)
+            sc_all, sc_rest, ready_on_it = _midstart(x, fs, ref, burst)
             mid.append(sc_all)
             mid_rest.append(sc_rest)
+            mid_ready.append(ready_on_it)
     total = _sum(mine)
     out.update(total)
     # Where the reference itself is ill-conditioned: its onset moves by more than the goal's
@@ -443,6 +451,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     out["midstart"] = _sum(mid)
     out["midstart_after_rest"] = _sum(mid_rest)
     out["midstart_missed_after_rest"] = out["midstart_after_rest"]["missed"]
+    # ready (trusted by the controller) while the contraction the replay began in still lasted
+    out["midstart_ready_during_contraction"] = sum(r > 0.0 for r in mid_ready)
+    out["midstart_ready_during_contraction_s"] = round(sum(mid_ready), 2)
     if not quick:
         out["neurokit2"] = _sum(nk)
         out["bonato"] = _sum(old)

@@ -37,14 +37,17 @@ def test_json_lists_each_burst_as_the_loop_would_have_acted(
         # reported at the end of a 20 ms tick
         assert b["reported_s"] * 50 == pytest.approx(round(b["reported_s"] * 50), abs=1e-6)
     cal = doc["calibration"]
-    assert cal["ready_s"] == pytest.approx(0.22) and cal["events"][0]["kind"] == "initial"
+    # calibrated at 0.22 s; ready when the first contraction rose above that baseline
+    first = cal["events"][0]
+    assert first["kind"] == "initial" and first["t_s"] == pytest.approx(0.22, abs=0.002)
+    assert cal["ready_s"] == pytest.approx(doc["bursts"][0]["reported_s"])
 
 
 def test_text_output_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     png = tmp_path / "bursts.png"
     code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--plot", str(png))
     assert code == 0
-    assert "bursts: 9" in out and "calibration: ready at 0.22 s" in out
+    assert "bursts: 9" in out and "calibration: ready at 1.36 s" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -185,6 +185,9 @@ def test_after_a_mid_contraction_start_the_first_real_rest_is_enough() -> None:
     ups = [det.update(s.signal_uv[i : i + 20]) for i in range(0, s.signal_uv.size, 20)]
     onsets = [u.onset_index / 1000.0 for u in ups if u.onset_index is not None]
     assert onsets == pytest.approx([2.8, 6.0], abs=0.03)
+    # learned on the contraction at 0.22 s, the baseline is not trusted while it lasts
+    assert not any(u.ready for u in ups[:100])
+    assert {u.status for u in ups[11:100]} == {EmgStatus.CALIBRATING}
     provisional = [u for u in ups if u.status is EmgStatus.UNCONFIRMED]
     assert provisional and all(not u.ready for u in provisional)
     assert (
@@ -192,6 +195,25 @@ def test_after_a_mid_contraction_start_the_first_real_rest_is_enough() -> None:
         == "EMG baseline held muscle activity or mains hum: re-learning the rest level"
     )
     assert ups[-1].ready
+
+
+def test_a_first_baseline_is_confirmed_by_rest_or_by_a_contraction_above_it() -> None:
+    # Rest from the first sample: calibrating until 2 s without a lower stretch have passed.
+    s = emg_synthetic(8.0, [5.0], 1.0, snr_db=26.0, seed=14)
+    det = GuardingEmgDetector()
+    ups = [det.update(s.signal_uv[i : i + 20]) for i in range(0, s.signal_uv.size, 20)]
+    ready = [u.ready for u in ups]
+    assert ready.index(True) == 110  # the tick ending at 2.22 s: 0.22 s to calibrate, then 2 s
+    assert [u.onset_index for u in ups if u.onset_index is not None] == pytest.approx(
+        [5000], abs=30
+    )
+    # A contraction 0.5 s after calibration: detected, and it confirms the baseline at once.
+    s = emg_synthetic(3.0, [0.8], 1.0, snr_db=26.0, seed=15)
+    det = GuardingEmgDetector()
+    ups = [det.update(s.signal_uv[i : i + 20]) for i in range(0, s.signal_uv.size, 20)]
+    first = next(k for k, u in enumerate(ups) if u.onset_index is not None)
+    assert ups[first].ready and not any(u.ready for u in ups[:first])
+    assert ups[first].onset_index == pytest.approx(800, abs=30)
 
 
 def test_reset_removes_the_mains_notches_it_added() -> None:

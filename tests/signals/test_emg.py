@@ -41,7 +41,9 @@ def test_adc_conversion_follows_the_bitalino_transfer_function() -> None:
 def test_real_rest_with_tone_never_raises_an_onset() -> None:
     ups = _run(_real_uv())
     assert not any(u.onset or u.active for u in ups)
-    assert all(u.ready for u in ups[11:])  # ready after 0.22 s (one settle tick, 0.2 s quiet)
+    # ready after 2.22 s: one settle tick, 0.2 s quiet, then 2 s without a lower stretch
+    assert not any(u.ready for u in ups[:110]) and all(u.ready for u in ups[111:])
+    assert {u.status for u in ups[1:110]} == {EmgStatus.CALIBRATING}
     env = np.array([u.envelope_uv for u in ups])
     assert np.all(np.isfinite(env)) and env.max() < 10.0
     # the monitor shows the tone: the level rises above the quiet band inside the tone stretches
@@ -80,8 +82,8 @@ def test_bad_samples_are_held_counted_and_reported() -> None:
     assert all(np.isfinite(u.envelope_uv) for u in ups)
     assert det.bad_samples == 6 * EMG_BLOCK
     assert not ups[-1].ready and ups[-1].status is EmgStatus.BAD_INPUT and ups[-1].reason
-    ups = _run(np.random.default_rng(1).normal(0, 3, 1000), det)
-    assert ups[-1].ready  # re-calibrated on the valid signal
+    ups = _run(np.random.default_rng(1).normal(0, 3, 2500), det)
+    assert ups[-1].ready  # re-calibrated on the valid signal and confirmed for 2 s
 
 
 def test_update_is_frozen_and_reset_relearns() -> None:

@@ -91,6 +91,22 @@ def test_onsets_agree_with_the_references() -> None:
     assert alarms <= 1
 
 
+@pytest.mark.parametrize("name", ["biceps", "uci-st", "uci-bf"])
+def test_a_recording_that_begins_mid_contraction_is_not_ready_while_it_lasts(name: str) -> None:
+    # Replayed from the middle of each clear burst: 0.2 s of a contraction under way look as
+    # homogeneous as rest, so the first baseline may be the contraction. Ready on it would be a
+    # detector deaf to the next burst while it says it watches; it says it is calibrating until
+    # the contraction has ended and a lower baseline has been confirmed.
+    ref = next(r for r in REFS if r["name"] == name)
+    x, fs = _signal(ref["file"], ref["column"]), ref["rate_hz"]
+    clear = [b for b in ref["bursts"] if b["grade"] == "clear"]
+    for burst in clear[:-1]:
+        start = 0.5 * (burst["onset_s"] + burst["offset_s"])
+        rp = replay(x[round(start * fs) :], fs)
+        assert rp.ready_s is None or rp.ready_s > burst["offset_s"] - start, (name, start)
+        assert rp.calibrations[0].quiet_level > 2.0 * rp.calibrations[-1].quiet_level
+
+
 def test_an_onset_where_tone_ends_and_a_burst_begins_belongs_to_the_burst() -> None:
     # tone (1 s RMS windows, edges blurred) ends at 1.57 s, the clear burst begins at 1.571 s
     acts = [(0.579, 1.57, "tone"), (1.571, 1.887, "clear")]
