@@ -66,10 +66,26 @@ def test_a_recording_that_begins_mid_contraction_says_when_it_could_not_detect(
     assert cal["status_s"].get("unconfirmed", 0.0) > 0.5  # told while re-learning the rest
     assert [e["kind"] for e in cal["events"]][:2] == ["initial", "lowered"]
     assert cal["final_status"] == "ready"
+    # never ready on the contraction it began in (it ended at 9.53 s, 0.92 s into the cut)
+    assert cal["ready_s"] > 0.92
     # every contraction after the first real rest (the six after 9.4 s in the whole file)
     onsets = [b["onset_s"] + 8.612 for b in doc["bursts"]]
     for start in (11.632, 14.325, 17.144, 20.318, 23.284, 26.264):
         assert any(abs(o - start) < 0.2 for o in onsets), start
+
+
+def test_a_short_rest_recording_says_its_baseline_was_never_confirmed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # 1.5 s of rest: a baseline is learned at 0.22 s but not yet confirmed (2 s); detection
+    # was possible all along, so the line must not claim otherwise
+    rest = [ln for ln in (DATA / "emg-real-1khz.txt").read_text().splitlines() if ln[:1] != "#"]
+    short = tmp_path / "short.txt"
+    short.write_text("\n".join(rest[1000:2500]) + "\n")
+    code, out, _ = _detect(capsys, str(short), "--rate", "1000")
+    assert code == 0
+    assert "calibration: never confirmed (EMG calibrating on rest); initial at 0.22 s" in out
+    assert "no detection possible" not in out and "bursts: 0" in out
 
 
 def test_header_lines_and_a_chosen_column(capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,14 +70,18 @@ def _print_text(out: dict[str, Any]) -> None:
         f"{out['file']} column {out['column']}: {out['samples']} samples at "
         f"{out['rate_hz']:g} Hz ({out['duration_s']:.2f} s)"
     )
-    if cal["ready_s"] is None:
-        print(f"calibration: never ready ({cal['final_reason']}); no detection possible")
-    else:
-        events = ", ".join(
-            f"{e['kind']} at {e['t_s']:.2f} s (quiet {e['quiet_level']:.4g})" for e in cal["events"]
-        )
+    events = ", ".join(
+        f"{e['kind']} at {e['t_s']:.2f} s (quiet {e['quiet_level']:.4g})" for e in cal["events"]
+    )
+    if cal["ready_s"] is not None:
         print(f"calibration: ready at {cal['ready_s']:.2f} s; {events}")
         print(f"  without a valid baseline {cal['not_ready_s']:.2f} s; now: {cal['final_reason']}")
+    elif events:
+        # a baseline was learned but not yet confirmed (2 s without a lower stretch): a
+        # contraction rising above it would have been reported, and made it ready
+        print(f"calibration: never confirmed ({cal['final_reason']}); {events}")
+    else:
+        print(f"calibration: never ready ({cal['final_reason']}); no detection possible")
     for m in cal["mains_notches"]:
         print(f"mains interference at {m['hz']:g} Hz: notched from {m['t_s']:.2f} s "
               "(check the grounding and the electrode leads)")  # fmt: skip
