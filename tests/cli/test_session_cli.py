@@ -202,3 +202,39 @@ def test_a_real_time_session_starts_without_a_fault_on_a_cold_start(tmp_path: Pa
     assert summary["completed"] and summary["faults"] == []
     assert summary["timing"]["clock"] == "MonotonicClock"
     assert summary["timing"]["ticks"] >= 300
+
+
+def test_a_session_with_emg_keeps_its_raw_samples_for_emg_detect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A clinic reviews a session's counter-tension from its own record: the raw sEMG the loop
+    # received is in emg.txt, and `emg detect` over it finds each EMG-detected onset the
+    # session logged, at the same tick (the very detector, the same samples).
+    out = tmp_path / "s"
+    args = ["session", "run", "--region", "lumbar", "--weight", "80", "--segment", "L4/5"]
+    code = main([*args, "--minutes", "1.5", "--fast", "--emg", "--seed", "3", "--out", str(out)])
+    assert code == 0
+    capsys.readouterr()
+    events = [json.loads(ln) for ln in (out / "events.jsonl").read_text().splitlines()]
+    by_emg = [e["t_s"] for e in events if e["kind"] == "guarding_onset" and e["source"] == "emg"]
+    assert by_emg  # the simulated patient guards in its first hold (seed 3)
+    assert (out / "emg.txt").stat().st_mode & 0o777 == 0o600  # patient data, like the rest
+    head = (out / "emg.txt").read_text().splitlines()[:3]
+    assert head[1] == "# replay: spinecare emg detect emg.txt --rate 1000"
+    t0 = float(head[2].removeprefix("# first sample at session time ").removesuffix(" s"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["emg_first_sample_t_s"] == pytest.approx(t0)
+    assert summary["emg_samples"] == summary["rows"] * 20  # one 20 ms block per tick
+    code = main(["emg", "detect", str(out / "emg.txt"), "--rate", "1000", "--json"])
+    assert code == 0
+    replayed = [t0 + b["reported_s"] for b in json.loads(capsys.readouterr().out)["bursts"]]
+    for t in by_emg:
+        assert min(abs(r - t) for r in replayed) < 1e-6, (t, replayed)
+
+
+def test_a_session_without_emg_writes_no_emg_file(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    args = ["session", "run", "--region", "lumbar", "--weight", "80", "--segment", "L4/5"]
+    assert main([*args, "--minutes", "0.5", "--fast", "--out", str(out)]) == 0
+    assert not (out / "emg.txt").exists()
+    assert "emg_samples" not in json.loads((out / "summary.json").read_text())

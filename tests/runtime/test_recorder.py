@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 
 from spinecare.runtime.recorder import (
+    EMG_SAMPLES,
     TELEMETRY,
     Recorder,
     load_events,
     load_summary,
     load_telemetry,
 )
+from spinecare.signals.textfile import column, parse_table
 from spinecare.vocab import TICK_S
 
 COLS = ("force_n", "target_n", "phase", "seq")
@@ -183,3 +185,55 @@ def test_a_summary_the_disk_cannot_take_leaves_no_half_written_file(
     with pytest.raises(OSError):
         rec.close({"peak_n": 1.0})
     assert sorted(p.name for p in out.iterdir() if "summary" in p.name) == []
+
+
+def test_raw_samples_are_kept_one_block_per_tick(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    rng = np.random.default_rng(0)
+    blocks = [rng.normal(0.0, 3.0, 20) for _ in range(120)]
+    with Recorder(out, ["x"], fsync=False, samples_hz=1000.0) as rec:
+        for k, b in enumerate(blocks):
+            t = (k + 1) * TICK_S
+            rec.append(t, [float(k)])
+            rec.append_samples(t, None if k == 60 else b, 20)  # tick 60 had no EMG
+    text = (out / EMG_SAMPLES).read_text(encoding="utf-8")
+    assert text.startswith("# spinecare session: surface EMG, microvolts, 1000 samples/s\n")
+    assert "# first sample at session time 0.0000 s\n" in text
+    assert (out / EMG_SAMPLES).stat().st_mode & 0o777 == 0o600
+    got = column(parse_table(text), 0)  # what `emg detect` reads
+    want = np.concatenate([np.full(20, np.nan) if k == 60 else b for k, b in enumerate(blocks)])
+    np.testing.assert_allclose(got, want, atol=5e-4)  # three decimals of a microvolt
+    summary = load_summary(out)
+    assert summary is not None
+    assert summary["emg_samples"] == 2400 and summary["emg_first_sample_t_s"] == 0.0
+
+
+def test_samples_the_disk_cannot_take_set_the_error_and_are_kept(tmp_path: Path) -> None:
+    import errno
+
+    class FullDisk:
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    rec = Recorder(tmp_path / "s", ["x"], fsync=False, samples_hz=1000.0)
+    rec.append(TICK_S, [0.0])
+    rec.append_samples(TICK_S, np.ones(20), 20)
+    real, rec._emg = rec._emg, FullDisk()  # type: ignore[assignment]
+    rec.flush()
+    assert isinstance(rec.error, OSError) and rec.samples_written == 0  # the session releases
+    rec._emg = real  # the disk has room again: the kept samples go out at close
+    rec.error = None
+    rec.close()
+    assert rec.samples_written == 20
+
+
+def test_a_recorder_without_samples_refuses_them(tmp_path: Path) -> None:
+    rec = Recorder(tmp_path / "s", ["x"], fsync=False)
+    with pytest.raises(ValueError, match="no samples"):
+        rec.append_samples(TICK_S, np.zeros(20), 20)
+    rec.close()
+    assert not (tmp_path / "s" / EMG_SAMPLES).exists()

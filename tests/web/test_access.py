@@ -52,6 +52,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/sessions/{session_id}"): ALL,
     ("GET", "/sessions/{session_id}/telemetry.json"): ALL,
     ("GET", "/sessions/{session_id}/report.pdf"): ALL,
+    ("GET", "/sessions/{session_id}/emg.txt"): ALL,
     ("POST", "/sessions/{session_id}/nrs"): CLINICAL,
     ("POST", "/sessions/{session_id}/odi"): CLINICAL,
     ("GET", "/live/{session_id}"): CLINICAL,

@@ -196,6 +196,14 @@ def test_documents_of_a_session_a_course_and_a_patient(login: Any, clinic: Clini
     assert "report.pdf" in page and "Wiedergabe" in page
     replay = b.client.get(f"/sessions/{clinic.done_session_id}/telemetry.json").json()
     assert len(replay["columns"]["t_s"]) > 1000  # a 30-minute session at 10 Hz
+    # the raw sEMG of a session run with EMG, for `spinecare emg detect`
+    assert f"/sessions/{clinic.done_session_id}/emg.txt" in page and "Roh-EMG" in page
+    r = b.client.get(f"/sessions/{clinic.done_session_id}/emg.txt")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text.splitlines()[1] == "# replay: spinecare emg detect emg.txt --rate 1000"
+    assert len(r.text.splitlines()) > 1_000_000  # 30 min at 1000 samples/s
+    missing = b.client.get(f"/sessions/{clinic.planned_session_id}/emg.txt")
+    assert missing.status_code == 404 and "EMG-Aufzeichnung der Sitzung" in missing.text
     for url in (
         f"/sessions/{clinic.done_session_id}/report.pdf",
         f"/courses/{clinic.course_id}/report.pdf",

@@ -130,7 +130,7 @@ EXIT_STOPPED = 4  # the patient (or the operator) stopped the session; the table
 EXIT_FAULT = 5  # a safety fault ended it, or its telemetry could not be written in full
 EXIT_ABORTED = 6  # the loop ended before the session did (should not happen; see the summary)
 # What a session leaves in its output directory, as the plain summary lists it.
-OUTPUT_FILES = ("telemetry.csv", "events.jsonl", "summary.json", "force.png")
+OUTPUT_FILES = ("telemetry.csv", "events.jsonl", "emg.txt", "summary.json", "force.png")
 # SCHED_FIFO priority of the real-time loop thread: above every normal process, below the
 # kernel's own threaded interrupts (50) so the load cell's and the disk's interrupts still run.
 REALTIME_PRIORITY = 40

@@ -8,6 +8,12 @@ Layout of a session directory:
   time ``flush_every_s`` of *session* time has passed since the last chunk.
 * ``events.jsonl``: one JSON object per event, queued at once and written and flushed by the
   same thread (events are rare and matter: counter-tension, patient stops, faults).
+* ``emg.txt`` (sessions with a surface-EMG channel): the raw sEMG in microvolts, one sample per
+  line, every block the loop received (a tick without EMG is a block of ``nan``), written with
+  the telemetry's chunks. ``spinecare emg detect emg.txt --rate 1000`` replays the detector the
+  session used over it: a clinic reviews a session's counter-tension, an engineer the
+  electrodes, from the record itself. Its comment lines give the rate and the session time of
+  its first sample.
 * ``summary.json``: written last, atomically (temporary file + ``os.replace``), so a reader
   either sees a complete summary or none; no summary means the session did not end cleanly.
 """
@@ -23,13 +29,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import numpy.typing as npt
 
 TELEMETRY = "telemetry.csv"
 EVENTS = "events.jsonl"
+EMG_SAMPLES = "emg.txt"
 SUMMARY = "summary.json"
 TIME_COLUMN = "t_s"
 
@@ -67,6 +74,7 @@ class Recorder:
         *,
         flush_every_s: float = 1.0,
         fsync: bool = True,
+        samples_hz: float | None = None,
     ) -> None:
         cols = list(columns)
         if TIME_COLUMN in cols:
@@ -91,6 +99,12 @@ class Recorder:
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self.samples_hz = samples_hz
+        self.samples_written = 0
+        self._samples: list[npt.NDArray[np.float64]] = []
+        self._unwritten_samples: list[npt.NDArray[np.float64]] = []
+        self._samples_t0: float | None = None  # session time of the first sample
+        self._emg: TextIO | None = None
 
         # A session's record is patient data: its directory 0700, its files 0600 (any umask).
         self.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
@@ -104,6 +118,15 @@ class Recorder:
         except OSError:
             self._tel.close()
             raise
+        if samples_hz is not None:
+            try:
+                self._emg = open(  # noqa: SIM115 - its header comes with the first chunk
+                    self.out_dir / EMG_SAMPLES, "x", encoding="utf-8", opener=_private
+                )
+            except OSError:
+                self._tel.close()
+                self._ev.close()
+                raise
         self._tel.write(",".join((TIME_COLUMN, *cols)) + "\n")
         self._sync(self._tel)
         if fsync:
@@ -124,6 +147,17 @@ class Recorder:
             self._next_flush_t = t_s + self.flush_every_s
             self.flush(wait=False)
 
+    def append_samples(self, t_s: float, block: npt.ArrayLike | None, n: int) -> None:
+        """Buffer one tick's raw samples (``n`` of them, ending at session time ``t_s``); a
+        tick without them (None) is ``n`` NaN, so the file keeps one block per tick and its
+        sample count stays the session's time. Written with the next chunk of rows."""
+        if self.samples_hz is None:
+            raise ValueError("this recorder keeps no samples (samples_hz is None)")
+        v = np.full(n, np.nan) if block is None else np.array(block, dtype=np.float64)
+        if self._samples_t0 is None:
+            self._samples_t0 = t_s - v.size / self.samples_hz
+        self._samples.append(v)
+
     # -- events and chunks ------------------------------------------------------------------
     def event(self, kind: str, t_s: float, **data: Any) -> None:
         """Queue one event line for ``events.jsonl`` (written and flushed by the writer)."""
@@ -136,6 +170,10 @@ class Recorder:
         if rows:
             self._rows = []
             self._submit(("rows", rows))
+        blocks = self._samples
+        if blocks:
+            self._samples = []
+            self._submit(("samples", blocks))
         if wait:
             self.sync()
 
@@ -157,7 +195,9 @@ class Recorder:
         self.closed = True
         if self._unwritten:  # one last try for rows a failed write kept
             self._write_rows([])
-        for f in (self._tel, self._ev):
+        if self._unwritten_samples:
+            self._write_samples([])
+        for f in (self._tel, self._ev, *((self._emg,) if self._emg else ())):
             try:
                 f.close()
             except OSError as exc:
@@ -165,6 +205,9 @@ class Recorder:
         out = dict(summary or {})
         out.setdefault("aborted", False)
         out["rows"] = self.rows_written
+        if self.samples_hz is not None:
+            out["emg_samples"] = self.samples_written
+            out["emg_first_sample_t_s"] = self._samples_t0
         if self.error is not None:
             out["telemetry_complete"] = False
             out["telemetry_error"] = str(self.error)
@@ -214,8 +257,9 @@ class Recorder:
             kind, payload = self._queue.get()
             try:
                 if kind == "rows":
-                    assert isinstance(payload, list)
-                    self._write_rows(payload)
+                    self._write_rows(cast("list[tuple[Value, ...]]", payload))
+                elif kind == "samples":
+                    self._write_samples(cast("list[npt.NDArray[np.float64]]", payload))
                 elif kind == "event":
                     assert isinstance(payload, str)
                     self._write_event(payload)
@@ -245,6 +289,30 @@ class Recorder:
         self._unwritten = []
         self.rows_written += len(todo)
 
+    def _write_samples(self, blocks: list[npt.NDArray[np.float64]]) -> None:
+        todo = self._unwritten_samples + blocks
+        if not todo or self._emg is None:
+            return
+        v = np.concatenate(todo)
+        buf = io.StringIO()
+        if self.samples_written == 0:  # the first chunk: what it is, where its time 0 lies
+            hz = self.samples_hz
+            buf.write(
+                f"# spinecare session: surface EMG, microvolts, {hz:g} samples/s\n"
+                f"# replay: spinecare emg detect {EMG_SAMPLES} --rate {hz:g}\n"
+                f"# first sample at session time {self._samples_t0:.4f} s\n"
+            )
+        np.savetxt(buf, v, fmt="%.3f")
+        try:
+            self._emg.write(buf.getvalue())
+            self._sync(self._emg)
+        except OSError as exc:
+            self._unwritten_samples = todo
+            self.error = exc
+            return
+        self._unwritten_samples = []
+        self.samples_written += v.size
+
     def _write_event(self, line: str) -> None:
         try:
             self._ev.write(line + "\n")
@@ -258,7 +326,7 @@ class Recorder:
             os.fsync(f.fileno())
 
 
-_Job = tuple[str, list[tuple[Value, ...]] | str | None]
+_Job = tuple[str, list[tuple[Value, ...]] | list[npt.NDArray[np.float64]] | str | None]
 
 
 def _fsync_dir(path: Path) -> None:

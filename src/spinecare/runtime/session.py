@@ -30,7 +30,7 @@ from spinecare.therapy.profile import BASE_HELD, Phase
 from spinecare.therapy.protocol import BASE_FRACTION, Protocol
 from spinecare.therapy.safety import FaultKind, SafetyPolicy
 from spinecare.therapy.segments import recommend_angle, segment_transfer
-from spinecare.vocab import TICK_S, Command, Reading
+from spinecare.vocab import EMG_BLOCK, TICK_S, Command, Reading
 
 TELEMETRY_COLUMNS = (
     "phase",
@@ -361,6 +361,8 @@ class SessionRunner:
                     "|".join(flags),
                 ),
             )
+            if rec.samples_hz is not None:  # the raw sEMG, for `emg detect` on the record
+                rec.append_samples(now, r.emg_uv, EMG_BLOCK)
             self._log_events(rec, now)
         if want_view:
             view = TickView(

@@ -38,7 +38,7 @@ from spinecare.errors import InputError, describe_validation_error
 from spinecare.quantities import CLINICIAN_MAX_FORCE, SESSION_MINUTES
 from spinecare.runtime.clock import Clock, SessionClock, SimulatedClock
 from spinecare.runtime.loop import RealtimeOptions
-from spinecare.runtime.recorder import EVENTS, TELEMETRY, Recorder
+from spinecare.runtime.recorder import EMG_SAMPLES, EVENTS, TELEMETRY, Recorder
 from spinecare.runtime.session import (
     TELEMETRY_COLUMNS,
     SessionResult,
@@ -61,6 +61,7 @@ from spinecare.store.files import named, write_private
 from spinecare.store.models import Course, Patient, TreatmentSession
 from spinecare.therapy.controller import DecompressionController
 from spinecare.therapy.protocol import Protocol
+from spinecare.vocab import EMG_RATE_HZ
 
 # A device factory gets the session clock's ``now``: a simulated table follows it; a real
 # table's driver stamps its readings with it.
@@ -339,7 +340,7 @@ def _live(
         from spinecare.signals.emg import EmgGuardingDetector
 
         emg_detector = EmgGuardingDetector()
-    recorder = _open_recorder(out_dir, opts.fsync) if out_dir else None
+    recorder = _open_recorder(out_dir, opts.fsync, emg=opts.emg) if out_dir else None
     runner = SessionRunner(
         proto,
         device,
@@ -361,16 +362,18 @@ def _live(
     return live
 
 
-def _open_recorder(out_dir: Path, fsync: bool) -> Recorder:
+def _open_recorder(out_dir: Path, fsync: bool, *, emg: bool = False) -> Recorder:
     """Open the session's files before the table moves. When that fails (a full or read-only
     disk), the empty files just made are removed, so the directory can be used again, and the
-    error names the directory (a failed flush carries no file name)."""
+    error names the directory (a failed flush carries no file name). With EMG the raw samples
+    are kept too (``emg.txt``, for ``emg detect``)."""
     try:
-        return Recorder(out_dir, TELEMETRY_COLUMNS, fsync=fsync)
+        hz = float(EMG_RATE_HZ) if emg else None
+        return Recorder(out_dir, TELEMETRY_COLUMNS, fsync=fsync, samples_hz=hz)
     except FileExistsError:
         raise
     except OSError as exc:
-        for name in (TELEMETRY, EVENTS):
+        for name in (TELEMETRY, EVENTS, EMG_SAMPLES):
             with contextlib.suppress(OSError):
                 if (out_dir / name).stat().st_size == 0:
                     (out_dir / name).unlink()

@@ -292,6 +292,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "consent_form": ("Aufklärung und Einwilligung", "Information and consent"),
     "course_report": ("Serienbericht", "Course report"),
     "session_report": ("Sitzungsbericht", "Session report"),
+    "emg_recording": ("Roh-EMG", "Raw EMG"),
+    "emg_recording_hint": (
+        "Oberflächen-EMG der Sitzung in Mikrovolt, 1000 Werte/s: spinecare emg detect DATEI "
+        "--rate 1000 spielt den Detektor der Sitzung darüber ab",
+        "The session's surface EMG in microvolts, 1000 samples/s: spinecare emg detect FILE "
+        "--rate 1000 replays the session's detector over it",
+    ),
     "create_invoice": ("Rechnung erstellen", "Create invoice"),
     "issue": ("Ausstellen", "Issue"),
     "mark_paid": ("Bezahlt", "Mark paid"),
@@ -637,6 +644,7 @@ FIELD_LABELS_DE: dict[str, str] = {
     "user": "Benutzer",
     "running session": "laufende Sitzung",
     "telemetry of session": "Aufzeichnung der Sitzung",
+    "EMG recording of session": "EMG-Aufzeichnung der Sitzung",
     "drug therapy": "medikamentöse Therapie",
     "orthosis prescription": "Orthesenverordnung",
 }
@@ -946,7 +954,7 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
         (r"unknown risk factor \(allowed: .*\)", lambda m: "unbekannter Risikofaktor"),
         # a record that is not there (services/errors.py NotFoundError)
         (
-            r"([a-z][a-z_ ]*?) (\S+): not found",
+            r"([A-Za-z][A-Za-z_ ]*?) (\S+): not found",
             lambda m: f"{field_label(m[1], 'de')} {m[2]}: nicht gefunden",
         ),
         (

@@ -875,9 +875,11 @@ def session_history(
         bool(s.telemetry_dir) and (FsPath(s.telemetry_dir or "") / "telemetry.csv").is_file()
     )
     events = []
+    has_emg = False
     if has_telemetry:
-        from spinecare.runtime.recorder import load_events
+        from spinecare.runtime.recorder import EMG_SAMPLES, load_events
 
+        has_emg = (FsPath(s.telemetry_dir or "") / EMG_SAMPLES).is_file()
         events = [
             e
             for e in load_events(FsPath(s.telemetry_dir or ""))
@@ -893,6 +895,7 @@ def session_history(
         outcome=mine,
         events=events,
         has_telemetry=has_telemetry,
+        has_emg=has_emg,
         live_running=entry is not None and entry.running,
         can_write=user.role in CLINICAL_WRITERS,
     )
@@ -915,6 +918,19 @@ def session_telemetry(db: DbDep, user: CurrentUser, session_id: Id) -> Response:
     data["phase"] = [str(x) for x in cols["phase"][::step]] if "phase" in cols else []
     guarding = [float(e["t_s"]) for e in load_events(d) if e.get("kind") == "guarding_onset"]
     return JSONResponse({"columns": data, "guarding_s": guarding})
+
+
+@router.get("/sessions/{session_id}/emg.txt", dependencies=[READ])
+def session_emg(db: DbDep, user: CurrentUser, session_id: Id) -> Response:
+    """The raw sEMG the session's loop received, as ``emg.txt`` in its directory: a reviewer
+    runs ``spinecare emg detect`` over it (the session's detector, the session's samples)."""
+    from spinecare.runtime.recorder import EMG_SAMPLES
+
+    s = session_svc.get_session(db, user, session_id)
+    path = FsPath(s.telemetry_dir or "") / EMG_SAMPLES
+    if not s.telemetry_dir or not path.is_file():
+        raise NotFoundError("EMG recording of session", session_id)
+    return FileResponse(path, media_type="text/plain", filename=f"session-{session_id}-emg.txt")
 
 
 def _pdf(path: FsPath, name: str) -> FileResponse:
