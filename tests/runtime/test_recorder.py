@@ -237,3 +237,13 @@ def test_a_recorder_without_samples_refuses_them(tmp_path: Path) -> None:
         rec.append_samples(TICK_S, np.zeros(20), 20)
     rec.close()
     assert not (tmp_path / "s" / EMG_SAMPLES).exists()
+
+
+def test_an_emg_file_already_there_is_kept_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / EMG_SAMPLES).write_text("an earlier recording\n")
+    with pytest.raises(FileExistsError):
+        Recorder(out, ["x"], fsync=False, samples_hz=1000.0)
+    assert sorted(p.name for p in out.iterdir()) == [EMG_SAMPLES]  # the directory as it was
+    assert (out / EMG_SAMPLES).read_text() == "an earlier recording\n"

@@ -20,6 +20,7 @@ Layout of a session directory:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -124,8 +125,13 @@ class Recorder:
                     self.out_dir / EMG_SAMPLES, "x", encoding="utf-8", opener=_private
                 )
             except OSError:
+                # nothing of this session was written yet: leave the directory as it was
                 self._tel.close()
                 self._ev.close()
+                for name in (TELEMETRY, EVENTS):
+                    with contextlib.suppress(OSError):
+                        if (self.out_dir / name).stat().st_size == 0:
+                            (self.out_dir / name).unlink()
                 raise
         self._tel.write(",".join((TIME_COLUMN, *cols)) + "\n")
         self._sync(self._tel)
