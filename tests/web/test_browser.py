@@ -142,3 +142,26 @@ def test_clinic_journey(page: Any, clinic: Clinic) -> None:
     page.goto("/audit")
     assert "physician" in page.inner_text("table")
     shot(page, "11-audit")
+
+
+def test_a_treated_session_offers_its_raw_emg_for_review(page: Any, clinic: Clinic) -> None:
+    # The demo's treated session ran with EMG: its page offers the raw sEMG the loop received
+    # (for `spinecare emg detect`), and the download is that file.
+    page.goto("/")
+    page.fill("input[name=username]", "therapist")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url("**/")
+    page.goto(f"/sessions/{clinic.done_session_id}")
+    page.wait_for_function("window.__replay && window.__replay.points > 10")
+    link = page.locator("#emg-link")
+    assert link.inner_text() == "Roh-EMG (TXT)" and "spinecare emg detect" in (
+        link.get_attribute("title") or ""
+    )
+    shot(page, "45-history-emg")
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == f"session-{clinic.done_session_id}-emg.txt"
+    head = Path(download.path()).read_text(encoding="utf-8").splitlines()[:3]
+    assert head[0].startswith("# spinecare session: surface EMG, microvolts")
