@@ -88,3 +88,17 @@ def test_an_empty_field_is_a_missing_value_in_its_own_column() -> None:
     assert parse_table("0\t0\t32816\t\n1\t0\t32800\t\n").shape == (2, 3)
     tail = parse_table("41\t\t31\r\n49\t\t\r\n")
     assert tail.shape == (2, 3) and np.isnan(tail[1, 2]) and list(tail[:, 0]) == [41, 49]
+
+
+def test_fields_in_double_quotes_are_read_as_their_numbers() -> None:
+    # An export that quotes every field, with a quoted header row; a spreadsheet's quoted
+    # decimal commas, separated by semicolons or by commas outside the quotes.
+    quoted = '"time","emg"\n"0.001","2.5"\n"0.002","-1e-3"\n'
+    np.testing.assert_array_equal(parse_table(quoted), [[0.001, 2.5], [0.002, -1e-3]])
+    for sep in (";", ","):
+        text = f'"0,25"{sep}"1,3"\n"0,5"{sep}"-2"\n'
+        np.testing.assert_array_equal(parse_table(text), [[0.25, 1.3], [0.5, -2.0]])
+    mixed = parse_table('"1.0","",3\n4,5,6\n')  # an empty quoted field is a missing value
+    assert mixed.shape == (2, 3) and np.isnan(mixed[0, 1])
+    with pytest.raises(InputError, match="line 3: not numeric"):
+        parse_table('"1"\n"2"\n"x"\n')

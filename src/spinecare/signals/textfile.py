@@ -3,7 +3,7 @@
 Accepted, because that is what amplifiers and public data sets write: ``#`` comment lines, blank
 lines, a block of header lines before the first numeric row (e.g. the UCI lower-limb files),
 columns separated by whitespace, tabs, commas or semicolons (an empty field between two is a
-missing value, NaN, in its column). A row with semicolons, or with
+missing value, NaN, in its column), fields in double quotes too. A row with semicolons, or with
 tabs and commas but no point, is a spreadsheet export with the decimal comma (German locale:
 ``0,25;-1,3e-03``): there the comma is the decimal mark, not a separator. Splitting such a row
 at its commas would silently turn one number into two. Refused with the line number: a
@@ -13,6 +13,7 @@ non-numeric row after the data began, rows of differing width, no numeric row at
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 
@@ -45,10 +46,35 @@ def _delimiter(line: str, decimal_comma: bool) -> str | None:
     return None
 
 
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _quoted_numbers(line: str) -> list[float] | None:
+    """A row whose fields are in double quotes (``"0.25","-1.3"``; a spreadsheet may quote
+    ``"0,25","-1,3"`` with the decimal comma, the comma between the quotes then being no
+    separator). The separator is the first of tab, semicolon and comma found outside quotes."""
+    bare = _QUOTED.sub("", line)
+    delim = next((d for d in "\t;," if d in bare), None)
+    fields = next(csv.reader([line], delimiter=delim)) if delim else [line.strip().strip('"')]
+    out: list[float] = []
+    try:
+        for field in fields:
+            f = field.strip()
+            if not f:
+                out.append(math.nan)
+            else:
+                out.append(float(f.replace(",", ".") if "," in f and "." not in f else f))
+    except ValueError:
+        return None
+    return out
+
+
 def _numbers(line: str) -> list[float] | None:
     """A row's numbers. Between two delimiters (tab, semicolon, comma) nothing is a missing
     value (NaN), kept in its column: collapsing it would move every later column one to the
     left, and a file missing a value in every row would be read shifted without a word."""
+    if '"' in line:
+        return _quoted_numbers(line)
     comma = _decimal_comma(line)
     inner = _SEP_DECIMAL_COMMA if comma else _SEP
     delim = _delimiter(line, comma)
