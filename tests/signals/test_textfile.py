@@ -102,3 +102,42 @@ def test_fields_in_double_quotes_are_read_as_their_numbers() -> None:
     assert mixed.shape == (2, 3) and np.isnan(mixed[0, 1])
     with pytest.raises(InputError, match="line 3: not numeric"):
         parse_table('"1"\n"2"\n"x"\n')
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "{a:.4f}",
+        "{i}\t{a:.6e}",
+        "{i},{a:.3f}",
+        "  {i}   {a:.3f}  ",
+        "{a:.2f};{a:.2f}",  # semicolons: the general parser (decimal comma)
+        '"{a:.3f}"',  # quoted: the general parser
+    ],
+)
+def test_a_long_recording_parses_as_a_short_one_would(row: str) -> None:
+    # Long files (a session's raw sEMG: 1.8 million lines) take numpy's C parser when every
+    # row is plain; the result must be the general parser's, and so must every refusal.
+    import spinecare.signals.textfile as textfile
+
+    rng = np.random.default_rng(0)
+    rows = [row.format(i=i, a=a) for i, a in enumerate(rng.normal(0.0, 3.0, 3000))]
+    head = "# recorded 2026-11-29\nTime,EMG\n"
+
+    def both(text: str) -> list[object]:
+        out: list[object] = []
+        for fast_from in (1000, 10**12):
+            textfile.FAST_MIN_LINES = fast_from
+            try:
+                out.append(parse_table(text))
+            except InputError as exc:
+                out.append(str(exc))
+        textfile.FAST_MIN_LINES = 1000
+        return out
+
+    fast, general = both(head + "\n".join(rows) + "\n# a marker\n" + rows[0] + "\n")
+    assert isinstance(fast, np.ndarray) and isinstance(general, np.ndarray)
+    np.testing.assert_array_equal(fast, general)
+    bad = [*rows[:2000], rows[0] + " # note", *rows[2000:]]  # an inline remark: refused
+    fast_err, general_err = both(head + "\n".join(bad) + "\n")
+    assert fast_err == general_err and "line 2003" in str(fast_err)
