@@ -227,7 +227,9 @@ def test_a_session_with_emg_keeps_its_raw_samples_for_emg_detect(
     assert summary["emg_samples"] == summary["rows"] * 20  # one 20 ms block per tick
     code = main(["emg", "detect", str(out / "emg.txt"), "--rate", "1000", "--json"])
     assert code == 0
-    replayed = [t0 + b["reported_s"] for b in json.loads(capsys.readouterr().out)["bursts"]]
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["first_sample_session_t_s"] == pytest.approx(t0)  # read from the file's header
+    replayed = [t0 + b["reported_s"] for b in doc["bursts"]]
     for t in by_emg:
         assert min(abs(r - t) for r in replayed) < 1e-6, (t, replayed)
 

@@ -64,12 +64,33 @@ def result_dict(rp: Replay, path: Path, column: int, samples: int) -> dict[str, 
     }
 
 
+_SESSION_START = "# first sample at session time "
+
+
+def _session_start(text: str) -> float | None:
+    """The session time of the first sample, from a session's ``emg.txt`` (runtime/recorder):
+    its third comment line. None for any other file."""
+    for line in text[:4096].splitlines():
+        if line.startswith(_SESSION_START):
+            try:
+                t0 = float(line.removeprefix(_SESSION_START).removesuffix(" s"))
+            except ValueError:
+                return None
+            return t0 if math.isfinite(t0) else None
+    return None
+
+
 def _print_text(out: dict[str, Any]) -> None:
     cal = out["calibration"]
     print(
         f"{out['file']} column {out['column']}: {out['samples']} samples at "
         f"{out['rate_hz']:g} Hz ({out['duration_s']:.2f} s)"
     )
+    if "first_sample_session_t_s" in out:
+        print(
+            f"a session's record: its first sample is at session time "
+            f"{out['first_sample_session_t_s']:g} s (add it to the times below)"
+        )
     events = ", ".join(
         f"{e['kind']} at {e['t_s']:.2f} s (quiet {e['quiet_level']:.4g})" for e in cal["events"]
     )
@@ -160,6 +181,9 @@ def detect_cmd(
         raise InputError("file", f"need at least one 20 ms block ({tick} samples)", x.size)
     rp = replay(x, rate)
     out = result_dict(rp, file, col, int(x.size))
+    t0 = _session_start(text)
+    if t0 is not None:  # a session's emg.txt: where its time 0 lies in the session
+        out["first_sample_session_t_s"] = t0
     if plot is not None:
         _plot(x, rp, plot, f"{file.name} column {col}")
     if as_json:
