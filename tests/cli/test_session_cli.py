@@ -225,6 +225,9 @@ def test_a_session_with_emg_keeps_its_raw_samples_for_emg_detect(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["emg_first_sample_t_s"] == pytest.approx(t0)
     assert summary["emg_samples"] == summary["rows"] * 20  # one 20 ms block per tick
+    # the directory stays a valid session record: export, record and close read its summary
+    assert main(["export", "session", "--dir", str(out), "--out", str(tmp_path / "x")]) == 0
+    capsys.readouterr()
     code = main(["emg", "detect", str(out / "emg.txt"), "--rate", "1000", "--json"])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
@@ -239,4 +242,4 @@ def test_a_session_without_emg_writes_no_emg_file(tmp_path: Path) -> None:
     args = ["session", "run", "--region", "lumbar", "--weight", "80", "--segment", "L4/5"]
     assert main([*args, "--minutes", "0.5", "--fast", "--out", str(out)]) == 0
     assert not (out / "emg.txt").exists()
-    assert "emg_samples" not in json.loads((out / "summary.json").read_text())
+    assert json.loads((out / "summary.json").read_text()).get("emg_samples") is None

@@ -99,6 +99,9 @@ class SessionSummary(_Model):
     emg_status: str
     timing: LoopTiming
     rows: int | None = None  # telemetry rows on disk (the recorder adds it)
+    # with an EMG channel: raw samples in emg.txt and the session time of the first (recorder)
+    emg_samples: int | None = Field(default=None, ge=0)
+    emg_first_sample_t_s: float | None = None
     telemetry_complete: bool = True
     telemetry_error: str | None = None
 
