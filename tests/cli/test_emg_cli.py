@@ -136,6 +136,14 @@ def test_bad_files_get_one_line_and_status_2(
     assert len(err.strip().splitlines()) == 1 and reason in err
 
 
+def test_a_directory_without_a_session_record_gets_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _detect(capsys, str(tmp_path), "--rate", "1000")
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1 and "a directory without a session's emg.txt" in err
+
+
 _VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=-1e308, max_value=1e308),

@@ -154,7 +154,9 @@ def _plot(x: Any, rp: Replay, out_png: Path, title: str) -> None:
 
 @emg_app.command("detect")
 def detect_cmd(
-    file: Path = typer.Argument(..., help="text columns, '#' comments (header lines skipped)"),
+    file: Path = typer.Argument(
+        ..., help="text columns, '#' comments (header lines skipped); or a session's directory"
+    ),
     rate: float = number_option(..., "--rate", help="sampling rate in Hz (500-20000)"),
     column: int | None = typer.Option(None, "--column", help="0-based column (default: the last)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
@@ -167,6 +169,12 @@ def detect_cmd(
         raise InputError("column", "0-based, not negative", column)
     if plot is not None and plot.suffix.lower() != ".png":
         raise InputError("plot", "needs a .png file name", str(plot))
+    from spinecare.runtime.recorder import EMG_SAMPLES
+
+    if file.is_dir():  # a session's directory: the raw sEMG its loop received
+        if not (file / EMG_SAMPLES).is_file():
+            raise InputError("file", f"a directory without a session's {EMG_SAMPLES}", str(file))
+        file = file / EMG_SAMPLES
     text = recording_read(file)
 
     from spinecare.signals.replay import replay
