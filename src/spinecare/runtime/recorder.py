@@ -283,14 +283,10 @@ class Recorder:
             return
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(todo)
-        try:
-            self._tel.write(buf.getvalue())
-            self._sync(self._tel)
-        except OSError as exc:
+        if not self._put(self._tel, buf.getvalue()):
             # Keep the rows for the next try; whatever part reached the file may be torn and
             # is dropped by the loader.
             self._unwritten = todo
-            self.error = exc
             return
         self._unwritten = []
         self.rows_written += len(todo)
@@ -309,22 +305,25 @@ class Recorder:
                 f"# first sample at session time {self._samples_t0:.4f} s\n"
             )
         np.savetxt(buf, v, fmt="%.3f")
-        try:
-            self._emg.write(buf.getvalue())
-            self._sync(self._emg)
-        except OSError as exc:
+        if not self._put(self._emg, buf.getvalue()):
             self._unwritten_samples = todo
-            self.error = exc
             return
         self._unwritten_samples = []
         self.samples_written += v.size
 
     def _write_event(self, line: str) -> None:
+        self._put(self._ev, line + "\n")
+
+    def _put(self, f: TextIO, text: str) -> bool:
+        """Write and sync ``text``; a failure sets ``error`` (the session reads it and releases
+        the table) and returns False, so the caller keeps what it could not write."""
         try:
-            self._ev.write(line + "\n")
-            self._sync(self._ev)
+            f.write(text)
+            self._sync(f)
         except OSError as exc:
             self.error = exc
+            return False
+        return True
 
     def _sync(self, f: TextIO) -> None:
         f.flush()
