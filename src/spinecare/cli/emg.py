@@ -64,16 +64,15 @@ def result_dict(rp: Replay, path: Path, column: int, samples: int) -> dict[str, 
     }
 
 
-_SESSION_START = "# first sample at session time "
-
-
 def _session_start(text: str) -> float | None:
     """The session time of the first sample, from a session's ``emg.txt`` (runtime/recorder):
     its third comment line. None for any other file."""
+    from spinecare.runtime.recorder import FIRST_SAMPLE_AT
+
     for line in text[:4096].splitlines():
-        if line.startswith(_SESSION_START):
+        if line.startswith(FIRST_SAMPLE_AT):
             try:
-                t0 = float(line.removeprefix(_SESSION_START).removesuffix(" s"))
+                t0 = float(line.removeprefix(FIRST_SAMPLE_AT).removesuffix(" s"))
             except ValueError:
                 return None
             return t0 if math.isfinite(t0) else None

@@ -38,6 +38,7 @@ import numpy.typing as npt
 TELEMETRY = "telemetry.csv"
 EVENTS = "events.jsonl"
 EMG_SAMPLES = "emg.txt"
+FIRST_SAMPLE_AT = "# first sample at session time "  # emg.txt's third comment line: "... 1.23 s"
 SUMMARY = "summary.json"
 TIME_COLUMN = "t_s"
 
@@ -302,7 +303,7 @@ class Recorder:
             buf.write(
                 f"# spinecare session: surface EMG, microvolts, {hz:g} samples/s\n"
                 f"# replay: spinecare emg detect {EMG_SAMPLES} --rate {hz:g}\n"
-                f"# first sample at session time {self._samples_t0:.4f} s\n"
+                f"{FIRST_SAMPLE_AT}{self._samples_t0:.4f} s\n"
             )
         np.savetxt(buf, v, fmt="%.3f")
         if not self._put(self._emg, buf.getvalue()):
