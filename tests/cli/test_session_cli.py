@@ -228,6 +228,7 @@ def test_a_session_with_emg_keeps_its_raw_samples_for_emg_detect(
     # the directory stays a valid session record: export, record and close read its summary
     assert main(["export", "session", "--dir", str(out), "--out", str(tmp_path / "x")]) == 0
     capsys.readouterr()
+    assert (tmp_path / "x" / "emg.txt").read_bytes() == (out / "emg.txt").read_bytes()
     code = main(["emg", "detect", str(out), "--rate", "1000", "--json"])  # its directory
     assert code == 0
     doc = json.loads(capsys.readouterr().out)

@@ -37,12 +37,14 @@ from tests.services.conftest import next_weekday, patient_data
 from tests.services.test_screening_courses import _complete_screening
 
 
-def _ran(db: AuditedSession, actor: Actor, session_id: int, out: Path) -> None:
+def _ran(
+    db: AuditedSession, actor: Actor, session_id: int, out: Path, *, emg: bool = False
+) -> None:
     """Run a short simulated session of the planned protocol and attach its output."""
     proto = planned_protocol(db, actor, session_id).model_copy(update={"traction_minutes": 0.3})
     vs = VirtualSession(seed=4, region=Region.LUMBAR, weight_kg=float(proto.body_weight_kg),
-                        segment=proto.segment, minutes=0.3)  # fmt: skip
-    options = SessionOptions(clock=SimulatedClock(), fsync=False)
+                        segment=proto.segment, minutes=0.3, emg=emg)  # fmt: skip
+    options = SessionOptions(clock=SimulatedClock(), fsync=False, emg=emg)
     session_run(proto, lambda now: make_table(vs, now), options=options, out_dir=out)
     attach_output(db, actor, session_id, out)
 
@@ -95,6 +97,26 @@ def test_the_course_archive_holds_every_session_that_ran(
     assert outcomes[0] == "session_number,kind,value,recorded_at" and len(outcomes) == 4
     session = export.session_export(db, actors[Role.THERAPIST], clinic["session"])
     assert session.summary is not None and len(session.telemetry["t_s"]) > 100
+
+
+def test_a_session_with_emg_exports_its_raw_samples_but_the_course_archive_does_not(
+    db: AuditedSession, actors: dict[Role, Actor], clinic: dict[str, int], tmp_path: Path
+) -> None:
+    from spinecare.interop.tables import session_files
+    from spinecare.store.models import Course
+
+    ther = actors[Role.THERAPIST]
+    course = db.get(Course, clinic["course"])
+    assert course is not None
+    s2 = course.sessions[1].id
+    _ran(db, ther, s2, tmp_path / "s2", emg=True)
+    db.commit()
+    raw = (tmp_path / "s2" / "emg.txt").read_bytes()
+    files = session_files(export.session_export(db, ther, s2))
+    assert files["emg.txt"] == raw  # byte for byte: `emg detect` reads it as the session wrote it
+    assert "emg.txt" not in session_files(export.session_export(db, ther, clinic["session"]))
+    names = archive_check(export.course_archive_bytes(db, ther, clinic["course"]))
+    assert "sessions/02/session.json" in names and not any(n.endswith("emg.txt") for n in names)
 
 
 def test_a_deleted_patient_is_not_exported(

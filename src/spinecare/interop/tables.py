@@ -43,6 +43,9 @@ class SessionExport:
     summary: SessionSummary | None
     telemetry: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     events: Sequence[Mapping[str, Any]] = ()
+    # the session's raw sEMG (its emg.txt) when it kept one; a single session's export only,
+    # a course archive would grow by about 12 MB a session
+    raw_emg: bytes | None = None
 
 
 def _plain(v: Any) -> Any:
@@ -108,7 +111,8 @@ FORMATS = ("csv", "json", "both")
 
 
 def session_files(export: SessionExport, fmt: str = "both") -> dict[str, bytes]:
-    """The files of one exported session: telemetry.csv and summary.csv, and/or session.json."""
+    """The files of one exported session: telemetry.csv and summary.csv, and/or session.json;
+    emg.txt when the export carries the raw sEMG."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     files: dict[str, bytes] = {}
@@ -119,6 +123,8 @@ def session_files(export: SessionExport, fmt: str = "both") -> dict[str, bytes]:
             files["summary.csv"] = summary_csv(export.summary).encode()
     if fmt in ("json", "both"):
         files["session.json"] = session_json(export).encode()
+    if export.raw_emg is not None:  # as the session wrote it: `spinecare emg detect` reads it
+        files["emg.txt"] = export.raw_emg
     return files
 
 

@@ -9,6 +9,7 @@ are not exported.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from spinecare.interop.records import (
     SessionData,
 )
 from spinecare.interop.tables import SessionExport, course_archive
-from spinecare.runtime.recorder import TELEMETRY, load_events, load_telemetry
+from spinecare.runtime.recorder import EMG_SAMPLES, TELEMETRY, load_events, load_telemetry
 from spinecare.runtime.summary import SessionSummary, summary_parse, summary_read
 from spinecare.services._common import load
 from spinecare.services.auth import Actor, require_reader
@@ -69,7 +70,17 @@ def session_export_dir(out_dir: Path) -> SessionExport:
     meta: dict[str, Any] = {"source": "session directory", "directory": str(out_dir.resolve())}
     if problem:
         meta["telemetry_error"] = problem
-    return SessionExport(meta, summary, tel, events)
+    return SessionExport(meta, summary, tel, events, _raw_emg(out_dir))
+
+
+def _raw_emg(out_dir: Path | None) -> bytes | None:
+    """The session's emg.txt as it was written, or None (no EMG, no directory, unreadable)."""
+    if out_dir is None:
+        return None
+    try:
+        return (out_dir / EMG_SAMPLES).read_bytes()
+    except OSError:
+        return None
 
 
 def _summary(data: Any) -> tuple[SessionSummary | None, str | None]:
@@ -105,7 +116,9 @@ def session_export(db: Session, actor: Actor, session_id: int) -> SessionExport:
     require_reader(actor)
     s = load(db, TreatmentSession, session_id, "session")
     load_patient(db, s.course.patient_id)  # a deleted patient's sessions are not exported
-    return _session_export(s)
+    export = _session_export(s)
+    raw = _raw_emg(Path(s.telemetry_dir) if s.telemetry_dir else None)
+    return export if raw is None else replace(export, raw_emg=raw)
 
 
 def _outcome_rows(db: Session, course_id: int) -> list[Outcome]:
