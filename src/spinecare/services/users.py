@@ -343,6 +343,17 @@ def change_password(
     return out
 
 
+def _still_active(session: Session, actor: Actor) -> None:
+    """Refuse an account change by a user deactivated since their request was authenticated.
+
+    Read from the database under the writer lock, not from the session's copy of the row: two
+    admins deactivating each other at the same moment would otherwise both succeed and leave
+    the clinic without an admin (only an admin manages admins and the database)."""
+    still = session.execute(select(User.active).where(User.id == actor.id)).scalar_one_or_none()
+    if not still:
+        raise PermissionDeniedError(actor.username, actor.role.value, "act (account deactivated)")
+
+
 def _managed(session: Session, actor: Actor, username: str, action: str) -> User:
     """The user ``actor`` may manage (a role ``actor`` could grant)."""
     require_admin(actor)
@@ -362,10 +373,11 @@ def reset_password(
 ) -> str:
     """Give a user a new one-time password (returned once) and end their logins; they must
     change it at their next login. Unlocks a locked account. The caller commits."""
+    act_as(session, actor)
+    _still_active(session, actor)
     user = _managed(session, actor, username, "reset the password of")
     if user.id == actor.id:
         raise InputError("username", "change your own password with spinecare passwd", username)
-    act_as(session, actor)
     stamp = utcnow(now)
     password = one_time_password()
     user.password_hash = _hasher.hash(password)
@@ -400,11 +412,12 @@ def set_active(
     """Deactivate instead of deleting: the audit log keeps naming the user. Deactivating ends
     the user's logins. Only users whose role ``actor`` could grant."""
     require_admin(actor)
+    act_as(session, actor)  # first: another admin may be changing accounts at the same moment
+    _still_active(session, actor)
     user = load(session, User, user_id, "user")
     require_grant(actor, Role(user.role), f"change the account of {user.username} ({user.role})")
     if user.id == actor.id and not active:
         raise InputError("username", "you cannot deactivate your own account", user.username)
-    act_as(session, actor)
     stamp = utcnow(now)
     user.active = active
     user.updated_at = stamp

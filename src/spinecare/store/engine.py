@@ -37,7 +37,9 @@ CONNECT_TIMEOUT_S = 5
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine with the per-dialect settings the store relies on."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # A database error's text never carries the statement's values (a password hash, a
+    # patient's name) into a log or an error message.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None:
