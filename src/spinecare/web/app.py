@@ -13,12 +13,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from spinecare.errors import InputError, describe_validation_error
 from spinecare.services.errors import NotFoundError, PermissionDeniedError
 from spinecare.settings import Settings, get_settings
 from spinecare.store import Store, open_store
+from spinecare.store.faults import TRANSIENT, FaultKind, StoreFault, classify
 from spinecare.web.config import WebSettings, secret_key
 from spinecare.web.deps import (
     CsrfRejected,
@@ -166,9 +168,43 @@ def _errors(app: FastAPI) -> None:
         from spinecare.web.render import page
 
         ctx: WebContext = request.app.state.ctx
-        with ctx.store.session() as db:
+        user = None
+        # the database may be what failed
+        with contextlib.suppress(Exception), ctx.store.session() as db:
             user = optional_user(request, db)
         return page(request, "error.html", user, status_code=status, key=key, detail=detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # No route, a method a route does not take: the German page, not the framework's JSON.
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        key = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return problem(request, exc.status_code, "", key)
+
+    @app.exception_handler(StoreFault)
+    async def _store_fault(request: Request, exc: StoreFault) -> Response:
+        return _fault_page(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        """Anything else: a database fault in words, or an internal error naming only the
+        exception's type (its text may hold a record's values). The server's log keeps the
+        traceback, which never holds a statement's values (``store.engine``)."""
+        ctx: WebContext = request.app.state.ctx
+        fault = classify(exc, ctx.store.url_masked)
+        if fault is not None:
+            return _fault_page(request, fault)
+        return problem(request, 500, type(exc).__name__, "internal_error")
+
+    def _fault_page(request: Request, fault: StoreFault) -> Response:
+        if fault.kind is FaultKind.REFUSED:
+            return problem(request, 422, fault.message, "error")
+        status = 503 if fault.kind in TRANSIENT else 500
+        key = "store_busy" if fault.kind in TRANSIENT else "store_fault"
+        return problem(request, status, fault.message, key)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

@@ -318,6 +318,26 @@ TEXTS: dict[str, tuple[str, str]] = {
     "error": ("Fehler", "Error"),
     "forbidden": ("Ihre Rolle darf das nicht.", "Your role may not do this."),
     "not_found": ("Nicht gefunden.", "Not found."),
+    "method_not_allowed": (
+        "Diese Adresse nimmt diese Anfrage nicht an.",
+        "This address does not take this kind of request.",
+    ),
+    "internal_error": (
+        "Ein interner Fehler von spinecare: nichts wurde gespeichert. Bitte melden Sie ihn "
+        "(der Server hat ihn protokolliert).",
+        "An internal error of spinecare: nothing was saved. Please report it (the server has "
+        "logged it).",
+    ),
+    "store_busy": (
+        "Die Datenbank ist gerade belegt oder nicht erreichbar; nichts wurde geändert. Bitte "
+        "versuchen Sie es gleich noch einmal.",
+        "The database is busy or cannot be reached; nothing was changed. Please try again.",
+    ),
+    "store_fault": (
+        "Die Datenbank kann nicht benutzt werden; nichts wurde geändert. Bitte wenden Sie sich "
+        "an die Administration.",
+        "The database cannot be used; nothing was changed. Please contact the administrator.",
+    ),
     "csrf_failed": (
         "Das Formular ist abgelaufen oder wurde nicht von dieser Seite gesendet. Bitte laden Sie "
         "die Seite neu und senden Sie es noch einmal.",
