@@ -81,6 +81,27 @@ def test_screening_form_until_eligible_then_plan_a_course(login: Any) -> None:
     assert "Review after session" not in course
 
 
+def test_unknown_on_an_answered_item_withdraws_the_answer(login: Any) -> None:
+    """A clinician no longer sure of an answer sets it back to "unbekannt": screening is
+    incomplete again (it used to keep the old "no" silently); items the form did not send
+    keep their answers."""
+    doc: Browser = login("physician")
+    r = doc.post(
+        "/patients/new",
+        {"name": "Ida Probe", "birth_date": "1970-02-03", "sex": "F", "weight_kg": "64",
+         "height_cm": "170", "insurance": "private", "menopausal_status": "post"},
+    )  # fmt: skip
+    url = r.headers["location"]
+    doc.post(f"{url}/findings", {f"ci_CI-{i:02d}": "no" for i in range(1, 14)})
+    doc.post(f"{url}/fractures/none")
+    assert 'class="decision eligible"' in doc.client.get(url).text
+    assert doc.post(f"{url}/findings", {"ci_CI-01": ""}).status_code == 303
+    page = doc.client.get(url).text
+    assert 'class="decision eligible"' not in page and "unvollständig" in page
+    assert 'name="ci_CI-01" value="" checked' in page
+    assert 'name="ci_CI-03" value="no" checked' in page
+
+
 def test_outcomes_and_invoice_pdf(login: Any, clinic: Clinic) -> None:
     doc: Browser = login("therapist")
     sid = clinic.done_session_id

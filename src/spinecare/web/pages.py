@@ -472,17 +472,20 @@ def patient_page(
 @router.post("/patients/{patient_id}/findings", dependencies=[WRITE])
 async def findings_save(request: Request, db: DbDep, user: CurrentUser, patient_id: Id) -> Response:
     """The screening form: one yes/no/unknown answer per item; only changed answers are
-    recorded (a new row each; the audit log keeps the earlier ones)."""
+    recorded (a new row each; the audit log keeps the earlier ones). "Unknown" on an item
+    answered before withdraws that answer: the item counts as missing again, and screening
+    says incomplete until it is answered (an item the form did not send is left as it is)."""
     form = await request.form()
     answers: list[Finding] = []
     for code in CI_CODES:
+        if f"ci_{code}" not in form:
+            continue
         value = forms.text(form, f"ci_{code}", 10)
         detail = forms.text(form, f"detail_{code}", FINDING_DETAIL_MAX).strip()
-        if value not in ("yes", "no"):
-            if value not in ("", "unknown"):
-                raise InputError(f"ci_{code}", "expected yes, no or unknown", value)
-            continue
-        answers.append(Finding(code=code, present=value == "yes", detail=detail or None))
+        if value not in ("yes", "no", "", "unknown"):
+            raise InputError(f"ci_{code}", "expected yes, no or unknown", value)
+        present = None if value in ("", "unknown") else value == "yes"
+        answers.append(Finding(code=code, present=present, detail=detail or None))
     await asyncio.to_thread(_save_findings, db, user, patient_id, answers)
     return redirect(f"/patients/{patient_id}#screening")
 
@@ -491,6 +494,8 @@ def _save_findings(db: Any, user: Actor, patient_id: int, answers: list[Finding]
     latest = {f.code: f for f in findings_svc.list_findings(db, user, patient_id, latest_only=True)}
     for f in answers:
         old = latest.get(f.code)
+        if old is None and f.present is None and f.detail is None:
+            continue  # never answered and still unknown: nothing to record
         if (
             old is not None
             and old.present == f.present
