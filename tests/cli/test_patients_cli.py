@@ -105,3 +105,28 @@ def test_master_data_as_the_front_desk_types_it(cli_doc: Run) -> None:
     assert json.loads(out)["icd_consent"] is False
     code, _, err = cli_doc("patients", "edit", str(p["id"]), "--postcode", "808")
     assert code == 2 and err.startswith("error: postcode:") and "five digits" in err
+
+
+def test_list_shows_every_patient_and_finds_a_birth_date(cli_doc: Run, sqlite_env: str) -> None:
+    """The list was cut at 200 without a word: the front desk would not find a registered
+    patient and register them again. And the CLI finds by birth date as the web app does."""
+    from tests.services.conftest import patient_data
+
+    from spinecare.services.patients import add_patient
+    from spinecare.services.users import actor_for
+    from spinecare.store import open_store
+
+    store = open_store(url=sqlite_env)
+    try:
+        with store.unit_of_work() as s:
+            doc = actor_for(s, "doc")
+            for i in range(205):
+                add_patient(s, doc, patient_data(name=f"Bulk {i:03d}", birth_date=date(1970, 1, 1)))
+    finally:
+        store.dispose()
+    pid = _add(cli_doc)  # "Erika Mustermann" sorts after every "Bulk"
+    code, out, _ = cli_doc("patients", "list", "--json")
+    assert code == 0 and len(json.loads(out)) == 206
+    assert json.loads(out)[-1]["id"] == pid
+    code, out, _ = cli_doc("patients", "list", "--search", "14.03.1962", "--json")
+    assert code == 0 and [p["id"] for p in json.loads(out)] == [pid]

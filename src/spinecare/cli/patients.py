@@ -118,15 +118,21 @@ def add(
 @patients_app.command("list")
 def list_(
     search: str | None = typer.Option(
-        None, "--search", help="part of the name (any case, accents optional), or an id"
+        None,
+        "--search",
+        help="part of the name (any case, accents optional), a birth date "
+        "(14.03.1962 or 1962-03-14), or an id",
     ),
     deleted: bool = typer.Option(False, "--deleted", help="include deleted patients"),
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """List patients (by name)."""
+    """List patients (by name): every one found, as the web app's search finds them."""
+    from spinecare.services.search import search_patients
+
     rows = run_read(
-        as_user, lambda s, actor, _: svc.list_patients(s, actor, search, include_deleted=deleted)
+        as_user,
+        lambda s, actor, _: search_patients(s, actor, search, include_deleted=deleted),
     )
     if as_json:
         print_json(rows)

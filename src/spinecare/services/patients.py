@@ -384,9 +384,12 @@ def list_patients(
     search: str | None = None,
     *,
     include_deleted: bool = False,
-    limit: int = 200,
+    limit: int | None = None,
 ) -> list[PatientPublic]:
-    """Patients by name (substring ignoring case and accents) or exact id, ordered by name."""
+    """Patients by name (substring ignoring case and accents) or exact id, ordered by name.
+
+    All of them unless ``limit`` says otherwise: a list cut silently (it was at 200) hides a
+    registered patient, and the front desk registers them a second time."""
     require_reader(actor)
     stmt = select(Patient).order_by(Patient.name, Patient.id).limit(limit)
     if not include_deleted:
