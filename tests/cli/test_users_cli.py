@@ -170,6 +170,21 @@ def test_logins_expire_and_logout_ends_them(cli_doc: Run) -> None:
     assert json.loads((_data_dir() / "credentials.json").read_text())["logins"] == []
 
 
+def test_logout_all_ends_only_the_acting_user_s_logins(cli_doc: Run) -> None:
+    """`--all` ends *your* logins everywhere: on a workstation account that holds colleagues'
+    logins too, `logout --all --as doc` used to end every one of them."""
+    code, out, err = cli_doc("logout", "--all", "--as", "doc")
+    assert code == 0 and out.strip() == "logged out: doc", err
+    code, _, err = cli_doc("patients", "list", "--as", "doc")
+    assert code == 7
+    code, _, err = cli_doc("patients", "list", "--as", "admin")
+    assert code == 0, err
+    names = [
+        x["username"] for x in json.loads((_data_dir() / "credentials.json").read_text())["logins"]
+    ]
+    assert names == ["admin"]
+
+
 def test_a_credentials_file_others_can_read_is_not_used(cli_doc: Run) -> None:
     creds = _data_dir() / "credentials.json"
     exposed = creds.read_text()

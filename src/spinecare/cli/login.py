@@ -135,19 +135,23 @@ def logout(
     settings = get_settings()
     database = settings.database_url_masked
     name = acting_name(as_user, settings)
+    exposed = False
     try:
         mine = [x for x in credentials.load(settings) if x.database == database]
     except AuthenticationError:
         # Others could read the file: its tokens may have been copied, so all of them end in
         # the database (forgetting them here would leave the copies working).
         mine = [x for x in credentials.load_exposed(settings) if x.database == database]
-        all_ = True
-    if not all_:
+        all_ = exposed = True
+    if not exposed:
+        # One user's logins: the one acting (--as, SPINECARE_USER, else the newest). The file
+        # may hold colleagues' logins on a shared workstation account; --all ends that user's
+        # logins everywhere, never the colleagues'.
         chosen = credentials.find(settings, database, name) if mine else None
         mine = [chosen] if chosen is not None else []
     names = {x.username for x in mine}
     # Forget them here first: whatever the database says, this account is logged out.
-    credentials.remove(settings, database, names if not all_ else None)
+    credentials.remove(settings, database, None if exposed else names)
     if not mine:
         echo("not logged in")
         return
