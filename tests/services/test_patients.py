@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from spinecare.clinical.vocab import Sex
 from spinecare.errors import InputError
@@ -23,6 +24,7 @@ from spinecare.services.patients import (
 )
 from spinecare.store.audit import AuditedSession, audit_entries
 from spinecare.store.enums import Role
+from spinecare.store.models import TreatmentSession
 from tests.services.conftest import patient_data
 
 
@@ -77,6 +79,32 @@ def test_soft_delete(db: AuditedSession, actors: dict[Role, Actor], patient_id: 
     kept = get_patient(db, actors[Role.PHYSICIAN], patient_id, include_deleted=True)
     assert kept.deleted_at is not None and kept.name == "Erika Mustermann"
     assert audit_entries(db, "patients", patient_id)[-1].action == "delete"
+
+
+def test_deleting_a_patient_frees_their_appointments(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    """A deleted patient's planned sessions used to stay booked: shown nowhere, they held the
+    table against every other booking. They are cancelled with the patient (audited); what
+    ran stays as it was; a running session refuses the deletion."""
+    from tests.services.test_invoices import _course
+
+    course = _course(db, patient_id, done=2, planned=3)
+    ids = {s.id: s.status for s in course.sessions}
+    running = next(s for s in course.sessions if s.status == "planned")
+    running.status = "running"
+    db.commit()
+    with pytest.raises(InputError, match="running"):
+        delete_patient(db, actors[Role.PHYSICIAN], patient_id)
+    db.rollback()
+    running.status = "planned"
+    db.commit()
+    delete_patient(db, actors[Role.PHYSICIAN], patient_id)
+    db.commit()
+    after = {s.id: s.status for s in db.scalars(select(TreatmentSession)).all()}
+    assert after == {k: "done" if v == "done" else "cancelled" for k, v in ids.items()}
+    planned = [k for k, v in ids.items() if v == "planned"]
+    assert audit_entries(db, "sessions", planned[0])[-1].actor == "physician"
 
 
 def test_billing_cannot_change_clinical_data(

@@ -42,13 +42,14 @@ from spinecare.services.auth import (
 )
 from spinecare.services.errors import NotFoundError
 from spinecare.settings import clinic_today
-from spinecare.store.enums import Insurance
+from spinecare.store.enums import Insurance, SessionStatus
 from spinecare.store.models import (
     BmdMeasurement,
     Course,
     Diagnosis,
     Patient,
     ScreeningFinding,
+    TreatmentSession,
     VertebralFracture,
 )
 from spinecare.store.text import refuse_reason
@@ -463,10 +464,31 @@ def earliest_record_date(session: Session, p: Patient) -> date | None:
 def delete_patient(
     session: Session, actor: Actor, patient_id: int, *, now: datetime | None = None
 ) -> PatientPublic:
-    """Soft delete: the record and its history stay; lists and lookups stop showing it."""
+    """Soft delete: the record and its history stay; lists and lookups stop showing it.
+
+    The patient's planned sessions are cancelled with it (each change in the audit log): a
+    deleted patient's appointments are shown nowhere, so left planned they would hold the
+    table against every other booking. Refused while one of the patient's sessions runs."""
     require_physician(actor, "delete a patient")
     act_as(session, actor)
     p = load_patient(session, patient_id)
-    p.deleted_at = utcnow(now)
+    stamp = utcnow(now)
+    sessions = session.scalars(
+        select(TreatmentSession)
+        .join(Course, TreatmentSession.course_id == Course.id)
+        .where(Course.patient_id == patient_id)
+    ).all()
+    running = [s for s in sessions if s.status == SessionStatus.RUNNING.value]
+    if running:
+        raise InputError(
+            "patient",
+            f"a session of this patient is running (session {running[0].id}): stop it first",
+            patient_id,
+        )
+    for s in sessions:
+        if s.status == SessionStatus.PLANNED.value:
+            s.status = SessionStatus.CANCELLED.value
+            s.updated_at = stamp
+    p.deleted_at = stamp
     session.flush()
     return PatientPublic.model_validate(p)
