@@ -322,3 +322,22 @@ def test_after_a_stop_telemetry_runs_until_the_table_is_slack(tmp_path: Path) ->
     assert tel["commanded_n"][-1] == 0.0 and tel["measured_n"][-1] < RELEASED_N
     # The monitor's last frame is the released table, not a frozen pull.
     assert views[-1].ended and views[-1].phase == "stopped" and views[-1].measured_n < RELEASED_N
+
+
+def test_an_interrupt_during_the_release_does_not_end_it(tmp_path: Path) -> None:
+    """SAF-6: a second Ctrl-C interrupts the loop and the release runs on a loop of its own; a
+    third one, raised wherever the main thread was, used to end that release with the force
+    still commanded. Now the release starts again for the ticks that are left."""
+    interrupts = [FAULT_AT_S, FAULT_AT_S + 0.2, FAULT_AT_S + 0.4]
+
+    def ctrl_c(view: Any) -> None:
+        if interrupts and view.t_s >= interrupts[0]:
+            interrupts.pop(0)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        session(tmp_path, subscribers=(ctrl_c,))
+    assert interrupts == []  # all three landed: one in the loop, two in the release
+    tel = load_telemetry(tmp_path / "session")
+    assert tel["commanded_n"][-1] == 0.0 and tel["measured_n"][-1] < RELEASED_N
+    assert tel["t_s"][-1] - FAULT_AT_S <= RELEASE_LIMIT_S + 1.0

@@ -174,26 +174,28 @@ class LoopRunner:
         t0 = now()
         k = 0
         ticks = 0
-        while ticks < limit and not stop_is_set():
-            scheduled = t0 + k * period
-            sleep_until(scheduled)
-            woke = now()
-            go_on = step(k, scheduled)
-            end = now()
-            ticks += 1
-            err_add(woke - scheduled)
-            work_add(end - woke)
-            if not go_on:
-                break
-            nxt = k + 1
-            if end > t0 + nxt * period:
-                # Overrun: skip to the first deadline still ahead, keeping the grid.
-                self._overruns += 1
-                first_ahead = math.floor((end - t0) / period) + 1
-                self._skipped += first_ahead - nxt
-                nxt = first_ahead
-            k = nxt
-        self._ticks = ticks
+        try:
+            while ticks < limit and not stop_is_set():
+                scheduled = t0 + k * period
+                sleep_until(scheduled)
+                woke = now()
+                go_on = step(k, scheduled)
+                end = now()
+                ticks += 1
+                err_add(woke - scheduled)
+                work_add(end - woke)
+                if not go_on:
+                    break
+                nxt = k + 1
+                if end > t0 + nxt * period:
+                    # Overrun: skip to the first deadline still ahead, keeping the grid.
+                    self._overruns += 1
+                    first_ahead = math.floor((end - t0) / period) + 1
+                    self._skipped += first_ahead - nxt
+                    nxt = first_ahead
+                k = nxt
+        finally:  # an interrupted run still counts the ticks it ran
+            self._ticks = ticks
 
     def stats(self) -> TimingStats:
         err, work = self._err, self._work
