@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,21 @@ def test_the_monitor_names_the_table_it_drives(simulated: bool, shown: str) -> N
     text = _text(monitor, None)
     assert shown in text
     assert ("real table" in text) is not simulated
+
+
+def test_a_directory_holding_another_record_is_refused_and_left_as_it_was(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Only an existing telemetry.csv used to be refused: a session then appended its events
+    to a foreign events.jsonl and replaced a summary.json."""
+    for name in ("events.jsonl", "summary.json", "emg.txt"):
+        out = tmp_path / name.replace(".", "_")
+        out.mkdir()
+        (out / name).write_text('{"kind": "bogus"}\n')
+        code, _, err = cli(
+            "session", "run", "--region", "lumbar", "--weight", "80", "--segment", "L4/5",
+            "--minutes", "0.2", "--fast", "--emg", "--out", str(out),
+        )  # fmt: skip
+        assert code == 2 and f"holds a session's record already ({name})" in err, err
+        assert sorted(p.name for p in out.iterdir()) == [name]
+        assert (out / name).read_text() == '{"kind": "bogus"}\n'

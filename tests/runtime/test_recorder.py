@@ -247,3 +247,16 @@ def test_an_emg_file_already_there_is_kept_and_nothing_is_left_behind(tmp_path: 
         Recorder(out, ["x"], fsync=False, samples_hz=1000.0)
     assert sorted(p.name for p in out.iterdir()) == [EMG_SAMPLES]  # the directory as it was
     assert (out / EMG_SAMPLES).read_text() == "an earlier recording\n"
+
+
+def test_a_directory_holding_a_record_s_file_is_refused_untouched(tmp_path: Path) -> None:
+    from spinecare.runtime.recorder import RECORD_FILES
+
+    for name in RECORD_FILES:
+        out = tmp_path / name.replace(".", "_")
+        out.mkdir()
+        (out / name).write_text("earlier\n")
+        with pytest.raises(FileExistsError, match="record already"):
+            Recorder(out, ["force_n"], fsync=False)
+        assert [p.name for p in out.iterdir()] == [name]
+        assert (out / name).read_text() == "earlier\n"

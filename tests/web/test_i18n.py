@@ -206,7 +206,7 @@ def test_error_text_drops_cli_commands_and_paths_in_both_languages() -> None:
         "session: is planned: a report is made once it has run "
         "(spinecare session run --course-session 56) (got 56)",
         "username: change your own password with spinecare passwd (got 'admin')",
-        "out: holds a session already; choose a new directory "
+        "out: holds a session's record already (telemetry.csv); choose a new directory "
         "(got '/tmp/hweb/sessions/course-1/s03-x')",
         "device: no table on this server: start it with `spinecare serve --device URL`",
     ]

@@ -233,8 +233,15 @@ def run(
     if clinician_max is not None:
         CLINICIAN_MAX_FORCE.check(clinician_max, "clinician-max")
     out_dir = out or _default_out_dir()
-    if (out_dir / "telemetry.csv").exists():
-        raise InputError("out", "holds a session already; choose a new directory", str(out_dir))
+    from spinecare.runtime.recorder import existing_record
+
+    held = existing_record(out_dir)
+    if held:
+        raise InputError(
+            "out",
+            f"holds a session's record already ({', '.join(held)}); choose a new directory",
+            str(out_dir),
+        )
     from spinecare.cli._device import table_choice
 
     # A table on the wire (None: the simulated table); never a silent fallback to the simulator.
@@ -304,11 +311,15 @@ def run(
     presses = 0
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
+        # The first press stops the session (a controlled release); the second interrupts the
+        # loop, whose release then runs on its own (exit 130). Later presses change nothing:
+        # raised during that release, they used to end it with the force still commanded.
         nonlocal presses
         presses += 1
-        if presses > 1:
+        if presses == 1:
+            live.request_stop("patient stop (Ctrl-C)")
+        elif presses == 2:
             raise KeyboardInterrupt
-        live.request_stop("patient stop (Ctrl-C)")
 
     def on_terminate(signum: int, frame: FrameType | None) -> None:
         # Killed politely (service stop, closed terminal): the same controlled release as a

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -40,6 +41,9 @@ EVENTS = "events.jsonl"
 EMG_SAMPLES = "emg.txt"
 FIRST_SAMPLE_AT = "# first sample at session time "  # emg.txt's third comment line: "... 1.23 s"
 SUMMARY = "summary.json"
+# Every file a session's directory may hold (the faces add the chart and the simulated
+# patient's ground truth): a directory holding any of them holds a record already.
+RECORD_FILES = (TELEMETRY, EVENTS, EMG_SAMPLES, SUMMARY, "force.png", "truth.json")
 TIME_COLUMN = "t_s"
 
 Value = float | int | str
@@ -56,6 +60,11 @@ class RecorderError(OSError):
     """Telemetry could not be written; the rows are still held in memory."""
 
 
+def existing_record(out_dir: Path) -> list[str]:
+    """The files of a session's record that ``out_dir`` holds already (none: it may be used)."""
+    return [name for name in RECORD_FILES if (Path(out_dir) / name).exists()]
+
+
 class Recorder:
     """Writes one session's telemetry, events and summary into ``out_dir``.
 
@@ -64,9 +73,10 @@ class Recorder:
     or failing disk, never run inside the 50 Hz loop. A write that fails keeps its rows and sets
     ``error``; the session reads it (a cheap attribute check each tick) and releases the table.
 
-    Refuses to write over an existing ``telemetry.csv`` (a session's record is never
-    overwritten silently). With ``fsync=False`` (fast simulations) a crash of the machine, not
-    of the process, may lose more than ``flush_every_s``.
+    Refuses a directory that holds a record's file already (``existing_record``): a session's
+    record is never overwritten, nor mixed with another one's. With ``fsync=False`` (fast
+    simulations) a crash of the machine, not of the process, may lose more than
+    ``flush_every_s``.
     """
 
     def __init__(
@@ -110,15 +120,22 @@ class Recorder:
 
         # A session's record is patient data: its directory 0700, its files 0600 (any umask).
         self.out_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        held = existing_record(self.out_dir)
+        if held:
+            raise FileExistsError(
+                errno.EEXIST, f"holds a session's record already ({', '.join(held)})", str(out_dir)
+            )
         self._tel: TextIO = open(  # noqa: SIM115 - kept open for the session, closed in close()
             self.out_dir / TELEMETRY, "x", newline="", encoding="utf-8", opener=_private
         )
         try:
-            self._ev: TextIO = open(  # noqa: SIM115
-                self.out_dir / EVENTS, "a", encoding="utf-8", opener=_private
+            self._ev: TextIO = open(  # noqa: SIM115 - never appended to another record's events
+                self.out_dir / EVENTS, "x", encoding="utf-8", opener=_private
             )
         except OSError:
             self._tel.close()
+            with contextlib.suppress(OSError):
+                (self.out_dir / TELEMETRY).unlink()  # nothing of this session was written yet
             raise
         if samples_hz is not None:
             try:

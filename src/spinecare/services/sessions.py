@@ -38,7 +38,7 @@ from spinecare.errors import InputError, describe_validation_error
 from spinecare.quantities import CLINICIAN_MAX_FORCE, SESSION_MINUTES
 from spinecare.runtime.clock import Clock, SessionClock, SimulatedClock
 from spinecare.runtime.loop import RealtimeOptions
-from spinecare.runtime.recorder import EMG_SAMPLES, EVENTS, TELEMETRY, Recorder
+from spinecare.runtime.recorder import EMG_SAMPLES, EVENTS, TELEMETRY, Recorder, existing_record
 from spinecare.runtime.session import (
     TELEMETRY_COLUMNS,
     SessionResult,
@@ -217,8 +217,13 @@ def course_session_prepare(
     opts = options or SessionOptions()
     require_clinical_writer(actor)  # before anything else, and before the table moves
     out_dir = Path(out_dir)
-    if (out_dir / "telemetry.csv").exists():
-        raise InputError("out", "holds a session already; choose a new directory", str(out_dir))
+    held = existing_record(out_dir)
+    if held:
+        raise InputError(
+            "out",
+            f"holds a session's record already ({', '.join(held)}); choose a new directory",
+            str(out_dir),
+        )
     with unit_of_work() as db:
         act_as(db, actor)
         close_unfinished(db, actor)

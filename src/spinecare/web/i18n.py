@@ -723,9 +723,6 @@ _REASONS_DE: dict[str, str] = {
         "auf diesem Server laufen bereits so viele Sitzungen wie erlaubt"
     ),
     "did not get ready in time": "wurde nicht rechtzeitig bereit",
-    "holds a session already; choose a new directory": (
-        "wurde bereits gestartet; bitte den Verlauf der Sitzung öffnen"
-    ),
     "the table on the wire has no EMG channel": "die Liege hat keinen EMG-Kanal",
     "no valid BMD measurement": "keine gültige Knochendichtemessung",
     "name at least one session": "bitte mindestens eine Sitzung wählen",
@@ -780,6 +777,10 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
     (re.compile(p), f)
     for p, f in (
         (r"not a number(?: \(write it like 80\.5 or 80,5\))?", lambda m: "keine Zahl (z. B. 80,5)"),
+        (
+            r"holds a session's record already \(.*\); choose a new directory",
+            lambda m: "wurde bereits gestartet; bitte den Verlauf der Sitzung öffnen",
+        ),
         (r"must be (?:≤|<=) ([\d.,]+)(.*)", lambda m: f"darf höchstens {_num(m[1])}{m[2]} sein"),
         (r"must be (?:≥|>=) ([\d.,]+)(.*)", lambda m: f"muss mindestens {_num(m[1])}{m[2]} sein"),
         (
