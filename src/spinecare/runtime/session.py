@@ -420,6 +420,7 @@ class SessionRunner:
                 source=ev.source,
                 force_at_onset_n=round(ev.force_at_onset_n, 1),
                 target_at_onset_n=round(ev.target_at_onset_n, 1),
+                **({} if ev.emg_onset_s is None else {"emg_onset_s": round(ev.emg_onset_s, 3)}),
             )
             self._events_logged += 1
         while (

@@ -39,6 +39,7 @@ class GuardingRecord(_Model):
     time_to_relax_s: float | None = None
     ramp_after_n_s: float | None = None
     peak_after_n: float | None = None
+    emg_onset_s: float | None = None  # the EMG detector's back-dated start of the rise
 
 
 class FaultEntry(_Model):

@@ -117,6 +117,9 @@ class GuardingEvent:  # the one GuardingEvent (the simulator's truth is a TrueCo
     relaxed_s: float | None = None
     ramp_after_n_s: float | None = None
     peak_after_n: float | None = None
+    # Where the EMG detector places the start of the rise it confirmed (back-dated over its
+    # history, never delaying the stop): ``onset_s`` is the tick that stopped the distraction.
+    emg_onset_s: float | None = None
 
     @property
     def time_to_relax_s(self) -> float | None:
@@ -136,6 +139,7 @@ class GuardingEvent:  # the one GuardingEvent (the simulator's truth is a TrueCo
             ),
             "ramp_after_n_s": self.ramp_after_n_s,
             "peak_after_n": None if self.peak_after_n is None else round(self.peak_after_n, 1),
+            "emg_onset_s": None if self.emg_onset_s is None else round(self.emg_onset_s, 3),
         }
 
 
@@ -175,6 +179,7 @@ class DecompressionController:
         self.emg_status = EMG_NONE if emg_detector is None else EMG_CALIBRATING
         self.emg_reason = "" if emg_detector is None else "learning the quiet level"
         self._events: list[GuardingEvent] = []
+        self._emg_rise_s: float | None = None  # back-dated start of the last EMG onset
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -289,6 +294,9 @@ class DecompressionController:
                 self.emg_status = name.lower() if name else EMG_CALIBRATING
                 self.emg_reason = str(getattr(emg, "reason", ""))
             emg_alarm = emg.ready and (emg.onset or emg.active)
+            lag = getattr(emg, "onset_lag_s", None)
+            if emg.onset and lag is not None:
+                self._emg_rise_s = float(now) - float(lag)
         det = self.force_detector
         st = self.state
         verdict, score = -1, 0.0
@@ -315,7 +323,12 @@ class DecompressionController:
             verdict,
             score,
         )
+        known = len(self._events)
         self._sync_events()
+        if emg_alarm and len(self._events) > known and self._emg_rise_s is not None:
+            ev = self._events[-1]
+            if "emg" in ev.source:
+                ev.emg_onset_s = min(self._emg_rise_s, ev.onset_s)
         return Command(
             now,
             float(st[core.S_TARGET]),
