@@ -152,7 +152,7 @@ def test_sessions_run_in_order_and_only_for_a_living_record(
         course_session_prepare(
             store.unit_of_work, ther, ids[0], _factory(calls), out_dir=tmp_path / "b"
         )
-    assert calls == [] and _status(store, ids[0]) == "planned"
+    assert calls == [] and _status(store, ids[0]) == "cancelled"  # with the patient
 
 
 def test_a_summary_that_is_missing_or_invalid_never_counts_as_tolerated() -> None:

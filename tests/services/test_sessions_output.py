@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from spinecare.errors import InputError
 from spinecare.services import sessions as svc
 from spinecare.services.auth import Actor
 from spinecare.store import Store
@@ -52,17 +53,34 @@ def test_a_table_that_cannot_be_reached_leaves_the_session_planned(
 
 
 def test_output_that_cannot_be_opened_leaves_the_session_planned_and_no_empty_files(
-    store: Store, db: AuditedSession, actors: dict[Role, Actor], patient_id: int, tmp_path: Path
+    store: Store,
+    db: AuditedSession,
+    actors: dict[Role, Actor],
+    patient_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ids = _course(db, actors, patient_id)
     out = tmp_path / "s"
-    (out / "events.jsonl").mkdir(parents=True)  # the event log cannot be opened
-    with pytest.raises(IsADirectoryError):
+    out.mkdir()
+
+    def unopenable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(out / "events.jsonl"))
+
+    monkeypatch.setattr(svc, "Recorder", unopenable)
+    with pytest.raises(PermissionError):
         svc.course_session_prepare(
             store.unit_of_work, actors[Role.THERAPIST], ids[0], _factory(), out_dir=out
         )
     assert _row(store, ids[0]) == ("planned", None, None)
     assert not (out / "telemetry.csv").exists()  # the directory may be used again
+    # a directory that holds another record's file is refused before anything is recorded
+    (out / "events.jsonl").write_text("{}\n")
+    with pytest.raises(InputError, match="record already"):
+        svc.course_session_prepare(
+            store.unit_of_work, actors[Role.THERAPIST], ids[0], _factory(), out_dir=out
+        )
+    assert _row(store, ids[0]) == ("planned", None, None)
 
 
 def test_a_failed_first_write_names_the_output_directory(

@@ -200,3 +200,34 @@ def test_the_live_status_of_an_ended_session_says_why_and_is_not_paused(
     assert ended["end_reason"], ended
     after = doc.api("POST", f"/api/v1/sessions/{sid}/pause", json={"paused": True}).json()
     assert not after["paused"]
+
+
+def test_a_stop_and_a_pause_on_the_monitor_are_audited_as_who_gave_them(
+    login: Any, clinic: Clinic
+) -> None:
+    """The process running a session records its result as the user who started it: a stop a
+    colleague gave was in the audit log under the starter's name, and a pause not at all."""
+    from spinecare.store import open_store
+    from spinecare.store.audit import audit_entries
+
+    nurse: Browser = login("therapist")
+    doc: Browser = login("physician")
+    sid = clinic.planned_session_id
+    r = nurse.api(
+        "POST", f"/api/v1/sessions/{sid}/start", json={"minutes": 3.0, "speed": 5.0, **CHECKLIST}
+    )
+    assert r.status_code == 201, r.text
+    assert doc.post(f"/live/{sid}/pause", {"paused": "on"}).status_code == 303
+    assert doc.post(f"/live/{sid}/stop").status_code == 303
+    _until_ended(nurse, sid)
+    store = open_store(url=clinic.db_url)
+    try:
+        with store.session() as db:
+            given = [
+                (e.actor, (e.after or {}).get("control"))
+                for e in audit_entries(db, "sessions", sid)
+                if (e.after or {}).get("control")
+            ]
+    finally:
+        store.dispose()
+    assert given == [("physician", "pause"), ("physician", "stop")]

@@ -56,7 +56,8 @@ from spinecare.services.courses import (
 )
 from spinecare.services.screening import evaluate_screening
 from spinecare.settings import clinic_day
-from spinecare.store.enums import CourseStatus, SessionStatus
+from spinecare.store.audit import record_event
+from spinecare.store.enums import AuditAction, CourseStatus, SessionStatus
 from spinecare.store.files import named, write_private
 from spinecare.store.models import Course, Patient, TreatmentSession
 from spinecare.therapy.controller import DecompressionController
@@ -440,13 +441,13 @@ def _screened(
 
 def _runnable(db: Session, session_id: int) -> TreatmentSession:
     s = load(db, TreatmentSession, session_id, "session")
+    course = s.course
+    if course.patient.deleted_at is not None:  # first: it explains a cancelled session too
+        raise InputError("course-session", "its patient has been deleted", session_id)
     if s.status != SessionStatus.PLANNED.value:
         raise InputError("course-session", f"is {s.status}, not planned", session_id)
-    course = s.course
     if course.status == CourseStatus.CANCELLED.value:
         raise InputError("course-session", "its course is cancelled", session_id)
-    if course.patient.deleted_at is not None:
-        raise InputError("course-session", "its patient has been deleted", session_id)
     earlier = [x for x in course.sessions if x.number < s.number]
     open_ = [x.number for x in earlier if x.status not in FINISHED_STATES]
     if open_:
@@ -696,6 +697,26 @@ def _replan_forces(
             nxt.protocol = new
             nxt.updated_at = stamp
         previous, step_ok = proto, True  # later sessions: projected as tolerated
+
+
+def record_control(
+    session: Session, actor: Actor, session_id: int, control: str, reason: str = ""
+) -> None:
+    """A stop, pause or resume given on a running session's monitor, in the audit log under
+    the user who gave it. The process that runs the session records its result as the user
+    who started it; without this entry the log would name the starter for a stop that a
+    colleague gave. The caller has acted on the table already: the entry never delays it."""
+    require_clinical_writer(actor)
+    act_as(session, actor)
+    s = load(session, TreatmentSession, session_id, "session")
+    record_event(
+        session,
+        "sessions",
+        s.id,
+        AuditAction.UPDATE,
+        before={"status": s.status},
+        after={"status": s.status, "control": control, "reason": reason or None},
+    )
 
 
 def cancel_session(

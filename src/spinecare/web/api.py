@@ -46,7 +46,12 @@ from spinecare.web.deps import CtxDep, CurrentUser, DbDep, csrf_protect
 from spinecare.web.json_kinds import check_json_kinds
 from spinecare.web.live import LiveEntry, severities
 from spinecare.web.roles import ADMIN, BILL, DECIDE, READ, WRITE
-from spinecare.web.sessions import PauseRequest, SessionStart, start_course_session
+from spinecare.web.sessions import (
+    PauseRequest,
+    SessionStart,
+    record_control,
+    start_course_session,
+)
 
 router = APIRouter(dependencies=[Depends(csrf_protect), Depends(check_json_kinds)])
 
@@ -421,9 +426,11 @@ def sessions_live(ctx: CtxDep, session_id: Id) -> LiveStatus:
     tags=["sessions"],
     dependencies=[WRITE],
 )
-def sessions_stop(ctx: CtxDep, user: CurrentUser, session_id: Id) -> LiveStatus:
+def sessions_stop(ctx: CtxDep, db: DbDep, user: CurrentUser, session_id: Id) -> LiveStatus:
     entry = _entry(ctx, session_id)
-    entry.stop(f"stop on the monitor ({user.username})")
+    reason = f"stop on the monitor ({user.username})"
+    entry.stop(reason)  # the table first, the record after
+    record_control(db, user, session_id, "stop", reason)
     return live_status(entry)
 
 
@@ -433,9 +440,12 @@ def sessions_stop(ctx: CtxDep, user: CurrentUser, session_id: Id) -> LiveStatus:
     tags=["sessions"],
     dependencies=[WRITE],
 )
-def sessions_pause(ctx: CtxDep, session_id: Id, data: PauseRequest) -> LiveStatus:
+def sessions_pause(
+    ctx: CtxDep, db: DbDep, user: CurrentUser, session_id: Id, data: PauseRequest
+) -> LiveStatus:
     entry = _entry(ctx, session_id)
     entry.pause(data.paused)
+    record_control(db, user, session_id, "pause" if data.paused else "resume")
     return live_status(entry)
 
 

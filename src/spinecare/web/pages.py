@@ -73,7 +73,7 @@ from spinecare.web.live import FRAME_FIELDS, LiveEntry
 from spinecare.web.orthosis import patient_orthosis
 from spinecare.web.render import flash, page, redirect
 from spinecare.web.roles import ADMIN, BILL, BILLING_ROLES, DECIDE, READ, WRITE
-from spinecare.web.sessions import SessionStart, start_course_session
+from spinecare.web.sessions import SessionStart, record_control, start_course_session
 
 END_REASON = FRAME_FIELDS.index("end_reason")
 
@@ -839,8 +839,12 @@ async def live_stream(request: Request, ctx: CtxDep, session_id: Id) -> Response
 
 
 @router.post("/live/{session_id}/stop", dependencies=[WRITE])
-def live_stop(request: Request, ctx: CtxDep, user: CurrentUser, session_id: Id) -> Response:
-    _entry(ctx, session_id).stop(f"stop on the monitor ({user.username})")
+def live_stop(
+    request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser, session_id: Id
+) -> Response:
+    reason = f"stop on the monitor ({user.username})"
+    _entry(ctx, session_id).stop(reason)  # the table first, the record after
+    record_control(db, user, session_id, "stop", reason)
     return _command_done(request, session_id)
 
 
@@ -848,10 +852,14 @@ def live_stop(request: Request, ctx: CtxDep, user: CurrentUser, session_id: Id) 
 def live_pause(
     request: Request,
     ctx: CtxDep,
+    db: DbDep,
+    user: CurrentUser,
     session_id: Id,
     paused: Annotated[str, Form(max_length=5)] = "on",
 ) -> Response:
-    _entry(ctx, session_id).pause(forms.switch(paused, "paused"))
+    pause = forms.switch(paused, "paused")
+    _entry(ctx, session_id).pause(pause)
+    record_control(db, user, session_id, "pause" if pause else "resume")
     return _command_done(request, session_id)
 
 

@@ -7,20 +7,24 @@ ranges) are ``services.sessions.course_session_prepare``'s, before the table mov
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from spinecare.errors import InputError
 from spinecare.quantities import DEVICE_MAX_FORCE_N
+from spinecare.services import sessions as session_svc
 from spinecare.services.auth import Actor, require_clinical_writer
 from spinecare.services.sessions import planned_protocol
 from spinecare.store.models import TreatmentSession
 from spinecare.web.deps import WebContext
 from spinecare.web.live import LiveEntry
 from spinecare.web.worker import ProcessSession, WorkerJob
+
+_log = logging.getLogger(__name__)
 
 
 class SessionStart(BaseModel):
@@ -126,3 +130,17 @@ def start_course_session(
         started_by=actor.username,
         clinician_max_force_n=req.clinician_max_force_n,
     )
+
+
+def record_control(db: Any, user: Actor, session_id: int, control: str, reason: str = "") -> None:
+    """The monitor's command in the audit log, as the user who gave it. The table has acted
+    already; if the database cannot take the entry now, the session's own record still names
+    who stopped it (its end reason), so the command is not answered with an error page."""
+    try:
+        session_svc.record_control(db, user, session_id, control, reason)
+        db.commit()
+    except Exception:
+        db.rollback()
+        _log.warning(
+            "session %s: %s by %s not in the audit log", session_id, control, user.username
+        )
