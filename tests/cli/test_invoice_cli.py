@@ -149,3 +149,60 @@ def test_invoice_lifecycle_via_cli(
     assert cli_doc("invoice", "show", "999")[0] == 1  # not found
     code, _, err = cli_doc("invoice", "issue", str(draft["id"]))
     assert code == 2 and "only a draft" in err
+
+
+def _pdf_text(path: Path) -> str:
+    """The PDF's text, whitespace collapsed (pypdf: pdftotext may be missing)."""
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(str(path)).pages).split())
+
+
+def test_withdrawn_consent_and_discarded_draft_via_cli(
+    cli_doc: Callable[..., tuple[int, str, str]], sqlite_env: str, tmp_path: Path
+) -> None:
+    """The tester's two reports, as a user meets them: a diagnosis printed after the patient
+    withdrew the consent, and a discarded draft printed like an invoice."""
+    code, out, err = cli_doc(
+        "patients", "add", "--name", "Erika Mustermann", "--birth-date", "1962-03-14",
+        "--sex", "F", "--weight", "70", "--height", "165", "--insurance", "private", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    pid = str(json.loads(out)["id"])
+    code, _, err = cli_doc("findings", "diagnosis", "--patient", pid, "--icd10", "M54.5",
+                           "--text", "Kreuzschmerz", "--date", "2025-02-01")  # fmt: skip
+    assert code == 0, err
+    first, second = (_treated_course(sqlite_env, int(pid)) for _ in range(2))
+    code, out, err = cli_doc("invoice", "create", "--patient", pid, "--course", str(first),
+                             "--json")  # fmt: skip
+    assert code == 0, err
+    draft = json.loads(out)
+    assert draft["diagnosis_icd10"] == "M54.5"
+    code, _, err = cli_doc("patients", "edit", pid, "--no-diagnosis-on-invoice")
+    assert code == 0, err
+    code, _, err = cli_doc("invoice", "issue", str(draft["id"]), "--date", "2025-04-01")
+    assert code == 0, err
+    code, out, _ = cli_doc("invoice", "show", str(draft["id"]), "--json")
+    assert json.loads(out)["diagnosis_icd10"] is None
+    pdf = tmp_path / "issued.pdf"
+    code, _, err = cli_doc("documents", "invoice", str(draft["id"]), "--out", str(pdf))
+    assert code == 0, err
+    issued = _pdf_text(pdf)
+    assert "2025-00001" in issued and "M54.5" not in issued and "Diagnose" not in issued
+
+    # a draft prints, marked; discarded, it is refused and no file is written
+    code, out, err = cli_doc("invoice", "create", "--patient", pid, "--course", str(second),
+                             "--json")  # fmt: skip
+    assert code == 0, err
+    other = str(json.loads(out)["id"])
+    pdf = tmp_path / "draft.pdf"
+    code, _, err = cli_doc("documents", "invoice", other, "--out", str(pdf))
+    assert code == 0, err
+    assert "ENTWURF" in _pdf_text(pdf)
+    code, _, err = cli_doc("invoice", "cancel", other)
+    assert code == 0, err
+    pdf = tmp_path / "discarded.pdf"
+    code, out, err = cli_doc("documents", "invoice", other, "--out", str(pdf))
+    assert code == 2
+    assert "invoice" in err and "discarded draft" in err and len(err.strip().splitlines()) == 1
+    assert not pdf.exists()

@@ -13,7 +13,7 @@ from spinecare.errors import InputError
 from spinecare.services import invoices as svc
 from spinecare.services.auth import Actor
 from spinecare.services.errors import PermissionDeniedError
-from spinecare.services.patients import add_patient
+from spinecare.services.patients import PatientUpdate, add_patient, edit_patient
 from spinecare.store import Store
 from spinecare.store.audit import AuditedSession, audit_entries, set_actor
 from spinecare.store.enums import Insurance, Role
@@ -284,3 +284,82 @@ def test_the_date_of_service_is_the_day_the_session_ran(
     assert sorted({ln.service_date for ln in inv.lines}) == [date(2025, 3, 5), date(2025, 3, 9)]
     assert inv.recipient["address"] == ["Hauptstraße 5", "93047 Regensburg"]
     assert (inv.recipient["insurer"], inv.recipient["insurance_number"]) == ("Debeka", "K-778")
+
+
+def _diagnose(db: AuditedSession, pid: int, icd10: str, on: date) -> None:
+    set_actor(db, "admin")
+    db.add(
+        Diagnosis(patient_id=pid, icd10=icd10, text="Kreuzschmerz", diagnosed_on=on,
+                  created_at=datetime.now(UTC))
+    )  # fmt: skip
+    db.commit()
+
+
+def test_issue_follows_the_patients_wish_on_the_day_of_issue(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    """A consent withdrawn after drafting keeps the diagnosis off the issued invoice (and its
+    PDF); the issued invoice then never changes, even when the consent is given again."""
+    biller, doctor = actors[Role.BILLING], actors[Role.PHYSICIAN]
+    _diagnose(db, patient_id, "M54.5", date(2025, 2, 1))
+    course = _course(db, patient_id, done=2)
+    draft = svc.create_invoice(db, biller, patient_id, course_id=course.id)
+    assert draft.diagnosis_icd10 == "M54.5"  # the patient allowed it when it was drafted
+    edit_patient(db, doctor, patient_id, PatientUpdate(icd_consent=False))
+    db.commit()
+    issued = svc.issue_invoice(db, biller, draft.id, on=ISSUE_DAY)
+    db.commit()
+    assert (issued.diagnosis_icd10, issued.diagnosis_text) == (None, None)
+    assert svc.load_invoice(db, biller, draft.id).diagnosis is None  # what the PDF prints
+    issue_entry = audit_entries(db, "invoices", draft.id)[-1]
+    assert issue_entry.before is not None and issue_entry.after is not None
+    assert (issue_entry.before["diagnosis_icd10"], issue_entry.after["diagnosis_icd10"]) == (
+        "M54.5", None
+    )  # fmt: skip
+    # frozen at issue: a later change of mind does not reach the issued invoice
+    edit_patient(db, doctor, patient_id, PatientUpdate(icd_consent=True))
+    db.commit()
+    assert svc.get_invoice(db, biller, draft.id).diagnosis_icd10 is None
+    assert svc.load_invoice(db, biller, draft.id).diagnosis is None
+    # and its credit note mirrors it as issued
+    note = svc.cancel_invoice(db, biller, draft.id, on=ISSUE_DAY + timedelta(days=1))
+    assert note.diagnosis_icd10 is None
+
+
+def test_consent_given_after_drafting_prints_the_current_diagnosis(
+    db: AuditedSession, actors: dict[Role, Actor]
+) -> None:
+    biller, doctor = actors[Role.BILLING], actors[Role.PHYSICIAN]
+    pid = add_patient(db, actors[Role.THERAPIST], patient_data(icd_consent=False)).id
+    _diagnose(db, pid, "M51.2", date(2025, 2, 1))
+    course = _course(db, pid, done=1)
+    draft = svc.create_invoice(db, biller, pid, course_id=course.id)
+    assert draft.diagnosis_icd10 is None
+    edit_patient(db, doctor, pid, PatientUpdate(icd_consent=True))
+    _diagnose(db, pid, "M54.5", date(2025, 3, 1))  # diagnosed since drafting: the latest counts
+    issued = svc.issue_invoice(db, biller, draft.id, on=ISSUE_DAY)
+    db.commit()
+    assert (issued.diagnosis_icd10, issued.diagnosis_text) == ("M54.5", "Kreuzschmerz")
+    domain = svc.load_invoice(db, biller, draft.id)
+    assert domain.diagnosis is not None and domain.diagnosis.icd10 == "M54.5"
+
+
+def test_a_discarded_draft_is_not_printed_a_draft_is(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    biller = actors[Role.BILLING]
+    course = _course(db, patient_id, done=2)
+    draft = svc.create_invoice(db, biller, patient_id, course_id=course.id)
+    db.commit()
+    assert svc.load_invoice(db, biller, draft.id).status.value == "draft"  # printed as ENTWURF
+    svc.cancel_invoice(db, biller, draft.id)
+    db.commit()
+    with pytest.raises(InputError, match="discarded draft is no invoice") as err:
+        svc.load_invoice(db, biller, draft.id)
+    assert err.value.field == "invoice"
+    # an issued invoice cancelled by a credit note was sent: it still prints, saying so
+    issued = svc.create_invoice(db, biller, patient_id, course_id=course.id)
+    svc.issue_invoice(db, biller, issued.id, on=ISSUE_DAY)
+    svc.cancel_invoice(db, biller, issued.id, on=ISSUE_DAY)
+    db.commit()
+    assert svc.load_invoice(db, biller, issued.id).cancelled_by == "2025-00002"

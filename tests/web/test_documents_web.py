@@ -118,3 +118,13 @@ def test_course_documents_zip_by_role(login: Any, clinic: Clinic, tmp_path: Path
     assert invoices
     assert "DE89" in _pdf_text(zf.read(invoices[0]), tmp_path, "inv.pdf")
     assert login("therapist").client.get("/courses/999999/documents.zip").status_code == 404
+
+
+def test_a_discarded_draft_is_not_printed(login: Any, clinic: Clinic) -> None:
+    """A draft cancelled before it had a number is no invoice: its PDF used to look like one."""
+    assert clinic.invoice_id is not None
+    biller: Browser = login("billing")
+    assert biller.post(f"/invoices/{clinic.invoice_id}/cancel").status_code == 303
+    r = biller.client.get(f"/invoices/{clinic.invoice_id}.pdf")
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "ein verworfener Entwurf ist keine Rechnung" in r.text

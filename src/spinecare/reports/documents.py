@@ -19,6 +19,7 @@ from spinecare.billing import (
     Insurance,
     Invoice,
     InvoiceLine,
+    InvoiceStatus,
     Quote,
     default_catalogue,
     quote,
@@ -66,6 +67,14 @@ def _line_in(line: InvoiceLine, lang: str, catalogue: Catalogue) -> InvoiceLine:
 def invoice_context(
     inv: Invoice, clinic: ClinicInfo, *, lang: str = "de", template_dir: TemplateDir = None
 ) -> dict[str, Any]:
+    if inv.status is InvoiceStatus.CANCELLED and inv.number is None:
+        # Engineering choice: refused rather than marked. A discarded draft was never sent and
+        # never numbered; a PDF of it, mark or not, could be mistaken for a bill. The services
+        # refuse it first (``services.invoices.load_invoice``, the same text); this guards any
+        # other caller.
+        raise InputError(
+            "invoice", "a discarded draft is no invoice: nothing to print (draft a new one to bill)"
+        )
     lang = check_lang(lang)
     texts = load_texts(lang, template_dir)
     title = texts["credit_note_title"] if inv.is_credit_note else texts["invoice_title"]

@@ -13,6 +13,15 @@ Dates: an invoice is issued, paid or cancelled today or on a past day, never in 
 invoice dated 2099 would be the year's last number and block every payment before it), never
 before the services it bills or the date it was issued, and never before the newest number of
 its year (numbers follow dates).
+
+Diagnosis: a draft is not final until it is issued, so ``issue_invoice`` takes the diagnosis
+from the patient's wish (``icd_consent``) and diagnoses as they are at that moment, as
+``create_invoice`` would (clinic choice: the wish that counts is the one of the day the invoice
+leaves the clinic; docs/billing.md). From then on the stored invoice never changes (§12 GOÄ
+[goae]: the issued contents stay as the patient received them).
+
+Printing: a discarded draft (cancelled, never numbered) is no invoice and is refused by
+``load_invoice``, which both the CLI and the web app print from.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from spinecare.services.patients import load_patient, postal_address
 from spinecare.store.audit import jsonable, record_event
 from spinecare.store.billing_models import Invoice, InvoiceCounter, InvoiceLine
 from spinecare.store.enums import AuditAction, Insurance, SessionStatus
-from spinecare.store.models import Course, Diagnosis, TreatmentSession
+from spinecare.store.models import Course, Diagnosis, Patient, TreatmentSession
 
 ENTITY = "invoices"
 DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
@@ -98,8 +107,9 @@ def _public(session: Session, inv: Invoice) -> InvoicePublic:
 
 
 def _snapshot(inv: Invoice) -> dict[str, Any]:
+    # The ICD code is in the trail so that a diagnosis dropped or added at issue shows in it.
     keys = ("patient_id", "course_id", "kind", "status", "number", "scale", "total",
-            "issued_on", "paid_on", "cancelled_on", "refers_to_id")  # fmt: skip
+            "diagnosis_icd10", "issued_on", "paid_on", "cancelled_on", "refers_to_id")  # fmt: skip
     return {k: jsonable(getattr(inv, k)) for k in keys}
 
 
@@ -245,6 +255,20 @@ def service_start(s: TreatmentSession) -> datetime:
     return started
 
 
+def _printed_diagnosis(session: Session, patient: Patient) -> billing.Diagnosis | None:
+    """The diagnosis an invoice of the patient carries now: the latest one, unless the patient
+    asked to keep it off. Asked at drafting and again at issue, so the issued invoice follows
+    the patient's wish of the day it is sent, not of the day it was drafted."""
+    if not patient.icd_consent:
+        return None
+    latest = session.scalars(
+        select(Diagnosis)
+        .where(Diagnosis.patient_id == patient.id)
+        .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id.desc())
+    ).first()
+    return billing.Diagnosis(latest.icd10, latest.text) if latest is not None else None
+
+
 def create_invoice(
     session: Session,
     actor: Actor,
@@ -320,15 +344,7 @@ def create_invoice(
         )
         lines.extend(new)
         line_sessions.extend([s.id] * len(new))
-    dx = None
-    if patient.icd_consent:
-        latest = session.scalars(
-            select(Diagnosis)
-            .where(Diagnosis.patient_id == patient.id)
-            .order_by(Diagnosis.diagnosed_on.desc(), Diagnosis.id.desc())
-        ).first()
-        if latest is not None:
-            dx = billing.Diagnosis(latest.icd10, latest.text)
+    dx = _printed_diagnosis(session, patient)
     stamp = utcnow(now)
     # The pure draft decides kind, status and total; the row stores what it says.
     insurer = patient.insurer if patient.insurance == Insurance.PRIVATE.value else None
@@ -408,7 +424,8 @@ def issue_invoice(
     zone: ZoneInfo = DEFAULT_ZONE,
     now: datetime | None = None,
 ) -> InvoicePublic:
-    """Give a draft the next number of its issue year and freeze it."""
+    """Give a draft the next number of its issue year and freeze it, with the diagnosis as the
+    patient wants it today (a consent withdrawn or given since drafting counts)."""
     _require_biller(actor)
     act_as(session, actor)
     stamp = utcnow(now)
@@ -424,6 +441,12 @@ def issue_invoice(
     before = _snapshot(inv)
     number = billing.format_invoice_number(day.year, seq)
     issued = billing.issue(to_domain(session, inv), number, day)  # raises when not allowed
+    if inv.kind == billing.InvoiceKind.INVOICE.value:  # a credit note mirrors its original
+        # The patient may be archived since drafting; the invoice is still theirs.
+        patient = load_patient(session, inv.patient_id, include_deleted=True)
+        dx = _printed_diagnosis(session, patient)
+        inv.diagnosis_icd10 = dx.icd10 if dx else None
+        inv.diagnosis_text = dx.text if dx else None
     inv.status, inv.number, inv.year, inv.sequence = issued.status.value, number, day.year, seq
     inv.issued_on = day
     inv.updated_at = stamp
@@ -519,10 +542,20 @@ def get_invoice(session: Session, actor: Actor, invoice_id: int) -> InvoicePubli
     return _public(session, load(session, Invoice, invoice_id, "invoice"))
 
 
+DISCARDED = "a discarded draft is no invoice: nothing to print (draft a new one to bill)"
+
+
 def load_invoice(session: Session, actor: Actor, invoice_id: int) -> billing.Invoice:
-    """The invoice as a domain object (for rendering)."""
+    """The invoice as a domain object, for printing: the one place the CLI and the web app
+    load it from, so both refuse a discarded draft alike. Such a draft never had a number and
+    was never sent; printed, it would look like a valid invoice with amounts. A draft still
+    prints (marked ENTWURF), and an issued invoice cancelled by a credit note prints with the
+    note's number (it was sent, so its copy must be reproducible)."""
     require_reader(actor)
-    return to_domain(session, load(session, Invoice, invoice_id, "invoice"))
+    inv = load(session, Invoice, invoice_id, "invoice")
+    if inv.number is None and inv.status == billing.InvoiceStatus.CANCELLED.value:
+        raise InputError("invoice", DISCARDED, invoice_id)
+    return to_domain(session, inv)
 
 
 def list_invoices(

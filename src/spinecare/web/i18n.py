@@ -718,6 +718,10 @@ _REASONS_DE: dict[str, str] = {
     "its patient has been deleted": "die Patientin/der Patient wurde gelöscht",
     "its course is cancelled": "die Serie ist abgesagt",
     "already on an invoice": "ist schon abgerechnet",
+    "a discarded draft is no invoice: nothing to print (draft a new one to bill)": (
+        "ein verworfener Entwurf ist keine Rechnung: nichts zu drucken (für die Abrechnung "
+        "bitte neu entwerfen)"
+    ),
     "is not this patient's": "gehört nicht zu dieser Patientin/diesem Patienten",
     "this server runs as many sessions as it may": (
         "auf diesem Server laufen bereits so viele Sitzungen wie erlaubt"
