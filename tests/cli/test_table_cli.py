@@ -147,3 +147,91 @@ def test_serve_sim_refuses_bad_arguments(cli: Cli) -> None:
     assert code == 2 and "loopback" in err
     code, _, err = cli("table", "serve-sim", "--segment", "C5/6")
     assert code == 2 and "segment: is not a lumbar segment" in err
+
+
+# -- a table that cannot be used is the table's, never an internal error (status 2) ----------
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert lines and lines[-1].startswith("error: ") and "Traceback" not in err, err
+    return lines[-1]
+
+
+def test_a_modbus_exception_from_the_table_is_one_line_and_status_2(
+    cli: Cli, limited_server: SimTableServer, tmp_path: Path
+) -> None:
+    """A wrong unit id: the served table answers the identity read with exception 0x04."""
+    wrong_unit = f"{tcp(limited_server)}?unit=2"
+    for args in (
+        ("table", "probe", "--device", wrong_unit),
+        ("session", "run", "--device", wrong_unit, "--minutes", "0.1", "--out",
+         str(tmp_path / "run")),
+        ("serve", "--device", wrong_unit, "--port", "1"),  # refused before it listens
+    ):  # fmt: skip
+        code, _, err = cli(*args)
+        assert code == 2, (args, err)
+        line = one_line(err)
+        assert err.strip() == line, err  # one line, and nothing about the table before it
+        assert f"the table at {wrong_unit} answered with Modbus exception 0x04" in line
+        assert "(server device failure) reading its identity: check the unit id" in line
+    assert not (tmp_path / "run" / "telemetry.csv").exists()
+    assert limited_server.commands == 0
+
+
+def test_serve_sim_on_a_port_in_use_is_one_line_and_status_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPINECARE_")}
+        env["SPINECARE_DATA_DIR"] = str(tmp_path / "server-data")
+        done = subprocess.run(
+            [sys.executable, "-m", "spinecare.cli", "table", "serve-sim", "--port", str(port)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"error: port: 127.0.0.1:{port} is in use by another process (Address already in use): "
+        "stop it or choose another --port"
+    )
+
+
+@pytest.mark.slow  # the driver waits the table's release time (5 s) before it refuses
+def test_a_session_never_takes_over_a_table_still_loaded(cli: Cli, tmp_path: Path) -> None:
+    """SAF-18: the table still holds 131 N (its watchdog releasing an earlier session's load)
+    and does not let go: refused in one line, status 2, the table never commanded."""
+    from spinecare.devices.modbus_map import (
+        STATE_CODES,
+        STATUS_FAULT,
+        STATUS_FORCE,
+        STATUS_STATE,
+        FaultCode,
+        force_reg,
+    )
+    from spinecare.vocab import DeviceState
+
+    srv = realtime_server().start()
+    try:
+        srv.corrupt = {
+            STATUS_FORCE: force_reg(131.0),
+            STATUS_STATE: STATE_CODES[DeviceState.RELEASING],
+            STATUS_FAULT: int(FaultCode.WATCHDOG),
+        }
+        out = tmp_path / "run"
+        started = time.monotonic()
+        code, _, err = cli(
+            "session", "run", "--device", tcp(srv), "--minutes", "0.1", "--out", str(out)
+        )
+        waited = time.monotonic() - started
+        assert code == 2, err
+        line = one_line(err)
+        assert f"the table at {tcp(srv)}" in line
+        assert "still holds 131 N from an earlier session" in line
+        assert "wait for it to release" in line
+        assert waited >= 4.5  # it gave the table its release time first
+        assert srv.commands == 0 and srv.table.state is not DeviceState.ACTIVE
+        # Nothing was recorded: at most the telemetry's header (the recorder opens before the
+        # table is brought up).
+        telemetry = out / "telemetry.csv"
+        assert not telemetry.exists() or len(telemetry.read_text().splitlines()) <= 1
+    finally:
+        srv.stop()

@@ -4,7 +4,9 @@ a table on Modbus, checked before anything is started or recorded.
 A table on the wire is probed first (connect, read its identity, disconnect): who it is, whether
 it is a served simulator, what it may pull. A table that does not answer, runs a register map
 this driver does not speak, or whose own force limit is below what the session may command is
-refused with one line and exit status 2; the session never falls back to the simulated table.
+refused with one line and exit status 2 (any ``devices.modbus.TableError``: no answer, a Modbus
+exception such as a wrong unit id's, a map it does not speak, a limit); the session never falls
+back to the simulated table.
 """
 
 from __future__ import annotations
@@ -55,12 +57,7 @@ def table_choice(spec: str, *, fast: bool, speed: float, emg: bool) -> WireTable
     """None for the simulated table; else the probed table on the wire (or an InputError)."""
     if spec.strip().lower() in SIMULATED:
         return None
-    from spinecare.devices.modbus import (
-        ModbusLinkError,
-        TableLimitError,
-        device_url_parse,
-        table_probe,
-    )
+    from spinecare.devices.modbus import TableError, device_url_parse, table_probe
 
     url = device_url_parse(spec, "device")
     if fast or speed != 1.0:
@@ -70,8 +67,13 @@ def table_choice(spec: str, *, fast: bool, speed: float, emg: bool) -> WireTable
         )
     try:
         ident = table_probe(url)
-    except (ModbusLinkError, TableLimitError, OSError) as exc:
-        raise InputError("device", f"no usable table there: {exc}", spec) from None
+    except (TableError, OSError) as exc:
+        # Whatever the driver says of a table it cannot use (no answer, a Modbus exception, a
+        # map it does not speak, a limit) is the table's, not a defect: one line, status 2.
+        text = str(exc)  # it names the table mostly; else the URL given is shown
+        raise InputError(
+            "device", f"no usable table there: {text}", None if str(url) in text else spec
+        ) from None
     if emg and not ident.emg:
         raise InputError("emg", "the table on the wire has no EMG channel", spec)
     kind = "a served simulator" if ident.simulated else "a real table"

@@ -72,6 +72,8 @@ def serve_sim(
         raise InputError(
             "max-force", f"must be above 0 and at most {DEVICE_MAX_FORCE_N:g} N", limit
         )
+    if rtu is None:
+        _port_free(host, port)
     vs = VirtualSession(seed=seed, region=reg, weight_kg=weight, segment=seg, table=tab, emg=emg)
     sim = make_table(vs, time.perf_counter)  # the table lives on the monotonic clock
     sim.record = False  # a long-running server keeps no ground-truth history
@@ -97,7 +99,28 @@ def serve_sim(
         )
 
     print("preparing the simulated table ...", file=sys.stderr, flush=True)
-    server.serve_forever(on_ready=ready)
+    try:
+        server.serve_forever(on_ready=ready)
+    except OSError as exc:  # taken between the check and the server's bind, or no serial port
+        raise InputError("rtu" if rtu is not None else "port", str(exc)) from None
+
+
+def _port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on, before the table is built (pymodbus would
+    only log it and fail); bound as asyncio's server binds it (``SO_REUSEADDR``)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1" if host == "localhost" else host, port))
+        except OSError as exc:
+            raise InputError(
+                "port",
+                f"{host}:{port} is in use by another process ({exc.strerror}): stop it or "
+                "choose another --port",
+            ) from None
 
 
 @table_app.command("probe")
@@ -106,18 +129,16 @@ def probe(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Read a table's identity and limits (vendor, model, serial, force limit, watchdog)."""
-    from spinecare.devices.modbus import (
-        ModbusLinkError,
-        TableLimitError,
-        device_url_parse,
-        table_probe,
-    )
+    from spinecare.devices.modbus import TableError, device_url_parse, table_probe
 
     url = device_url_parse(device, "device")
     try:
         ident = table_probe(url)
-    except (ModbusLinkError, TableLimitError, OSError) as exc:
-        raise InputError("device", f"no usable table there: {exc}", device) from None
+    except (TableError, OSError) as exc:  # the table's, not a defect: one line, status 2
+        text = str(exc)  # it names the table mostly; else the URL given is shown
+        raise InputError(
+            "device", f"no usable table there: {text}", None if str(url) in text else device
+        ) from None
     data = {"url": str(url), **ident.as_dict()}
     if as_json:
         typer.echo(json.dumps(data, indent=2))

@@ -5,7 +5,8 @@ One batched request per direction and tick: ``read`` fetches the whole status bl
 4), ``write`` sends the whole command block (function 16). Each waits at most ``timeout_s``
 (8 ms on TCP by default; on RTU the frame's time on the wire plus 4 ms), so a read and a write
 that both time out still leave the 20 ms tick a margin. Everything slow happens in
-``configure``: connecting, reading the table's identity and limits, checking them.
+``configure``: connecting, reading the table's identity and limits, checking them, and waiting
+(bounded) for a table still loaded by an earlier session to release on its own (SAF-18).
 
 How failures reach the safety policy (the runtime's device guard turns any exception into a
 latched fault and the controlled release):
@@ -89,22 +90,55 @@ DEFAULT_BAUD = 115200
 DEFAULT_TCP_PORT = 502  # the Modbus/TCP port [modbus-tcp]
 # Bits on the wire per RTU character: start, 8 data, parity or second stop, stop [modbus-serial].
 RTU_BITS_PER_CHAR = 11
+# Taking over a table (SAF-18). A table is slack when its load cell and its drive's own setpoint
+# are both at most this: the force the runtime calls released (runtime/session.py RELEASED_N,
+# SAF-6 "below 5 N"; the load cell's noise is 0.3-2 N), restated here because the devices layer
+# does not import the runtime.
+SLACK_N = 5.0
+# How long ``configure`` waits for a loaded table's own release before it refuses: the watchdog's
+# 100 ms plus its release to zero "within 4 s" (docs/modbus.md, docs/safety.md SAF-9: released
+# within 4.1 s), plus 0.9 s margin for a real drive's slower pay-out (engineering choice; the
+# same 5 s the runtime gives a released table, runtime/session.py RELEASE_TIMEOUT_S).
+TAKEOVER_WAIT_S = 5.0
+# Status reads while waiting: 20 per second, well inside the release's 0.5 s steps (engineering
+# choice; one read costs well under 1 ms on TCP).
+TAKEOVER_POLL_S = 0.05
+# Once slack, the table must stay slack this long before the session takes it: a cable still
+# paying out can dip below the threshold for a sample (engineering choice, the runtime's
+# RELEASED_HOLD_S).
+TAKEOVER_SLACK_HOLD_S = 0.2
 
 
-class ModbusLinkError(ConnectionError):
+class TableError(Exception):
+    """Every error this driver raises about the table (its link, its answers, its limits, its
+    state): the table is not usable as it is, which is no defect of spinecare. Before the
+    first tick (``configure``, ``table_probe``) the faces turn any of them into one line and
+    exit status 2; during a session the device guard turns them into a latched fault."""
+
+
+class ModbusLinkError(TableError, ConnectionError):
     """The table cannot be reached, or what came back is not an answer of this map."""
 
 
-class TableExceptionError(RuntimeError):
-    """The table answered with a Modbus exception code."""
+class TableExceptionError(TableError, RuntimeError):
+    """The table answered with a Modbus exception code.
 
-    def __init__(self, what: str, code: int) -> None:
+    ``table`` (the URL) and ``hint`` word it for a user before the session (the identity read
+    of a probe); without them it is the short form the session's events carry."""
+
+    def __init__(self, what: str, code: int, *, table: str = "", hint: str = "") -> None:
         self.code = code
         text = mm.EXCEPTION_TEXT.get(code, "unknown exception")
-        super().__init__(f"{what}: Modbus exception {code:#04x} ({text})")
+        if table:
+            message = (
+                f"the table at {table} answered with Modbus exception {code:#04x} ({text}) {what}"
+            )
+        else:
+            message = f"{what}: Modbus exception {code:#04x} ({text})"
+        super().__init__(message + (f": {hint}" if hint else ""))
 
 
-class TableFaultError(RuntimeError):
+class TableFaultError(TableError, RuntimeError):
     """The table reports a fault code in its status block."""
 
     def __init__(self, code: int) -> None:
@@ -112,8 +146,12 @@ class TableFaultError(RuntimeError):
         super().__init__(f"table fault {mm.fault_describe(code)}")
 
 
-class TableLimitError(ValueError):
+class TableLimitError(TableError, ValueError):
     """The table cannot do what the session asks of it, or is not the table expected."""
+
+
+class TableLoadedError(TableError):
+    """The table still holds a force from an earlier session (SAF-18): not taken over."""
 
 
 class _NoAnswer(Exception):
@@ -240,6 +278,9 @@ class ModbusTable:
     highest force the session may command; ``configure`` refuses a table whose own limit is
     lower. ``expected``: the identity a probe saw before (``table_probe``); ``configure``
     refuses a different table. ``emg``: read the EMG block (default: when the table has one).
+    ``takeover_wait_s`` and ``sleep``: how long, and with what, ``configure`` waits for a table
+    still loaded by an earlier session to release on its own (SAF-18; a test on a simulated
+    clock passes the clock's ``advance``).
     """
 
     def __init__(
@@ -254,6 +295,8 @@ class ModbusTable:
         emg: bool | None = None,
         max_unacked: int = MAX_UNACKED,
         record_rtt: bool = False,
+        takeover_wait_s: float = TAKEOVER_WAIT_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url if isinstance(url, DeviceUrl) else device_url_parse(url)
         self._now = now
@@ -265,6 +308,9 @@ class ModbusTable:
         self._want_emg = emg
         self.max_unacked = max_unacked
         self._record = record_rtt
+        self.takeover_wait_s = takeover_wait_s
+        self._sleep = sleep
+        self.waited_for_release_s = 0.0  # how long configure() waited for an earlier load
         self.stats = WireStats()
         self.identity: mm.TableIdentity | None = expected
         self.timeout_s = 0.0
@@ -312,9 +358,11 @@ class ModbusTable:
             self._status_len = mm.STATUS_LEN if want else mm.STATUS_FIXED_LEN
             self.timeout_s = self._tick_timeout(ident)
             self._client.comm_params.timeout_connect = self.timeout_s
-            status = self._read_status_blocking()
-        except (ModbusLinkError, TableLimitError, TableExceptionError) as exc:
-            # Before the first tick nothing has moved: one line for the user, not a trace.
+            # SAF-18: never take over a loaded table (before the first tick, with the lock held).
+            status = self._await_slack(self._read_status_blocking())
+        except TableError as exc:
+            # Before the first tick nothing has moved (this session's): one line for the
+            # user, not a trace.
             self.close()
             raise InputError("device", str(exc)) from None
         except BaseException:
@@ -325,7 +373,9 @@ class ModbusTable:
         self._table_seq = None
         self._first_activation = True
         # A fault code the table shows at bring-up is its past (e.g. the watchdog of the last
-        # session); its state still reaches the policy with every reading.
+        # session), acknowledged by the activation: the table is slack by now (SAF-18), so
+        # nothing of that past is left on the cable. Its state still reaches the policy with
+        # every reading.
         self._fault_reported = status.fault_code
 
     def activate(self) -> None:
@@ -502,7 +552,21 @@ class ModbusTable:
         return f"rtu:{os.path.realpath(u.serial_port)}/{u.unit}"
 
     def _read_identity(self) -> mm.TableIdentity:
-        regs = self._read_regs(mm.IDENTITY_ADDR, mm.IDENTITY_LEN, "identity")
+        try:
+            regs = self._read_regs(mm.IDENTITY_ADDR, mm.IDENTITY_LEN, "identity")
+        except TableExceptionError as exc:
+            # The first request a table gets: an exception here is mostly a wrong unit id
+            # (a gateway or a server without that unit answers 0x04, 0x0A or 0x0B) or a device
+            # that does not serve this register map (0x01, 0x02).
+            other_map = exc.code in (0x01, mm.EXC_ILLEGAL_ADDRESS)
+            hint = (
+                "is it a table of this register map (docs/modbus.md)?"
+                if other_map
+                else f"check the unit id (unit={self.url.unit})"
+            )
+            raise TableExceptionError(
+                "reading its identity", exc.code, table=str(self.url), hint=hint
+            ) from None
         try:
             return mm.identity_of(regs)
         except ValueError as exc:
@@ -518,6 +582,43 @@ class ModbusTable:
                 f"not the table checked before ({exp.vendor} {exp.model} #{exp.serial})"
             )
         table_limit_check(ident, self.required_force_n)
+
+    def _await_slack(self, status: mm.Status) -> mm.Status:
+        """SAF-18: a session takes only a slack table.
+
+        Activating makes the drive hold "the force the cable has now", and the session's first
+        commands are its own small pretension: taking over a table that still holds an earlier
+        session's force (a session killed before its release, whose load the table's watchdog
+        now holds at base tension and then releases, SAF-9) would step that force down within
+        a few ticks, a release nobody controls or records. So before the session's first tick:
+        a table whose load cell or drive setpoint is above ``SLACK_N`` is left to finish its
+        own release, for at most ``takeover_wait_s``, and is taken once it has stayed slack for
+        ``TAKEOVER_SLACK_HOLD_S``; a table still loaded then is refused (``TableLoadedError``).
+        A slack table is taken at once, whatever stale fault code it shows.
+        """
+        if not table_loaded(status):
+            return status
+        first = loaded = status
+        waited = slack_for = 0.0
+        while waited < self.takeover_wait_s - 1e-9:
+            self._sleep(TAKEOVER_POLL_S)
+            waited += TAKEOVER_POLL_S
+            status = self._read_status_blocking()
+            if table_loaded(status):
+                loaded, slack_for = status, 0.0
+                continue
+            if slack_for >= TAKEOVER_SLACK_HOLD_S - 1e-9:
+                self.waited_for_release_s = waited
+                return status
+            slack_for += TAKEOVER_POLL_S
+        # Still loaded, or slack for less than the hold: refused, nothing of this session moved.
+        held = max(loaded.force_n, loaded.drive_setpoint_n)
+        fault = f", fault code {loaded.fault_code}" if loaded.fault_code else ""
+        raise TableLoadedError(
+            f"the table at {self.url} still holds {held:.0f} N from an earlier session "
+            f"({first.force_n:.0f} N when asked, state {loaded.state.value}{fault}; waited "
+            f"{waited:.1f} s for its own release): wait for it to release, then start again"
+        )
 
     def _tick_timeout(self, ident: mm.TableIdentity) -> float:
         u = self.url
@@ -554,7 +655,11 @@ class ModbusTable:
             raise TableExceptionError(value.name.lower(), int(getattr(rr, "exception_code", 0)))
 
     def _read_status_blocking(self) -> mm.Status:
-        return mm.status_of(self._read_regs(mm.STATUS_ADDR, self._status_len, "status"))
+        regs = self._read_regs(mm.STATUS_ADDR, self._status_len, "status")
+        try:
+            return mm.status_of(regs)
+        except ValueError as exc:  # e.g. a state code this map does not know
+            raise ModbusLinkError(f"{self.url}: {exc}") from None
 
     def _read_regs(self, address: int, count: int, what: str) -> list[int]:
         rr = self._handshake(
@@ -622,6 +727,12 @@ def _io_error_types() -> tuple[type[BaseException], ...]:
 
 
 _IO_ERRORS = _io_error_types()
+
+
+def table_loaded(status: mm.Status) -> bool:
+    """True while the table holds a force (SAF-18): its load cell, or the setpoint its drive
+    tracks (held by its watchdog after an earlier session, SAF-9), above ``SLACK_N``."""
+    return status.force_n > SLACK_N or status.drive_setpoint_n > SLACK_N
 
 
 def table_limit_check(ident: mm.TableIdentity, required_force_n: float | None) -> None:

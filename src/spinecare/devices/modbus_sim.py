@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import math
 import os
 import signal
@@ -45,6 +46,10 @@ from spinecare.quantities import (
     WINCH_POSITION,
 )
 from spinecare.vocab import COMMAND_TIMEOUT_S, EMG_RATE_HZ, Command, DeviceState
+
+# pymodbus logs a failed bind as a bare line of its own; the server raises it as an OSError
+# (the CLI words it), so the library stays quiet unless an application configures logging.
+logging.getLogger("pymodbus").addHandler(logging.NullHandler())
 
 # The real-time server advances the physics at least this often when no request comes, so the
 # table's watchdog acts within a fifth of its 100 ms (engineering choice).
@@ -232,7 +237,13 @@ class SimTableServer:
             return handler
 
         server.callback_new_connection = new_connection
-        await server.serve_forever(background=True)
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError:  # pymodbus logs the OSError of its bind or open, then raises this
+            where = self.serial_port or f"{self.host}:{self._port}"
+            raise OSError(
+                f"cannot serve on {where}: in use by another process, or not available"
+            ) from None
         self._server = server
         if self.serial_port is None and self._port == 0:
             sockets = getattr(server.transport, "sockets", None) or ()
