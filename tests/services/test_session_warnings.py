@@ -69,3 +69,30 @@ def test_days_early_are_counted_on_the_clinics_calendar() -> None:
     now = datetime(2026, 12, 1, 10, 0, tzinfo=berlin).astimezone(UTC)
     assert session_days_early(booked.astimezone(UTC), now, berlin) == (date(2026, 12, 3), 2)
     assert session_days_early(booked, now.replace(day=2), berlin) is None  # one day: ordinary
+
+
+def test_a_second_session_on_the_same_day_is_said_before_the_table_moves(
+    store: Store, db: AuditedSession, actors: dict[Role, Actor], patient_id: int, tmp_path: Path
+) -> None:
+    """Sessions run one after the other (or two courses' sessions on one day) give the spine
+    several doses of traction in a day; the planner never books that, so the start says so."""
+    from datetime import UTC, datetime
+
+    from spinecare.store.models import TreatmentSession
+
+    ids = _course(db, actors, patient_id)
+    first = db.get(TreatmentSession, ids[0])
+    assert first is not None
+    first.status, first.started_at = "done", datetime.now(UTC)
+    db.commit()
+    live = course_session_prepare(
+        store.unit_of_work, actors[Role.THERAPIST], ids[1], _factory(), out_dir=tmp_path / "s",
+        minutes=2.5,
+    )  # fmt: skip
+    try:
+        assert any(
+            w.startswith("the patient was treated today already (session 1 of course ")
+            for w in live.warnings
+        ), live.warnings
+    finally:
+        live.run()  # releases its lock

@@ -165,6 +165,10 @@ def test_start_warnings_are_said_in_the_page_language_under_their_own_label() ->
     assert label == "start_note" and text.startswith("Die Zugzeit von 1,2 min ist kürzer")
     assert start_warning(short, "en") == ("start_note", short)
     assert start_warning("anything else", "de") == ("start_note", "anything else")
+    twice = ("the patient was treated today already (session 3 of course 2): this is a second "
+             "dose of traction on one day")  # fmt: skip
+    label, text = start_warning(twice, "de")
+    assert label == "start_note" and text.startswith("Die Patientin/der Patient wurde heute")
 
 
 def _until_ended(doc: Browser, sid: int) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from spinecare.runtime.session import (
     TickSubscriber,
 )
 from spinecare.runtime.summary import TRUTH_FILE, SessionSummary, summary_parse, summary_read
-from spinecare.services._common import act_as, load, utcnow
+from spinecare.services._common import act_as, as_utc, load, utcnow
 from spinecare.services.auth import Actor, require_clinical_writer, require_reader
 from spinecare.services.courses import (
     SessionPublic,
@@ -246,6 +246,7 @@ def course_session_prepare(
         try:
             stamp = utcnow()
             early = _early_warning(s, stamp)
+            twice = _treated_today(db, s)
             s.status = SessionStatus.RUNNING.value
             s.telemetry_dir = str(out_dir.resolve())
             s.started_at = stamp  # the date of service on the invoice (§12(2) Nr. 1 GOÄ [goae])
@@ -271,6 +272,8 @@ def course_session_prepare(
         raise
     if early:
         live.warnings.append(early)
+    if twice:
+        live.warnings.append(twice)
     if reweighed:
         live.warnings.append(reweighed)
     return live
@@ -496,6 +499,30 @@ def _patient_free(db: Session, s: TreatmentSession) -> None:
             "(one session at a time)",
             s.id,
         )
+
+
+def _treated_today(db: Session, s: TreatmentSession) -> str | None:
+    """A word when the patient has had a session today already: the planner books at most one
+    a day (clinical/course.py), and sessions run early one after the other, or two courses'
+    sessions on one day, give the spine several doses of traction in a day, each progressing
+    the force. Said at the start (the CLI's stderr, the monitor), not refused: the clinic
+    decides (clinic choice; the seed names no frequency [seed-spinemed])."""
+    today = clinic_day(utcnow())
+    for number, course_id, started in db.execute(
+        select(TreatmentSession.number, Course.id, TreatmentSession.started_at)
+        .join(Course, TreatmentSession.course_id == Course.id)
+        .where(
+            Course.patient_id == s.course.patient_id,
+            TreatmentSession.status == SessionStatus.DONE.value,
+            TreatmentSession.id != s.id,
+        )
+    ).all():
+        if started is not None and clinic_day(as_utc(started)) == today:
+            return (
+                f"the patient was treated today already (session {number} of course "
+                f"{course_id}): this is a second dose of traction on one day"
+            )
+    return None
 
 
 def _lock(out_dir: Path) -> Callable[[], None]:

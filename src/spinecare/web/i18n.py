@@ -527,6 +527,7 @@ def phase_label(phase: str, lang: str) -> str:
 # services.sessions' start warnings (a session run early, a traction time too short for one
 # pull); shown in the user's language under their own label.
 _EARLY = re.compile(r"^session (\d+) is booked for (\d{4})-(\d{2})-(\d{2}), (\d+) days from today")
+_TWICE = re.compile(r"^the patient was treated today already \(session (\d+) of course (\d+)\)")
 _SHORT = re.compile(
     r"^the traction time of ([\d.]+) min is shorter than one pull "
     r"\(ramp and hold take about (\d+) s\)"
@@ -545,6 +546,15 @@ def start_warning(text: str, lang: str) -> tuple[str, str]:
         return "early_run", (
             f"Sitzung {number} ist für den {day}.{month}.{year} gebucht, in {days} Tagen. Jetzt "
             "gestartet, verkürzt sie den Abstand der Serie; sonst bitte verschieben."
+        )
+    m = _TWICE.match(text)
+    if m is not None:
+        number, course = m.groups()
+        return "start_note", (
+            f"Die Patientin/der Patient wurde heute schon behandelt (Sitzung {number} der Serie "
+            f"{course}): dies wäre eine zweite Traktion am selben Tag."
+            if de
+            else text
         )
     m = _SHORT.match(text)
     if m is not None and de:
