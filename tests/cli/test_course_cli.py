@@ -82,6 +82,10 @@ def test_plan_show_attach(cli_doc: Run, tmp_path: Path) -> None:
     (run_dir / "summary.json").write_text(
         json.dumps(_summary(_stored_protocol(int(first)), completed=True))
     )
+    # recorded in order, as if it ran here: not the third while the first is planned
+    third = str(course["sessions"][2]["id"])
+    code, _, err = cli_doc("course", "attach", "--session", third, "--dir", str(run_dir))
+    assert code == 2 and "session 1 of this course has not run yet" in err, err
     code, out, err = cli_doc("course", "attach", "--session", first, "--dir", str(run_dir))
     assert code == 0 and "done" in out, err
     code, out, _ = cli_doc("patients", "show", pid, "--json")

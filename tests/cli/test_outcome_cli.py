@@ -90,6 +90,13 @@ def test_bad_outcome_input(cli_doc: Run) -> None:
     assert code == 2 and err.startswith("error: odi:")
     code, _, err = cli_doc("outcome", "record", "--session", "9999", "--nrs-before", "3")
     assert code == 1 and "session 9999: not found" in err
+    # a course named that is not the session's: refused (it was stored against the session's)
+    other = str(int(course["id"]) + 1)
+    code, _, err = cli_doc("outcome", "record", "--course", other, "--session", s1,
+                           "--nrs-before", "3")  # fmt: skip
+    assert code == 2 and err.startswith("error: course:") and "another course" in err
+    code, out, _ = cli_doc("outcome", "series", "--course", str(course["id"]), "--json")
+    assert json.loads(out)["chart"]["nrs_before"] == []  # nothing was stored
 
 
 @pytest.mark.slow

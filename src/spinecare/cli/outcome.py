@@ -44,7 +44,8 @@ def record(
         out: dict[str, Any] = {"recorded": []}
         if nrs is not None and session_id is not None:
             out["recorded"] += [
-                o.model_dump(mode="json") for o in svc.record_nrs(s, actor, session_id, nrs)
+                o.model_dump(mode="json")
+                for o in svc.record_nrs(s, actor, session_id, nrs, course_id=course_id)
             ]
         if odi_data is not None:
             row, score = svc.record_odi(

@@ -151,12 +151,17 @@ def record_nrs(
     session_id: int,
     data: NrsRecord,
     *,
+    course_id: int | None = None,
     now: datetime | None = None,
 ) -> list[OutcomePublic]:
-    """Pain before and/or after a session (NRS-11)."""
+    """Pain before and/or after a session (NRS-11). ``course_id``, when the user named one,
+    must be the session's course (as for the ODI): a mistyped id is refused, never silently
+    stored against another course."""
     require_clinical_writer(actor)
     act_as(session, actor)
     s = _session_that_ran(session, session_id)
+    if course_id is not None and course_id != s.course_id:
+        raise InputError("course", f"session {session_id} is of another course", course_id)
     at = utcnow(now)
     rows = [
         _add(session, kind, value, session_id=s.id, course_id=s.course_id, at=at)

@@ -442,20 +442,22 @@ def _screened(
         )
 
 
-def _runnable(db: Session, session_id: int) -> TreatmentSession:
+def _runnable(db: Session, session_id: int, field: str = "course-session") -> TreatmentSession:
+    """A session that may be run, or recorded from a run elsewhere, now: planned, of a living
+    patient and course, and the next in its course (a course progresses session by session)."""
     s = load(db, TreatmentSession, session_id, "session")
     course = s.course
     if course.patient.deleted_at is not None:  # first: it explains a cancelled session too
-        raise InputError("course-session", "its patient has been deleted", session_id)
+        raise InputError(field, "its patient has been deleted", session_id)
     if s.status != SessionStatus.PLANNED.value:
-        raise InputError("course-session", f"is {s.status}, not planned", session_id)
+        raise InputError(field, f"is {s.status}, not planned", session_id)
     if course.status == CourseStatus.CANCELLED.value:
-        raise InputError("course-session", "its course is cancelled", session_id)
+        raise InputError(field, "its course is cancelled", session_id)
     earlier = [x for x in course.sessions if x.number < s.number]
     open_ = [x.number for x in earlier if x.status not in FINISHED_STATES]
     if open_:
         raise InputError(
-            "course-session",
+            field,
             f"session {open_[0]} of this course has not run yet (sessions run in order)",
             session_id,
         )
@@ -663,6 +665,7 @@ def attach_output(
     s = load(session, TreatmentSession, session_id, "session")
     if s.status != SessionStatus.PLANNED.value:
         raise InputError("session", f"already {s.status}", session_id)
+    _runnable(session, session_id, "session")  # as if it ran here: in order, a living record
     summary = summary_read(output_dir)
     planned = Protocol.model_validate(s.protocol)
     ran = summary.protocol
