@@ -188,3 +188,59 @@ def test_posture_recordings_kept_with_the_prescription(run: Run, tmp_path: Path)
     assert summary["weeks"] and "Debrunner" in summary["accuracy"]
     code, out, _ = run("posture", "summary", "--patient", "1")
     assert code == 0 and "of plan" in out
+
+
+def test_a_followup_before_its_time_is_refused(run: Run) -> None:
+    """A 6-month visit on the day after the fitting would be shown as the change after 6
+    months beside the trials: one line, status 2, nothing stored."""
+    base = (date.today() - timedelta(days=1)).isoformat()
+    assert run("orthosis", "prescribe", "--patient", "1", "--device", "spinomed", "--on", base,
+               "--fitted", base)[0] == 0  # fmt: skip
+    code, out, err = run("orthosis", "followup", "--prescription", "1", "--visit", "month_6",
+                         "--pain", "3")  # fmt: skip
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "visit: month_6 is due from" in err and "6 months after the fitting" in err
+    code, out, _ = run("orthosis", "show", "--prescription", "1", "--json")
+    assert all(f["done_on"] is None for f in json.loads(out)["prescription"]["followups"])
+
+
+def test_a_correction_keeps_the_measures_not_given(run: Run) -> None:
+    base = (date.today() - timedelta(days=1)).isoformat()
+    assert run("orthosis", "prescribe", "--patient", "1", "--device", "spinomed", "--on", base,
+               "--fitted", base)[0] == 0  # fmt: skip
+    assert run("orthosis", "followup", "--prescription", "1", "--visit", "baseline", "--on",
+               base, "--pain", "5", "--well-being", "50")[0] == 0  # fmt: skip
+    code, out, err = run("orthosis", "followup", "--prescription", "1", "--visit", "baseline",
+                         "--pain", "4")  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == f"baseline on {base}: pain 4, well_being 50"  # and its date kept
+    code, out, _ = run("orthosis", "show", "--prescription", "1", "--json")
+    (baseline,) = (f for f in json.loads(out)["prescription"]["followups"]
+                   if f["visit"] == "baseline")  # fmt: skip
+    assert baseline["measures"]["well_being"] == 50.0 and baseline["done_on"] == base
+
+
+def test_a_posture_recording_is_kept_once(run: Run, tmp_path: Path) -> None:
+    """The same file recorded again, or another file covering the same hours, is refused with
+    one line naming the recording kept; the summary counts each hour once."""
+    csv, other = tmp_path / "rec.csv", tmp_path / "other.csv"
+    assert run("posture", "simulate", "--out", str(csv), "--minutes", "10", "--seed", "2")[0] == 0
+    assert run("posture", "simulate", "--out", str(other), "--minutes", "10", "--seed", "3")[0] == 0
+    day = (date.today() - timedelta(days=2)).isoformat()
+    start = f"{day}T09:00+01:00"
+    code, _, err = run("posture", "record", "--patient", "1", "--file", str(csv), "--start", start)
+    assert code == 0, err
+    once = json.loads(run("posture", "summary", "--patient", "1", "--json")[1])
+    for f, at, needle in (
+        (csv, start, "already recorded as recording 1"),
+        (other, f"{day}T09:03+01:00", "overlaps recording 1"),
+    ):
+        code, out, err = run("posture", "record", "--patient", "1", "--file", str(f),
+                             "--start", at)  # fmt: skip
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+        assert needle in err
+    code, out, _ = run("posture", "summary", "--patient", "1", "--json")
+    summary = json.loads(out)
+    assert len(summary["recordings"]) == 1
+    assert summary["days"] == once["days"]  # wear time and reminders not doubled
+    assert summary["days"][0]["wear_time_s"] > 0

@@ -1,15 +1,23 @@
 """The orthosis pathway's use cases on SQLite and PostgreSQL: who may do what, follow-ups
-planned from the fitting, changes against baseline, the osteoporosis follow-up, posture days."""
+planned from the fitting (and refused before their time), corrections that keep what they do not
+name, changes against baseline, the osteoporosis follow-up, posture days (each hour counted
+once)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from spinecare.clinical.findings import Fracture
-from spinecare.clinical.orthosis import FollowUpMeasures, FollowUpVisit, OrthosisDevice
+from spinecare.clinical.orthosis import (
+    FollowUpMeasures,
+    FollowUpVisit,
+    OrthosisDevice,
+    add_months,
+)
 from spinecare.clinical.osteoporosis_followup import (
     DrugClass,
     DrugTherapy,
@@ -98,6 +106,74 @@ def test_changes_from_baseline_beside_the_trials(
     assert prog.next_due is not None and prog.next_due.visit is FollowUpVisit.MONTH_3
 
 
+def test_a_followup_is_refused_before_its_time(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    """A 3- or 6-month visit recorded on the day of the fitting would be shown as the change
+    after 6 months beside the trials' 6-month results; it counts from two weeks before its due
+    date after the fitting, and only once the orthosis is fitted."""
+    doc = actors[Role.PHYSICIAN]
+    p = _prescribe(db, doc, patient_id)
+    pain = svc.FollowUpRecord(done_on=START, measures=FollowUpMeasures(pain=3.0))
+    with pytest.raises(InputError, match=r"visit: month_3 .*not fitted"):
+        svc.record_followup(db, doc, p.id, FollowUpVisit.MONTH_3, pain)
+    svc.record_followup(db, doc, p.id, FollowUpVisit.BASELINE, pain)  # before the fitting: fine
+    svc.fit_orthosis(db, doc, p.id, svc.FitData(fitted_on=START))
+    due = add_months(START, 6)
+    for early in (START, due - timedelta(days=15)):
+        with pytest.raises(InputError, match=f"visit: month_6 is due from {due - timedelta(14)}"):
+            svc.record_followup(
+                db, doc, p.id, FollowUpVisit.MONTH_6,
+                svc.FollowUpRecord(done_on=early, measures=FollowUpMeasures(pain=3.0)),
+            )  # fmt: skip
+    db.commit()
+    p = svc.get_prescription(db, doc, p.id)
+    assert [f.done_on for f in p.followups] == [START, None, None]  # nothing stored
+    svc.record_followup(
+        db, doc, p.id, FollowUpVisit.MONTH_6,
+        svc.FollowUpRecord(done_on=due - timedelta(days=14), measures=FollowUpMeasures(pain=2.0)),
+    )  # fmt: skip
+    # a later fitting would put the recorded 6-month visit before its time
+    with pytest.raises(InputError, match="fitted_on: month_6 was recorded"):
+        svc.fit_orthosis(db, doc, p.id, svc.FitData(fitted_on=START + timedelta(days=7)))
+    db.commit()
+    prog = svc.orthosis_progress(db, doc, p.id)
+    assert prog.prescription.fitted_on == START
+    assert prog.compared_visit is FollowUpVisit.MONTH_6
+
+
+def test_a_correction_changes_only_the_measures_given(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    doc = actors[Role.PHYSICIAN]
+    p = _prescribe(db, doc, patient_id)
+    first = FollowUpMeasures(pain=5.0, well_being=50.0)
+    svc.record_followup(
+        db, doc, p.id, FollowUpVisit.BASELINE,
+        svc.FollowUpRecord(done_on=START, measures=first, note="first visit"),
+    )  # fmt: skip
+    db.commit()
+    f = svc.record_followup(
+        db, doc, p.id, FollowUpVisit.BASELINE,
+        svc.FollowUpRecord(done_on=START, measures=FollowUpMeasures(pain=4.0)),
+    )  # fmt: skip
+    db.commit()
+    assert f.measures.values() == {"pain": 4.0, "well_being": 50.0}
+    assert f.note == "first visit"  # not given: kept
+    f = svc.record_followup(  # no date: the day recorded, not today
+        db, doc, p.id, FollowUpVisit.BASELINE,
+        svc.FollowUpRecord(measures=FollowUpMeasures(abdominal_flexor_strength=120.0)),
+    )  # fmt: skip
+    db.commit()
+    assert f.done_on == START and f.measures.values()["pain"] == 4.0
+    with pytest.raises(InputError, match="nothing to correct"):
+        svc.record_followup(db, doc, p.id, FollowUpVisit.BASELINE, svc.FollowUpRecord())
+    last = audit_entries(db, "orthosis_followups", f.id)[-2]  # the correction of the pain
+    assert last.action == "update" and last.before is not None and last.after is not None
+    assert Decimal(last.before["pain"]) == 5 and Decimal(last.after["pain"]) == 4
+    assert Decimal(last.after.get("well_being", last.before["well_being"])) == 50
+
+
 def test_osteoporosis_followup_records_and_summary(
     db: AuditedSession, actors: dict[Role, Actor], patient_id: int
 ) -> None:
@@ -181,3 +257,37 @@ def test_posture_days_against_the_wearing_plan(
     assert by_day[fitted + timedelta(days=8)].wear_vs_plan == pytest.approx(3600 / 5400, abs=1e-3)
     assert by_day[fitted + timedelta(days=3)].wear_time_s == 0.0
     assert s.weeks and "Debrunner" in s.accuracy
+
+
+def test_a_posture_recording_counts_once(
+    db: AuditedSession, actors: dict[Role, Actor], patient_id: int
+) -> None:
+    """The same recording imported again, or another covering the same hours, would double
+    the wear time and reminders of those days: both are refused, back-to-back ones are not."""
+    zone = ZoneInfo("Europe/Berlin")
+    ther = actors[Role.THERAPIST]
+    start = datetime.combine(TODAY - timedelta(days=2), datetime.min.time(), zone)
+    start += timedelta(hours=9)
+    first = svc.record_posture(
+        db, ther, patient_id, start, _analysis(3600.0, 600.0, 2), source="csv", file_name="a.csv"
+    )
+    db.commit()
+    with pytest.raises(InputError, match=f"start: already recorded as recording {first.id}"):
+        svc.record_posture(
+            db, ther, patient_id, start.astimezone(UTC), _analysis(3600.0, 600.0, 2),
+            source="csv", file_name="a.csv",
+        )  # fmt: skip
+    with pytest.raises(InputError, match=f"start: overlaps recording {first.id}"):
+        svc.record_posture(
+            db, ther, patient_id, start + timedelta(minutes=59), _analysis(1800.0, 0.0, 1),
+            source="csv", file_name="b.csv",
+        )  # fmt: skip
+    svc.record_posture(  # right after the first: its own hour
+        db, ther, patient_id, start + timedelta(hours=1), _analysis(1800.0, 0.0, 1),
+        source="csv", file_name="b.csv",
+    )  # fmt: skip
+    db.commit()
+    s = svc.posture_summary(db, actors[Role.BILLING], patient_id, zone=zone)
+    assert len(s.recordings) == 2
+    (day,) = s.days
+    assert day.wear_time_s == 5400.0 and day.reminders == 3

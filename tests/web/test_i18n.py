@@ -231,3 +231,24 @@ def test_an_outcome_out_of_range_is_refused_in_german_with_its_unit(
     page = _without(visible(b.client.get(r.headers["location"]).text), _typed_texts(app))
     assert "Kyphosewinkel: muss zwischen 0 und 120 (°) liegen" in page
     assert not problems(page, "de"), problems(page, "de")
+
+
+def test_orthosis_and_posture_refusals_are_said_in_german() -> None:
+    from spinecare.web.i18n import reason_text
+
+    cases = {
+        "month_6 is due from 2026-12-01: the trials measured it 6 months after the fitting "
+        "(fitted 2026-06-01), so a visit on 2026-11-29 is too early": "ab dem 01.12.2026 fällig",
+        "month_3 is counted from the fitting and the orthosis is not fitted yet: record the "
+        "fitting first": "bitte zuerst die Anpassung erfassen",
+        "month_3 was recorded on 2026-08-01, before it is due after a fitting on this day "
+        "(from 2026-09-15)": "„3 Monate“ ist am 01.08.2026 erfasst",
+        "already recorded as recording 3": "schon als Aufzeichnung 3 erfasst",
+        "overlaps recording 2 (09:00 to 10:00): the same hours would count twice": (
+            "überschneidet sich mit Aufzeichnung 2"
+        ),
+        "nothing to correct: give a measure, the date or a note": "nichts zu korrigieren",
+    }
+    for english, german in cases.items():
+        assert german in reason_text(english, "de"), english
+        assert reason_text(english, "en") == english

@@ -112,7 +112,9 @@ def fit_cmd(
 def followup_cmd(
     prescription: int = PRESCRIPTION,
     visit: str = typer.Option(..., "--visit", help="baseline, month_3 or month_6"),
-    on: str | None = typer.Option(None, "--date", "--on", help="date of the visit (default today)"),
+    on: str | None = typer.Option(
+        None, "--date", "--on", help="date of the visit (default today; a correction keeps it)"
+    ),
     back_extensor: float | None = number_option(None, "--back-extensor", help="N"),
     abdominal_flexor: float | None = number_option(None, "--abdominal-flexor", help="N"),
     kyphosis: float | None = number_option(None, "--kyphosis", help="deg (kyphometer)"),
@@ -124,7 +126,9 @@ def followup_cmd(
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Record the trials' outcome measures at a visit."""
+    """Record the trials' outcome measures at a visit; recording it again corrects the
+    measures given and keeps the others. A 3- or 6-month visit is accepted from two weeks before
+    its due date after the fitting."""
     from spinecare.clinical.orthosis import FollowUpMeasures, FollowUpVisit
     from spinecare.services import orthosis as svc
 
@@ -133,7 +137,7 @@ def followup_cmd(
     except ValueError:
         raise InputError("visit", "baseline, month_3 or month_6", visit) from None
     data = svc.FollowUpRecord(
-        done_on=_day(on, "--date"),
+        done_on=None if on is None else day_parse(on, "--date"),
         measures=FollowUpMeasures(
             back_extensor_strength=back_extensor,
             abdominal_flexor_strength=abdominal_flexor,

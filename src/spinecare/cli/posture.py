@@ -321,7 +321,10 @@ def record_cmd(
     as_user: str | None = AS_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Analyse a recording (or simulated days up to yesterday) and keep it with the patient."""
+    """Analyse a recording (or simulated days up to yesterday) and keep it with the patient.
+
+    A recording kept already, or one overlapping a kept one in time, is refused (status 2):
+    the same hours would count twice in the summary."""
     st = _settings(slump_deg, delay_s)
     items: list[tuple[datetime, PostureAnalysis, PostureSource, str | None]] = []
     if (file is None) == (simulate_days is None):

@@ -349,6 +349,30 @@ def followup_schedule(fitted_on: dt.date) -> dict[FollowUpVisit, dt.date]:
     return {v: add_months(fitted_on, v.months) for v in FollowUpVisit}
 
 
+# How early a 3- or 6-month visit may take place and still stand for the trials' measurement
+# after 3 or 6 months of wear [kaijser-alin2019] [pfeifer2004] [pfeifer2011]. Clinic choice: two
+# weeks leave room for booking an appointment (a holiday, a free slot) while the orthosis has
+# still been worn at least 10 of 12 weeks by the 3-month visit (and 24 of 26 by the 6-month
+# one); a visit earlier than that would be compared with the trials' 6-month results although
+# the patient had not worn the orthosis that long. No upper limit: a late visit has been worn
+# longer, and the report shows its date.
+VISIT_EARLY_DAYS = 14
+
+
+def visit_earliest(
+    visit: FollowUpVisit, prescribed_on: dt.date, fitted_on: dt.date | None
+) -> dt.date | None:
+    """The first day ``visit`` may be recorded: the baseline from the prescription (measured
+    before or at the fitting), the later visits from ``VISIT_EARLY_DAYS`` before their due date
+    after the fitting. None: not yet possible, the orthosis is not fitted, so the months of wear
+    have not begun."""
+    if visit is FollowUpVisit.BASELINE:
+        return prescribed_on
+    if fitted_on is None:
+        return None
+    return add_months(fitted_on, visit.months) - dt.timedelta(days=VISIT_EARLY_DAYS)
+
+
 class FollowUpMeasures(BaseModel):
     """The trials' outcome measures at one visit; any may be missing."""
 

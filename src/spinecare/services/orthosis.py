@@ -36,6 +36,7 @@ from spinecare.clinical.orthosis import (
     evidence_comparison,
     followup_schedule,
     outcome_changes,
+    visit_earliest,
     wearing_hours,
 )
 from spinecare.clinical.osteoporosis_followup import (
@@ -47,7 +48,7 @@ from spinecare.clinical.osteoporosis_followup import (
 )
 from spinecare.clinical.vocab import BmdSite, FractureKind, Menopause, Sex
 from spinecare.errors import InputError
-from spinecare.services._common import act_as, load, utcnow
+from spinecare.services._common import act_as, as_utc, load, utcnow
 from spinecare.services.auth import (
     Actor,
     require_clinical_writer,
@@ -256,6 +257,15 @@ def fit_orthosis(
     _not_future(data.fitted_on, "fitted_on", at.date())
     if data.fitted_on < row.prescribed_on:
         raise InputError("fitted_on", "before the prescription", data.fitted_on.isoformat())
+    for f in row.followups:  # a later fitting must not make a recorded visit come too early
+        earliest = visit_earliest(FollowUpVisit(f.visit), row.prescribed_on, data.fitted_on)
+        if f.done_on is not None and earliest is not None and f.done_on < earliest:
+            raise InputError(
+                "fitted_on",
+                f"{f.visit} was recorded on {f.done_on}, before it is due after a fitting on "
+                f"this day (from {earliest})",
+                data.fitted_on.isoformat(),
+            )
     row.fitted_on = data.fitted_on
     row.fitted_by = actor.username
     if data.size is not None:
@@ -285,10 +295,13 @@ def list_prescriptions(session: Session, actor: Actor, patient_id: int) -> list[
 
 
 class FollowUpRecord(BaseModel):
+    """A visit's measures; ``None`` is "not given", so a correction names only what it
+    changes (no date: the day recorded before, or today for a visit not yet recorded)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    done_on: date
-    measures: FollowUpMeasures
+    done_on: date | None = None
+    measures: FollowUpMeasures = Field(default_factory=FollowUpMeasures)
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -301,23 +314,46 @@ def record_followup(
     *,
     now: datetime | None = None,
 ) -> FollowUpPublic:
-    """The measures of one visit; recording a visit again corrects it (the audit log keeps the
-    values before)."""
+    """The measures of one visit. Recording a visit again corrects it: the measures given
+    replace theirs, the others stay (a correction of the pain score must not erase the strength
+    measured that day); the audit log keeps the values before.
+
+    A 3- or 6-month visit is refused before its time (``visit_earliest``): reported as "change
+    from baseline at month_6" beside the trials' 6-month results, a visit a few weeks after the
+    fitting would mislead."""
     require_clinical_writer(actor)
     act_as(session, actor)
     row = load(session, OrthosisPrescription, prescription_id, "orthosis prescription")
     at = utcnow(now)
-    _not_future(data.done_on, "done_on", at.date())
-    if data.done_on < row.prescribed_on:
-        raise InputError("done_on", "before the prescription", data.done_on.isoformat())
-    if not data.measures.values():
-        raise InputError("measures", "record at least one outcome measure")
     f = next(x for x in row.followups if x.visit == visit.value)
-    f.done_on = data.done_on
-    for key in MEASURE_KEYS:
-        v = getattr(data.measures, key)
-        setattr(f, key, None if v is None else Decimal(str(v)))
-    f.note = data.note
+    given = data.measures.values()
+    if f.done_on is None and not given:
+        raise InputError("measures", "record at least one outcome measure")
+    if f.done_on is not None and not given and data.done_on is None and data.note is None:
+        raise InputError("measures", "nothing to correct: give a measure, the date or a note")
+    day = data.done_on or f.done_on or clinic_today()
+    _not_future(day, "done_on", at.date())
+    if day < row.prescribed_on:
+        raise InputError("done_on", "before the prescription", day.isoformat())
+    earliest = visit_earliest(visit, row.prescribed_on, row.fitted_on)
+    if earliest is None:
+        raise InputError(
+            "visit",
+            f"{visit.value} is counted from the fitting and the orthosis is not fitted yet: "
+            "record the fitting first",
+            visit.value,
+        )
+    if day < earliest:
+        raise InputError(
+            "visit",
+            f"{visit.value} is due from {earliest}: the trials measured it {visit.months} months "
+            f"after the fitting (fitted {row.fitted_on}), so a visit on {day} is too early",
+        )
+    f.done_on = day
+    for key, v in given.items():
+        setattr(f, key, Decimal(str(v)))
+    if data.note is not None:
+        f.note = data.note
     f.updated_at = at
     session.flush()
     return _followup_public(f)
@@ -651,6 +687,32 @@ def _active_prescription(session: Session, patient_id: int) -> OrthosisPrescript
     ).first()
 
 
+def _no_overlap(session: Session, patient_id: int, start: datetime, duration_s: float) -> None:
+    """Refuse a recording stored already, or one covering hours another recording covers:
+    either would count the same wear time and reminders twice in the daily summaries. Spans
+    are half-open (from the first sample to the last), so back-to-back files fit."""
+    end = start + timedelta(seconds=duration_s)
+    stored = Decimal(str(round(duration_s, 2)))
+    rows = session.execute(
+        select(PostureRecording.id, PostureRecording.started_at, PostureRecording.duration_s)
+        .where(PostureRecording.patient_id == patient_id)
+        .order_by(PostureRecording.started_at, PostureRecording.id)
+    )
+    for rid, began, dur in rows:
+        r_start = as_utc(began)
+        r_end = r_start + timedelta(seconds=float(dur))
+        if r_start == start and dur == stored:
+            raise InputError("start", f"already recorded as recording {rid}", start.isoformat())
+        if r_start < end and start < r_end:
+            zone = start.tzinfo
+            raise InputError(
+                "start",
+                f"overlaps recording {rid} ({r_start.astimezone(zone).isoformat()} to "
+                f"{r_end.astimezone(zone).isoformat()}): the same hours would count twice",
+                start.isoformat(),
+            )
+
+
 def record_posture(
     session: Session,
     actor: Actor,
@@ -662,7 +724,8 @@ def record_posture(
     file_name: str | None = None,
     now: datetime | None = None,
 ) -> PostureRecordingPublic:
-    """Keep one analysed recording with the patient's current orthosis prescription."""
+    """Keep one analysed recording with the patient's current orthosis prescription; the same
+    recording again, or one overlapping a stored one in time, is refused (``_no_overlap``)."""
     require_clinical_writer(actor)
     act_as(session, actor)
     load_patient(session, patient_id)
@@ -671,6 +734,7 @@ def record_posture(
         raise InputError("start", "needs a time zone", started_at.isoformat())
     if started_at > at + timedelta(minutes=5):
         raise InputError("start", "must not be in the future", started_at.isoformat())
+    _no_overlap(session, patient_id, started_at, analysis.duration_s)
     pres = _active_prescription(session, patient_id)
     row = PostureRecording(
         patient_id=patient_id,

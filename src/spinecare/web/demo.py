@@ -93,7 +93,9 @@ def _orthosis_pathway(db: Session, actor: Actor, pid: int) -> None:
     from spinecare.services import orthosis as ortho_svc
 
     today = clinic_today()
-    start = today - timedelta(days=120)
+    # Fitted 193 days ago: the 3-month visit is on record and the 6-month one is due now
+    # (services/orthosis.py accepts it from two weeks before its date).
+    start = today - timedelta(days=200)
     findings_svc.record_fracture(
         db,
         actor,

@@ -782,7 +782,19 @@ _REASONS_DE: dict[str, str] = {
     "name either sessions or a course": "bitte entweder Sitzungen oder eine Serie angeben",
     "has no record of when it ran": "es ist nicht erfasst, wann sie gelaufen ist",
     "must not be empty": "darf nicht leer sein",
+    "nothing to correct: give a measure, the date or a note": (
+        "nichts zu korrigieren: bitte einen Messwert, das Datum oder eine Notiz angeben"
+    ),
 }
+
+# an orthosis visit and a day as services.orthosis writes them, in German
+_VISIT_DE = {"baseline": "Ausgangswert", "month_3": "3 Monate", "month_6": "6 Monate"}
+_ISO_DAY = r"(\d{4})-(\d{2})-(\d{2})"
+
+
+def _de_day(m: re.Match[str], first: int) -> str:
+    return f"{m[first + 2]}.{m[first + 1]}.{m[first]}"
+
 
 # a bound in a pydantic message: ``10``, ``-10``, ``3.0`` or ``Decimal('250')``
 _NUM = r"(?:Decimal\(')?(-?[\d.]+)(?:'\))?"
@@ -794,6 +806,42 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
         (
             r"holds a session's record already \(.*\); choose a new directory",
             lambda m: "wurde bereits gestartet; bitte den Verlauf der Sitzung öffnen",
+        ),
+        (
+            rf"(\w+) is due from {_ISO_DAY}: the trials measured it (\d+) months after the "
+            rf"fitting \(fitted {_ISO_DAY}\), so a visit on {_ISO_DAY} is too early",
+            lambda m: (
+                f"die Kontrolle „{_VISIT_DE.get(m[1], m[1])}“ ist ab dem {_de_day(m, 2)} fällig: "
+                f"die Studien haben sie {m[5]} Monate nach der Anpassung gemessen (angepasst am "
+                f"{_de_day(m, 6)}); am {_de_day(m, 9)} ist es zu früh"
+            ),
+        ),
+        (
+            r"(\w+) is counted from the fitting and the orthosis is not fitted yet: record the "
+            r"fitting first",
+            lambda m: (
+                f"die Kontrolle „{_VISIT_DE.get(m[1], m[1])}“ zählt ab der Anpassung, und die "
+                "Orthese ist noch nicht angepasst: bitte zuerst die Anpassung erfassen"
+            ),
+        ),
+        (
+            rf"(\w+) was recorded on {_ISO_DAY}, before it is due after a fitting on this day "
+            rf"\(from {_ISO_DAY}\)",
+            lambda m: (
+                f"die Kontrolle „{_VISIT_DE.get(m[1], m[1])}“ ist am {_de_day(m, 2)} erfasst, vor "
+                f"ihrem Termin nach einer Anpassung an diesem Tag (ab {_de_day(m, 5)})"
+            ),
+        ),
+        (
+            r"already recorded as recording (\d+)",
+            lambda m: f"schon als Aufzeichnung {m[1]} erfasst",
+        ),
+        (
+            r"overlaps recording (\d+) \((.+) to (.+)\): the same hours would count twice",
+            lambda m: (
+                f"überschneidet sich mit Aufzeichnung {m[1]} ({m[2]} bis {m[3]}): dieselben "
+                "Stunden zählten doppelt"
+            ),
         ),
         (r"must be (?:≤|<=) ([\d.,]+)(.*)", lambda m: f"darf höchstens {_num(m[1])}{m[2]} sein"),
         (r"must be (?:≥|>=) ([\d.,]+)(.*)", lambda m: f"muss mindestens {_num(m[1])}{m[2]} sein"),
