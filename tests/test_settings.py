@@ -131,3 +131,19 @@ def test_a_blank_user_setting_means_none_chosen(
 ) -> None:
     monkeypatch.setenv("SPINECARE_USER", blank)
     assert get_settings().user is None
+
+
+@pytest.mark.parametrize("name", ["SPINECARE_DATA_DIR", "SPINECARE_SESSIONS_DIR"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_directory_setting_is_refused_not_taken_for_the_current_directory(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """A script's unset variable (``SPINECARE_DATA_DIR=$DIR``) would have made the current
+    directory the data directory: a second, empty clinic with a new admin."""
+    from pydantic import ValidationError
+
+    from spinecare.settings import Settings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match="empty: name a directory"):
+        Settings()

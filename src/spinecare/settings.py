@@ -301,6 +301,15 @@ class Settings(BaseSettings):
         """``SPINECARE_USER=`` (set, but empty) means no user chosen, not a user named ""."""
         return v if v is None or v.strip() else None
 
+    @field_validator("data_dir", "sessions_dir", mode="before")
+    @classmethod
+    def _no_blank_directory(cls, v: object) -> object:
+        """``SPINECARE_DATA_DIR=`` (a script's unset variable) would be the current directory:
+        a second, empty clinic where the command happens to run. Refused, with the setting."""
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("empty: name a directory, or leave the setting out for the default")
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _parseable_url(cls, v: str) -> str:

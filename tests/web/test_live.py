@@ -235,3 +235,13 @@ def test_a_stop_and_a_pause_on_the_monitor_are_audited_as_who_gave_them(
     finally:
         store.dispose()
     assert given == [("physician", "pause"), ("physician", "stop")]
+
+
+def test_a_speed_of_zero_is_refused_not_run_in_real_time(login: Any, clinic: Clinic) -> None:
+    doc: Browser = login("therapist")
+    sid = clinic.planned_session_id
+    form = {"minutes": "3", "speed": "0", "harness_fastened": "on",
+            "stop_switch_in_hand": "on", "contraindications_reconfirmed": "on"}  # fmt: skip
+    r = doc.post(f"/sessions/{sid}/start", form)
+    assert r.status_code == 422, r.text[:300]
+    assert doc.api("GET", f"/api/v1/sessions/{sid}").json()["status"] == "planned"

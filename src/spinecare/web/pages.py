@@ -736,7 +736,8 @@ def session_start(
         req = SessionStart.model_validate(
             {
                 "minutes": forms.real(minutes, "minutes"),
-                "speed": forms.real(speed, "speed") or 1.0,
+                # empty: real time; 0 is refused by the schema's range, not run at 1x
+                "speed": _or_default(forms.real(speed, "speed"), 1.0),
                 "emg": forms.checkbox(emg, "emg"),
                 "clinician_max_force_n": forms.real(clinician_max_force_n, "clinician_max_force_n"),
                 "harness_fastened": forms.checkbox(harness_fastened, "harness_fastened"),
@@ -750,6 +751,10 @@ def session_start(
         raise InputError("session", describe_validation_error(exc)) from None
     start_course_session(ctx, user, session_id, req)
     return redirect(f"/live/{session_id}")
+
+
+def _or_default(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _entry(ctx: Any, session_id: int) -> LiveEntry:
