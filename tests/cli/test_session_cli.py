@@ -150,6 +150,43 @@ def test_ctrl_c_is_the_patient_stop(tmp_path: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["stopped"] is True
 
 
+def test_ctrl_c_pressed_again_and_again_never_cuts_the_release_short(tmp_path: Path) -> None:
+    """The first press stops, the second interrupts (exit 130, one line); a third one used to
+    end the release with the force still commanded."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from spinecare.runtime.recorder import load_telemetry
+
+    out = tmp_path / "again"
+    args = ["session", "run", "--minutes", "1", "--speed", "5", "--seed", "2", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spinecare.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # under way: the base tension is reached
+            tel = out / "telemetry.csv"
+            if tel.exists() and tel.stat().st_size > 40_000:
+                break
+            time.sleep(0.1)
+        for _ in range(4):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted" in stderr, stderr
+    tel = load_telemetry(out)
+    assert tel["commanded_n"][-1] == 0.0 and tel["measured_n"][-1] < 5.0
+
+
 def test_plain_summary_for_the_clinician(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -101,3 +101,37 @@ def test_the_record_says_when_the_table_ran_on_the_force_path_alone(tmp_path: Pa
     # Not ready first, with a reason in words; then live, and the summary ends on it.
     assert status[0]["status"] != "active" and status[0]["reason"]
     assert status[-1]["status"] == "active" and summary["emg_status"] == "active"
+
+
+def test_a_session_whose_table_refuses_leaves_its_directory_unused(tmp_path: Path) -> None:
+    """A table that refuses at configure (still loaded, SAF-18; wrong limits) used to leave a
+    header-only telemetry.csv and an empty events.jsonl: the directory then counted as used."""
+    import pytest
+
+    from spinecare.cohort.run import make_table
+    from spinecare.runtime.clock import SessionClock, SimulatedClock
+    from spinecare.runtime.recorder import Recorder
+    from spinecare.runtime.session import TELEMETRY_COLUMNS, SessionRunner
+
+    class Refusing:
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def configure(self) -> None:
+            raise ConnectionError("the table still holds 131 N")
+
+    vs = VirtualSession(seed=1, region=Region.LUMBAR, weight_kg=80.0, segment="L4/5", minutes=1)
+    clock = SessionClock(SimulatedClock())
+    out = tmp_path / "s"
+    runner = SessionRunner(
+        vs.protocol(),
+        Refusing(make_table(vs, clock.now)),  # type: ignore[arg-type]
+        clock=clock,
+        recorder=Recorder(out, TELEMETRY_COLUMNS, fsync=False),
+    )
+    with pytest.raises(ConnectionError):
+        runner.run()
+    assert list(out.iterdir()) == []

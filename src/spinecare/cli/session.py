@@ -334,6 +334,14 @@ def run(
     try:
         with monitor:
             done = live.run()
+    except KeyboardInterrupt:
+        # the second Ctrl-C: the release ran on its own loop before this (exit 130)
+        from spinecare.cli.output import error
+
+        error(
+            f"interrupted (a second Ctrl-C) after the release; the session's record is in {out_dir}"
+        )
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -253,6 +253,25 @@ class Recorder:
         if self.error is not None:
             raise RecorderError(f"telemetry incomplete: {self.error}")
 
+    def discard(self) -> None:
+        """The session never started (its table refused, a compile failed before the first
+        tick): close the files and remove them while they hold nothing of it, so the
+        directory can be used for the next try. A recording with rows is closed as usual."""
+        if self.closed:
+            return
+        if self.rows_written or self._rows or self.samples_written or self._samples:
+            self.close({"aborted": True, "reason": "the session did not start"})
+            return
+        self._submit(("stop", None))
+        self._writer.join()
+        self.closed = True
+        for f in (self._tel, self._ev, *((self._emg,) if self._emg else ())):
+            with contextlib.suppress(OSError):
+                f.close()
+        for name in (TELEMETRY, EVENTS, EMG_SAMPLES):
+            with contextlib.suppress(OSError):
+                (self.out_dir / name).unlink()
+
     def __enter__(self) -> Recorder:
         return self
 

@@ -208,7 +208,14 @@ class SessionRunner:
         self.clock.zero()
 
     def run(self, max_seconds: float | None = None) -> SessionResult:
-        self.prepare()
+        try:
+            self.prepare()
+        except BaseException:
+            # Nothing of this session happened (the table refused, a compile failed): no
+            # record is left that would make its directory look used.
+            if self.recorder is not None:
+                self.recorder.discard()
+            raise
         if self.recorder is not None:
             self.recorder.event(
                 "session_start",
