@@ -240,3 +240,24 @@ def test_a_german_excel_csv_in_windows_1252_reads_as_the_original(
     code, out, err = _detect(capsys, str(path), "--rate", "1000", "--json")
     assert code == 0, err
     assert json.loads(out)["bursts"] == want
+
+
+def test_below_1_khz_the_narrower_band_is_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """500 Hz is accepted, but the 20-450 Hz band ends at 225 Hz there and the detections of
+    a low-rate recording may differ: the output says so (SENIAM: 1 kHz or more)."""
+    import numpy as np
+    from scipy import signal
+
+    x = np.loadtxt(BICEPS, comments="#")[:, 2]
+    low = tmp_path / "biceps-500hz.txt"
+    np.savetxt(low, signal.resample_poly(x, 1, 2))
+    code, out, _ = _detect(capsys, str(low), "--rate", "500")
+    assert code == 0 and "at 500 Hz the band-pass ends at 225 Hz" in out
+    code, out, _ = _detect(capsys, str(low), "--rate", "500", "--json")
+    assert json.loads(out)["band_hz"] == [20.0, 225.0]
+    code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000", "--json")
+    assert json.loads(out)["band_hz"] == [20.0, 450.0]
+    code, out, _ = _detect(capsys, str(BICEPS), "--rate", "1000")
+    assert "band-pass ends" not in out

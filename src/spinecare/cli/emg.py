@@ -32,14 +32,23 @@ def _finite(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
+# Below this rate the detector's 20-450 Hz band is cut at 0.45 x the rate: SENIAM recommends
+# sampling sEMG at 1 kHz or more [hermens2000], and the detector's figures are from such files.
+SENIAM_MIN_RATE_HZ = 1000.0
+
+
 def result_dict(rp: Replay, path: Path, column: int, samples: int) -> dict[str, Any]:
     """The JSON shape of ``emg detect --json``."""
+    from spinecare.signals.detector import DetectorConfig
+
+    lo, hi = DetectorConfig(fs_hz=rp.rate_hz).band_hz
     return {
         "rate_hz": rp.rate_hz,
         "bursts": [b.as_dict() for b in rp.bursts],
         "file": str(path),
         "column": column,
         "samples": samples,
+        "band_hz": [lo, round(min(hi, 0.45 * rp.rate_hz), 1)],
         "duration_s": round(rp.duration_s, 4),
         "calibration": {
             "ready_s": rp.ready_s,
@@ -85,6 +94,12 @@ def _print_text(out: dict[str, Any]) -> None:
         f"{out['file']} column {out['column']}: {out['samples']} samples at "
         f"{out['rate_hz']:g} Hz ({out['duration_s']:.2f} s)"
     )
+    if out["rate_hz"] < SENIAM_MIN_RATE_HZ:
+        print(
+            f"note: at {out['rate_hz']:g} Hz the band-pass ends at {out['band_hz'][1]:g} Hz; "
+            "SENIAM recommends sampling sEMG at 1 kHz or more, and detections may differ "
+            "from a 1 kHz recording of the same muscle"
+        )
     if "first_sample_session_t_s" in out:
         print(
             f"a session's record: its first sample is at session time "
