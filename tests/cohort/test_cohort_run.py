@@ -268,6 +268,10 @@ def test_bad_input_is_one_line_and_status_2(
     base = ["cohort", "run", "--patients", "2", "--out", str(tmp_path / "x")]
     assert main([*base, "--protocol", "thoracic-default"]) == 2
     assert main([*base, "--protocol", "lumbar-default", "--faults", "meteor"]) == 2
+    # the traction time's own range: 50 min was let through and then refused by the protocol
+    capsys.readouterr()
+    assert main([*base, "--protocol", "lumbar-default", "--minutes", "50"]) == 2
+    assert "minutes: must be between 1 and 45" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(
         json.dumps(

@@ -119,8 +119,14 @@ def run(
 
     if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
         raise InputError("scheduler", "must be an address like tcp://HOST:PORT", scheduler)
-    if minutes is not None and not 1.0 <= minutes <= 60.0:
-        raise InputError("minutes", "must be between 1 and 60", minutes)
+    if minutes is not None:
+        from spinecare.quantities import SESSION_MINUTES
+
+        # the protocol's own range (it refused 50 after this check had let it pass), and at
+        # least a minute: a virtual session shorter than that shows no pull to score
+        top = SESSION_MINUTES.safe_max
+        if not 1.0 <= minutes <= top:
+            raise InputError("minutes", f"must be between 1 and {top:g}", minutes)
     name, template = protocol_load(protocol)
     spec = CohortSpec(
         protocol_name=name,
