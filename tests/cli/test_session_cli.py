@@ -79,7 +79,10 @@ def test_fast_session_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["--clinician-max", "nan"], "clinician-max"),
         (["--speed", "0.5"], "speed"),
         (["--table", "tilted"], "table"),
-        (["--angle", "80"], "pull_angle_deg"),
+        # named as the option typed, whichever check refuses it
+        (["--angle", "80"], "angle:"),
+        (["--angle", "45"], "angle:"),
+        (["--angle", "-1"], "angle:"),
         # options that would be silently ignored
         (["--course-session", "1", "--peak", "600"], "peak"),
         (["--course-session", "1", "--weight", "60"], "weight"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import signal
 import sys
 from pathlib import Path
@@ -75,6 +76,14 @@ def build_protocol(
     BODY_WEIGHT.check(weight, "weight")
     SESSION_MINUTES.check(minutes, "minutes")
     REGISTRY[Q.SESSION_NUMBER].check(session_number, "session-number")
+    if angle is not None:  # named as the option (the model's fields are named otherwise)
+        from spinecare.therapy.segments import angle_range
+
+        lo, hi = angle_range(reg)
+        if not (math.isfinite(angle) and lo <= angle <= hi):
+            raise InputError(
+                "angle", f"must be between {lo:g} and {hi:g} deg for {reg.value} traction", angle
+            )
     proto = default_protocol(
         reg,
         weight,
