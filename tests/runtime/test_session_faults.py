@@ -341,3 +341,18 @@ def test_an_interrupt_during_the_release_does_not_end_it(tmp_path: Path) -> None
     tel = load_telemetry(tmp_path / "session")
     assert tel["commanded_n"][-1] == 0.0 and tel["measured_n"][-1] < RELEASED_N
     assert tel["t_s"][-1] - FAULT_AT_S <= RELEASE_LIMIT_S + 1.0
+
+
+def test_saf6_the_patient_gets_the_controlled_return_the_record_shows(tmp_path: Path) -> None:
+    """The release commands ramp down (SAF-6); the simulated table used to drop the force at
+    its winch's top speed instead (131 N to 6 N in 0.1 s), so the telemetry's commanded ramp
+    was not what the patient got. It now follows the ramp, and pays out once it reaches 0."""
+    _, table, out = session(tmp_path, stop_at=FAULT_AT_S)
+    tel = load_telemetry(out)
+    t, cmd, meas = tel["t_s"], tel["commanded_n"], tel["measured_n"]
+    start = int(np.flatnonzero(t >= FAULT_AT_S)[0])
+    zero = int(np.flatnonzero((t > FAULT_AT_S) & (cmd <= 0.0))[0])
+    assert meas[start] > 200.0  # a real pull was under way
+    lag = meas[start:zero] - cmd[start:zero]
+    assert np.all(lag > -2.0) and np.all(lag < 25.0)  # follows the ramp, a little behind it
+    assert released_at(table, FAULT_AT_S) - FAULT_AT_S <= RELEASE_LIMIT_S

@@ -262,9 +262,13 @@ class SimulatedTable:
         self._last_cmd = command
         self._last_write_k = k = self._k
         s = self._s
-        if command.release:
-            self._enter_release()
+        if command.release and f <= 0.0:
+            self._enter_release()  # the controlled return has reached zero: pay out until slack
         else:
+            # A release command above zero is the policy's controlled return (SAF-6: from the
+            # last command at 100 N/s or faster, [spinemed-s200e]): the drive follows it like
+            # any target, so the patient gets the ramp the record shows, not a drop at the
+            # winch's top speed.
             if self._tracking_step is False:
                 s[_S_RELEASE] = 0.0
                 s[_S_FRATE] = 0.0

@@ -342,8 +342,8 @@ def table_write(
     ts[TS_WRITE_ERR] = 0.0
     ts[TS_BASE_N] = base_n
     ts[TS_LAST_WRITE_K] = ts[TS_K]
-    if release != 0.0:
-        _enter_release(ts, s)
+    if release != 0.0 and force_n <= 0.0:
+        _enter_release(ts, s)  # as SimulatedTable.write: the controlled return reached zero
     else:
         if ts[TS_TRACK] == 0.0:
             s[_S_RELEASE] = 0.0
