@@ -242,15 +242,9 @@ def run(
     if clinician_max is not None:
         CLINICIAN_MAX_FORCE.check(clinician_max, "clinician-max")
     out_dir = out or _default_out_dir()
-    from spinecare.runtime.recorder import existing_record
+    from spinecare.services.sessions import require_unused
 
-    held = existing_record(out_dir)
-    if held:
-        raise InputError(
-            "out",
-            f"holds a session's record already ({', '.join(held)}); choose a new directory",
-            str(out_dir),
-        )
+    require_unused(out_dir)
     from spinecare.cli._device import table_choice
 
     # A table on the wire (None: the simulated table); never a silent fallback to the simulator.

@@ -201,6 +201,18 @@ def session_run(
     return session_prepare(protocol, device_factory, options=options, out_dir=out_dir).run()
 
 
+def require_unused(out_dir: Path) -> None:
+    """Refuse a directory that holds a session's record already (any of its files): a record
+    is never overwritten nor mixed with another one (``runtime.recorder.existing_record``)."""
+    held = existing_record(out_dir)
+    if held:
+        raise InputError(
+            "out",
+            f"holds a session's record already ({', '.join(held)}); choose a new directory",
+            str(out_dir),
+        )
+
+
 def course_session_prepare(
     unit_of_work: UnitOfWork,
     actor: Actor,
@@ -218,13 +230,7 @@ def course_session_prepare(
     opts = options or SessionOptions()
     require_clinical_writer(actor)  # before anything else, and before the table moves
     out_dir = Path(out_dir)
-    held = existing_record(out_dir)
-    if held:
-        raise InputError(
-            "out",
-            f"holds a session's record already ({', '.join(held)}); choose a new directory",
-            str(out_dir),
-        )
+    require_unused(out_dir)
     with unit_of_work() as db:
         act_as(db, actor)
         close_unfinished(db, actor)
