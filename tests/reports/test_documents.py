@@ -185,3 +185,13 @@ def test_a_long_word_in_a_justification_keeps_every_amount_on_the_page(
     txt = text(pdf)
     assert "3,00" in txt and "77,81 €" in txt  # 652 at factor 3.0
     assert txt.count("€") >= 4  # every line's amount and the total
+
+
+@pytest.mark.slow
+def test_a_long_name_stays_on_the_estimate_s_page(tmp_path: Path) -> None:
+    name = "Maria-Theresia Anna-Katharina Freifrau von Hohenzollern-Sigmaringen"
+    est = CostEstimate("lumbar", 15, Insurance.PRIVATE, date(2025, 2, 20), patient_name=name)
+    pdf = render_estimate(est, tmp_path / "est.pdf", clinic=CLINIC)
+    assert pages(pdf) == 1
+    # the whole name is on the page (it was cut at the right edge: "...-Sigmaring")
+    assert text(pdf).count("Sigmaringen") == 2  # the address and the patient field

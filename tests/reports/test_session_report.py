@@ -176,3 +176,20 @@ def test_every_fault_detail_the_policy_words_reads_german() -> None:
             assert in_lang(en, "en") == en
     assert worded >= 40
     assert in_lang("read failed: OSError(5)", "de") == "Lesen fehlgeschlagen: OSError(5)"
+
+
+LONG_NAME = "Maria-Theresia Anna-Katharina Freifrau von Hohenzollern-Sigmaringen"
+
+
+@pytest.mark.slow
+def test_a_long_name_wraps_in_its_cell_and_the_report_keeps_its_page(tmp_path: Path) -> None:
+    """A 68-character name ran off the page (cells that never wrapped) and spread the other
+    column's labels one letter per line over three pages."""
+    import dataclasses
+
+    data = dataclasses.replace(load_session_dir(SESSION), patient_name=LONG_NAME)
+    pdf = render_session_report(data, tmp_path / "s.pdf")
+    assert pages(pdf) == 1
+    txt = text(pdf)
+    assert "Hohenzollern" in txt and "Sigmaringen" in txt  # whole, on the page
+    assert "Höchste Sollkraft" in txt  # the right column's labels read as words
