@@ -147,3 +147,25 @@ def test_an_empty_directory_setting_is_refused_not_taken_for_the_current_directo
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match="empty: name a directory"):
         Settings()
+
+
+def test_the_logo_must_be_the_image_its_name_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text file named logo.png was accepted and left off every document without a word."""
+    from pydantic import ValidationError
+
+    from spinecare.settings import ClinicSettings
+
+    fake = tmp_path / "logo.png"
+    fake.write_text("not an image\n")
+    with pytest.raises(ValidationError, match="not a PNG image"):
+        ClinicSettings(logo=fake)
+    real = tmp_path / "real.png"
+    real.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    assert ClinicSettings(logo=real).logo == real.resolve()
+    svg = tmp_path / "logo.svg"
+    svg.write_text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n')
+    assert ClinicSettings(logo=svg).logo == svg.resolve()
+    with pytest.raises(ValidationError, match="not a regular file"):
+        ClinicSettings(logo=Path("/dev/zero"))

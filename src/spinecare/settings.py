@@ -224,10 +224,26 @@ class ClinicSettings(BaseModel):
         if v is None or str(v) == "":
             return None
         path = v.expanduser()
-        if not path.is_file():
+        if not path.exists():
             raise ValueError(f"no such file {str(path)!r}")
-        if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg"):
+        if not path.is_file():
+            raise ValueError(f"not a regular file: {str(path)!r}")
+        suffix = path.suffix.lower()
+        if suffix not in (".png", ".jpg", ".jpeg", ".svg"):
             raise ValueError("a PNG, JPEG or SVG file")
+        # What the file holds, not only its name: a text file called logo.png was left off
+        # every document without a word.
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+        except OSError as exc:
+            raise ValueError(f"cannot be read: {exc.strerror}") from None
+        kinds = {".png": head.startswith(b"\x89PNG\r\n\x1a\n"),
+                 ".jpg": head.startswith(b"\xff\xd8\xff"),
+                 ".jpeg": head.startswith(b"\xff\xd8\xff"),
+                 ".svg": b"<svg" in head}  # fmt: skip
+        if not kinds[suffix]:
+            raise ValueError(f"not a {suffix.lstrip('.').upper()} image: {str(path)!r}")
         return path.resolve()
 
     def closed(self) -> tuple[frozenset[date], frozenset[tuple[int, int]]]:
