@@ -288,15 +288,18 @@ def test_a_late_answer_is_a_lost_one_not_the_answer_to_the_next_request(
     t.activate()
     ticks(t, clock, 5, 80.0, 40.0)
     last = t.read()
-    # Every answer leaves 300 ms late: the read gives up at 200 ms, and its answer comes in
-    # half-way through the command's wait (200-400 ms; the command's own answer at 500 ms).
+    # The read's answer leaves 300 ms late: the read gives up at 200 ms, and its answer comes
+    # in during the command's wait. The command's own answer leaves 700 ms late, well after
+    # the command gave up however the client counts its wait (a client that restarts its
+    # timeout on the foreign answer at 300 ms waits until 500 ms; with the command's answer
+    # due then too, the outcome was a race under load).
     link.delay_s = 0.3
     clock.advance(0.02)
     assert t.read() is last  # no answer in time: the previous reading, to age (SAF-7)
+    link.delay_s = 0.7
     t.write(Command(clock.now(), 80.0, 40.0))  # a lost answer, not a broken link
-    time.sleep(0.2)  # the command's own answer leaves before the delay ends
     link.delay_s = 0.0
-    time.sleep(0.6)
+    time.sleep(1.0)  # every late answer has arrived
     for _ in range(3):  # then every request gets its own answer again
         clock.advance(0.02)
         fresh = t.read()
