@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -99,3 +100,64 @@ def test_verify_on_a_read_only_data_directory_still_says_the_result(
     code, out, err = cli_doc("audit", "verify")
     assert code == 0 and "intact" in out, err
     assert "could not be noted" in err and "read-only" in err and err.count("\n") == 1
+
+
+def _drop_update_trigger(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("after", "{not json"), ("at", "garbage"), ("after", "[" * 5000)],
+    ids=["not-json", "not-a-date", "nested"],
+)
+def test_an_entry_that_cannot_be_read_is_a_broken_chain(
+    cli_doc: Run, column: str, value: str
+) -> None:
+    """Undecodable entries exited 70 (JSONDecodeError, ValueError, RecursionError): they are a
+    broken chain, status 11, the entry named."""
+    url = os.environ["SPINECARE_DATABASE_URL"]
+    code, _, err = cli_doc(*ADD)
+    assert code == 0, err
+    _drop_update_trigger(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET {column} = :v WHERE id = 3"), {"v": value})
+    engine.dispose()
+    code, out, err = cli_doc("audit", "verify")
+    assert code == 11 and err.count("\n") == 1, err
+    assert err.startswith("error: audit log broken at entry #3: it cannot be read"), err
+    code, out, err = cli_doc("audit", "verify", "--json")
+    assert code == 11 and json.loads(out)["broken_at"] == 3
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{garbage", "[1, 2]", "wrong-fields"],
+)
+def test_an_unreadable_anchors_file_is_said_and_kept(cli_doc: Run, content: str) -> None:
+    """A corrupt anchors file was ignored and overwritten, and the log called intact as if it
+    had been compared with the last check. Now: intact (the chain is), status 0, but a warning
+    on stderr and in --json, no "unchanged since", and the file left for the admin."""
+    from spinecare.settings import get_settings
+
+    code, _, err = cli_doc(*ADD)
+    assert code == 0, err
+    code, _, err = cli_doc("audit", "verify")  # notes an anchor
+    assert code == 0, err
+    anchors = Path(os.environ["SPINECARE_DATA_DIR"]) / "audit-anchors.json"
+    if content == "wrong-fields":
+        key = get_settings().database_url_masked
+        content = json.dumps({key: {"id": "seven", "hash": 7}})
+    anchors.write_text(content)
+    code, out, err = cli_doc("audit", "verify")
+    assert code == 0 and "intact" in out and "unchanged since" not in out, err
+    assert "not compared with earlier checks" in out
+    assert err.startswith("warning: ") and "audit-anchors.json" in err and err.count("\n") == 1
+    code, out, err = cli_doc("audit", "verify", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["anchor"] == "unreadable" and len(report["warnings"]) == 1
+    assert anchors.read_text() == content  # kept as evidence, not overwritten

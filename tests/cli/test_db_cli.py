@@ -61,6 +61,32 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
         engine.dispose()
 
 
+def _restore_entry(url: str) -> dict[str, Any]:
+    """The restore's audit entry: the newest entry of the restored log."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT actor, entity, entity_id, action, after FROM audit_log "
+                     "ORDER BY id DESC LIMIT 1")
+            ).one()  # fmt: skip
+    finally:
+        engine.dispose()
+    after = row.after if isinstance(row.after, dict) else json.loads(row.after)
+    assert (row.entity, row.entity_id, row.action) == ("database", "restore", "update")
+    return {"actor": row.actor, **after}
+
+
+def assert_restored(url: str, original: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Every table as in the backup, and the log one entry longer: the restore's own."""
+    now = dump(url)
+    log, chain = now.pop("audit_log"), now.pop("audit_chain")
+    before_log = original["audit_log"]
+    assert {k: v for k, v in original.items() if k not in ("audit_log", "audit_chain")} == now
+    assert log[:-1] == before_log and len(log) == len(before_log) + 1
+    assert chain[0][1] == log[-1][0]  # the head names the restore's entry
+
+
 def _issue_an_invoice(url: str) -> None:
     """An issued invoice, written directly (billing flows have their own tests)."""
     from spinecare.store import open_store
@@ -200,7 +226,9 @@ def test_backup_and_restore_into_a_fresh_directory_give_back_every_table(
     restored_db = fresh / "data" / "spinecare.db"
     assert stat.S_IMODE(restored_db.stat().st_mode) == 0o600
     assert stat.S_IMODE((fresh / "data").stat().st_mode) == 0o700
-    assert dump(f"sqlite:///{restored_db}") == original
+    assert_restored(f"sqlite:///{restored_db}", original)
+    entry = _restore_entry(f"sqlite:///{restored_db}")
+    assert entry["actor"].startswith("system:") and entry["replaced_head"] is None
     # the restored database is usable: log in there and verify its audit log
     login(cli_doc, "doc")
     code, out, err = cli_doc("audit", "verify")
@@ -253,7 +281,9 @@ def test_postgres_backup_and_restore_into_a_fresh_database(
     monkeypatch.setenv("SPINECARE_DATABASE_URL", target)
     code, _, err = cli("db", "restore", str(file), "--yes")
     assert code == 0, err
-    assert dump(source.replace("+psycopg", "+psycopg")) == dump(target)
+    assert_restored(target, dump(source))
+    entry = _restore_entry(target)
+    assert entry["restored_from"] == str(file.resolve())
 
 
 def test_restore_replaces_a_damaged_database(cli_doc: Run, tmp_path: Path) -> None:
@@ -272,7 +302,7 @@ def test_restore_replaces_a_damaged_database(cli_doc: Run, tmp_path: Path) -> No
     assert code == 9 and "damaged" in err
     code, out, err = cli_doc("db", "restore", str(file), "--yes")
     assert code == 0 and "restored" in out, err
-    assert dump(_url()) == original
+    assert_restored(_url(), original)
     kept = list((Path(os.environ["SPINECARE_DATA_DIR"]) / "backups").glob("*-damaged.db"))
     assert len(kept) == 1 and kept[0].read_bytes() == garbage
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
@@ -319,3 +349,206 @@ def test_audit_verify_after_restoring_an_older_backup(cli_doc: Run, tmp_path: Pa
     assert code == 0, err
     code, out, err = cli_doc("audit", "verify", "--as", "admin")
     assert code == 0 and "intact" in out, err
+
+
+def _backups() -> list[Path]:
+    folder = Path(os.environ["SPINECARE_DATA_DIR"]) / "backups"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_a_backup_without_spinecare_s_tables_changes_nothing(cli_doc: Run, tmp_path: Path) -> None:
+    """An ``alembic_version`` table alone at a known revision replaced the database, and then
+    every command failed (exit 9) while the restore said "Nothing was changed"."""
+    import sqlite3
+
+    code, _, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    before = dump(_url())
+    bogus = tmp_path / "emptyrev.db"
+    conn = sqlite3.connect(bogus)
+    conn.execute("CREATE TABLE alembic_version (version_num)")
+    conn.execute("INSERT INTO alembic_version VALUES ('0004_auth_audit_chain')")
+    conn.commit()
+    conn.close()
+    code, _, err = cli_doc("db", "restore", str(bogus), "--yes", "--as", "admin")
+    assert code == 2 and err.startswith("error: file:") and err.count("\n") == 1, err
+    assert "is not a whole spinecare database" in err and "lacks" in err
+    assert dump(_url()) == before and _backups() == []
+    code, out, err = cli_doc("patients", "list", "--as", "admin")
+    assert code == 0 and "Erika" in out, err
+
+
+def _tampered_copy(src: Path, dest: Path, old: bytes, new: bytes) -> None:
+    """``src`` with bytes of one audit entry's text overwritten in place: still a sound SQLite
+    file (integrity_check ok), but the entry no longer matches its hash."""
+    import sqlite3
+
+    data = src.read_bytes()
+    at = data.find(old)
+    assert at > 0 and len(old) == len(new)
+    dest.write_bytes(data[:at] + new + data[at + len(old) :])
+    conn = sqlite3.connect(dest)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"Erika Mustermann"', b'"Erika MusterXXXX"'),
+        (b'"Erika Mustermann"', b'XXXXka Mustermann"'),
+    ],
+    ids=["changed-text", "not-json"],
+)
+def test_a_backup_whose_audit_log_is_broken_is_refused_unless_accepted(
+    cli_doc: Run, tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    """The backup's chain is verified before the database is touched: refused with status 11
+    naming the entry (it replaced the database, then said "Nothing was changed" or exit 70);
+    --accept-broken-audit restores it, and the restore's entry says the chain was broken."""
+    code, _, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    good = tmp_path / "good.db"
+    code, _, err = cli_doc("db", "backup", str(good), "--as", "admin")
+    assert code == 0, err
+    code, _, err = cli_doc(
+        "users", "create", "--username", "nurse", "--role", "therapist", "--password-stdin",
+        "--as", "admin", stdin="a long test password\n",
+    )  # fmt: skip
+    assert code == 0, err
+    bad = tmp_path / "bad.db"
+    _tampered_copy(good, bad, old, new)
+    before = dump(_url())
+    code, _, err = cli_doc("db", "restore", str(bad), "--yes", "--as", "admin")
+    assert code == 11 and err.count("\n") == 1, err
+    assert "audit log broken at entry #" in err and "--accept-broken-audit" in err
+    assert dump(_url()) == before and _backups() == []
+    code, out, err = cli_doc(
+        "db", "restore", str(bad), "--yes", "--as", "admin", "--accept-broken-audit"
+    )
+    assert code == 0 and "restored" in out and "broken at entry #" in err, err
+    assert len(_backups()) == 1  # the safety backup of the database it replaced
+    entry = _restore_entry(_url())
+    assert entry["actor"] == "admin" and entry["backup_head"]["intact"] is False
+
+
+def test_a_restore_and_a_downgrade_are_in_the_audit_log(cli_doc: Run, tmp_path: Path) -> None:
+    """After a restore the log names the backup, its head and the head of the log it replaced
+    (it used to simply end at the backup's last entry); a downgrade is noted before it runs."""
+    file = tmp_path / "older.backup"
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    original = dump(_url())
+    code, _, err = cli_doc(*PATIENT)
+    assert code == 0, err
+    live_head = dump(_url())["audit_chain"][0]
+    code, _, err = cli_doc("db", "restore", str(file), "--yes", "--as", "admin")
+    assert code == 0, err
+    assert_restored(_url(), original)
+    entry = _restore_entry(_url())
+    assert entry["actor"] == "admin" and entry["restored_from"] == str(file.resolve())
+    assert entry["replaced_head"] == {"id": live_head[1], "hash": live_head[2]}
+    assert entry["backup_head"]["id"] == original["audit_chain"][0][1]
+    assert entry["safety_backup"] == str(_backups()[0])
+    code, out, err = cli_doc("audit", "verify", "--as", "admin")
+    assert code == 0 and "intact" in out, err
+
+    head = _current(cli_doc)
+    code, _, err = cli_doc("db", "downgrade", "--yes", "--as", "admin")
+    assert code == 0, err
+    engine = create_engine(_url())
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT actor, entity, entity_id, before, after FROM audit_log "
+                 "ORDER BY id DESC LIMIT 1")
+        ).one()  # fmt: skip
+    engine.dispose()
+    assert (row.actor, row.entity, row.entity_id) == ("admin", "database", "downgrade")
+    assert json.loads(row.before) == {"revision": head}
+    assert json.loads(row.after)["revision"] == _below(head)
+
+
+def _running_session(tmp_path: Path) -> tuple[int, Path]:
+    """A course session recorded ``running`` with its output directory, as ``session run``
+    leaves it while the table moves (written directly: the run itself has its own tests)."""
+    from spinecare.store import open_store
+    from spinecare.store.audit import set_actor
+    from spinecare.store.models import Course, TreatmentSession
+
+    out = tmp_path / "run"
+    out.mkdir()
+    store = open_store(url=_url())
+    try:
+        with store.unit_of_work() as db:
+            set_actor(db, "doc")
+            session = db.query(TreatmentSession).order_by(TreatmentSession.id).first()
+            assert session is not None and isinstance(session.course, Course)
+            session.status = "running"
+            session.telemetry_dir = str(out)
+            return session.id, out
+    finally:
+        store.dispose()
+
+
+def test_no_restore_or_downgrade_while_a_session_runs(cli_doc: Run, tmp_path: Path) -> None:
+    """A session whose process holds its lock is running: a restore or downgrade under it lost
+    the treatment's result ("session: is planned, not running"). One that process is gone is
+    no obstacle."""
+    import fcntl
+
+    from tests.cli.conftest import add_patient, screening_clear
+
+    from spinecare.services.sessions import LOCK_FILE
+
+    pid = add_patient(cli_doc)
+    screening_clear(cli_doc, pid)
+    start = date.today().toordinal() + 10
+    code, _, err = cli_doc(
+        "course", "plan", "--patient", pid, "--region", "lumbar", "--segment", "L4/5",
+        "--sessions", "15", "--per-week", "3", "--start", date.fromordinal(start).isoformat(),
+    )  # fmt: skip
+    assert code == 0, err
+    file = tmp_path / "clinic.backup"
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    session_id, out = _running_session(tmp_path)
+    before = dump(_url())
+    fd = os.open(out / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the running process's lock
+    try:
+        for args in (("restore", str(file)), ("downgrade",)):
+            code, _, err = cli_doc("db", *args, "--yes", "--as", "admin")
+            assert code == 2 and err.count("\n") == 1, err
+            assert f"session {session_id} " in err and "running" in err
+        assert dump(_url()) == before and _backups() == []
+    finally:
+        os.close(fd)  # the process is gone
+    code, _, err = cli_doc("db", "restore", str(file), "--yes", "--as", "admin")
+    assert code == 0, err
+
+
+def test_a_failure_after_the_replacement_says_so_and_names_the_safety_backup(
+    cli_doc: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the database was replaced, no message may say "nothing was changed": it says the
+    database was replaced and where the database before it is."""
+    import spinecare.store.backup as backup
+    from spinecare.store.faults import FaultKind, StoreFault
+
+    file = tmp_path / "clinic.backup"
+    code, _, err = cli_doc("db", "backup", str(file), "--as", "admin")
+    assert code == 0, err
+    real = backup._check_sqlite
+
+    def failing(conn: Any, name: str) -> None:
+        if name == _url().removeprefix("sqlite:///"):
+            raise StoreFault(FaultKind.DAMAGED, f"{name}: the copy failed SQLite's integrity check")
+        real(conn, name)
+
+    monkeypatch.setattr(backup, "_check_sqlite", failing)
+    code, _, err = cli_doc("db", "restore", str(file), "--yes", "--as", "admin")
+    last = err.splitlines()[-1]
+    assert code == 9 and last.startswith("error: the database WAS replaced"), err
+    assert "nothing was changed" not in err.lower() and "integrity check" in last
+    safety = _backups()
+    assert len(safety) == 1 and f"spinecare db restore {safety[0]} --yes" in err

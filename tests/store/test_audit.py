@@ -268,3 +268,41 @@ def test_the_upgrade_chains_the_entries_already_written(db_url: str) -> None:
         assert report.intact and report.entries == 4
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "what"),
+    [
+        ("after", "{not json", "not valid JSON"),
+        ("before", "[" * 5000, "nested too deeply"),
+        ("at", "garbage", "date is not a date"),
+    ],
+    ids=["not-json", "nested", "not-a-date"],
+)
+def test_an_entry_that_cannot_be_read_breaks_the_chain_there(
+    store: Store, column: str, value: str, what: str
+) -> None:
+    """Text changed behind the triggers' back that is not JSON (or a date) is a broken chain
+    naming that entry: decoding it raised out of the walk (``audit verify`` exit 70). SQLite
+    only: PostgreSQL's jsonb and timestamptz columns refuse such text."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's column types refuse text that is not JSON or a date")
+    _history(store)
+    _drop_append_only_triggers(store)
+    with store.engine.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET {column} = :v WHERE id = 3"), {"v": value})
+    report = _verify(store)
+    assert not report.intact and report.broken_at == 3 and report.entries == 3
+    assert "cannot be read" in report.reason and what in report.reason
+
+
+def test_json_nested_beyond_the_hash_s_recursion_is_unreadable_too(store: Store) -> None:
+    """Valid JSON deep enough that hashing it recurses too far: named, never raised."""
+    _history(store)
+    _drop_append_only_triggers(store)
+    deep = "[" * 700 + "]" * 700
+    cast = "CAST(:v AS jsonb)" if store.engine.dialect.name == "postgresql" else ":v"
+    with store.engine.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET after = {cast} WHERE id = 2"), {"v": deep})
+    report = _verify(store)
+    assert report.broken_at == 2 and "cannot be read" in report.reason

@@ -9,11 +9,14 @@ propagate to ``spinecare.cli.main``, which words each one and picks its exit sta
 Destructive schema commands (``downgrade``, ``restore``) need a logged-in admin, an explicit
 confirmation (``--yes``, or typing it on a terminal) and write a backup of the database first.
 No downgrade loses an issued invoice number: below the billing revision it is refused while
-numbers have been issued.
+numbers have been issued. Both are refused while a session runs (its result could not be stored
+afterwards), and both leave an entry in the audit log: a restore otherwise looked like a log
+cut back, a downgrade that drops a column like nothing at all.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +37,7 @@ if TYPE_CHECKING:  # SQLAlchemy, Alembic and the settings load inside the comman
     from spinecare.settings import Settings
     from spinecare.store import Store
     from spinecare.store.audit import AuditedSession
+    from spinecare.store.backup import PreparedRestore
 
 T = TypeVar("T")
 
@@ -49,6 +53,12 @@ JSON_OPTION = typer.Option(False, "--json", help="print JSON")
 YES_OPTION = typer.Option(False, "--yes", help="confirm: this destroys data (a backup is made)")
 BACKUP_OPTION = typer.Option(
     None, "--backup", help="where to write the backup first (default: <data dir>/backups/...)"
+)
+BROKEN_AUDIT_OPTION = typer.Option(
+    False,
+    "--accept-broken-audit",
+    help="restore a backup whose audit log's hash chain is broken (refused otherwise; the "
+    "restore's own audit entry notes it)",
 )
 
 __all__ = [
@@ -246,14 +256,100 @@ def downgrade(
 
     with clinic_store(auto_migrate=False) as (store, settings):
         current, target = migrations.downgrade_target(store.engine, revision)
-        require_db_admin(store, settings, as_user, "downgrade the database", password_stdin)
+        admin = require_db_admin(store, settings, as_user, "downgrade the database", password_stdin)
         _refuse_losing_invoice_numbers(store, target)
+        refuse_running_sessions(store, "downgrade")
         shown = target or "base (every table dropped)"
         confirm(yes, f"downgrade {settings.database_url_masked} from {current} to {shown}", "yes")
-        _write_backup(settings, backup_to, "before-downgrade")
-        store.downgrade(target or "base")
+        written = _write_backup(settings, backup_to, "before-downgrade")
+        recorded = _record_downgrade(store, admin.username, current, target, written)
+        try:
+            store.downgrade(target or "base")
+        except Exception as exc:
+            if not recorded:
+                raise
+            status, what = _described(exc)
+            raise fail(
+                f"{what}; the schema is still at {current}, only the audit log notes the "
+                "attempted downgrade",
+                status,
+            ) from None
         now = migrations.current_revision(store.engine) or "base"
         echo(f"{settings.database_url_masked}: at {now}")
+
+
+def _record_downgrade(
+    store: Store, actor: str, current: str, target: str | None, backup: Path
+) -> bool:
+    """Append the downgrade to the audit log before it runs, where the schema still has the
+    chained log (from ``0004_auth_audit_chain``): a downgrade drops columns and tables with
+    their data, and left no trace. False when the schema has no chained log."""
+    from spinecare.store.audit import record_event
+    from spinecare.store.enums import AuditAction
+
+    if not (_has_table(store, "audit_chain") and _has_table(store, "audit_log")):
+        return False
+    with store.unit_of_work(actor) as db:
+        record_event(
+            db, "database", "downgrade", AuditAction.UPDATE,
+            before={"revision": current},
+            after={"revision": target or "base", "backup": _shown_path(backup)},
+        )  # fmt: skip
+    return True
+
+
+def _shown_path(path: Path) -> str:
+    """A file name as stored text: characters no stored text may hold are escaped."""
+    from spinecare.errors import is_unsafe
+
+    name = os.fsdecode(path)
+    return "".join(f"\\x{ord(c):02x}" if is_unsafe(c) else c for c in name)
+
+
+def _described(exc: BaseException) -> tuple[int, str]:
+    """(status, one line) for ``exc`` as ``spinecare.cli.main`` words it, without the "nothing
+    was changed" it may end with: for callers that know something was."""
+    from spinecare.cli.errors import EXIT_INTERNAL, describe
+
+    found = describe(exc)
+    status, what = found if found is not None else (
+        EXIT_INTERNAL, f"internal error ({type(exc).__name__})"
+    )  # fmt: skip
+    for cut in (". Nothing was", "; nothing was", ". nothing was"):
+        what = what.split(cut)[0]
+    return status, what
+
+
+def refuse_running_sessions(store: Store, action: str) -> None:
+    """Refuse ``action`` while a session recorded ``running`` is held by a live process (the
+    lock in its output directory, as ``services.sessions`` tests it): a restore or downgrade
+    under it made its result unstorable ("session: is planned, not running") and lost the
+    treatment's record. A session whose process is gone is not in the way (the next session
+    start closes it as aborted)."""
+    from sqlalchemy import inspect, text
+
+    from spinecare.services.sessions import held_by_a_live_process
+
+    if not _has_table(store, "sessions"):
+        return
+    columns = {c["name"] for c in inspect(store.engine).get_columns("sessions")}
+    if not {"status", "telemetry_dir", "course_id", "number"} <= columns:
+        return
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, course_id, number, telemetry_dir FROM sessions "
+                "WHERE status = 'running' ORDER BY id"
+            )
+        ).all()
+    for row in rows:
+        if held_by_a_live_process(row.telemetry_dir):
+            raise InputError(
+                "database",
+                f"session {row.id} (number {row.number} of course {row.course_id}) is running "
+                f"in another process: {action} refused; wait until it has ended, then try "
+                "again. Nothing was changed",
+            )
 
 
 def _refuse_losing_invoice_numbers(store: Store, target: str | None) -> None:
@@ -353,55 +449,164 @@ def restore_cmd(
     yes: bool = YES_OPTION,
     backup_to: Path | None = BACKUP_OPTION,
     as_user: str | None = AS_OPTION,
+    accept_broken_audit: bool = BROKEN_AUDIT_OPTION,
 ) -> None:
-    """Replace the database by a backup: checked first; the current one is backed up first.
+    """Replace the database by a backup: checked in full first; the current one is backed up.
 
     A database with users needs a logged-in admin; an empty location, or a damaged database
-    (which is what a restore is for), needs only the confirmation."""
+    (which is what a restore is for), needs only the confirmation. The backup is checked in a
+    private copy (tables, upgrade, audit chain) before the database is touched; the restore is
+    recorded in the restored audit log, in the same transaction on SQLite."""
     from spinecare.settings import get_settings
     from spinecare.store import backup
 
     settings = get_settings()
-    info = backup.check_backup(file, settings.database_url)
+    backup.check_backup(file, settings.database_url)  # the cheap checks before the login
     state = _state(settings)
+    actor_name = _system_actor()
     if state == "ok":
         with clinic_store(auto_migrate=False) as (store, _):
-            require_db_admin(store, settings, as_user, "restore the database", False)
-    confirm(yes, f"replace {settings.database_url_masked} by the backup {info.path}", "yes")
-    if state == "ok":
-        _write_backup(settings, backup_to, "before-restore")
-    elif state == "damaged":
-        _keep_damaged(settings, backup_to)
-    backup.restore(file, settings.database_url, damaged=state == "damaged")
-    with clinic_store() as (store, _), store.session() as db:  # the newest schema
-        from spinecare.store.audit import verify_chain
+            admin = require_db_admin(store, settings, as_user, "restore the database", False)
+            actor_name = admin.username
+            refuse_running_sessions(store, "restore")
+    with backup.prepared_restore(file, settings.database_url) as prepared:
+        info = prepared.source
+        chain = prepared.chain
+        if chain is not None and not chain.intact and not accept_broken_audit:
+            from spinecare.cli.errors import EXIT_AUDIT_BROKEN
 
-        report = verify_chain(db)
-        if report.intact and report.entries:
-            from spinecare.cli.audit import anchor_restored
+            where = f"entry #{chain.broken_at}" if chain.broken_at is not None else "its head"
+            raise fail(
+                f"the backup {info.path} has an audit log broken at {where}: {chain.reason}. "
+                "Nothing was changed; restore it anyway with --accept-broken-audit",
+                EXIT_AUDIT_BROKEN,
+            )
+        confirm(yes, f"replace {settings.database_url_masked} by the backup {info.path}", "yes")
+        safety: Path | None = None
+        if state == "ok":
+            safety = _write_backup(settings, backup_to, "before-restore")
+        elif state == "damaged":
+            safety = _keep_damaged(settings, backup_to)
+        event = _restore_event(settings, prepared, state, safety)
+        if prepared.copy_url is not None:  # SQLite: in the copy, one transaction with it
+            _append_event(prepared.copy_url, actor_name, event)
+        try:
+            backup.restore(prepared, settings.database_url, damaged=state == "damaged")
+        except backup.RestoreIncomplete as exc:
+            raise _replaced_but(exc, info.path, safety) from None
+    try:
+        with clinic_store() as (store, _):  # PostgreSQL: upgraded to the newest schema here
+            if prepared.copy_url is None:
+                _append_event(settings.database_url, actor_name, event)
+            with store.session() as db:
+                from spinecare.store.audit import verify_chain
 
-            try:
-                anchor_restored(settings, db, report.last_id, report.last_hash)
-            except OSError:  # restored all the same; the next audit verify notes it
-                note("warning: the restored audit log could not be noted for audit verify")
+                report = verify_chain(db)
+                if report.intact and report.entries:
+                    _anchor(settings, db, report.last_id, report.last_hash)
+    except Exception as exc:
+        raise _replaced_but(exc, info.path, safety) from None
     echo(f"{settings.database_url_masked}: restored from {info.path}")
     if not report.intact:
         note(f"warning: the restored audit log is broken at entry #{report.broken_at}: "
              f"{report.reason}")  # fmt: skip
 
 
-def _keep_damaged(settings: Settings, dest: Path | None) -> None:
-    """Keep a damaged SQLite file as it is (the backup API may not read it)."""
+def _system_actor() -> str:
+    """Who restores into an empty or damaged database, where there is no login to name: the
+    operating-system account."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):
+        name = str(os.getuid())
+    return f"system:{name}"[:64]
+
+
+def _restore_event(
+    settings: Settings, prepared: PreparedRestore, state: str, safety: Path | None
+) -> dict[str, object]:
+    """What the restore's audit entry says: the backup, its log's head, and the head of the log
+    it replaces (so a later reader sees the log did not simply end there)."""
+    chain = prepared.chain
+    backup_head = (
+        {"id": chain.last_id, "hash": chain.last_hash, "intact": chain.intact}
+        if chain is not None
+        else None
+    )
+    return {
+        "restored_from": _shown_path(prepared.source.path.resolve()),
+        "backup_revision": prepared.source.revision,
+        "backup_head": backup_head,
+        "replaced_head": _live_head(settings) if state == "ok" else None,
+        "replaced_state": state,
+        "safety_backup": _shown_path(safety) if safety is not None else None,
+    }
+
+
+def _live_head(settings: Settings) -> dict[str, object] | None:
+    """The live log's newest entry (id and hash) before the restore replaces it."""
+    from sqlalchemy import text
+
+    with clinic_store(auto_migrate=False) as (store, _):
+        if not _has_table(store, "audit_chain"):
+            return None
+        with store.engine.connect() as conn:
+            row = conn.execute(text("SELECT last_id, last_hash FROM audit_chain WHERE id = 1"))
+            head = row.first()
+    return {"id": int(head.last_id), "hash": str(head.last_hash)} if head is not None else None
+
+
+def _append_event(url: str, actor: str, after: dict[str, object]) -> None:
+    from spinecare.store import open_store
+    from spinecare.store.audit import record_event
+    from spinecare.store.enums import AuditAction
+
+    store = open_store(url=url, auto_migrate=False)
+    try:
+        with store.unit_of_work(actor) as db:
+            record_event(db, "database", "restore", AuditAction.UPDATE, after=after)
+    finally:
+        store.dispose()
+
+
+def _anchor(settings: Settings, db: AuditedSession, last_id: int, last_hash: str) -> None:
+    from spinecare.cli.audit import AnchorsUnreadable, anchor_restored
+
+    try:
+        anchor_restored(settings, db, last_id, last_hash)
+    except (OSError, AnchorsUnreadable):  # restored all the same; audit verify says so
+        note("warning: the restored audit log could not be noted for audit verify")
+
+
+def _replaced_but(exc: BaseException, file: Path, safety: Path | None) -> typer.Exit:
+    """The one line for a failure after the database was replaced: never "nothing was
+    changed", and where the database before the restore is."""
+    status, what = _described(exc)
+    if safety is not None:
+        back = (
+            f"the database before the restore is kept in {safety} "
+            f"(spinecare db restore {safety} --yes brings it back)"
+        )
+    else:
+        back = "the location held no database with users before"
+    return fail(f"the database WAS replaced by the backup {file}, but then: {what}; {back}", status)
+
+
+def _keep_damaged(settings: Settings, dest: Path | None) -> Path | None:
+    """Keep a damaged SQLite file as it is (the backup API may not read it); its copy."""
     import shutil
 
     from spinecare.store.engine import sqlite_path
 
     path = sqlite_path(settings.database_url)
     if path is None:
-        return
+        return None
     target = dest or default_backup(settings, "damaged")
     if target.exists():
         raise InputError("backup", "exists already: choose a new file name", str(target))
     shutil.copyfile(path, target)
     target.chmod(0o600)
     note(f"the damaged database was kept as {target}")
+    return target

@@ -553,21 +553,23 @@ def _lock(out_dir: Path) -> Callable[[], None]:
     return unlock
 
 
-def _abandoned(telemetry_dir: str | None) -> bool:
-    """True when no live process holds the session's lock (it was killed or crashed)."""
-    if not telemetry_dir or not Path(telemetry_dir).is_dir():
-        return True
+def held_by_a_live_process(telemetry_dir: str | None) -> bool:
+    """True while a live process holds the lock a session run keeps in its output directory
+    (``_lock``); a killed or crashed one has dropped it. A directory without the lock file
+    never had a process running there. Nothing is created: the test leaves no trace."""
+    if not telemetry_dir:
+        return False
     try:
-        fd = os.open(Path(telemetry_dir) / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+        fd = os.open(Path(telemetry_dir) / LOCK_FILE, os.O_RDONLY)
     except OSError:
-        return True
+        return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        return False  # still running in another process
+        return True  # still running in another process
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
-        return True
+        return False
     finally:
         os.close(fd)
 
@@ -581,7 +583,7 @@ def close_unfinished(db: Session, actor: Actor, *, now: datetime | None = None) 
         select(TreatmentSession).where(TreatmentSession.status == SessionStatus.RUNNING.value)
     ).all()
     for s in rows:
-        if not _abandoned(s.telemetry_dir):
+        if held_by_a_live_process(s.telemetry_dir):
             continue
         summary: dict[str, Any] | None = None
         if s.telemetry_dir:

@@ -333,34 +333,94 @@ class ChainReport:
         return self.broken_at is None and not self.reason
 
 
+def _raw_entries(session: Session, batch: int) -> Any:
+    """The log's rows oldest first, with ``at``, ``before`` and ``after`` as stored (text on
+    SQLite, JSON as text on PostgreSQL), not decoded by the column types.
+
+    A row changed behind the triggers' back may hold text that is not JSON, nested beyond
+    Python's recursion limit, or a date that is not one: decoded by the ORM, it raised
+    JSONDecodeError, RecursionError or ValueError out of the walk (exit 70) instead of naming
+    the entry. :func:`_decoded` decodes each row on its own."""
+    from sqlalchemy import Text, cast, type_coerce
+
+    t = AuditEntry.__table__
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    at = type_coerce(t.c.at, Text) if sqlite else t.c.at
+    cols = [
+        t.c.id, at.label("at"), t.c.actor, t.c.entity, t.c.entity_id, t.c.action,
+        cast(t.c.before, Text).label("before"), cast(t.c.after, Text).label("after"),
+        t.c.prev_hash, t.c.hash,
+    ]  # fmt: skip
+    stmt = select(*cols).order_by(t.c.id).execution_options(yield_per=batch)
+    return session.execute(stmt)
+
+
+def _decoded(session: Session, row: Any) -> tuple[datetime, Any, Any]:
+    """(at, before, after) of a raw row, as the ORM would give them; raises ValueError naming
+    the column that cannot be read."""
+    at: Any = row.at
+    if not isinstance(at, datetime):
+        dialect = session.get_bind().dialect
+        process = AuditEntry.__table__.c.at.type.dialect_impl(dialect).result_processor(
+            dialect, None
+        )
+        try:
+            at = process(at) if process is not None else at
+        except (ValueError, TypeError, OverflowError):
+            raise ValueError("its date is not a date") from None
+    if not isinstance(at, datetime):
+        raise ValueError("its date is not a date")
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    values: list[Any] = []
+    for name in ("before", "after"):
+        raw = getattr(row, name)
+        try:
+            values.append(None if raw is None else json.loads(raw))
+        except RecursionError:
+            raise ValueError(f"its {name} is nested too deeply to be read") from None
+        except (ValueError, TypeError):
+            raise ValueError(f"its {name} is not valid JSON") from None
+    return at, values[0], values[1]
+
+
 def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
-    """Walk the log oldest first and check every link, every hash, the dates and the head."""
+    """Walk the log oldest first and check every link, every hash, the dates and the head.
+
+    An entry that cannot be read at all (its JSON or date was changed behind the triggers'
+    back) breaks the chain there like any other change: it is named, never raised."""
     prev_hash, prev_id, prev_at = GENESIS, 0, None
     count = 0
-    stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=batch)
-    for e in session.scalars(stmt):
+    for e in _raw_entries(session, batch):
         count += 1
         where = f"the entry before it (#{prev_id})" if prev_id else "the start of the log"
         if e.prev_hash != prev_hash:
             return ChainReport(
-                count, e.id, e.hash or "", e.id,
+                count, e.id, str(e.hash or ""), e.id,
                 f"does not follow {where}: an entry was removed, inserted or reordered there",
             )  # fmt: skip
-        expected = entry_hash(
-            e.prev_hash, e.id, e.at, e.actor, e.entity, e.entity_id, e.action, e.before, e.after
-        )
+        try:
+            at, before, after = _decoded(session, e)
+            expected = entry_hash(
+                e.prev_hash, e.id, at, e.actor, e.entity, e.entity_id, e.action, before, after
+            )
+            back_dated = prev_at is not None and at < prev_at
+        except RecursionError:
+            what = "its content is nested too deeply to be read"
+            return ChainReport(count, e.id, str(e.hash or ""), e.id, _unreadable(what))
+        except (ValueError, TypeError, OverflowError) as exc:
+            return ChainReport(count, e.id, str(e.hash or ""), e.id, _unreadable(str(exc)))
         if e.hash != expected:
             return ChainReport(
-                count, e.id, e.hash or "", e.id,
+                count, e.id, str(e.hash or ""), e.id,
                 "its content does not match its hash: it was changed after it was written",
             )  # fmt: skip
-        if prev_at is not None and e.at < prev_at:
+        if back_dated:
             return ChainReport(
                 count, e.id, e.hash, e.id,
                 f"it is dated before {where}: it was not written when it says (back-dated)",
             )  # fmt: skip
-        prev_hash, prev_id, prev_at = e.hash, e.id, e.at
-        session.expunge(e)
+        prev_hash, prev_id, prev_at = e.hash, e.id, at
     head = session.execute(
         select(AuditChainHead.last_id, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
     ).first()
@@ -384,6 +444,12 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
             )
         return ChainReport(count, prev_id, prev_hash, first, reason)
     return ChainReport(count, prev_id, prev_hash)
+
+
+def _unreadable(what: str) -> str:
+    """The reason for an entry that cannot be decoded: nothing spinecare writes is unreadable,
+    so it was changed after it was written."""
+    return f"it cannot be read ({what}): it was changed after it was written"
 
 
 def entry_hash_of(session: Session, entry_id: int) -> str | None:

@@ -10,20 +10,30 @@ PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore --clean --single-transa
 [pg-dump]; the password goes to them in the environment, never on a command line.
 
 A backup file is refused as a restore source unless it is a database of a schema this version
-knows; nothing is changed then.
+knows; nothing is changed then. For SQLite, :func:`prepared_restore` checks it in full before
+the live database is touched: a private copy is made, its tables are compared with those its
+revision has, it is upgraded to the newest schema and its audit chain is verified; only that
+copy is then copied into the live database. (A bad backup used to be found out only after it
+had replaced the database: by the upgrade, or by the chain's check.) For PostgreSQL the dump's
+table of contents must list the tables of the schema revision it holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, make_url
 
@@ -31,6 +41,9 @@ from spinecare.errors import InputError
 from spinecare.store import migrate
 from spinecare.store.faults import FaultKind, StoreFault, classify
 from spinecare.store.files import PRIVATE_FILE, fsync_dir, private_file
+
+if TYPE_CHECKING:
+    from spinecare.store.audit import ChainReport
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -42,6 +55,29 @@ class BackupInfo:
     path: Path
     revision: str | None
     size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRestore:
+    """A backup checked in full and ready to replace the live database.
+
+    ``copy``: SQLite, a private copy of the backup upgraded to the newest schema (what is
+    copied into the live database; an entry may still be appended to it first). ``chain``: its
+    audit chain as verified (None for PostgreSQL, whose dump cannot be opened beside the
+    database; its chain is verified after the restore)."""
+
+    source: BackupInfo
+    copy: Path | None
+    chain: ChainReport | None
+
+    @property
+    def copy_url(self) -> str | None:
+        return f"sqlite:///{self.copy}" if self.copy is not None else None
+
+
+class RestoreIncomplete(StoreFault):
+    """The live database WAS replaced, then a later step failed: unlike every other fault of a
+    restore, this one must never be worded "nothing was changed"."""
 
 
 def _sqlite_file(url: str) -> Path:
@@ -197,16 +233,144 @@ def check_backup(src: Path, url: str) -> BackupInfo:
     return BackupInfo(src, revision, src.stat().st_size)
 
 
-def restore(src: Path, url: str, *, damaged: bool = False) -> BackupInfo:
-    """Replace the database at ``url`` by the backup ``src`` (checked first), in one
-    transaction. The caller has made a backup of the current database.
+@contextmanager
+def prepared_restore(src: Path, url: str) -> Iterator[PreparedRestore]:
+    """Check the backup ``src`` in full for a restore into ``url``, touching nothing there.
+
+    SQLite: the backup is copied into a private temporary directory (beside the database, 0700),
+    its tables are compared with those of its schema revision, the copy is upgraded to the
+    newest schema and its audit chain verified. Each failure is an InputError about the file
+    ("nothing was changed" is true then). The copy is removed when the block ends."""
+    info = check_backup(src, url)
+    if make_url(url).get_backend_name() == "postgresql":
+        _pg_check_contents(info.path)
+        yield PreparedRestore(info, None, None)
+        return
+    target = _sqlite_file(url)
+    where = target.parent if target.parent.is_dir() else None
+    work = Path(tempfile.mkdtemp(prefix=".spinecare-restore-", dir=where))
+    try:
+        copy = work / "restore.db"
+        _private_copy(info.path, copy)
+        _check_tables(copy, info.path, info.revision or "")
+        chain = _upgrade_and_verify(copy, info.path)
+        yield PreparedRestore(info, copy, chain)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _private_copy(src: Path, copy: Path) -> None:
+    private_file(copy)
+    try:
+        src_conn = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(copy)
+            try:
+                src_conn.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src_conn.close()
+    except sqlite3.Error as exc:
+        fault = classify(exc)
+        if fault is not None and fault.kind in (FaultKind.FULL, FaultKind.IO):
+            raise _write_failed(exc, copy) from None
+        raise InputError("file", "is damaged or not a SQLite database", str(src)) from None
+
+
+def _tables(path: Path) -> dict[str, set[str]]:
+    """Every table of the SQLite file ``path`` and its columns."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        names = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: {str(c[1]) for c in conn.execute("SELECT * FROM pragma_table_info(?)", (name,))}
+            for name in names
+        }
+    finally:
+        conn.close()
+
+
+@functools.lru_cache(maxsize=8)
+def reference_tables(revision: str) -> dict[str, frozenset[str]]:
+    """The tables and columns a spinecare database at ``revision`` has: those of a new SQLite
+    file migrated to it (what the migrations say, not a list to keep in step by hand)."""
+    from spinecare.store.engine import make_engine
+
+    with tempfile.TemporaryDirectory(prefix="spinecare-schema-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'reference.db'}")
+        try:
+            migrate.upgrade(engine, revision)
+        finally:
+            engine.dispose()
+        return {k: frozenset(v) for k, v in _tables(Path(tmp) / "reference.db").items()}
+
+
+def _check_tables(copy: Path, src: Path, revision: str) -> None:
+    """Refuse a file that says it is at ``revision`` but lacks a table or column of it (an
+    ``alembic_version`` table alone used to pass and replace the database)."""
+    have = _tables(copy)
+    missing: list[str] = []
+    for table, columns in sorted(reference_tables(revision).items()):
+        if table not in have:
+            missing.append(table)
+        else:
+            missing.extend(f"{table}.{c}" for c in sorted(columns - have[table]))
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise InputError(
+            "file",
+            f"is not a whole spinecare database of schema {revision}: it lacks "
+            f"{', '.join(missing[:3])}{more}; nothing was changed",
+            str(src),
+        )
+
+
+def _upgrade_and_verify(copy: Path, src: Path) -> ChainReport:
+    """Upgrade the copy to the newest schema and verify its audit chain (either failing is the
+    backup's fault: an InputError naming it)."""
+    from spinecare.store.audit import verify_chain
+    from spinecare.store.engine import Store, make_engine
+
+    store = Store(make_engine(f"sqlite:///{copy}"))
+    try:
+        try:
+            if not migrate.is_up_to_date(store.engine):
+                store.upgrade()
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is not None and fault.kind in (FaultKind.FULL, FaultKind.IO):
+                raise
+            raise InputError(
+                "file",
+                "could not be upgraded to the newest schema (the backup's data does not fit "
+                f"it: {type(exc).__name__}); nothing was changed",
+                str(src),
+            ) from None
+        with store.session() as session:
+            return verify_chain(session)
+    finally:
+        store.dispose()
+
+
+def restore(prepared: PreparedRestore, url: str, *, damaged: bool = False) -> BackupInfo:
+    """Replace the database at ``url`` by the prepared backup, in one transaction. The caller
+    has made a backup of the current database.
+
+    A failure before the copy into the live database completed leaves it as it was (the
+    backup API's write is one transaction); one after it raises RestoreIncomplete.
 
     ``damaged``: the SQLite file there is not a usable database (the caller kept a copy). The
     backup API cannot write into a file that is not a database, so the restored copy is built
     beside it and renamed over it; its journal files, which belong to the damaged file and would
     be replayed into the restored one, are set aside with it."""
-    info = check_backup(src, url)
-    if make_url(url).get_backend_name() == "postgresql":
+    info = prepared.source
+    if prepared.copy is None:  # PostgreSQL
         _pg_run(
             "pg_restore",
             ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
@@ -221,12 +385,14 @@ def restore(src: Path, url: str, *, damaged: bool = False) -> BackupInfo:
         private_dir(target.parent, setting="SPINECARE_DATABASE_URL")
     into = _tmp_for(target) if damaged else target
     private_file(into)
+    replaced = False
     try:
-        src_conn = sqlite3.connect(f"{info.path.resolve().as_uri()}?mode=ro", uri=True)
+        src_conn = sqlite3.connect(f"{prepared.copy.resolve().as_uri()}?mode=ro", uri=True)
         try:
             dst = sqlite3.connect(into, timeout=TIMEOUT_S)
             try:
                 _copy(src_conn, dst, str(target))
+                replaced = not damaged
                 _check_sqlite(dst, str(target))
             finally:
                 dst.close()
@@ -235,15 +401,22 @@ def restore(src: Path, url: str, *, damaged: bool = False) -> BackupInfo:
         if damaged:
             _set_aside_journals(target)
             os.replace(into, target)
+            replaced = True
             fsync_dir(target.parent)
+        os.chmod(target, PRIVATE_FILE)
     except BaseException as exc:
-        if damaged:
+        if damaged and not replaced:
             with contextlib.suppress(OSError):
                 into.unlink()
+        if replaced and isinstance(exc, Exception):
+            fault = classify(exc, str(target))
+            what = fault.message if fault is not None else f"{type(exc).__name__}"
+            raise RestoreIncomplete(
+                fault.kind if fault is not None else FaultKind.IO, what.split(". Nothing")[0]
+            ) from None
         if isinstance(exc, sqlite3.Error):
             raise _fault(exc, str(target)) from None
         raise
-    os.chmod(target, PRIVATE_FILE)
     return info
 
 
@@ -300,6 +473,47 @@ def _pg_run(tool: str, args: list[str], *, url: str | None, out: Path | None = N
         if tool == "pg_restore" and url is None:
             raise InputError("file", "is not a readable PostgreSQL backup", args[-1])
         raise StoreFault(kind, f"{tool} failed for {masked or 'the backup'}: {first[:200]}")
+
+
+def _pg_output(args: list[str]) -> str:
+    """What ``pg_restore ARGS`` prints for a backup file (no database involved)."""
+    proc = subprocess.run(
+        [pg_tool("pg_restore"), *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise InputError("file", "is not a readable PostgreSQL backup", args[-1])
+    return proc.stdout
+
+
+def _pg_check_contents(src: Path) -> None:
+    """A dump of spinecare's tables at a revision this version knows: the revision is read
+    from the dump's ``alembic_version`` data, the tables from its table of contents. (Its audit
+    chain cannot be verified without restoring it somewhere: that happens after the restore.)"""
+    data = _pg_output(["--data-only", "--table=alembic_version", "--file=-", str(src)])
+    lines = data.splitlines()
+    revision: str | None = None
+    for i, line in enumerate(lines):
+        if line.startswith("COPY ") and "alembic_version" in line and i + 1 < len(lines):
+            revision = lines[i + 1].strip() if lines[i + 1].strip() != "\\." else None
+            break
+    if revision is None or not migrate.is_known_revision(revision):
+        raise InputError(
+            "file", f"is not a spinecare database of a schema this version knows ({revision})",
+            str(src),
+        )  # fmt: skip
+    listed = set()
+    for line in _pg_output(["--list", str(src)]).splitlines():
+        parts = line.split()
+        if not line.startswith(";") and len(parts) >= 7 and parts[3:5] == ["TABLE", "public"]:
+            listed.add(parts[5])
+    missing = sorted(set(reference_tables(revision)) - listed)
+    if missing:
+        raise InputError(
+            "file",
+            f"is not a whole spinecare database of schema {revision}: it lacks "
+            f"{', '.join(missing[:3])}; nothing was changed",
+            str(src),
+        )
 
 
 def _pg_dump(url: str, dest: Path) -> BackupInfo:
