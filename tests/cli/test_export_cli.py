@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 Run = Callable[..., tuple[int, str, str]]
@@ -91,8 +92,21 @@ def test_import_dxa_gives_screening_and_bone_classify_the_typed_answers(
     assert code == 0, err
     assert json.loads(out)["Observation"] == 4  # lumbar BMD, T, Z; femoral neck BMD
     Bundle.model_validate_json(bundle_path.read_text())
+    # Into another patient the bundle is refused: it names whose results they are.
     third = _patient(cli_doc, "Third Muster")
     code, out, err = cli_doc("import", "dxa", str(bundle_path), "--patient", third, "--json")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert (
+        f"Patient.identifier: item 1 entry 1: names patient {imported}, not patient {third}" in err
+    )
+    # The same results without the patient's identification go to the patient named.
+    doc = json.loads(bundle_path.read_text())
+    doc["entry"] = [e for e in doc["entry"] if e["resource"]["resourceType"] == "Observation"]
+    for e in doc["entry"]:
+        del e["resource"]["subject"]
+    anonymous = tmp_path / "results-only.json"
+    anonymous.write_text(json.dumps(doc))
+    code, out, err = cli_doc("import", "dxa", str(anonymous), "--patient", third, "--json")
     assert code == 0, err
     assert _screen(cli_doc, third) == a
 
@@ -145,3 +159,60 @@ def test_import_reads_a_dxa_csv_saved_by_german_excel(cli_doc: Run, tmp_path: Pa
     (stored,) = json.loads(out)["stored"]
     assert stored["measured_on"] == "2026-03-02" and stored["device"] == "Gerät Süd"
     assert float(stored["bmd_g_cm2"]) == 0.912 and float(stored["t_score"]) == -1.8
+
+
+def _run(cli: Run, out: Path, *extra: str) -> None:
+    code, _, err = cli("session", "run", "--fast", "--minutes", "0.3", "--out", str(out),
+                       "--json", *extra)  # fmt: skip
+    assert code == 0, err
+
+
+def test_an_overwriting_export_that_fails_leaves_the_old_export_whole(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk on the third file: the directory still holds the first export, every file
+    of it, never telemetry of one session and session.json of the other."""
+    import errno
+
+    from spinecare.store import files
+
+    first, second, out = tmp_path / "first", tmp_path / "second", tmp_path / "open"
+    _run(cli, first)
+    _run(cli, second, "--seed", "9")
+    code, _, err = cli("export", "session", "--dir", str(first), "--out", str(out))
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["session.json", "summary.csv", "telemetry.csv"]
+    real, calls = files.write_private, []
+
+    def full_disk(path: Path, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(files, "write_private", full_disk)
+    code, _, err = cli("export", "session", "--dir", str(second), "--out", str(out),
+                       "--overwrite")  # fmt: skip
+    assert code == 10 and "Nothing was finished there" in err, err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary file either
+    monkeypatch.setattr(files, "write_private", real)
+    code, _, err = cli("export", "session", "--dir", str(second), "--out", str(out),
+                       "--overwrite")  # fmt: skip
+    assert code == 0, err
+    after = json.loads((out / "session.json").read_text())["directory"]
+    assert after == str(second.resolve()) and sorted(p.name for p in out.iterdir()) == sorted(
+        before
+    )
+
+
+def test_a_session_without_telemetry_exports_its_events(cli: Run, tmp_path: Path) -> None:
+    run, out = tmp_path / "run", tmp_path / "open"
+    _run(cli, run)
+    events = (run / "events.jsonl").read_text().splitlines()
+    (run / "telemetry.csv").unlink()
+    code, _, err = cli("export", "session", "--dir", str(run), "--out", str(out), "--json")
+    assert code == 0, err
+    doc = json.loads((out / "session.json").read_text())
+    assert len(doc["events"]) == len(events) > 0
+    assert doc["telemetry_error"].startswith("no telemetry.csv")

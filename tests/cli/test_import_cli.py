@@ -98,3 +98,68 @@ def test_malformed_observations_are_bad_input_not_internal_errors(
     code, _, err = cli_doc("import", "dxa", str(f), "--patient", pid)
     assert code == 2, err
     assert err.count("\n") == 1 and "pydantic.dev" not in err and "[type=" not in err
+
+
+def test_another_patients_export_is_refused_and_nothing_stored(
+    cli_doc: Run, tmp_path: Path
+) -> None:
+    """The newest BMD is what screening decides with: another patient's T-score filed here
+    would change a contraindication decision."""
+    first = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
+    other = add_patient(cli_doc, birth_date="1951-09-23", weight="63")
+    code, _, err = cli_doc(
+        "findings", "bmd", "--patient", first, "--site", "lumbar_spine", "--date", "2026-03-02",
+        "--bmd", "0.700", "--t-score", "-3.4",
+    )  # fmt: skip
+    assert code == 0, err
+    bundle = tmp_path / "p1.json"
+    code, _, err = cli_doc("export", "patient", first, "--out", str(bundle))
+    assert code == 0, err
+    code, out, err = cli_doc("import", "dxa", str(bundle), "--patient", other)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "Patient.identifier" in err and f"not patient {other}" in err
+    code, out, _ = cli_doc("findings", "list", "--patient", other, "--json")
+    assert "lumbar_spine" not in out  # nothing stored
+    single = tmp_path / "obs.json"
+    single.write_text(json.dumps({**_observation("2026-03-02")[0],
+                                  "subject": {"reference": f"Patient/{first}"}}))  # fmt: skip
+    # a bare reference cannot be compared with the record: imported, with a note to check it
+    code, out, err = cli_doc("import", "dxa", str(single), "--patient", other)
+    assert code == 0 and f"the file names its patient as 'Patient/{first}'" in out, out
+
+
+def _deep(levels: int) -> dict[str, object]:
+    ext: dict[str, object] = {"url": "urn:x", "valueString": "y"}
+    for _ in range(levels):
+        ext = {"url": "urn:x", "extension": [ext]}
+    return {**_observation("2026-03-02")[0], "extension": [ext]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(_deep(160)),
+        json.dumps([_deep(160)]),
+        json.dumps(_observation("2026-03-02")).replace("0.9", "9" * 5000),
+    ],
+    ids=["deep-observation", "deep-list", "5000-digits"],
+)
+def test_hostile_fhir_is_one_line_status_2(cli_doc: Run, tmp_path: Path, text: str) -> None:
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
+    f = tmp_path / "hostile.json"
+    f.write_text(text)
+    code, out, err = cli_doc("import", "dxa", str(f), "--patient", pid)
+    assert code == 2, err
+    assert out == "" and err.count("\n") == 1 and "internal error" not in err
+
+
+def test_a_row_given_twice_is_stored_once(cli_doc: Run, tmp_path: Path) -> None:
+    pid = add_patient(cli_doc, birth_date="1960-03-12", weight="72.5")
+    f = tmp_path / "twice.csv"
+    f.write_text(
+        "measured_on,site,bmd_g_cm2,t_score\n" + "2026-04-05,lumbar_spine,0.850,-2.4\n" * 2
+    )
+    code, out, err = cli_doc("import", "dxa", str(f), "--patient", pid, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert len(report["stored"]) == 1 and len(report["already_recorded"]) == 1

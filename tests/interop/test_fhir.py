@@ -335,3 +335,106 @@ def test_an_instant_is_stored_on_the_clinics_day() -> None:
         for m in fhir.dxa_from_fhir(json.dumps([obs]), zone=berlin).measurements
     ]
     assert days == [date(2026, 11, 30), date(2026, 11, 29)]
+
+
+# -- hostile JSON: one InputError, never RecursionError or ValueError (status 70) -----------------
+def _deep_extension(levels: int) -> dict[str, object]:
+    ext: dict[str, object] = {"url": "urn:x", "valueString": "y"}
+    for _ in range(levels):
+        ext = {"url": "urn:x", "extension": [ext]}
+    return {**observation("24966-4", 0.9, "g/cm2"), "extension": [ext]}
+
+
+def _huge_value() -> str:
+    return json.dumps(observation("24966-4", 0.9, "g/cm2")).replace("0.9", "9" * 5000)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (json.dumps(_deep_extension(160)), "nested too deeply"),
+        (json.dumps([_deep_extension(160)]), "nested too deeply"),
+        (json.dumps({"resourceType": "Bundle", "type": "collection",
+                     "entry": [{"resource": _deep_extension(160)}]}), "nested too deeply"),
+        (_huge_value(), "more than 4300 digits"),
+        (f"[{_huge_value()}]", "more than 4300 digits"),
+        ('{"resourceType": "Bundle", "type": "collection", "total": ' + "7" * 5000 + "}",
+         "more than 4300 digits"),
+    ],
+    ids=["deep-observation", "deep-list", "deep-bundle", "digits-observation", "digits-list",
+         "digits-bundle"],
+)  # fmt: skip
+def test_hostile_json_is_one_input_error(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as exc:
+        fhir.dxa_from_fhir(text)
+    assert exc.value.field == "file" and "\n" not in str(exc.value)
+    assert "set_int_max_str_digits" not in str(exc.value)
+
+
+def test_a_hostile_bundle_text_is_one_input_error() -> None:
+    with pytest.raises(InputError, match="more than 4300 digits"):
+        fhir.parse_bundle('{"resourceType": "Bundle", "total": ' + "7" * 5000 + "}")
+
+
+# -- who the results are about: read here, compared in services/dxa.py -----------------------
+ELSEWHERE = "urn:uuid:5e0f0cb4-7a43-4d0c-8a8e-9f1b2c3d4e5f"  # a Patient not in the file
+
+
+def _claims(items: object) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    got = fhir.dxa_from_fhir(json.dumps(items))
+    return [(c.where, c.field, c.kind, c.values) for c in got.subjects]
+
+
+def test_a_spinecare_bundle_says_whose_it_is() -> None:
+    claims = _claims(json.loads(fhir.bundle_json(record(), timestamp=STAMP)))
+    assert claims[:3] == [
+        ("item 1 entry 1", "Patient.identifier", "patient_id", ("7",)),
+        ("item 1 entry 1", "Patient.birthDate", "birth_date", ("1958-03-14",)),
+        ("item 1 entry 1", "Patient.name", "name", ("Erika Mustermann",)),
+    ]
+    assert len(claims) == 3  # every subject resolves to that Patient: nothing more to check
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        (None, []),
+        # a reference nothing in the file resolves names another system's patient as often
+        # as spinecare's: not compared (services.dxa notes it for the user)
+        ({"reference": "Patient/1"}, [("Observation.subject", "unchecked", ("Patient/1",))]),
+        ({"reference": "Patient/1/_history/2"},
+         [("Observation.subject", "unchecked", ("Patient/1/_history/2",))]),
+        ({"identifier": {"system": "urn:spinecare:patient", "value": "4"}},
+         [("Observation.subject.identifier", "patient_id", ("4",))]),
+        ({"display": "Erika Mustermann"},
+         [("Observation.subject.display", "name", ("Erika Mustermann",))]),
+        ({"reference": ELSEWHERE}, [("Observation.subject", "unchecked", (ELSEWHERE,))]),
+        ({"identifier": {"system": "http://klinik.example/mrn", "value": "A-17"}},
+         [("Observation.subject", "unchecked", ("identifier http://klinik.example/mrn|A-17",))]),
+    ],
+)  # fmt: skip
+def test_an_observations_subject_is_returned_as_written(
+    subject: dict[str, object] | None, expected: list[tuple[str, str, tuple[str, ...]]]
+) -> None:
+    obs = observation("24966-4", 0.9, "g/cm2")
+    if subject is not None:
+        obs["subject"] = subject
+    assert [c[1:] for c in _claims([obs])] == expected
+
+
+def test_a_subject_resolved_in_the_file_is_that_patients_claims() -> None:
+    contained = {
+        **observation("24966-4", 0.9, "g/cm2"),
+        "subject": {"reference": "#p"},
+        "contained": [{"resourceType": "Patient", "id": "p", "birthDate": "1960"}],
+    }
+    listed = {**observation("38267-1", -1.0, "{T-score}"), "subject": {"reference": "Patient/q"}}
+    patient = {
+        "resourceType": "Patient",
+        "id": "q",
+        "name": [{"family": "Muster", "given": ["Erika"]}],
+    }
+    assert [c[1:] for c in _claims([patient, contained, listed])] == [
+        ("Patient.name", "name", ("Erika Muster",)),
+        ("Patient.birthDate", "birth_date", ("1960",)),
+    ]  # fmt: skip

@@ -170,3 +170,19 @@ def test_a_dxa_column_named_twice_is_refused() -> None:
     """csv.DictReader keeps the last of two same-named cells: the first was dropped unseen."""
     with pytest.raises(InputError, match="names measured_on more than once"):
         dxa_from_csv("measured_on,site,measured_on,bmd_g_cm2\n2026-03-02,total_hip,2026-03-03,1\n")
+
+
+def test_the_dxa_csvs_patient_columns_come_back_as_subjects() -> None:
+    """Whom a row is about is read (and compared by the import, which sees the store)."""
+    got = dxa_from_csv(
+        "measured_on;site;t_score;patient_id;birth_date;patient_name\r\n"
+        "02.03.2026;total_hip;-1,2;4;23.09.1951;Helga Brandt\r\n"
+    )
+    assert [(c.where, c.field, c.kind, c.values) for c in got.subjects] == [
+        ("line 2", "patient_id", "patient_id", ("4",)),
+        ("line 2", "birth_date", "birth_date", ("1951-09-23",)),
+        ("line 2", "patient_name", "name", ("Helga Brandt",)),
+    ]
+    assert dxa_from_csv("measured_on,site,t_score\n2026-03-02,total_hip,-1\n").subjects == []
+    with pytest.raises(InputError, match="birth_date: line 2: not a date"):
+        dxa_from_csv("measured_on,site,t_score,birth_date\n2026-03-02,total_hip,-1,1951\n")

@@ -151,9 +151,11 @@ def test_a_dxa_import_gives_the_answers_of_typed_findings(
             "measured_on": when, "site": site, "bmd_g_cm2": bmd, "t_score": t, "z_score": z,
             "device": "Lunar iDXA"}))  # fmt: skip
     # The same results, as another system's FHIR Observations (BMD in mg/cm2, LOINC-coded
-    # where LOINC has a code) plus spinecare's own codes for the rest.
+    # where LOINC has a code) plus spinecare's own codes for the rest, about the patient they
+    # are imported for (a bundle about another patient is refused: tests/services/test_dxa.py).
     source = export.patient_record(db, ther, typed)
-    bundle = fhir.bundle_json(source.model_copy(update={"bmd": source.bmd[-3:]}))
+    whom = export.patient_record(db, ther, imported).patient
+    bundle = fhir.bundle_json(source.model_copy(update={"bmd": source.bmd[-3:], "patient": whom}))
     parsed = dxa.dxa_parse(bundle)
     done = dxa.import_dxa(db, ther, imported, parsed)
     assert len(done.stored) == 3 and not done.already
@@ -205,3 +207,31 @@ def test_dxa_parse_tells_fhir_from_csv() -> None:
         .measurements[0]
         .t_score
     )
+
+
+@pytest.mark.parametrize("telemetry", ["missing", "unreadable"])
+def test_a_session_without_readable_telemetry_still_exports_its_events(
+    db: AuditedSession, actors: dict[Role, Actor], clinic: dict[str, int], tmp_path: Path,
+    telemetry: str,
+) -> None:  # fmt: skip
+    """The stops and faults are what a reader needs most when the telemetry is gone."""
+    from spinecare.interop.tables import session_files
+
+    run = tmp_path / "s1"
+    lines = (run / "events.jsonl").read_text().splitlines()
+    assert lines  # the run wrote events: what must not be lost
+    if telemetry == "missing":
+        (run / "telemetry.csv").unlink()
+    else:
+        (run / "telemetry.csv").write_bytes(b"t_s,phase\n\xff\xfe,\x80\n")  # not UTF-8
+    for got in (
+        export.session_export_dir(run),
+        export.session_export(db, actors[Role.THERAPIST], clinic["session"]),
+    ):
+        doc = json.loads(session_files(got)["session.json"])
+        assert len(doc["events"]) == len(lines)
+        assert doc["telemetry"] is None and "telemetry" in doc["telemetry_error"]
+        assert "events_error" not in doc
+    (run / "events.jsonl").unlink()
+    doc = json.loads(session_files(export.session_export_dir(run))["session.json"])
+    assert doc["events"] == [] and "no events.jsonl" in doc["events_error"]

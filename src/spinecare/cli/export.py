@@ -8,7 +8,10 @@ and a checksum manifest; ``patient`` the patient's record as a FHIR R4B bundle.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,9 +30,14 @@ app.add_typer(export_app, name="export")
 
 def _write(files: dict[Path, bytes], *, overwrite: bool) -> None:
     """Write files readable by their owner only, all or none: never over an existing one
-    unless asked; on a disk fault the files this call created (and a directory it made) go
-    again, so nothing half-exported is left."""
-    from spinecare.store.files import write_private
+    unless asked, and then the old files stay whole until every new one is written.
+
+    Each file is first written beside its place under a temporary name; only when all are
+    there are they moved in (a rename, which does not fill a disk), each old file first set
+    aside and restored should a move fail. So a directory that held another session's export
+    holds either that export or the new one, never telemetry of one and session.json of the
+    other. On any fault the files this call made (and a directory it made) go again."""
+    from spinecare.store.files import fsync_dir, named, write_private
 
     for path in files:
         if path.exists() and not overwrite:
@@ -38,23 +46,62 @@ def _write(files: dict[Path, bytes], *, overwrite: bool) -> None:
     for path in files:
         missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
         made += [d for d in reversed(missing) if d not in made]
-    written: list[Path] = []
+    tag = f"{os.getpid()}.export"
+    staged: dict[Path, Path] = {}  # final name -> the new file under its temporary name
+    kept: dict[Path, Path] = {}  # final name -> the old file set aside
+    placed: list[Path] = []
     try:
         for d in made:
             d.mkdir(mode=0o700)
         for path, data in files.items():
-            new = not path.exists()
-            write_private(path, data)
-            if new:
-                written.append(path)
+            if path.is_dir():  # as write_private refuses it, before anything is moved
+                raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            if _special(path):  # /dev/stdout, a FIFO: written through below, never renamed
+                continue
+            tmp = path.with_name(f".{path.name}.{tag}.new")
+            staged[path] = tmp
+            try:
+                write_private(tmp, data)
+            except OSError as exc:  # under the name the user gave, not the temporary one
+                raise named(exc, path) from None
+        for path, data in files.items():
+            if path not in staged:
+                write_private(path, data)
+                continue
+            if path.exists() or path.is_symlink():
+                old = path.with_name(f".{path.name}.{tag}.old")
+                os.replace(path, old)
+                kept[path] = old
+            os.replace(staged[path], path)
+            placed.append(path)
+        for parent in {p.parent for p in placed}:
+            fsync_dir(parent)
     except BaseException:
-        for path in written:
+        for path in reversed(placed):
             with contextlib.suppress(OSError):
                 path.unlink()
+        for path, old in kept.items():
+            with contextlib.suppress(OSError):
+                os.replace(old, path)
+        for tmp in staged.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         for d in reversed(made):
             with contextlib.suppress(OSError):
                 d.rmdir()
         raise
+    for old in kept.values():
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def _special(path: Path) -> bool:
+    """A device or a pipe (``--out /dev/stdout``): renaming it aside would move the node."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _report(as_json: bool, data: dict[str, Any]) -> None:

@@ -54,6 +54,7 @@ def dxa_cmd(
         ],
         "already_recorded": [b.model_dump(mode="json") for b in done.already],
         "skipped": done.skipped,
+        "notes": done.notes,
     }
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -71,6 +72,8 @@ def dxa_cmd(
         typer.echo(f"already recorded: {b.site.value} on {b.measured_on}")
     for s in done.skipped:
         typer.echo(f"skipped: {s}")
+    for n in done.notes:
+        typer.echo(f"note: {n}")
 
 
 def _assessment(a: Any) -> dict[str, Any]:

@@ -10,6 +10,11 @@ order):
 required, and ``bmd_g_cm2`` or ``t_score``; the others may be empty or missing. Decimals use a
 point. The ranges are checked where every DXA result is checked (``services/findings.py``).
 
+Optional columns say whom a row is about: ``patient_id`` (spinecare's), ``birth_date`` and
+``patient_name``. They come back as ``subjects`` for the import to compare with the patient it
+imports for (``services/dxa.py``: this package does not see the store); a row about someone
+else stores nothing of the file.
+
 The same file saved again by a spreadsheet in a German locale is read too: semicolons between
 the columns (seen in the header), the decimal comma, dates as DD.MM.YYYY. A clinic opens the
 export, looks at it and saves it; refusing it would send them to a text editor.
@@ -24,10 +29,12 @@ from decimal import Decimal, InvalidOperation
 
 from spinecare.clinical.vocab import BmdSite
 from spinecare.errors import InputError
-from spinecare.interop.fhir import DxaImport
+from spinecare.interop.fhir import DxaImport, SubjectClaim
 from spinecare.interop.records import BmdData
 
 COLUMNS = ("measured_on", "site", "bmd_g_cm2", "t_score", "z_score", "device", "manufacturer")
+# Whom a row is about (optional): compared with the patient imported for, never stored.
+SUBJECT_COLUMNS = ("patient_id", "birth_date", "patient_name")
 REQUIRED = ("measured_on", "site")
 MAX_ROWS = 1000  # a DXA report has a handful of sites; a larger file is not one
 
@@ -49,14 +56,15 @@ def _read(reader: csv.DictReader[str], spreadsheet: bool) -> DxaImport:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError("file", f"the header must name {', '.join(missing)} (columns: "
-                         f"{', '.join(COLUMNS)})")  # fmt: skip
+                         f"{', '.join(COLUMNS + SUBJECT_COLUMNS)})")  # fmt: skip
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:  # DictReader keeps the last of them: the other cell would be dropped unseen
         raise InputError("file", f"the header names {', '.join(twice)} more than once")
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [h for h in header if h not in COLUMNS and h not in SUBJECT_COLUMNS]
     if unknown:
         raise InputError("file", f"unknown column(s): {', '.join(unknown)}")
     out: list[BmdData] = []
+    subjects: list[SubjectClaim] = []
     for count, row in enumerate(reader, start=1):
         if count > MAX_ROWS:
             raise InputError("file", f"more than {MAX_ROWS} rows")
@@ -67,9 +75,28 @@ def _read(reader: csv.DictReader[str], spreadsheet: bool) -> DxaImport:
         if not any(cells.values()):
             continue
         out.append(_row(cells, line, decimal_comma=spreadsheet))
+        subjects += _subject(cells, line)
     if not out:
         raise InputError("file", "no DXA rows")
-    return DxaImport(out, [])
+    return DxaImport(out, [], subjects)
+
+
+def _subject(cells: dict[str, str], line: int) -> list[SubjectClaim]:
+    """The row's patient columns as claims (the birth date as ISO, as FHIR writes it)."""
+    where = f"line {line}"
+    out: list[SubjectClaim] = []
+    if cells.get("patient_id"):
+        out.append(SubjectClaim(where, "patient_id", "patient_id", (cells["patient_id"],)))
+    if cells.get("birth_date"):
+        try:
+            born = _day(cells["birth_date"]).isoformat()
+        except ValueError:
+            raise InputError("birth_date", f"{where}: not a date (YYYY-MM-DD)",
+                             cells["birth_date"]) from None  # fmt: skip
+        out.append(SubjectClaim(where, "birth_date", "birth_date", (born,)))
+    if cells.get("patient_name"):
+        out.append(SubjectClaim(where, "patient_name", "name", (cells["patient_name"],)))
+    return out
 
 
 def _day(text: str) -> date:

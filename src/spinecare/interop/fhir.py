@@ -326,25 +326,47 @@ def parse_bundle(text: str | bytes | Mapping[str, Any]) -> Any:
     """Validate a FHIR R4B bundle (JSON text or parsed); an InputError says what is wrong."""
     from fhir.resources.R4B.bundle import Bundle
 
-    try:
-        data = json.loads(text) if isinstance(text, str | bytes) else dict(text)
-        return Bundle.model_validate(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError("file", f"not JSON: {exc}") from None
-    except RecursionError:  # "[[[[..." thousands deep: no FHIR resource nests like that
-        raise InputError("file", "JSON nested too deeply to be a FHIR Bundle") from None
-    except ValidationError as exc:
-        raise InputError(
-            "file", f"not a valid FHIR R4B Bundle: {describe_validation_error(exc)}"
-        ) from None
-    except _LIBRARY_CRASHES as exc:
-        raise InputError("file", f"not a valid FHIR R4B Bundle ({type(exc).__name__})") from None
+    data = load_json(text, "a FHIR Bundle") if isinstance(text, str | bytes) else dict(text)
+    return validated(Bundle, data, "FHIR R4B Bundle")
 
 
 # What fhir.resources raises, instead of a ValidationError, for some malformed resources: a
 # ``"resourceType": null`` inside a Bundle entry is concatenated to a string (TypeError), an
 # unknown one is looked up in its type map (KeyError). The input is wrong, not spinecare.
 _LIBRARY_CRASHES = (TypeError, KeyError, AttributeError, ValueError)
+
+
+def load_json(text: str | bytes, what: str) -> Any:
+    """JSON from an untrusted file, or an InputError: every way ``json.loads`` fails on what
+    a file holds is bad input, not an internal error. Besides a syntax error, that is nesting
+    deeper than the interpreter's stack (RecursionError) and an integer of more than 4300
+    digits (a ValueError: CPython's default ``int_max_str_digits``); no FHIR value is either."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError("file", f"not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." thousands deep: no FHIR resource nests like that
+        raise InputError("file", f"JSON nested too deeply to be {what}") from None
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise InputError(
+            "file", f"a number of more than 4300 digits: not {what} (no FHIR value is that long)"
+        ) from None
+
+
+def validated(model: Any, data: Any, what: str) -> Any:
+    """``model.model_validate(data)`` for data from an untrusted file: a validation error, a
+    resource nested deeper than the validator's recursion (150 ``extension`` levels suffice)
+    and the library's own crashes are each one InputError naming ``what``."""
+    try:
+        return model.model_validate(data)
+    except InputError:
+        raise
+    except ValidationError as exc:
+        raise InputError("file", f"not a valid {what}: {describe_validation_error(exc)}") from None
+    except RecursionError:
+        raise InputError("file", f"not a valid {what}: nested too deeply") from None
+    except _LIBRARY_CRASHES as exc:
+        raise InputError("file", f"not a valid {what} ({type(exc).__name__})") from None
 
 
 def _ident(res: Any, kind: str) -> int | None:
@@ -440,7 +462,11 @@ def _session_of(res: Any, by_url: Mapping[str, Any]) -> SessionData:
             raw = doc.content[0].attachment.data
             try:
                 summary = SessionSummary.model_validate_json(raw)
-            except ValidationError as exc:
+            except RecursionError:
+                raise InputError(
+                    "file", "a session summary in the bundle is nested too deeply"
+                ) from None
+            except ValueError as exc:  # a ValidationError, or the JSON's own ValueError
                 raise InputError(
                     "file", f"a session summary in the bundle is invalid: {exc}"
                 ) from None
@@ -457,13 +483,35 @@ def _session_of(res: Any, by_url: Mapping[str, Any]) -> SessionData:
 
 
 # -- DXA Observations (ours or another system's) ---------------------------------------------
+SC_PATIENT = f"{SC}:patient"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectClaim:
+    """Who a part of an imported file says its results are about, as written there.
+
+    The parser only reads it: this package does not see the store (import-linter), so
+    ``services/dxa.py`` compares each claim with the patient the file is imported for and
+    refuses the file when one names someone else. ``kind`` is ``patient_id`` (spinecare's
+    identifier ``urn:spinecare:patient``, or the id of a ``Patient/<id>`` reference that no
+    resource in the file resolves), ``birth_date`` (as written: YYYY, YYYY-MM or YYYY-MM-DD),
+    ``name`` (the names given, any of which may match) or ``unchecked`` (a patient identified in
+    a way spinecare cannot compare, e.g. another system's identifier alone)."""
+
+    where: str  # "item 1 entry 2", "line 3"
+    field: str  # the field it was read from: "Patient.identifier", "patient_id", ...
+    kind: str
+    values: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class DxaImport:
     """DXA results read from a file: one measurement per site, day and device; and what was
-    left out, each with its reason (never silently)."""
+    left out, each with its reason (never silently); and who the file says they are about."""
 
     measurements: list[BmdData] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    subjects: list[SubjectClaim] = field(default_factory=list)
 
 
 def dxa_from_fhir(text: str | bytes, *, zone: tzinfo | None = None) -> DxaImport:
@@ -471,48 +519,109 @@ def dxa_from_fhir(text: str | bytes, *, zone: tzinfo | None = None) -> DxaImport
 
     ``zone`` is the clinic's: a measurement's instant (``2026-11-29T23:30:00-10:00``) is stored
     as the clinic's day of that instant, the day every date check counts in. Without one, the
-    date as written in the file is taken."""
+    date as written in the file is taken. Every Patient in the file and the subject of every
+    Observation come back as ``subjects`` (the import compares them with its patient)."""
     from fhir.resources.R4B.observation import Observation
+    from fhir.resources.R4B.patient import Patient
 
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError("file", f"not JSON: {exc}") from None
-    except RecursionError:
-        raise InputError("file", "JSON nested too deeply to be FHIR Observations") from None
+    data = load_json(text, "FHIR Observations")
     items = data if isinstance(data, list) else [data]
-    observations: list[Any] = []
+    observations: list[tuple[str, Any]] = []
+    patients: list[tuple[str, str | None, Any]] = []  # where, fullUrl, Patient
     skipped: list[str] = []
     for i, item in enumerate(items):
+        where = f"item {i + 1}"
         kind = item.get("resourceType") if isinstance(item, dict) else None
         if kind == "Bundle":
             entries = item.get("entry")
             for n, e in enumerate(entries if isinstance(entries, list) else ()):
                 raw = e.get("resource") if isinstance(e, dict) else None
                 if isinstance(raw, dict) and raw.get("resourceType") == "Observation":
-                    _check_json_kinds(raw, f"item {i + 1} entry {n + 1}")
+                    _check_json_kinds(raw, f"{where} entry {n + 1}")
             bundle = parse_bundle(item)
-            for e in bundle.entry or ():
-                if e.resource is not None and e.resource.get_resource_type() == "Observation":
-                    observations.append(e.resource)
+            for n, e in enumerate(bundle.entry or ()):
+                res = e.resource
+                kind_of = None if res is None else res.get_resource_type()
+                if kind_of == "Observation":
+                    observations.append((f"{where} entry {n + 1}", res))
+                elif kind_of == "Patient":
+                    patients.append((f"{where} entry {n + 1}", e.fullUrl, res))
         elif kind == "Observation":
-            _check_json_kinds(item, f"item {i + 1}")
-            try:
-                observations.append(Observation.model_validate(item))
-            except ValidationError as exc:
-                raise InputError(
-                    "file",
-                    f"item {i + 1} is not a valid Observation: {describe_validation_error(exc)}",
-                ) from None
-            except _LIBRARY_CRASHES as exc:
-                raise InputError(
-                    "file", f"item {i + 1} is not a valid Observation ({type(exc).__name__})"
-                ) from None
+            _check_json_kinds(item, where)
+            observations.append((where, validated(Observation, item, f"Observation ({where})")))
         else:
-            skipped.append(f"item {i + 1}: a {kind or 'non-FHIR object'}, not an Observation")
-    result = dxa_from_observations(observations, zone=zone)
+            if kind == "Patient":  # read for who it is; still not a result
+                patients.append((where, None, validated(Patient, item, f"Patient ({where})")))
+            skipped.append(f"{where}: a {kind or 'non-FHIR object'}, not an Observation")
+    result = dxa_from_observations([obs for _, obs in observations], zone=zone)
     result.skipped[:0] = skipped
+    result.subjects = _subjects(patients, observations)
     return result
+
+
+def _subjects(
+    patients: list[tuple[str, str | None, Any]], observations: list[tuple[str, Any]]
+) -> list[SubjectClaim]:
+    """Every Patient of the file as claims, then each Observation's subject: a reference that
+    a Patient of the file (or one contained in the Observation) resolves is that Patient's
+    claims; anything else the subject says is a claim of its own."""
+    claims: list[SubjectClaim] = []
+    known: set[str] = set()
+    for where, url, p in patients:
+        claims += _patient_claims(p, where)
+        if url:
+            known.add(url)
+        if p.id:
+            known.add(f"Patient/{p.id}")
+    for where, obs in observations:
+        contained = {
+            f"#{r.id}" for r in obs.contained or () if r.id and r.get_resource_type() == "Patient"
+        }
+        for r in obs.contained or ():
+            if r.id and r.get_resource_type() == "Patient":
+                claims += _patient_claims(r, f"{where} contained #{r.id}")
+        claims += _subject_claims(obs.subject, where, known | contained)
+    return claims
+
+
+def _patient_claims(p: Any, where: str) -> list[SubjectClaim]:
+    out: list[SubjectClaim] = []
+    ids = tuple(str(i.value) for i in p.identifier or () if i.system == SC_PATIENT and i.value)
+    if ids:
+        out.append(SubjectClaim(where, "Patient.identifier", "patient_id", ids))
+    if p.birthDate is not None:
+        born = p.birthDate.isoformat() if isinstance(p.birthDate, date) else str(p.birthDate)
+        out.append(SubjectClaim(where, "Patient.birthDate", "birth_date", (born,)))
+    names = tuple(n for n in (_human_name(h) for h in p.name or ()) if n)
+    if names:
+        out.append(SubjectClaim(where, "Patient.name", "name", names))
+    if not out and p.identifier:
+        shown = tuple(f"{i.system or '(no system)'}|{i.value or ''}" for i in p.identifier)
+        out.append(SubjectClaim(where, "Patient.identifier", "unchecked", shown))
+    return out
+
+
+def _human_name(h: Any) -> str:
+    if h.text:
+        return str(h.text).strip()
+    return " ".join(str(part) for part in (*(h.given or ()), h.family) if part).strip()
+
+
+def _subject_claims(subject: Any, where: str, known: set[str]) -> list[SubjectClaim]:
+    if subject is None:
+        return []
+    out: list[SubjectClaim] = []
+    ref, ident, display = subject.reference, subject.identifier, subject.display
+    resolved = bool(ref) and ref in known
+    if ident is not None and ident.system == SC_PATIENT and ident.value:
+        out.append(SubjectClaim(where, "Observation.subject.identifier", "patient_id",
+                                (str(ident.value),)))  # fmt: skip
+    if display and str(display).strip():
+        out.append(SubjectClaim(where, "Observation.subject.display", "name", (str(display),)))
+    if not resolved and not out and (ref or ident is not None):
+        shown = ref or f"identifier {ident.system or '(no system)'}|{ident.value or ''}"
+        out.append(SubjectClaim(where, "Observation.subject", "unchecked", (str(shown),)))
+    return out
 
 
 def _check_json_kinds(obs: Mapping[str, Any], where: str) -> None:

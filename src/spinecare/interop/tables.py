@@ -191,7 +191,10 @@ def _rows_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 def archive_check(data: bytes) -> dict[str, Any]:
     """Open an archive and check every file against the manifest (for recipients and tests)."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        manifest = json.loads(zf.read("MANIFEST.json"))
+        try:
+            manifest = json.loads(zf.read("MANIFEST.json"))
+        except RecursionError:  # a hostile manifest: as every other bad archive, a ValueError
+            raise ValueError("MANIFEST.json is nested too deeply") from None
         names = set(zf.namelist()) - {"MANIFEST.json"}
         if names != set(manifest):
             raise ValueError(f"files and manifest differ: {sorted(names ^ set(manifest))}")

@@ -3,8 +3,9 @@ record (a FHIR R4B bundle). The converters are in ``interop/``; this module read
 the session directories, checks the user may read clinical data, and hands plain records on.
 
 A summary that does not validate as the typed ``SessionSummary`` is left out and said so in the
-export's metadata (``summary_error``), never passed on as if it were one. Soft-deleted patients
-are not exported.
+export's metadata (``summary_error``), never passed on as if it were one; so is telemetry or an
+event log that cannot be read (``telemetry_error``, ``events_error``), each on its own. Soft-deleted
+patients are not exported.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from spinecare.interop.records import (
     SessionData,
 )
 from spinecare.interop.tables import SessionExport, course_archive
-from spinecare.runtime.recorder import EMG_SAMPLES, TELEMETRY, load_events, load_telemetry
+from spinecare.runtime.recorder import (
+    EMG_SAMPLES,
+    EVENTS,
+    TELEMETRY,
+    load_events,
+    load_telemetry,
+)
 from spinecare.runtime.summary import SessionSummary, summary_parse, summary_read
 from spinecare.services._common import load
 from spinecare.services.auth import Actor, require_reader
@@ -50,14 +57,31 @@ RAN = frozenset(
 )
 
 
-def _telemetry(out_dir: Path | None) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
-    if out_dir is None or not (out_dir / TELEMETRY).is_file():
-        return {}, [], None if out_dir is None else f"no {TELEMETRY} in {out_dir}"
-    try:
-        tel = load_telemetry(out_dir)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        return {}, [], f"telemetry unreadable: {exc}"
-    return dict(tel), load_events(out_dir), None
+def _telemetry(out_dir: Path | None) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
+    """The session's telemetry and events, each read on its own, and what could not be read
+    (``telemetry_error``, ``events_error``: said in the export). The events (stops, faults,
+    counter-tension episodes) are what a reader of a session needs most when the telemetry
+    is gone, so a missing or unreadable ``telemetry.csv`` never takes them along."""
+    if out_dir is None:
+        return {}, [], {}
+    problems: dict[str, str] = {}
+    tel: dict[str, Any] = {}
+    if not (out_dir / TELEMETRY).is_file():
+        problems["telemetry_error"] = f"no {TELEMETRY} in {out_dir}"
+    else:
+        try:
+            tel = dict(load_telemetry(out_dir))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            problems["telemetry_error"] = f"telemetry unreadable: {exc}"
+    events: list[dict[str, Any]] = []
+    if not (out_dir / EVENTS).is_file():
+        problems["events_error"] = f"no {EVENTS} in {out_dir}"
+    else:
+        try:
+            events = load_events(out_dir)
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: also bad UTF-8
+            problems["events_error"] = f"events unreadable: {type(exc).__name__}: {exc}"
+    return tel, events, problems
 
 
 def session_export_dir(out_dir: Path) -> SessionExport:
@@ -66,10 +90,9 @@ def session_export_dir(out_dir: Path) -> SessionExport:
     if not out_dir.is_dir():
         raise InputError("dir", "not a directory", str(out_dir))
     summary = summary_read(out_dir)
-    tel, events, problem = _telemetry(out_dir)
+    tel, events, problems = _telemetry(out_dir)
     meta: dict[str, Any] = {"source": "session directory", "directory": str(out_dir.resolve())}
-    if problem:
-        meta["telemetry_error"] = problem
+    meta.update(problems)
     return SessionExport(meta, summary, tel, events, _raw_emg(out_dir))
 
 
@@ -95,7 +118,7 @@ def _summary(data: Any) -> tuple[SessionSummary | None, str | None]:
 def _session_export(s: TreatmentSession) -> SessionExport:
     summary, error = _summary(s.summary)
     out_dir = Path(s.telemetry_dir) if s.telemetry_dir else None
-    tel, events, problem = _telemetry(out_dir)
+    tel, events, problems = _telemetry(out_dir)
     meta: dict[str, Any] = {
         "session_id": s.id,
         "course_id": s.course_id,
@@ -107,8 +130,7 @@ def _session_export(s: TreatmentSession) -> SessionExport:
     }
     if error:
         meta["summary_error"] = error
-    if problem:
-        meta["telemetry_error"] = problem
+    meta.update(problems)
     return SessionExport(meta, summary, tel, events)
 
 
