@@ -164,6 +164,40 @@ def test_saf18_a_table_that_stays_loaded_is_refused_in_one_line_before_anything_
     t2.close()
 
 
+def test_saf18_a_few_newtons_above_slack_are_still_a_load(
+    server: SimTableServer, clock: SimulatedClock
+) -> None:
+    """The line is the runtime's 5 N (RELEASED_N): 2 N above it is a load, not slack."""
+    server.corrupt = {STATUS_FORCE: force_reg(SLACK_N + 2.0)}
+    with pytest.raises(InputError, match="still holds 7 N"):
+        driver(server, clock, Waits(clock)).configure()
+    assert server.commands == 0
+
+
+class Flicker(Waits):
+    """A cable still paying out: every other status read dips below the slack line."""
+
+    def __init__(self, clock: SimulatedClock, server: SimTableServer) -> None:
+        super().__init__(clock)
+        self.server = server
+
+    def __call__(self, dt: float) -> None:
+        super().__call__(dt)
+        loaded = not self.server.corrupt
+        self.server.corrupt = {STATUS_FORCE: force_reg(40.0)} if loaded else {}
+
+
+def test_saf18_a_table_is_taken_only_once_it_has_stayed_slack(
+    server: SimTableServer, clock: SimulatedClock
+) -> None:
+    """One slack reading between loaded ones is a dip, not the end of the release: the
+    table is taken only after it has stayed slack for 0.2 s, so this one is refused."""
+    server.corrupt = {STATUS_FORCE: force_reg(40.0)}
+    with pytest.raises(InputError, match="still holds 40 N"):
+        driver(server, clock, Flicker(clock, server)).configure()
+    assert server.commands == 0
+
+
 def test_a_slack_table_with_a_stale_fault_starts_at_once_as_before(
     server: SimTableServer, clock: SimulatedClock
 ) -> None:
