@@ -297,3 +297,31 @@ def test_a_session_without_emg_writes_no_emg_file(tmp_path: Path) -> None:
     assert main([*args, "--minutes", "0.5", "--fast", "--out", str(out)]) == 0
     assert not (out / "emg.txt").exists()
     assert json.loads((out / "summary.json").read_text()).get("emg_samples") is None
+
+
+def test_a_session_without_out_keeps_its_record_in_a_private_data_directory_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every other command refused a shared data directory; `session run` wrote its record
+    there, and on a bad setting fell back to ./runs without a word."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setenv("SPINECARE_DATA_DIR", str(shared))
+    code = main(["session", "run", "--minutes", "0.2", "--fast"])
+    assert code == 2 and "shared with other accounts" in capsys.readouterr().err
+    assert list(shared.iterdir()) == []
+    monkeypatch.setenv("SPINECARE_DATA_DIR", "")
+    monkeypatch.chdir(tmp_path)
+    code = main(["session", "run", "--minutes", "0.2", "--fast"])
+    assert code == 2 and "empty" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_session_without_a_completed_hold_says_n_a(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "short"
+    assert main(["session", "run", "--minutes", "1", "--fast", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "None" not in text and "hold within +/-10%: n/a" in text

@@ -121,16 +121,16 @@ def build_protocol(
 
 
 def _default_out_dir() -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    try:
-        from spinecare.settings import get_settings
+    """A new directory under the sessions directory. The data directory is checked as every
+    command that stores patient data checks it (a shared one such as /tmp is refused), and a
+    bad setting is an error, not a silent fall-back to the working directory."""
+    from spinecare.settings import get_settings
+    from spinecare.store.files import private_dir
 
-        settings = get_settings()
-        sessions_dir = settings.sessions_dir or Path(settings.data_dir) / "sessions"
-        return Path(sessions_dir) / f"session-{stamp}"
-    except Exception:  # settings unavailable: fall back to the working directory
-        pass
-    return Path("runs") / f"session-{stamp}"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    settings = get_settings()
+    private_dir(settings.data_dir)
+    return settings.session_root / f"session-{stamp}"
 
 
 # Exit statuses of `session run` (README "Exit statuses"); 1-3 are shared with every command.
@@ -515,6 +515,11 @@ class _Monitor:
         return Panel(grid, title=title)
 
 
+def _or_na(value: object) -> str:
+    """A figure the session has, or n/a (a session without a completed hold has none)."""
+    return "n/a" if value is None else str(value)
+
+
 def _print_summary(s: dict[str, Any]) -> None:
     lines = [
         f"session: {s['end_reason']}  ({s['duration_s'] / 60:.1f} min)",
@@ -522,10 +527,14 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"hard limit {s['hard_limit_n']} N), limit violations {s['limit_violations']}",
         f"counter-tension: {s['guarding_detected']} detected"
         + (f", {s['truth']['guarding_true']} in the simulated patient" if "truth" in s else ""),
-        f"hold within +/-10%: {s['hold_within_10pct']}, "
+        f"hold within +/-10%: {_or_na(s['hold_within_10pct'])}, "
         f"base tension lost {s['base_tension_lost_s']} s",
         f"force at {s['target_segment']} during hold (model estimate): "
-        f"{s['segment_force_hold_mean_n']} N at {s['pull_angle_deg']} deg",
+        + (
+            f"{s['segment_force_hold_mean_n']} N at {s['pull_angle_deg']} deg"
+            if s["segment_force_hold_mean_n"] is not None
+            else "n/a (no hold was completed)"
+        ),
     ]
     # Only what is there: a full disk may have kept the summary or the chart from being written.
     out = Path(s["out_dir"])
