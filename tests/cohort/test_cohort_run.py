@@ -324,3 +324,13 @@ def test_the_text_summary_says_n_a_where_a_run_has_no_figure(
     out = capsys.readouterr().out
     assert "None" not in out
     assert "hold tracking error n/a" in out and "p50 n/a, max n/a" in out
+
+
+def test_the_example_protocol_file_of_the_readme_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "protocol-lumbar-80kg.json"
+    out = str(tmp_path / "x")
+    args = ["cohort", "run", "--protocol", str(example), "--patients", "2", "--sessions", "1",
+            "--minutes", "2", "--workers", "1", "--no-report", "--out", out]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
