@@ -202,7 +202,12 @@ def test_the_api_description_needs_a_login(login: Any) -> None:
         assert anon.client.get(url).status_code == 401, url
     doc: Browser = login("physician")
     assert doc.client.get("/api/v1/openapi.json").json()["info"]["title"] == "spinecare"
-    assert doc.client.get("/api/v1/docs").status_code == 200
+    page = doc.client.get("/api/v1/docs")
+    assert page.status_code == 200
+    # everything it loads is served here: an offline clinic network still shows it
+    assert "https://" not in page.text and "/static/vendor/swagger-ui-bundle.js" in page.text
+    for asset in ("/static/vendor/swagger-ui-bundle.js", "/static/vendor/swagger-ui.css"):
+        assert doc.client.get(asset).status_code == 200, asset
 
 
 def test_the_api_does_not_show_server_paths(login: Any, clinic: Any) -> None:

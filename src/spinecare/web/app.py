@@ -153,7 +153,15 @@ def _described(app: FastAPI) -> None:
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def docs(user: CurrentUser) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=f"{API_PREFIX}/openapi.json", title="spinecare API")
+        # Vendored (swagger-ui-dist from npm, static/vendor): a clinic's network may be
+        # offline, and the page must not load code from a CDN.
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="spinecare API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:
