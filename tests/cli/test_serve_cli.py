@@ -59,3 +59,16 @@ def test_serve_drives_the_served_simulator(tmp_path: Path) -> None:
             out, err = proc.communicate(timeout=30)
     assert f"sessions drive the table at {device}" in out
     assert "a served simulator" in err and "force limit 890 N" in err
+
+
+def test_a_bad_web_setting_stops_the_server_before_it_says_where_it_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spinecare.cli import main
+
+    monkeypatch.setenv("SPINECARE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SPINECARE_WEB_SESSION_MAX_AGE_S", "10")
+    assert main(["serve", "--port", str(free_port()), "--no-demo"]) == 2
+    out, err = capsys.readouterr()
+    assert "session_max_age_s" in err and "http://" not in out
+    assert not (tmp_path / "data" / "spinecare.db").exists()  # nothing was opened

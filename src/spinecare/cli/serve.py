@@ -41,6 +41,9 @@ def serve(
     from spinecare.web.demo import seed_demo
 
     settings = get_settings()
+    from spinecare.web.config import WebSettings
+
+    WebSettings()  # its settings are checked before anything starts (a bad one: status 2)
     store = open_store(settings)
     with store.unit_of_work() as db:
         password = bootstrap_admin(db)
