@@ -11,7 +11,6 @@ import contextlib
 import errno
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +36,7 @@ def _write(files: dict[Path, bytes], *, overwrite: bool) -> None:
     aside and restored should a move fail. So a directory that held another session's export
     holds either that export or the new one, never telemetry of one and session.json of the
     other. On any fault the files this call made (and a directory it made) go again."""
-    from spinecare.store.files import fsync_dir, named, write_private
+    from spinecare.store.files import fsync_dir, is_special, named, write_private
 
     for path in files:
         if path.exists() and not overwrite:
@@ -56,7 +55,7 @@ def _write(files: dict[Path, bytes], *, overwrite: bool) -> None:
         for path, data in files.items():
             if path.is_dir():  # as write_private refuses it, before anything is moved
                 raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-            if _special(path):  # /dev/stdout, a FIFO: written through below, never renamed
+            if is_special(path):  # /dev/stdout, a FIFO: written through below, never renamed
                 continue
             tmp = path.with_name(f".{path.name}.{tag}.new")
             staged[path] = tmp
@@ -93,15 +92,6 @@ def _write(files: dict[Path, bytes], *, overwrite: bool) -> None:
     for old in kept.values():
         with contextlib.suppress(OSError):
             old.unlink()
-
-
-def _special(path: Path) -> bool:
-    """A device or a pipe (``--out /dev/stdout``): renaming it aside would move the node."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _report(as_json: bool, data: dict[str, Any]) -> None:

@@ -322,13 +322,18 @@ def _check_tables(copy: Path, src: Path, revision: str) -> None:
         else:
             missing.extend(f"{table}.{c}" for c in sorted(columns - have[table]))
     if missing:
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise InputError(
-            "file",
-            f"is not a whole spinecare database of schema {revision}: it lacks "
-            f"{', '.join(missing[:3])}{more}; nothing was changed",
-            str(src),
-        )
+        raise _not_whole(src, revision, missing)
+
+
+def _not_whole(src: Path, revision: str, missing: list[str]) -> InputError:
+    """The refusal of a backup that lacks tables or columns of its own schema revision."""
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return InputError(
+        "file",
+        f"is not a whole spinecare database of schema {revision}: it lacks "
+        f"{', '.join(missing[:3])}{more}; nothing was changed",
+        str(src),
+    )
 
 
 def _upgrade_and_verify(copy: Path, src: Path) -> ChainReport:
@@ -508,12 +513,7 @@ def _pg_check_contents(src: Path) -> None:
             listed.add(parts[5])
     missing = sorted(set(reference_tables(revision)) - listed)
     if missing:
-        raise InputError(
-            "file",
-            f"is not a whole spinecare database of schema {revision}: it lacks "
-            f"{', '.join(missing[:3])}; nothing was changed",
-            str(src),
-        )
+        raise _not_whole(src, revision, missing)
 
 
 def _pg_dump(url: str, dest: Path) -> BackupInfo:

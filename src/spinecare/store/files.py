@@ -78,7 +78,7 @@ def write_private(path: Path, data: bytes) -> None:
     gave: a write that finds the disk full carries no file name at all, and the temporary
     file's name means nothing to anyone."""
     path = Path(path)
-    if _special(path):
+    if is_special(path):
         # A device or a pipe (/dev/null, /dev/stdout, a FIFO): written through. Renaming a
         # file over it would replace the device node itself, for every program on the machine.
         try:
@@ -111,7 +111,7 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def _special(path: Path) -> bool:
+def is_special(path: Path) -> bool:
     """True when ``path`` (followed) is neither a regular file nor a directory nor missing."""
     try:
         mode = os.stat(path).st_mode
