@@ -252,3 +252,12 @@ def test_orthosis_and_posture_refusals_are_said_in_german() -> None:
     for english, german in cases.items():
         assert german in reason_text(english, "de"), english
         assert reason_text(english, "en") == english
+
+
+def test_a_refused_role_and_a_busy_session_directory_are_said_in_german() -> None:
+    from spinecare.web.i18n import error_text
+
+    text = error_text("dr1 (physician) may not create a user with the role admin", "de")
+    assert text == "dr1 (Ärztin/Arzt) darf diese Aktion nicht ausführen"
+    text = error_text("out: another process is running a session there (got '/x')", "de")
+    assert "in einem anderen Prozess" in text and "another" not in text

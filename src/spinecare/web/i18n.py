@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from spinecare.reports.labels import de_number as _num  # a number as German writes it
+from spinecare.reports.labels import label as _label
 
 LANGS = ("de", "en")
 DEFAULT_LANG = "de"
@@ -782,6 +783,9 @@ _REASONS_DE: dict[str, str] = {
     "name either sessions or a course": "bitte entweder Sitzungen oder eine Serie angeben",
     "has no record of when it ran": "es ist nicht erfasst, wann sie gelaufen ist",
     "must not be empty": "darf nicht leer sein",
+    "another process is running a session there": (
+        "dort läuft gerade eine Sitzung in einem anderen Prozess"
+    ),
     "nothing to correct: give a measure, the date or a note": (
         "nichts zu korrigieren: bitte einen Messwert, das Datum oder eine Notiz angeben"
     ),
@@ -803,6 +807,10 @@ _REASON_PATTERNS_DE: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
     (re.compile(p), f)
     for p, f in (
         (r"not a number(?: \(write it like 80\.5 or 80,5\))?", lambda m: "keine Zahl (z. B. 80,5)"),
+        (
+            r"(\S+) \((admin|physician|therapist|billing)\) may not .+",
+            lambda m: f"{m[1]} ({_label('role', m[2], 'de')}) darf diese Aktion nicht ausführen",
+        ),
         (
             r"holds a session's record already \(.*\); choose a new directory",
             lambda m: "wurde bereits gestartet; bitte den Verlauf der Sitzung öffnen",
