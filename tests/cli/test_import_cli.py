@@ -163,3 +163,22 @@ def test_a_row_given_twice_is_stored_once(cli_doc: Run, tmp_path: Path) -> None:
     assert code == 0, err
     report = json.loads(out)
     assert len(report["stored"]) == 1 and len(report["already_recorded"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("null", "holds no FHIR Bundle, Observation or list of them"),
+        ("42", "holds no FHIR Bundle, Observation or list of them"),
+        ('{"resourceType": "Bundle", "type": "collection", "entry": []}', "holds no Observation"),
+    ],
+)
+def test_json_without_results_is_told_what_it_lacks(
+    cli_doc: Run, tmp_path: Path, content: str, said: str
+) -> None:
+    """Valid JSON was called "not JSON", and an empty Bundle got an empty reason."""
+    pid = add_patient(cli_doc)
+    f = tmp_path / "r.json"
+    f.write_text(content)
+    code, _, err = cli_doc("import", "dxa", str(f), "--patient", pid)
+    assert code == 2 and said in err and err.count("\n") == 1

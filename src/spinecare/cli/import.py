@@ -36,7 +36,8 @@ def dxa_cmd(
     text = text_read(file, limit_bytes=MAX_CLINICAL_FILE_BYTES)
     parsed = svc.dxa_parse(text, name=file.name)
     if not parsed.measurements:
-        raise InputError("file", "no DXA result in it: " + "; ".join(parsed.skipped[:5]))
+        why = "; ".join(parsed.skipped[:5]) or "it holds no Observation"
+        raise InputError("file", f"no DXA result in it: {why}")
 
     def work(db: Any, actor: Any, _: Any) -> Any:
         return svc.import_dxa(db, actor, patient, parsed)

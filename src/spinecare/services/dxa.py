@@ -48,7 +48,10 @@ def dxa_parse(text: str, *, name: str = "", zone: ZoneInfo | None = None) -> Dxa
     if head in ("{", "["):
         return dxa_from_fhir(text, zone=zone if zone is not None else get_settings().clinic.zone)
     if name.lower().endswith(".json"):
-        raise InputError("file", "a .json file that is not JSON")
+        # JSON, but not a FHIR resource, bundle or list (``null``, ``42``), or not JSON at all
+        raise InputError(
+            "file", "a .json file that holds no FHIR Bundle, Observation or list of them"
+        )
     return dxa_from_csv(text)
 
 
