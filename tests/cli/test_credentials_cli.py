@@ -63,3 +63,21 @@ def test_a_blank_name_is_no_name(cli_doc: Run, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SPINECARE_USER", "admin")
     code, out, err = cli_doc("whoami", "--as", " ")  # blank --as: SPINECARE_USER decides
     assert code == 0 and out.startswith("admin"), err
+
+
+def test_a_damaged_or_misplaced_credentials_file_is_said_as_such(cli_doc: Run) -> None:
+    """A file that is not text gave "input that is not valid UTF-8 text was refused", naming
+    no file; a directory in its place was said to be readable by other accounts."""
+    path = get_settings().data_dir / "credentials.json"
+    path.write_bytes(bytes(range(256)))
+    os.chmod(path, 0o600)
+    code, _, err = cli_doc("whoami")
+    assert code == 7 and "not logged in" in err and "UTF-8" not in err
+    code, _, err = cli_doc(
+        "login", "--username", "doc", "--password-stdin", stdin="a long test password\n"
+    )
+    assert code == 0, err  # a new login rewrites the damaged file
+    path.unlink()
+    path.mkdir()
+    code, _, err = cli_doc("whoami")
+    assert code == 7 and f"{path} is not a file" in err and "other accounts" not in err

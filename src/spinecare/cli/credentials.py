@@ -88,6 +88,11 @@ def load(settings: Settings) -> list[Login]:
     from spinecare.store.files import is_private
 
     file = path(settings)
+    if file.exists() and not file.is_file():
+        raise AuthenticationError(
+            f"{file} is not a file, so no login can be kept there",
+            "move it aside, then log in again (spinecare login)",
+        )
     try:
         if not is_private(file):
             raise AuthenticationError(
@@ -97,6 +102,8 @@ def load(settings: Settings) -> list[Login]:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
+    except UnicodeDecodeError:
+        return []  # damaged (not text), as unreadable JSON: no login; the next login rewrites it
     try:
         return _parse(json.loads(text))
     except (ValueError, RecursionError):
