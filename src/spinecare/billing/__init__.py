@@ -16,6 +16,7 @@ from spinecare.billing.catalogue import (
 )
 from spinecare.billing.fees import check_factor, fee, parse_factor, round_cent
 from spinecare.billing.invoice import (
+    DISCARDED_DRAFT,
     LIVE_STATUSES,
     Diagnosis,
     Invoice,
@@ -50,6 +51,7 @@ from spinecare.billing.scales import (
 
 __all__ = [
     "DEFAULT_SCALES",
+    "DISCARDED_DRAFT",
     "LIVE_STATUSES",
     "SELF_PAYER_SCALE",
     "STANDARD_SCALE",

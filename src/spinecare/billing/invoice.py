@@ -35,6 +35,11 @@ class InvoiceStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# Why a discarded draft (cancelled before it had a number) is never printed: it was never sent,
+# and a PDF of it, marked or not, could pass for a bill. Said by the service and the report.
+DISCARDED_DRAFT = "a discarded draft is no invoice: nothing to print (draft a new one to bill)"
+
+
 class InvoiceKind(enum.StrEnum):
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"

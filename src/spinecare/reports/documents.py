@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spinecare.billing import (
+    DISCARDED_DRAFT,
     SELF_PAYER_SCALE,
     STANDARD_SCALE,
     Catalogue,
@@ -72,9 +73,7 @@ def invoice_context(
         # never numbered; a PDF of it, mark or not, could be mistaken for a bill. The services
         # refuse it first (``services.invoices.load_invoice``, the same text); this guards any
         # other caller.
-        raise InputError(
-            "invoice", "a discarded draft is no invoice: nothing to print (draft a new one to bill)"
-        )
+        raise InputError("invoice", DISCARDED_DRAFT)
     lang = check_lang(lang)
     texts = load_texts(lang, template_dir)
     title = texts["credit_note_title"] if inv.is_credit_note else texts["invoice_title"]

@@ -542,9 +542,6 @@ def get_invoice(session: Session, actor: Actor, invoice_id: int) -> InvoicePubli
     return _public(session, load(session, Invoice, invoice_id, "invoice"))
 
 
-DISCARDED = "a discarded draft is no invoice: nothing to print (draft a new one to bill)"
-
-
 def load_invoice(session: Session, actor: Actor, invoice_id: int) -> billing.Invoice:
     """The invoice as a domain object, for printing: the one place the CLI and the web app
     load it from, so both refuse a discarded draft alike. Such a draft never had a number and
@@ -554,7 +551,7 @@ def load_invoice(session: Session, actor: Actor, invoice_id: int) -> billing.Inv
     require_reader(actor)
     inv = load(session, Invoice, invoice_id, "invoice")
     if inv.number is None and inv.status == billing.InvoiceStatus.CANCELLED.value:
-        raise InputError("invoice", DISCARDED, invoice_id)
+        raise InputError("invoice", billing.DISCARDED_DRAFT, invoice_id)
     return to_domain(session, inv)
 
 
