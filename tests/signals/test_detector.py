@@ -59,6 +59,31 @@ def test_back_dating_matches_the_offline_reference_on_gradual_rises() -> None:
     assert np.percentile(np.abs(err), 95) <= 30.0
 
 
+def test_each_onset_is_refined_once_the_signal_after_it_is_in() -> None:
+    # The stop is made at the confirmation; 0.1 s later the onset is estimated again with the
+    # band-pass run zero-phase (signals/detector.py, "Refinement"), and the replay keeps that.
+    s = _bursts(0.05)
+    det = GuardingEmgDetector()
+    refine = round(det.config.refine_s * det.config.fs_hz)
+    confirms: dict[int, int] = {}
+    refined: dict[int, tuple[int, int]] = {}
+    x = s.signal_uv
+    for start in range(0, x.size - 19, 20):
+        u = det.update(x[start : start + 20])
+        if u.confirm_index is not None and u.onset_index is not None:
+            confirms[u.confirm_index] = u.onset_index
+        if u.refined_onset_index is not None and u.refined_confirm_index is not None:
+            refined[u.refined_confirm_index] = (u.refined_onset_index, start + 19)
+    assert len(confirms) == 60 and set(refined) == set(confirms)
+    for conf, (onset, block_end) in refined.items():
+        assert conf + refine <= block_end < conf + refine + 20  # in the tick it became possible
+        assert onset <= conf and abs(onset - confirms[conf]) <= 30
+    rp = replay(x, 1000.0)
+    assert sorted(round(b.onset_s * 1000) for b in rp.bursts) == sorted(
+        o for o, _ in refined.values()
+    )
+
+
 def test_a_burst_in_the_calibration_window_is_not_taken_for_rest() -> None:
     # the burst starts inside the first calibration window, which is then not homogeneous; the
     # detector in unknown units may settle on the burst's plateau, and lowers it when it ends
@@ -172,6 +197,8 @@ def test_bad_configurations_are_refused() -> None:
         DetectorConfig(fs_hz=250.0)
     with pytest.raises(InputError):
         DetectorConfig(slow_q=0.5)
+    with pytest.raises(InputError):
+        DetectorConfig(refine_s=0.0)
     with pytest.raises(InputError):
         GuardingEmgDetector().update(np.zeros((2, 20)))
 

@@ -84,11 +84,25 @@ def test_rest_and_its_tone_raise_no_alarm() -> None:
 def test_onsets_agree_with_the_references() -> None:
     errors = np.concatenate([_score(n).errors_ms for n in NAMES])
     assert errors.size >= 40
-    assert np.median(np.abs(errors)) <= 20.0
-    # slow rises over hundreds of ms are where threshold methods disagree most (B2 lists them)
-    assert np.mean(np.abs(errors) <= 40.0) >= 0.85
+    # the refined onset is the reference's own rule on the reference's own conditioning
+    assert np.median(np.abs(errors)) <= 5.0
+    # Slow rises that hover near the threshold are where threshold methods disagree most: there
+    # the detector's quiet level (its first quiet stretch) and the one picked by eye give
+    # onsets 50-240 ms apart (B2 lists them, with the reference's own spread).
+    assert np.mean(np.abs(errors) <= 40.0) >= 0.8
     alarms = sum(_score(n).quiet_alarms for n in NAMES)
     assert alarms <= 1
+
+
+def test_on_another_labs_recordings_every_onset_is_within_40_ms() -> None:
+    # The 13 shoulder channels (2 kHz, [data-pyomeca]). Estimated at the confirmation only,
+    # through the causal band-pass and a fixed group delay, the latissimus onset came 101 ms
+    # early: its spectrum lies low, where the band-pass delays more than at the band's centre.
+    shoulder = [n for n in NAMES if n.startswith("pyomeca-")]
+    errors = np.concatenate([_score(n).errors_ms for n in shoulder])
+    assert len(shoulder) == 13 and errors.size >= 20
+    assert np.max(np.abs(errors)) <= 40.0
+    assert np.median(np.abs(errors)) <= 5.0
 
 
 @pytest.mark.parametrize("name", ["biceps", "uci-st", "uci-bf"])

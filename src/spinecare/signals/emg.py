@@ -98,6 +98,11 @@ class EmgUpdate(NamedTuple):
     level: float = 0.0  # sustained level in multiples of the quiet level ("x rest")
     tone: bool = False  # low-level tone present (shown, never acted on)
     onset_lag_s: float | None = None  # the rise began this long before the block's end
+    confirm_index: int | None = None  # the sample that confirmed this block's onset
+    # An earlier onset estimated again once the signal after it is in (signals/detector.py,
+    # ``refine_s``): which confirmation, and how long before this block's end its rise began.
+    refined_confirm_index: int | None = None
+    refined_lag_s: float | None = None
 
 
 # Rest sEMG with good skin contact is a few microvolts: the quiet stretches of the surface
@@ -148,7 +153,9 @@ class EmgGuardingDetector:
     def update(self, block_uv: npt.NDArray[np.float64]) -> EmgUpdate:
         r = self._det.update(block_uv)
         onset = r.onset_index
-        lag = None if onset is None else (self._det.samples_seen - onset) / self._fs
+        seen = self._det.samples_seen
+        lag = None if onset is None else (seen - onset) / self._fs
+        refined = r.refined_onset_index
         return EmgUpdate(
             r.active,
             onset is not None,
@@ -160,4 +167,7 @@ class EmgGuardingDetector:
             r.level,
             r.tone,
             lag,
+            r.confirm_index,
+            r.refined_confirm_index,
+            None if refined is None else (seen - refined) / self._fs,
         )

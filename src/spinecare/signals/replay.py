@@ -2,13 +2,14 @@
 
 Used by ``spinecare emg detect`` and benchmark B2: the same ``GuardingEmgDetector`` the
 controller calls, fed from the first sample in 20 ms blocks. Each burst is reported with the
-detector's back-dated onset, the end of the tick in which the controller would have acted, and
-the offset (where the detector released, or the end of the recording).
+detector's back-dated onset (refined ``refine_s`` after the confirmation, as the loop's record
+of the episode is), the end of the tick in which the controller would have acted, and the offset
+(where the detector released, or the end of the recording).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +78,7 @@ def replay(x: npt.ArrayLike, rate_hz: float, config: DetectorConfig | None = Non
         raise InputError("signal", f"need at least one tick ({tick} samples)", v.size)
     bursts: list[DetectedBurst] = []
     open_onset: tuple[float, float] | None = None
+    confirmed: dict[int, int] = {}  # confirming sample -> its burst's place (open: len(bursts))
     active = np.zeros(n_ticks, dtype=bool)
     level = np.zeros(n_ticks)
     status_ticks: dict[EmgStatus, int] = {}
@@ -86,6 +88,13 @@ def replay(x: npt.ArrayLike, rate_hz: float, config: DetectorConfig | None = Non
     for k in range(n_ticks):
         end = (k + 1) * tick
         u = det.update(v[k * tick : end])
+        if u.refined_onset_index is not None and u.refined_confirm_index is not None:
+            at = confirmed.pop(u.refined_confirm_index, None)
+            onset_s = u.refined_onset_index / rate_hz
+            if at is not None and at < len(bursts):
+                bursts[at] = replace(bursts[at], onset_s=onset_s)
+            elif at is not None and open_onset is not None:
+                open_onset = (onset_s, open_onset[1])
         status_ticks[u.status] = status_ticks.get(u.status, 0) + 1
         if u.ready and ready_s is None:
             ready_s = end / rate_hz
@@ -93,6 +102,8 @@ def replay(x: npt.ArrayLike, rate_hz: float, config: DetectorConfig | None = Non
             if open_onset is not None:  # released and re-triggered within one tick
                 bursts.append(DetectedBurst(*open_onset, offset_s=k * tick / rate_hz))
             open_onset = (u.onset_index / rate_hz, end / rate_hz)
+            if u.confirm_index is not None:
+                confirmed[u.confirm_index] = len(bursts)
         elif was_active and not u.active and open_onset is not None:
             bursts.append(DetectedBurst(*open_onset, offset_s=det.last_offset_index / rate_hz))
             open_onset = None

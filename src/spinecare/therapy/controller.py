@@ -180,6 +180,9 @@ class DecompressionController:
         self.emg_reason = "" if emg_detector is None else "learning the quiet level"
         self._events: list[GuardingEvent] = []
         self._emg_rise_s: float | None = None  # back-dated start of the last EMG onset
+        self._emg_confirm: int | None = None  # the detector's sample that confirmed it
+        # the event that onset opened, until the detector's refined estimate of it arrives
+        self._emg_event: tuple[int, GuardingEvent] | None = None
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -297,6 +300,8 @@ class DecompressionController:
             lag = getattr(emg, "onset_lag_s", None)
             if emg.onset and lag is not None:
                 self._emg_rise_s = float(now) - float(lag)
+                self._emg_confirm = getattr(emg, "confirm_index", None)
+            self._refine_emg_onset(emg, now)
         det = self.force_detector
         st = self.state
         verdict, score = -1, 0.0
@@ -329,6 +334,8 @@ class DecompressionController:
             ev = self._events[-1]
             if "emg" in ev.source:
                 ev.emg_onset_s = min(self._emg_rise_s, ev.onset_s)
+                if self._emg_confirm is not None:
+                    self._emg_event = (self._emg_confirm, ev)
         return Command(
             now,
             float(st[core.S_TARGET]),
@@ -336,6 +343,19 @@ class DecompressionController:
             bool(flags & core.FLAG_RELEASE),
             _FLAGS[flags & (core.FLAG_PAUSED | core.FLAG_GUARDING)],
         )
+
+    def _refine_emg_onset(self, emg: object, now: float) -> None:
+        """The detector estimates an onset again once the signal after it is in; the event that
+        onset opened takes the better estimate (its complete record is written on relaxation,
+        after it; the ``guarding_onset`` line keeps the estimate the stop was made with)."""
+        lag = getattr(emg, "refined_lag_s", None)
+        pending = self._emg_event
+        if lag is None or pending is None:
+            return
+        if getattr(emg, "refined_confirm_index", None) == pending[0]:
+            ev = pending[1]
+            ev.emg_onset_s = min(float(now) - float(lag), ev.onset_s)
+            self._emg_event = None
 
     def first_pull_s(self) -> float:
         """From the start to the end of the first hold: the ramp to base, the settling there,
