@@ -213,3 +213,64 @@ def test_a_contraction_during_breakaway_alarms_within_two_ticks_of_measurable() 
         return f + contribution + rng.normal(0, SIGMA), round(x, 2)
 
     _assert_alarm_within_two_ticks_of_measurable(det, ramping)
+
+
+def _cycles(det: ForceGuardingDetector, rng: np.random.Generator, f: float, x: float,
+            n: int, unload_extra_sd: float) -> tuple[int, float, float]:  # fmt: skip
+    """``n`` ramps down (30 N/s, ``unload_extra_sd`` more noise while the drive pays out) and
+    back up, as the controller drives the detector; the alarms raised while lowering."""
+    alarms = 0
+    for _ in range(n):
+        det.reset_learning_window()
+        for _ in range(150):
+            f -= 0.6
+            x -= 0.6 / (0.8 * K)
+            fx = f + rng.normal(0, SIGMA) + rng.normal(0, unload_extra_sd)
+            if det.update(fx, x, 1.6).alarm:
+                alarms += 1
+                det.clear()
+            else:
+                det.learn_unloading(fx, x)
+        det.reset_learning_window()
+        for _ in range(150):
+            f += 0.6
+            x += 0.6 / K
+            fx = f + rng.normal(0, SIGMA)
+            if not det.update(fx, x).alarm and det.quiet:
+                det.learn_stiffness(fx, x)
+    return alarms, f, x
+
+
+def test_a_patient_whose_ramp_down_is_quiet_is_heard_while_the_pull_is_lowered() -> None:
+    # The fixed unloading scale (1.6x every threshold) let a contraction of 7.5 noise SDs
+    # while the pull was lowered pass; once the ramps down have shown this patient's level to
+    # be as quiet there as at hold, the thresholds are the hold's.
+    caught = 0
+    for seed in range(10):
+        rng = np.random.default_rng(100 + seed)
+        det, f, x = _learned(rng)
+        _, f, x = _cycles(det, rng, f, x, 4, 0.0)
+        det.reset_learning_window()
+        contribution, hit = 0.0, False
+        for tick in range(12):
+            f -= 0.6
+            x -= 0.6 / (0.8 * K)
+            if tick < 5:
+                contribution += 1.5 * SIGMA
+            hit |= det.update(f + contribution + rng.normal(0, SIGMA), x, 1.6).alarm
+        caught += hit
+    assert caught >= 9
+
+
+def test_the_thresholds_while_lowering_follow_the_patients_own_ramps_down() -> None:
+    # Until a ramp down has been seen the controller's fixed scale applies; then the level's
+    # own spread there sets it: near the hold's for a quiet drive, above the fixed 1.6 where
+    # the payout makes the level noisier (where the fixed scale stopped the pull for nothing).
+    for extra, lo, hi in ((0.0, 1.0, 1.3), (3.0 * SIGMA, 1.65, 2.5)):
+        for seed in range(3):
+            rng = np.random.default_rng(200 + seed)
+            det, f, x = _learned(rng)
+            assert det.unloading_scale is None
+            _cycles(det, rng, f, x, 3, extra)
+            scale = det.unloading_scale
+            assert scale is not None and lo <= scale <= hi, (extra, seed, scale)

@@ -93,8 +93,10 @@ class ControllerSettings:
     strikes_to_lower: int = 2
     # A hold interrupted by guarding resumes for what is left of it, at least this long.
     min_resumed_hold_s: float = 10.0
-    # Force-path threshold multiplier during the ramp down (engineering choice from the
-    # simulated cohort: the residual's noise roughly doubles while the drive pays out).
+    # Force-path threshold multiplier during the ramp down until the patient's first one has
+    # been seen (engineering choice from the simulated cohort: the residual's noise roughly
+    # doubles while the drive pays out); from then on the detector's own measure of it
+    # (ForceGuardingSettings.unload_noise_rate and the bounds next to it).
     unloading_threshold_scale: float = 1.6
     # After a fast release the tissue recoils for about a second (viscoelastic): new counter-
     # tension is logged as a separate event only after that (the distraction is stopped anyway).

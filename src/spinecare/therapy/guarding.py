@@ -41,7 +41,8 @@ MAX_MEAN_TICKS = 64
 (P_THRESHOLD_SD, P_PERSIST_SD, P_PERSIST_TICKS, P_MEAN_SD, P_MEAN_TICKS) = range(5, 10)
 (P_PAYOUT_MM, P_PAYOUT_SD, P_STILL_TICKS, P_PRIOR_NOISE, P_NOISE_LEARN_TICKS) = range(10, 15)
 (P_NOISE_TRACK_RATE, P_MIN_NOISE, P_BREAKAWAY_TRAVEL) = range(15, 18)
-N_PARAMS = 18
+(P_UNLOAD_NOISE_RATE, P_UNLOAD_SCALE_MIN, P_UNLOAD_SCALE_MAX) = range(18, 21)
+N_PARAMS = 21
 
 # State slots (guarding_state_new). Booleans are 0.0/1.0, counters whole floats; "None" is a
 # flag slot (G_HAS_PREV, G_HAS_WIN: a NaN force must not read as "no previous tick") or NaN
@@ -53,7 +54,8 @@ N_PARAMS = 18
 (G_NOISE_SD, G_THRESHOLD, G_PERSIST, G_MEAN_N) = range(20, 24)
 (G_HAS_WIN, G_WIN_F0, G_WIN_X0) = range(24, 27)
 (G_BREAKAWAY_STIFFNESS, G_BREAKAWAY_LEFT, G_FIRST_WINDOW, G_BREAKAWAY_TRAVEL) = range(27, 31)
-G_RECENT = 31  # ring of the last mean_ticks deviations: G_RECENT .. G_RECENT + mean_ticks - 1
+G_UNLOAD_VAR = 31  # the level's variance while the pull is lowered (NaN: none seen yet)
+G_RECENT = 32  # ring of the last mean_ticks deviations: G_RECENT .. G_RECENT + mean_ticks - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,17 @@ class ForceGuardingSettings:
     # open-loop recordings, 190 sessions): 1 mm removed five sixths of the ramp-start false
     # alarms; 0.4 mm removed two fifths, 2 mm three fifths.
     breakaway_travel_mm: float = 1.0
+    # While the pull is lowered the level is noisier (the drive pays out, the stiffness changes
+    # along the ramp) by a factor that differs between patients: the controller's fixed scale
+    # (ControllerSettings.unloading_threshold_scale, 1.6) is where each patient starts, and the
+    # level's own SD over the ramps down then sets it, within ``unload_scale_min``-``_max`` x
+    # the hold's noise (tracked like the noise, clipped at 3 SD; time constant 300 ticks, about
+    # two ramps down). A quiet patient's contraction while the pull is lowered stands out
+    # sooner, a noisy one's ramp down no longer stops the distraction for nothing. Engineering
+    # choice from the simulated cohort (bench/b2_guarding_response.py, docs/controller.md).
+    unload_noise_rate: float = 1.0 / 300.0
+    unload_scale_min: float = 1.0
+    unload_scale_max: float = 2.5
 
     def __post_init__(self) -> None:
         # The compiled core sizes its ring buffer from mean_ticks and divides by the winch travel
@@ -124,6 +137,14 @@ class ForceGuardingSettings:
             raise InputError("learn_min_travel_mm", "must be above 0 mm", self.learn_min_travel_mm)
         if not self.breakaway_travel_mm > 0.0:
             raise InputError("breakaway_travel_mm", "must be above 0 mm", self.breakaway_travel_mm)
+        if not 1.0 <= self.unload_scale_min <= self.unload_scale_max:
+            raise InputError(
+                "unload_scale_min",
+                "need 1 <= min <= max",
+                (self.unload_scale_min, self.unload_scale_max),
+            )
+        if not 0.0 < self.unload_noise_rate <= 1.0:
+            raise InputError("unload_noise_rate", "need 0 < rate <= 1", self.unload_noise_rate)
 
 
 @dataclass(slots=True)
@@ -154,6 +175,9 @@ def guarding_params(settings: ForceGuardingSettings) -> FloatArray:
     pa[P_NOISE_TRACK_RATE] = s.noise_track_rate
     pa[P_MIN_NOISE] = s.min_noise_n
     pa[P_BREAKAWAY_TRAVEL] = s.breakaway_travel_mm
+    pa[P_UNLOAD_NOISE_RATE] = s.unload_noise_rate
+    pa[P_UNLOAD_SCALE_MIN] = s.unload_scale_min
+    pa[P_UNLOAD_SCALE_MAX] = s.unload_scale_max
     return pa
 
 
@@ -179,6 +203,7 @@ def guarding_state_new(params: FloatArray) -> FloatArray:
     st[G_BREAKAWAY_TRAVEL] = params[P_BREAKAWAY_TRAVEL]
     st[G_BREAKAWAY_LEFT] = params[P_BREAKAWAY_TRAVEL]
     st[G_FIRST_WINDOW] = 1.0
+    st[G_UNLOAD_VAR] = np.nan
     _set_noise(st, params, 2.0 * params[P_PRIOR_NOISE])
     return st
 
@@ -311,6 +336,11 @@ def guarding_update(  # pragma: no cover - jitted
     """
     if not unloading:
         scale = 1.0
+    elif st[G_UNLOAD_VAR] == st[G_UNLOAD_VAR]:  # measured on earlier ramps down: the patient's
+        ratio = math.sqrt(st[G_UNLOAD_VAR]) / st[G_NOISE_SD]
+        lo = pa[P_UNLOAD_SCALE_MIN]
+        hi = pa[P_UNLOAD_SCALE_MAX]
+        scale = lo if ratio < lo else (hi if ratio > hi else ratio)
     if st[G_HAS_PREV] == 0.0:
         st[G_HAS_PREV] = 1.0
         st[G_PREV_F] = force_n
@@ -376,6 +406,17 @@ def guarding_update(  # pragma: no cover - jitted
         if st[G_SINCE_NOISE] >= 25.0:  # thresholds follow twice a second: plenty for 30 s
             st[G_SINCE_NOISE] = 0.0
             _set_noise(st, pa, math.sqrt(st[G_VAR]))
+    if unloading and not alarm and st[G_ABOVE] == 0.0 and _noise_learned(st, pa):
+        # the level's spread while the pull is lowered, from the controller's scale on
+        # (clipped at 3 SD like the noise, so that a contraction cannot inflate it)
+        uvar = st[G_UNLOAD_VAR]
+        if uvar != uvar:
+            uvar = (scale * st[G_NOISE_SD]) ** 2
+        d2 = dev * dev
+        cap = 9.0 * uvar
+        if cap < d2:
+            d2 = cap
+        st[G_UNLOAD_VAR] = uvar + pa[P_UNLOAD_NOISE_RATE] * (d2 - uvar)
     st[G_SCORE] = dev if dev > 0.0 else 0.0
     return alarm
 
@@ -477,6 +518,16 @@ class ForceGuardingDetector:
     @property
     def mean_n(self) -> float:
         return float(self._st[G_MEAN_N])
+
+    @property
+    def unloading_scale(self) -> float | None:
+        """The thresholds' factor while the pull is lowered, learned from this patient's ramps
+        down (None until one has been seen: the controller's fixed scale applies)."""
+        uvar = float(self._st[G_UNLOAD_VAR])
+        if uvar != uvar:
+            return None
+        lo, hi = float(self._pa[P_UNLOAD_SCALE_MIN]), float(self._pa[P_UNLOAD_SCALE_MAX])
+        return min(hi, max(lo, math.sqrt(uvar) / float(self._st[G_NOISE_SD])))
 
     @property
     def quiet(self) -> bool:
