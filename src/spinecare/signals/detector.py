@@ -216,12 +216,13 @@ class DetectorConfig:
     run_min_s: float = 0.025
     merge_gap_s: float = 0.100
     lookback_s: float = 1.5
-    # Refinement: ``refine_s`` after the confirmation the onset is estimated again from the raw
-    # samples, conditioned zero-phase as the reference does (no group delay to subtract, no
-    # phase distortion), with ``refine_s`` of signal after the confirmation so that the
-    # backward pass has settled by then; ``pad_s`` before the look-back lets the forward pass
-    # settle. The stop is never delayed: the estimate at the confirmation stands until then.
-    # 60 ms were enough on every recording of tests/data (engineering choice, benchmark B2).
+    # Refinement: ``refine_s`` after the confirmation the onset is estimated again, with the
+    # band-pass run back over the conditioned samples so that it is zero-phase as the
+    # reference's (no group delay to subtract, no phase distortion); the ``refine_s`` of signal
+    # after the confirmation let the backward pass settle, ``pad_s`` before the look-back the
+    # envelope's forward pass. The stop is never delayed: the estimate at the confirmation
+    # stands until then. 60 ms were enough on every recording of tests/data (engineering
+    # choice, benchmark B2).
     refine_s: float = 0.1
     pad_s: float = 0.1
     stuck_s: float = 30.0  # continuous activity this long: the baseline is lost
@@ -807,7 +808,7 @@ class DetectorUpdate(NamedTuple):
     level: float  # sustained level / quiet level (0 until calibrated)
     tone: bool  # background above the quiet band: tone, not guarding
     # The onset confirmed at ``refined_confirm_index`` estimated again ``refine_s`` later (the
-    # reference's zero-phase conditioning on the raw samples): replaces that onset's estimate.
+    # band-pass made zero-phase, as the reference's): replaces that onset's estimate.
     refined_onset_index: int | None = None
     refined_confirm_index: int | None = None
 

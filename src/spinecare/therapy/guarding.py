@@ -209,6 +209,16 @@ def guarding_state_new(params: FloatArray) -> FloatArray:
 
 
 @njit(cache=True)
+def guarding_unloading_scale(st: FloatArray, pa: FloatArray) -> float:  # pragma: no cover - jitted
+    """The thresholds' factor while the pull is lowered: the level's spread over this patient's
+    ramps down in multiples of the noise, within the bounds (NaN until a ramp down was seen)."""
+    ratio = math.sqrt(st[G_UNLOAD_VAR]) / st[G_NOISE_SD]
+    lo = pa[P_UNLOAD_SCALE_MIN]
+    hi = pa[P_UNLOAD_SCALE_MAX]
+    return float(lo if ratio < lo else (hi if ratio > hi else ratio))
+
+
+@njit(cache=True)
 def _noise_learned(st: FloatArray, pa: FloatArray) -> bool:  # pragma: no cover - jitted
     return bool(st[G_N] >= pa[P_NOISE_LEARN_TICKS])
 
@@ -337,10 +347,7 @@ def guarding_update(  # pragma: no cover - jitted
     if not unloading:
         scale = 1.0
     elif st[G_UNLOAD_VAR] == st[G_UNLOAD_VAR]:  # measured on earlier ramps down: the patient's
-        ratio = math.sqrt(st[G_UNLOAD_VAR]) / st[G_NOISE_SD]
-        lo = pa[P_UNLOAD_SCALE_MIN]
-        hi = pa[P_UNLOAD_SCALE_MAX]
-        scale = lo if ratio < lo else (hi if ratio > hi else ratio)
+        scale = guarding_unloading_scale(st, pa)
     if st[G_HAS_PREV] == 0.0:
         st[G_HAS_PREV] = 1.0
         st[G_PREV_F] = force_n
@@ -444,6 +451,7 @@ def guarding_warm_up() -> None:
     guarding_learn_unloading(st, pa, 0.0, 0.0)
     guarding_reset_learning_window(st)
     guarding_quiet(st, pa)
+    guarding_unloading_scale(st, pa)
     guarding_clear(st, pa)
 
 
@@ -523,11 +531,8 @@ class ForceGuardingDetector:
     def unloading_scale(self) -> float | None:
         """The thresholds' factor while the pull is lowered, learned from this patient's ramps
         down (None until one has been seen: the controller's fixed scale applies)."""
-        uvar = float(self._st[G_UNLOAD_VAR])
-        if uvar != uvar:
-            return None
-        lo, hi = float(self._pa[P_UNLOAD_SCALE_MIN]), float(self._pa[P_UNLOAD_SCALE_MAX])
-        return min(hi, max(lo, math.sqrt(uvar) / float(self._st[G_NOISE_SD])))
+        scale = float(guarding_unloading_scale(self._st, self._pa))
+        return None if scale != scale else scale
 
     @property
     def quiet(self) -> bool:
