@@ -2,9 +2,10 @@
 
 Recordings: tests/data ([data-biosppy], [data-biosignalsnotebooks], [data-uci-lowerlimb],
 [data-pyomeca]); 20 channels, 1 and 2 kHz, none annotated. Each has an offline reference kept in
-``tests/data/emg-references.json``: zero-phase envelope, threshold from a quiet stretch picked by
-eye (``signals.reference``, [hodges-bui1996]), activations graded clear / ambiguous / tone by their
-peak 100 ms RMS, plus stretches of low-level tone (1 s RMS 1.5-4x quiet). Regenerate and draw them:
+``tests/data/emg-references.json``: zero-phase envelope (50 Hz notched out, as the detector
+does), threshold from a quiet stretch picked by eye (``signals.reference``, [hodges-bui1996]),
+activations graded clear / ambiguous / tone by their peak 100 ms RMS, plus stretches of
+low-level tone (1 s RMS 1.5-4x quiet). Regenerate and draw them:
 
     python -m bench.b2_emg_real --write-references
     python -m bench.b2_emg_real --plot /tmp/refs
@@ -158,8 +159,9 @@ def build_reference(rec: Recording) -> dict[str, Any]:
 def write_references(path: Path = REFERENCES) -> None:
     refs = {
         "method": (
-            "signals.reference: zero-phase 20-450 Hz band-pass, rectified, zero-phase 50 Hz "
-            "low-pass; threshold quiet mean + 3 SD; runs >= 25 ms, gaps < 100 ms merged, "
+            "signals.reference: zero-phase 20-450 Hz band-pass, 50 Hz notch (Q 30, causal, "
+            "settled on the quiet stretch), rectified, zero-phase 50 Hz low-pass; threshold "
+            "quiet mean + 3 SD; runs >= 25 ms, gaps < 100 ms merged, "
             ">= 50 ms kept; graded by peak 100 ms RMS / quiet RMS (tone < 4 <= ambiguous < 5 "
             "<= clear); tone_s: 1 s RMS 1.5-4x quiet for >= 0.5 s"
         ),

@@ -89,7 +89,7 @@ def test_onsets_agree_with_the_references() -> None:
     # Slow rises that hover near the threshold are where threshold methods disagree most: there
     # the detector's quiet level (its first quiet stretch) and the one picked by eye give
     # onsets 50-240 ms apart (B2 lists them, with the reference's own spread).
-    assert np.mean(np.abs(errors) <= 40.0) >= 0.8
+    assert np.mean(np.abs(errors) <= 40.0) >= 0.85
     alarms = sum(_score(n).quiet_alarms for n in NAMES)
     assert alarms <= 1
 
@@ -132,6 +132,17 @@ def test_an_onset_where_tone_ends_and_a_burst_begins_belongs_to_the_burst() -> N
     assert early.errors_ms[0] == pytest.approx(-200.0)
     # an onset in tone far from any burst is still a tone alarm
     assert score_real(acts, [(0.9, 1.0, 1.1)], 5.0).tone_alarms == 1
+
+
+def test_an_onset_dated_far_ahead_of_a_burst_it_stopped_in_is_an_onset_error() -> None:
+    acts = [(2.0, 3.0, "clear")]
+    # back-dated 0.4 s, beyond the 0.3 s window, reported (the table stopped) inside the burst
+    far = score_real(acts, [(1.6, 2.08, 2.9)], 5.0)
+    assert (far.detected, far.missed, far.quiet_alarms) == (1, 0, 0)
+    assert far.errors_ms[0] == pytest.approx(-400.0)
+    # reported before the burst began: the table stopped in quiet
+    quiet = score_real(acts, [(1.5, 1.62, 1.8)], 5.0)
+    assert (quiet.detected, quiet.missed, quiet.quiet_alarms) == (0, 1, 1)
 
 
 def _hum(x: np.ndarray, fs: float, times_quiet_rms: float, hz: float, start_s: float = 0.0) -> Any:
@@ -211,4 +222,5 @@ def test_gesture_trials_with_heavy_hum_every_burst_caught_and_rest_stays_quiet()
             clear, missed, quiet = clear + sc.clear, missed + sc.missed, quiet + sc.quiet_alarms
             if path.name.startswith("rest-"):
                 assert sc.clear == 0 and sc.quiet_alarms == 0, (path.name, col)
-    assert clear == 28 and missed == 0 and quiet == 0
+    # 35 clear with the line notched out of the reference's rest (28 while it counted the hum)
+    assert clear == 35 and missed == 0 and quiet == 0

@@ -22,7 +22,8 @@ def test_reference_onsets_on_synthetic_bursts() -> None:
     assert [b.grade for b in bursts] == ["clear"] * 3
     onsets = np.array([b.onset_s for b in bursts])
     np.testing.assert_allclose(onsets, [3.0, 6.0, 9.0], atol=0.01)  # zero-phase: a bit early
-    assert all(b.peak_ratio == pytest.approx(10.0, rel=0.25) for b in bursts)  # 20 dB
+    # 20 dB on the plateau; its loudest 100 ms lie a little above that (mains notched out)
+    assert all(10.0 <= b.peak_ratio <= 14.0 for b in bursts)
     assert stats["threshold"] > stats["quiet_mean"]
 
 
@@ -71,3 +72,28 @@ def test_another_part_of_the_same_rest_moves_a_fast_onset_little_and_a_slow_one_
     slow_shifts = [s for v in r_slow.values() for s in v if s is not None]
     assert max(fast_shifts) <= 10.0  # a 10 ms rise: the quiet stretch hardly matters
     assert max(slow_shifts) >= 40.0  # a 1 s rise: the observer's choice moves it past the goal
+
+
+@pytest.mark.parametrize("quiet_s", [(0.05, 0.35), (1.0, 2.5)])
+def test_mains_hum_in_the_quiet_stretch_does_not_set_the_threshold(
+    quiet_s: tuple[float, float],
+) -> None:
+    # 50 Hz at 10x the rest RMS (the gesture trials of tests/data hold up to 98 % of their rest
+    # power in the line): the threshold is the muscle's rest, from the first sample on
+    params = ReferenceParams(quiet_s=quiet_s)
+    kw = {"snr_db": 20.0, "rise_s": 0.01, "seed": 4}
+    clean = emg_synthetic(8.0, [3.0, 6.0], 1.0, mains_uv=0.0, **kw)
+    hum = emg_synthetic(8.0, [3.0, 6.0], 1.0, mains_uv=30.0, **kw)
+    _, s_clean = reference_bursts(clean.signal_uv, 1000.0, params)
+    b_hum, s_hum = reference_bursts(hum.signal_uv, 1000.0, params)
+    assert s_hum["threshold"] == pytest.approx(s_clean["threshold"], rel=0.1)
+    assert [b.grade for b in b_hum] == ["clear", "clear"]
+    np.testing.assert_allclose([b.onset_s for b in b_hum], [3.0, 6.0], atol=0.01)
+
+
+@pytest.mark.parametrize("seed", [6, 7, 8])
+def test_a_strong_burst_is_not_dated_before_it_began(seed: int) -> None:
+    # 40 dB over rest with mains: a zero-phase notch rings ahead of it (0.46 s at seed 7)
+    s = emg_synthetic(8.0, [4.0], 1.5, snr_db=40.0, rise_s=0.01, mains_uv=10.0, seed=seed)
+    bursts, _ = reference_bursts(s.signal_uv, 1000.0, ReferenceParams(quiet_s=(0.5, 3.0)))
+    assert bursts[0].onset_s == pytest.approx(4.0, abs=0.015)  # zero-phase: a little early

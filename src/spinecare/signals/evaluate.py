@@ -171,7 +171,9 @@ def score_real(
     grade whose window holds it: the first in a clear burst detects it (an onset back-dated into
     tone just before a burst is an onset error, not a tone alarm and a miss), later ones are
     re-triggers; one in a tone activation is a tone alarm; one outside every window is a quiet
-    alarm. Ambiguous activations are neither required nor counted.
+    alarm. Ambiguous activations are neither required nor counted. A detection back-dated to
+    before a clear burst's window but reported inside the burst detects it (the table stopped
+    while the muscle pulled: an onset error, not an alarm in quiet and a miss).
     Activations starting before ``skip_s`` (under way before any detector could have calibrated)
     are left out, as are detections there.
     """
@@ -185,6 +187,12 @@ def score_real(
             for i, r in enumerate(refs)
             if r[0] - early_s <= d[0] <= r[1] + tail_s
         ]
+        if not near and d[1] is not None:  # back-dated far ahead, but it stopped in a burst
+            near = [
+                (False, r[0] - d[0], i)
+                for i, r in enumerate(refs)
+                if r[2] == "clear" and r[0] <= d[1] <= r[1]
+            ]
         hit = min(near)[2] if near else None
         if hit is None:
             quiet += 1
