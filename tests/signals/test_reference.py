@@ -74,18 +74,21 @@ def test_another_part_of_the_same_rest_moves_a_fast_onset_little_and_a_slow_one_
     assert max(slow_shifts) >= 40.0  # a 1 s rise: the observer's choice moves it past the goal
 
 
-@pytest.mark.parametrize("quiet_s", [(0.05, 0.35), (1.0, 2.5)])
+@pytest.mark.parametrize(
+    ("quiet_s", "fs"), [((0.05, 0.35), 1000.0), ((1.0, 2.5), 1000.0), ((0.05, 0.35), 1024.0)]
+)
 def test_mains_hum_in_the_quiet_stretch_does_not_set_the_threshold(
-    quiet_s: tuple[float, float],
+    quiet_s: tuple[float, float], fs: float
 ) -> None:
     # 50 Hz at 10x the rest RMS (the gesture trials of tests/data hold up to 98 % of their rest
-    # power in the line): the threshold is the muscle's rest, from the first sample on
+    # power in the line): the threshold is the muscle's rest, from the first sample on, also
+    # where a period of the line is not a whole number of samples (1024 Hz: 20.48)
     params = ReferenceParams(quiet_s=quiet_s)
-    kw = {"snr_db": 20.0, "rise_s": 0.01, "seed": 4}
+    kw = {"snr_db": 20.0, "rise_s": 0.01, "seed": 4, "fs_hz": fs}
     clean = emg_synthetic(8.0, [3.0, 6.0], 1.0, mains_uv=0.0, **kw)
     hum = emg_synthetic(8.0, [3.0, 6.0], 1.0, mains_uv=30.0, **kw)
-    _, s_clean = reference_bursts(clean.signal_uv, 1000.0, params)
-    b_hum, s_hum = reference_bursts(hum.signal_uv, 1000.0, params)
+    _, s_clean = reference_bursts(clean.signal_uv, fs, params)
+    b_hum, s_hum = reference_bursts(hum.signal_uv, fs, params)
     assert s_hum["threshold"] == pytest.approx(s_clean["threshold"], rel=0.1)
     assert [b.grade for b in b_hum] == ["clear", "clear"]
     np.testing.assert_allclose([b.onset_s for b in b_hum], [3.0, 6.0], atol=0.01)

@@ -80,12 +80,13 @@ def _grade(ratio: float) -> Grade:
     return "tone" if ratio < TONE_MAX_RATIO else "ambiguous"
 
 
-def _on_period(lo: int, hi: int, period: float) -> int:
-    """The sample in [lo, hi] closest to a whole number of ``period`` from sample 0 (-1: none)."""
+def _on_period(lo: int, hi: int, period: float, *, last: bool = False) -> int:
+    """The sample in [lo, hi] closest to a whole number of ``period`` from sample 0, the first
+    (or ``last``) of equally close ones; -1 if there is none."""
     ks = np.arange(np.ceil(lo / period), np.floor(hi / period) + 1)
     if ks.size == 0:
         return -1
-    at = ks * period
+    at = ks[::-1] * period if last else ks * period
     return int(np.round(at[np.argmin(np.abs(at - np.round(at)))]))
 
 
@@ -106,8 +107,9 @@ def _notch_settled(
     zi = np.zeros(max(len(a), len(b)) - 1)
     period = fs_hz / f0
     q0, q1 = (round(t * fs_hz) for t in quiet_s)
-    start = _on_period(q0, q1, period)
-    end = _on_period(max(start, 0) + round((q1 - q0) / 2), q1, period)
+    half = (q1 - q0) // 2
+    start = _on_period(q0, q0 + half, period)
+    end = _on_period(max(start, 0) + half, q1, period, last=True)
     if 0 <= start < end <= y.size:
         seg = y[start:end]
         _, zi = signal.lfilter(b, a, np.tile(seg, int(np.ceil(2.0 * fs_hz / seg.size))), zi=zi)
