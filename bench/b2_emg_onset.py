@@ -32,6 +32,7 @@ from spinecare.signals.detector import GuardingEmgDetector
 from spinecare.signals.emg import EmgGuardingDetector
 from spinecare.signals.evaluate import score_onsets, stream_onsets
 from spinecare.signals.onset import TUNED, StreamingOnsetDetector
+from spinecare.signals.replay import replay
 from spinecare.signals.synthetic import SyntheticEmg, emg_bursts, emg_synthetic, emg_tone
 
 GOALS: dict[str, tuple[str, float]] = {
@@ -54,27 +55,11 @@ def _detector(name: str) -> Any:
 
 
 def _guarding_onsets(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The guarding detector's onsets as recorded (each replaced by its refinement, which comes
-    ``refine_s`` after the confirmation), as estimated at the report, and the report samples."""
-    det = GuardingEmgDetector()
-    at_report: list[int] = []
-    recorded: list[int] = []
-    reports: list[int] = []
-    slot: dict[int, int] = {}  # confirming sample -> place in the lists
-    for start in range(0, x.shape[0] - BLOCK + 1, BLOCK):
-        u = det.update(x[start : start + BLOCK])
-        if u.refined_onset_index is not None and u.refined_confirm_index is not None:
-            i = slot.pop(u.refined_confirm_index, None)
-            if i is not None:
-                recorded[i] = u.refined_onset_index
-        if u.onset_index is not None:
-            if u.confirm_index is not None:
-                slot[u.confirm_index] = len(recorded)
-            at_report.append(u.onset_index)
-            recorded.append(u.onset_index)
-            reports.append(start + BLOCK - 1)
-    as_int = [np.asarray(v, dtype=np.int64) for v in (recorded, at_report, reports)]
-    return as_int[0], as_int[1], as_int[2]
+    """The guarding detector's onsets as recorded (refined ``refine_s`` after the confirmation:
+    ``signals.replay``), as estimated at the report, and the report samples."""
+    recorded = [round(b.onset_s * FS) for b in replay(x, FS).bursts]
+    at_report, reports = stream_onsets(GuardingEmgDetector().update, x, BLOCK)
+    return np.asarray(recorded, dtype=np.int64), at_report, reports
 
 
 def _stream_score(name: str, s: SyntheticEmg) -> dict[str, float]:

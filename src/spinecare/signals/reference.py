@@ -29,6 +29,7 @@ import numpy.typing as npt
 from scipy import signal
 
 from spinecare.errors import InputError
+from spinecare.signals.filters import notch_sos
 
 FloatArray = npt.NDArray[np.float64]
 Grade = Literal["clear", "ambiguous", "tone"]
@@ -103,8 +104,8 @@ def _notch_settled(
     over copies of the quiet stretch cut to whole periods of the line and beginning on a whole
     period from sample 0, so the line runs on without a jump into the first sample.
     """
-    b, a = signal.iirnotch(f0, q, fs=fs_hz)
-    zi = np.zeros(max(len(a), len(b)) - 1)
+    sos = notch_sos(f0, fs_hz, q)  # the detector's own notch
+    zi = np.zeros((sos.shape[0], 2))
     period = fs_hz / f0
     q0, q1 = (round(t * fs_hz) for t in quiet_s)
     half = (q1 - q0) // 2
@@ -112,8 +113,8 @@ def _notch_settled(
     end = _on_period(max(start, 0) + half, q1, period, last=True)
     if 0 <= start < end <= y.size:
         seg = y[start:end]
-        _, zi = signal.lfilter(b, a, np.tile(seg, int(np.ceil(2.0 * fs_hz / seg.size))), zi=zi)
-    out, _ = signal.lfilter(b, a, y, zi=zi)
+        _, zi = signal.sosfilt(sos, np.tile(seg, int(np.ceil(2.0 * fs_hz / seg.size))), zi=zi)
+    out, _ = signal.sosfilt(sos, y, zi=zi)
     return np.asarray(out, dtype=np.float64)
 
 
